@@ -1,0 +1,156 @@
+/* Chase-Lev deque; see deque.h for the papers and the ownership rules.
+ * push, pop and steal carry the same step comments so they read side by side. */
+#include "deque.h"
+
+#include <stdlib.h>
+
+#ifdef CTP_TEST_HOOKS
+#include "pool.h"
+#endif
+
+static ctp__deque_buf *buf_new(int64_t capacity)
+{
+    ctp__deque_buf *b = malloc(sizeof *b + (size_t)capacity * sizeof(_Atomic(ctp__task *)));
+    if (b == NULL)
+        return NULL;
+    b->retired_next = NULL;
+    b->mask = capacity - 1;
+    for (int64_t i = 0; i < capacity; i++)
+        atomic_init(&b->slots[i], NULL);
+    return b;
+}
+
+int ctp__deque_init(ctp__deque *d, int64_t capacity)
+{
+    ctp__deque_buf *b = buf_new(capacity);
+    if (b == NULL)
+        return -1;
+    atomic_init(&d->top, 0);
+    atomic_init(&d->bottom, 0);
+    atomic_init(&d->buf, b);
+    return 0;
+}
+
+void ctp__deque_destroy(ctp__deque *d)
+{
+    ctp__deque_buf *b = atomic_load_explicit(&d->buf, memory_order_relaxed);
+    while (b != NULL) {
+        ctp__deque_buf *older = b->retired_next;
+        free(b);
+        b = older;
+    }
+    atomic_store_explicit(&d->buf, NULL, memory_order_relaxed);
+}
+
+/* Owner only: doubles the buffer, copying the live slots [t, b). */
+static ctp__deque_buf *grow(ctp__deque *d, ctp__deque_buf *old, int64_t t, int64_t b)
+{
+    ctp__deque_buf *nb = buf_new((old->mask + 1) * 2);
+    if (nb == NULL)
+        return NULL;
+    for (int64_t i = t; i < b; i++) {
+        ctp__task *x = atomic_load_explicit(&old->slots[i & old->mask], memory_order_relaxed);
+        atomic_store_explicit(&nb->slots[i & nb->mask], x, memory_order_relaxed);
+    }
+    nb->retired_next = old; /* old stays readable for thieves until destroy */
+    /* Release: pairs with the acquire load of buf in steal, so a thief that
+     * sees the new buffer sees the copied slots. */
+    atomic_store_explicit(&d->buf, nb, memory_order_release);
+    return nb;
+}
+
+int ctp__deque_reserve(ctp__deque *d, int64_t extra)
+{
+    int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
+    /* Acquire: as in push. */
+    int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
+    ctp__deque_buf *a = atomic_load_explicit(&d->buf, memory_order_relaxed);
+    while (b - t + extra > a->mask + 1) {
+        a = grow(d, a, t, b);
+        if (a == NULL)
+            return -1;
+    }
+    return 0;
+}
+
+int ctp__deque_push(ctp__deque *d, ctp__task *task)
+{
+    /* Load the bottom index (ours) and the top index. */
+    int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
+    /* Acquire: pairs with the thieves' CAS on top, so slots they emptied
+     * are really free before we overwrite them. */
+    int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
+    ctp__deque_buf *a = atomic_load_explicit(&d->buf, memory_order_relaxed);
+    /* Is the queue full? */
+    if (b - t > a->mask) {
+        a = grow(d, a, t, b);
+        if (a == NULL)
+            return -1;
+    }
+    /* Write the task into its slot. */
+    atomic_store_explicit(&a->slots[b & a->mask], task, memory_order_relaxed);
+    /* Release: publishes the slot (and the task's fields) to thieves that
+     * acquire-load bottom in steal. */
+    atomic_store_explicit(&d->bottom, b + 1, memory_order_release);
+    return 0;
+}
+
+ctp__task *ctp__deque_pop(ctp__deque *d)
+{
+    /* Load the bottom index (ours) and reserve the last slot. */
+    int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed) - 1;
+    ctp__deque_buf *a = atomic_load_explicit(&d->buf, memory_order_relaxed);
+    atomic_store_explicit(&d->bottom, b, memory_order_relaxed);
+    /* Seq_cst fence: pairs with the fence in steal; either the thief sees
+     * our reservation of slot b or we see its increment of top. */
+    atomic_thread_fence(memory_order_seq_cst);
+    /* Load the top index. */
+    int64_t t = atomic_load_explicit(&d->top, memory_order_relaxed);
+    /* Is the queue empty? */
+    if (t > b) {
+        atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
+        return NULL;
+    }
+    ctp__task *x = atomic_load_explicit(&a->slots[b & a->mask], memory_order_relaxed);
+    if (t == b) {
+        /* Last element: race the thieves for it through top. Seq_cst CAS
+         * pairs with the thieves' CAS on the same index. */
+        if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1, memory_order_seq_cst,
+                                                     memory_order_relaxed))
+            x = NULL; /* a thief won */
+        atomic_store_explicit(&d->bottom, b + 1, memory_order_relaxed);
+    }
+    return x;
+}
+
+ctp__task *ctp__deque_steal(ctp__deque *d, bool *retry, struct ctp_pool *hook_pool)
+{
+    (void)hook_pool;
+    *retry = false;
+    /* Load the top index. Acquire: pairs with other thieves' and the owner's
+     * CAS on top. */
+    int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
+    /* Seq_cst fence: pairs with the fence in pop (see there). */
+    atomic_thread_fence(memory_order_seq_cst);
+    /* Load the bottom index. Acquire: pairs with the release store in push,
+     * making the slot and the task's fields visible. */
+    int64_t b = atomic_load_explicit(&d->bottom, memory_order_acquire);
+    /* Is the queue empty? */
+    if (t >= b)
+        return NULL;
+    /* Acquire: pairs with the release store of buf in grow. */
+    ctp__deque_buf *a = atomic_load_explicit(&d->buf, memory_order_acquire);
+    ctp__task *x = atomic_load_explicit(&a->slots[t & a->mask], memory_order_relaxed);
+#ifdef CTP_TEST_HOOKS
+    if (hook_pool != NULL)
+        CTP__HOOK(hook_pool, CTP_HOOK_IN_STEAL);
+#endif
+    /* Claim slot t. Seq_cst CAS: pairs with the owner's last-element CAS and
+     * other thieves' CAS. */
+    if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1, memory_order_seq_cst,
+                                                 memory_order_relaxed)) {
+        *retry = true;
+        return NULL;
+    }
+    return x;
+}

@@ -1,0 +1,62 @@
+/* Chase-Lev work-stealing deque of task pointers.
+ *
+ * D. Chase, Y. Lev, "Dynamic Circular Work-Stealing Deque", SPAA 2005, with
+ * the C11 memory orders of N. M. Le, A. Pop, A. Cohen, F. Zappa Nardelli,
+ * "Correct and Efficient Work-Stealing for Weak Memory Models", PPoPP 2013.
+ *
+ * Only the owner calls push and pop (at the bottom); any thread calls steal
+ * (at the top) and is_empty. The buffer grows by doubling; old buffers are
+ * kept on a retired list until the deque is destroyed, because a thief may
+ * still be reading one (the simple correct reclamation scheme).
+ *
+ * Invariant: top <= bottom + 1 at all times; the deque holds the tasks in
+ * slots [top, bottom) of the current buffer. */
+#ifndef CTP_DEQUE_H
+#define CTP_DEQUE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "task.h"
+
+typedef struct ctp__deque_buf {
+    struct ctp__deque_buf *retired_next; /* owner only: older buffers */
+    int64_t mask;                        /* capacity - 1, capacity a power of two */
+    _Atomic(ctp__task *) slots[];
+} ctp__deque_buf;
+
+typedef struct ctp__deque {
+    _Alignas(64) _Atomic int64_t top; /* thieves and the owner's last-element pop CAS it */
+    _Alignas(64) _Atomic int64_t bottom; /* written by the owner only */
+    _Atomic(ctp__deque_buf *) buf;       /* replaced by the owner only (grow) */
+} ctp__deque;
+
+int ctp__deque_init(ctp__deque *d, int64_t capacity);
+void ctp__deque_destroy(ctp__deque *d);
+
+/* Owner only. Returns 0, or -1 if the buffer had to grow and could not. */
+int ctp__deque_push(ctp__deque *d, ctp__task *task);
+
+/* Owner only. Makes room for `extra` more pushes that cannot fail.
+ * Returns 0, or -1 if out of memory (the deque is unchanged). */
+int ctp__deque_reserve(ctp__deque *d, int64_t extra);
+
+/* Owner only. Newest task, or NULL if empty. */
+ctp__task *ctp__deque_pop(ctp__deque *d);
+
+/* Any thread. Oldest task, or NULL if empty or lost a race (see *retry).
+ * hook_pool: the pool whose test hook runs inside the steal (test builds). */
+struct ctp_pool;
+ctp__task *ctp__deque_steal(ctp__deque *d, bool *retry, struct ctp_pool *hook_pool);
+
+/* Any thread. A hint: may be stale by the time the caller acts on it. After
+ * a seq_cst fence it sees every push that came before the pusher's fence. */
+static inline bool ctp__deque_is_empty(ctp__deque *d)
+{
+    int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
+    int64_t t = atomic_load_explicit(&d->top, memory_order_relaxed);
+    return b <= t;
+}
+
+#endif

@@ -1,0 +1,164 @@
+/* Task groups: fork-join with a helping wait.
+ *
+ * Group memory is type-stable for the pool's lifetime: a destroyed group goes
+ * to a free list (its worker's, or the pool's) and is freed only with the
+ * pool. That lets the last task of a group read `waiters` after its decrement
+ * made the group look finished: the memory it reads is still a group, at
+ * worst a reused one, whose waiters then see a spurious signal and re-check. */
+#include "pool.h"
+
+#include <stdlib.h>
+
+enum { CTP__GROUP_CACHE_MAX = 64 };
+
+static ctp_group *group_alloc(ctp_pool *pool)
+{
+    ctp__worker *w = ctp__current_worker(pool);
+    ctp_group *g = NULL;
+    if (w != NULL && w->free_groups != NULL) {
+        g = w->free_groups;
+        w->free_groups = g->next_free;
+        w->free_group_count--;
+        return g;
+    }
+    pthread_mutex_lock(&pool->life_lock);
+    g = pool->free_groups;
+    if (g != NULL)
+        pool->free_groups = g->next_free;
+    pthread_mutex_unlock(&pool->life_lock);
+    if (g == NULL) {
+        g = malloc(sizeof *g);
+        if (g != NULL) {
+            atomic_init(&g->pending, (size_t)0);
+            atomic_init(&g->waiters, 0u);
+        }
+    }
+    return g;
+}
+
+int ctp_group_create(ctp_pool *pool, ctp_group **out_group)
+{
+    if (pool == NULL || out_group == NULL)
+        return CTP_EINVAL;
+    if (atomic_load_explicit(&pool->state, memory_order_relaxed) == CTP__STOPPED)
+        return CTP_ESHUTDOWN;
+    ctp_group *g = group_alloc(pool);
+    if (g == NULL)
+        return CTP_ENOMEM;
+    g->pool = pool;
+    g->wait_list = NULL;
+    g->next_free = NULL;
+    atomic_store_explicit(&g->pending, 0, memory_order_relaxed);
+    atomic_store_explicit(&g->waiters, 0, memory_order_relaxed);
+    *out_group = g;
+    return CTP_OK;
+}
+
+int ctp_group_destroy(ctp_group *g)
+{
+    if (g == NULL)
+        return CTP_EINVAL;
+    /* Acquire: pairs with the acq_rel decrement in ctp__group_task_done. */
+    if (atomic_load_explicit(&g->pending, memory_order_acquire) != 0 ||
+        atomic_load_explicit(&g->waiters, memory_order_acquire) != 0)
+        return CTP_EINVAL;
+    ctp_pool *pool = g->pool;
+    ctp__worker *w = ctp__current_worker(pool);
+    if (w != NULL && w->free_group_count < CTP__GROUP_CACHE_MAX) {
+        g->next_free = w->free_groups;
+        w->free_groups = g;
+        w->free_group_count++;
+        return CTP_OK;
+    }
+    pthread_mutex_lock(&pool->life_lock);
+    g->next_free = pool->free_groups;
+    pool->free_groups = g;
+    pthread_mutex_unlock(&pool->life_lock);
+    return CTP_OK;
+}
+
+void ctp__group_task_done(ctp_group *g)
+{
+    ctp_pool *pool = g->pool;
+    /* Acq_rel: releases the task's effects to the waiter that sees zero
+     * (acquire load in ctp_group_wait); seq_cst for the Dekker pairing with
+     * the waiter's registration in group_list_add_locked (sleep.c). */
+    if (atomic_fetch_sub_explicit(&g->pending, 1, memory_order_seq_cst) != 1)
+        return;
+    /* Seq_cst: pairs with the seq_cst increment of waiters (see above). */
+    if (atomic_load_explicit(&g->waiters, memory_order_seq_cst) != 0)
+        ctp__sleep_group_done(pool, g);
+}
+
+int ctp_group_submit(ctp_group *group, ctp_priority priority, ctp_task_fn fn, void *arg)
+{
+    if (group == NULL)
+        return CTP_EINVAL;
+    ctp_task_desc d;
+    ctp_task_desc_init(&d, fn, arg);
+    d.priority = priority;
+    d.group = group;
+    return ctp_submit_desc(group->pool, &d);
+}
+
+/* How deep an outside thread may nest tasks it runs while helping. */
+enum { CTP__OUTSIDE_HELP_DEPTH = 64 };
+
+static int wait_on_worker(ctp__worker *w, ctp_group *g, uint64_t deadline)
+{
+    ctp_pool *pool = w->pool;
+    for (;;) {
+        /* Acquire: pairs with the decrement in ctp__group_task_done. */
+        if (atomic_load_explicit(&g->pending, memory_order_acquire) == 0)
+            return CTP_OK;
+        ctp__task *t = ctp__find_task(w, ctp__stack_allows_steal(w));
+        if (t == NULL) {
+            if (deadline != CTP_WAIT_FOREVER && ctp__now_ns() >= deadline)
+                return CTP_ETIMEDOUT;
+            t = ctp__worker_idle(w, g, deadline);
+            if (t == NULL)
+                continue; /* done, or deadline: re-checked at the top */
+        }
+        ctp__run_task(pool, w, t);
+    }
+}
+
+static int wait_outside(ctp_pool *pool, ctp_group *g, uint64_t deadline)
+{
+    ctp__tls *tls = ctp__tls_get();
+    for (;;) {
+        /* Acquire: pairs with the decrement in ctp__group_task_done. */
+        if (atomic_load_explicit(&g->pending, memory_order_acquire) == 0)
+            return CTP_OK;
+        ctp__task *t = NULL;
+        if (tls->task_depth < CTP__OUTSIDE_HELP_DEPTH)
+            t = ctp__find_task_outside(pool);
+        if (t != NULL) {
+            /* Run it as this pool's task: its submissions are internal. */
+            ctp_pool *saved_pool = tls->pool;
+            ctp__worker *saved_worker = tls->worker;
+            tls->pool = pool;
+            tls->worker = NULL;
+            ctp__run_task(pool, NULL, t);
+            tls->pool = saved_pool;
+            tls->worker = saved_worker;
+            if (atomic_load_explicit(&pool->state, memory_order_relaxed) != CTP__RUNNING)
+                ctp__lifecycle_poke(pool);
+            continue;
+        }
+        if (deadline != CTP_WAIT_FOREVER && ctp__now_ns() >= deadline)
+            return CTP_ETIMEDOUT;
+        ctp__sleep_group_block(pool, g, deadline);
+    }
+}
+
+int ctp_group_wait(ctp_group *g, uint64_t timeout_ns)
+{
+    if (g == NULL)
+        return CTP_EINVAL;
+    uint64_t deadline = ctp__deadline(timeout_ns);
+    ctp__worker *w = ctp__current_worker(g->pool);
+    if (w != NULL)
+        return wait_on_worker(w, g, deadline);
+    return wait_outside(g->pool, g, deadline);
+}

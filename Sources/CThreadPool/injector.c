@@ -1,0 +1,72 @@
+/* The injection queue; see injector.h. */
+#include "injector.h"
+
+int ctp__injector_init(ctp__injector *inj)
+{
+    for (int p = 0; p < CTP_PRIORITY_COUNT; p++)
+        inj->lists[p].head = inj->lists[p].tail = NULL;
+    atomic_init(&inj->mask, 0u);
+    atomic_init(&inj->count, (size_t)0);
+    inj->cache.head = NULL;
+    inj->cache.count = 0;
+    return pthread_mutex_init(&inj->lock, NULL) == 0 ? CTP_OK : CTP_ENOMEM;
+}
+
+void ctp__injector_destroy(ctp__injector *inj)
+{
+    pthread_mutex_destroy(&inj->lock);
+}
+
+void ctp__injector_push_locked(ctp__injector *inj, ctp__task *task)
+{
+    int p = task->priority;
+    task->next = NULL;
+    if (inj->lists[p].tail != NULL)
+        inj->lists[p].tail->next = task;
+    else
+        inj->lists[p].head = task;
+    inj->lists[p].tail = task;
+    /* Relaxed: these hints are published by the unlock (release) and by the
+     * submitter's seq_cst fence in ctp__sleep_notify. */
+    atomic_store_explicit(&inj->mask, atomic_load_explicit(&inj->mask, memory_order_relaxed) | (1u << p),
+                          memory_order_relaxed);
+    atomic_store_explicit(&inj->count, atomic_load_explicit(&inj->count, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+static ctp__task *pop_level_locked(ctp__injector *inj, int p)
+{
+    ctp__task *t = inj->lists[p].head;
+    inj->lists[p].head = t->next;
+    if (inj->lists[p].head == NULL) {
+        inj->lists[p].tail = NULL;
+        atomic_store_explicit(&inj->mask, atomic_load_explicit(&inj->mask, memory_order_relaxed) & ~(1u << p),
+                              memory_order_relaxed);
+    }
+    atomic_store_explicit(&inj->count, atomic_load_explicit(&inj->count, memory_order_relaxed) - 1,
+                          memory_order_relaxed);
+    t->next = NULL;
+    return t;
+}
+
+ctp__task *ctp__injector_pop_locked(ctp__injector *inj)
+{
+    unsigned m = atomic_load_explicit(&inj->mask, memory_order_relaxed);
+    if (m == 0)
+        return NULL;
+    return pop_level_locked(inj, __builtin_ctz(m));
+}
+
+size_t ctp__injector_take(ctp__injector *inj, int lowest, ctp__task **out, size_t max)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&inj->lock);
+    unsigned m = atomic_load_explicit(&inj->mask, memory_order_relaxed) & ((2u << lowest) - 1);
+    if (m != 0) {
+        int p = __builtin_ctz(m);
+        while (n < max && inj->lists[p].head != NULL)
+            out[n++] = pop_level_locked(inj, p);
+    }
+    pthread_mutex_unlock(&inj->lock);
+    return n;
+}

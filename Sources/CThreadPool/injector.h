@@ -1,0 +1,52 @@
+/* The injection queue: where tasks submitted from outside the pool's workers
+ * wait, one FIFO list per priority, behind one mutex.
+ *
+ * A mutex (not a lock-free queue) because every outside submission also
+ * allocates its node from the injector's node cache and checks the pool's
+ * lifecycle state and capacity under the same lock, and workers take tasks
+ * out in batches, so the lock is taken once per batch on the consumer side.
+ *
+ * Lock-free readers may look at `mask` and `count` as hints: after a seq_cst
+ * fence they see every push that happened before the pusher's fence. */
+#ifndef CTP_INJECTOR_H
+#define CTP_INJECTOR_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "task.h"
+
+typedef struct ctp__injector {
+    pthread_mutex_t lock;
+    struct {
+        ctp__task *head, *tail;
+    } lists[CTP_PRIORITY_COUNT]; /* under lock */
+    /* Bit p set iff lists[p] is non-empty. Written under lock, read anywhere. */
+    _Atomic unsigned mask;
+    /* Tasks in all lists. Written under lock, read anywhere. */
+    _Atomic size_t count;
+    /* Free nodes for outside submitters: under lock. */
+    ctp__task_cache cache;
+} ctp__injector;
+
+int ctp__injector_init(ctp__injector *inj);
+void ctp__injector_destroy(ctp__injector *inj);
+
+/* Caller holds inj->lock. Appends task at the tail of its priority list. */
+void ctp__injector_push_locked(ctp__injector *inj, ctp__task *task);
+
+/* Takes up to max tasks of the highest non-empty priority not lower than
+ * `lowest` (numerically <=) into out[] in FIFO order; returns how many. */
+size_t ctp__injector_take(ctp__injector *inj, int lowest, ctp__task **out, size_t max);
+
+/* Caller holds inj->lock. Removes and returns the oldest task of the highest
+ * non-empty priority, or NULL. */
+ctp__task *ctp__injector_pop_locked(ctp__injector *inj);
+
+static inline unsigned ctp__injector_mask(ctp__injector *inj)
+{
+    return atomic_load_explicit(&inj->mask, memory_order_relaxed);
+}
+
+#endif

@@ -1,0 +1,209 @@
+/* Internal definitions shared by the runtime's files. Not installed.
+ * Internal functions and types carry the ctp__ prefix. */
+#ifndef CTP_POOL_H
+#define CTP_POOL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ctp/ctp.h"
+#include "deque.h"
+#include "injector.h"
+#include "task.h"
+#include "test_hooks.h"
+
+#define CTP__CACHELINE 64
+
+/* ---- Blocking --------------------------------------------------------- */
+
+/* Something a thread blocks on: a worker's park, or a group waiter.
+ * All fields are guarded by the pool's sleep lock. */
+typedef struct ctp__parker {
+    pthread_cond_t cv;
+    bool notified;  /* a waker popped us off the idle stack and counted us searching */
+    bool on_idle;   /* we are on the idle stack (workers only) */
+    bool on_group;  /* we are on group_waiter's waiter list */
+    struct ctp_group *group_waiter;
+    struct ctp__parker *group_next;
+} ctp__parker;
+
+/* ---- Sleep state (see sleep.c and docs/scheduler.md) ---------------------
+ * counts packs two numbers in one word so a submitter reads both at once:
+ *   bits  0..31  searching: workers looking for work (spinning or just woken)
+ *   bits 32..63  parked:    workers on the idle stack
+ * Invariant: parked == idle_len whenever the lock is free. Only threads
+ * holding the lock change `parked`; `searching` changes lock-free too. */
+#define CTP__SEARCHING_ONE ((uint64_t)1)
+#define CTP__PARKED_ONE ((uint64_t)1 << 32)
+#define CTP__SEARCHING(c) ((uint32_t)((c) & 0xffffffffu))
+#define CTP__PARKED(c) ((uint32_t)((c) >> 32))
+
+typedef struct ctp__sleep {
+    _Alignas(CTP__CACHELINE) _Atomic uint64_t counts;
+    _Alignas(CTP__CACHELINE) pthread_mutex_t lock;
+    uint32_t *idle;    /* under lock: stack of parked worker indices, newest last */
+    uint32_t idle_len; /* under lock */
+} ctp__sleep;
+
+/* ---- Workers ------------------------------------------------------------ */
+
+/* Counters written by one thread only (the owner), read by anyone. */
+typedef _Atomic uint64_t ctp__counter;
+
+static inline void ctp__count(ctp__counter *c, uint64_t n)
+{
+    /* Release: pairs with the acquire loads in the quiescence check, which
+     * must not see a task finished before the submissions it made. */
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_release);
+}
+
+typedef struct ctp__worker {
+    _Alignas(CTP__CACHELINE) ctp_pool *pool;
+    uint32_t index;
+    pthread_t thread;
+    bool started;
+    unsigned local_mask;   /* owner only: bit p may be set only if deques[p] may be non-empty */
+    uint32_t rng;          /* owner only: victim selection */
+    uintptr_t stack_limit; /* owner only: below this address, waits stop stealing */
+    ctp__task_cache cache; /* owner only */
+    struct ctp_group *free_groups; /* owner only */
+    size_t free_group_count;       /* owner only */
+    ctp__parker parker;            /* guarded by the sleep lock */
+    ctp__deque deques[CTP_PRIORITY_COUNT];
+    /* Statistics, owner-written. */
+    _Alignas(CTP__CACHELINE) ctp__counter submitted;
+    ctp__counter executed;
+    ctp__counter cancelled;
+    ctp__counter steals;
+    ctp__counter injected;
+    ctp__counter parks;
+    ctp__counter wakeups;
+    ctp__counter backoff_timeouts;
+    ctp__counter executed_by_priority[CTP_PRIORITY_COUNT];
+} ctp__worker;
+
+/* ---- Lifecycle ---------------------------------------------------------- */
+enum { CTP__RUNNING = 0, CTP__DRAINING = 1, CTP__STOPPED = 2 };
+
+struct ctp_pool {
+    ctp_config config;
+    char name[12];
+    uint32_t nworkers;
+    ctp__worker **workers;
+    ctp__injector inj;
+    ctp__task_depot depot;
+    ctp__sleep sleep;
+
+    /* Bit p: some worker pushed a task of priority p to its own deque and
+     * nobody has since found level p empty everywhere. A hint that lets busy
+     * workers look for higher-priority work at task boundaries. */
+    _Alignas(CTP__CACHELINE) _Atomic unsigned steal_hint;
+
+    /* Lifecycle. state changes only under inj.lock (so outside submitters
+     * see it consistently); cancel and exiting only ever go false -> true. */
+    _Alignas(CTP__CACHELINE) _Atomic int state;
+    _Atomic bool cancel;
+    _Atomic bool exiting;
+    pthread_mutex_t life_lock;
+    pthread_cond_t life_cv; /* shutdown waiters; signalled on park and helper finish */
+    bool joining;           /* under life_lock */
+    bool joined;            /* under life_lock */
+    struct ctp_group *free_groups; /* under life_lock: destroyed groups for reuse */
+
+    /* Outside submissions, updated under inj.lock. */
+    ctp__counter ext_submitted;
+    /* Outside tasks not yet started: the bounded-queue count. */
+    _Atomic size_t ext_queued;
+    /* Outside threads running a task inside ctp_group_wait. */
+    _Atomic uint64_t helper_executed;
+    _Atomic uint64_t helper_cancelled;
+    _Atomic uint64_t rejected;
+
+#ifdef CTP_TEST_HOOKS
+    ctp_test_hook_fn hook;
+    void *hook_ctx;
+#endif
+};
+
+struct ctp_group {
+    ctp_pool *pool;
+    _Atomic size_t pending;  /* tasks submitted and not yet finished */
+    _Atomic unsigned waiters; /* parkers on the wait list */
+    ctp__parker *wait_list;   /* under the pool's sleep lock */
+    struct ctp_group *next_free;
+};
+
+/* ---- Per-thread context --------------------------------------------------
+ * Which pool the current thread works for. Thread-local, not shared. */
+typedef struct ctp__tls {
+    ctp_pool *pool;       /* set on workers, and on outside threads while they run a task */
+    ctp__worker *worker;  /* NULL on outside threads */
+    unsigned task_depth;  /* > 0 while running a task of `pool` */
+} ctp__tls;
+
+ctp__tls *ctp__tls_get(void);
+
+/* True if the calling thread is running a task of pool (or is its worker). */
+static inline bool ctp__is_inside(ctp_pool *pool)
+{
+    ctp__tls *tls = ctp__tls_get();
+    return tls->pool == pool && (tls->worker != NULL || tls->task_depth > 0);
+}
+
+static inline ctp__worker *ctp__current_worker(ctp_pool *pool)
+{
+    ctp__tls *tls = ctp__tls_get();
+    return tls->pool == pool ? tls->worker : NULL;
+}
+
+/* ---- Scheduler (scheduler.c) ---------------------------------------------- */
+void *ctp__worker_main(void *arg);
+ctp__task *ctp__find_task(ctp__worker *w, bool may_steal);
+ctp__task *ctp__find_task_outside(ctp_pool *pool);
+void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t);
+/* Idle phase of a worker: search, spin, park. Returns a task, or NULL when
+ * group (if any) is done, the pool is exiting, or deadline passed. */
+ctp__task *ctp__worker_idle(ctp__worker *w, struct ctp_group *group, uint64_t deadline_ns);
+bool ctp__has_visible_work(ctp_pool *pool);
+bool ctp__stack_allows_steal(ctp__worker *w);
+
+/* ---- Sleep (sleep.c) ------------------------------------------------------ */
+int ctp__sleep_init(ctp__sleep *s, uint32_t nworkers);
+void ctp__sleep_destroy(ctp__sleep *s);
+/* After publishing `tasks` tasks: wakes workers if the protocol says so. */
+void ctp__sleep_notify(ctp_pool *pool, size_t tasks);
+void ctp__sleep_begin_search(ctp_pool *pool);
+void ctp__sleep_end_search(ctp_pool *pool, bool found_work);
+/* Parks w (which is searching) until notified, the stop condition holds, or
+ * timeout. Returns with w counted as searching again. */
+void ctp__sleep_park(ctp__worker *w, struct ctp_group *group, uint64_t deadline_ns);
+/* Wakes every parked worker (for shutdown). */
+void ctp__sleep_wake_all(ctp_pool *pool);
+/* Group completion: wakes the group's waiters. */
+void ctp__sleep_group_done(ctp_pool *pool, struct ctp_group *g);
+/* Blocks an outside thread until g is done or deadline. */
+void ctp__sleep_group_block(ctp_pool *pool, struct ctp_group *g, uint64_t deadline_ns);
+
+/* ---- Lifecycle (pool.c) ---------------------------------------------------- */
+/* Called when a worker parks or a helper finishes while the pool shuts down. */
+void ctp__lifecycle_poke(ctp_pool *pool);
+static inline bool ctp__stop_wanted(ctp_pool *pool)
+{
+    return atomic_load_explicit(&pool->exiting, memory_order_acquire); /* pairs with the release store in stop_workers */
+}
+
+/* ---- Groups (group.c) -------------------------------------------------------- */
+void ctp__group_task_done(struct ctp_group *g);
+
+/* ---- Time (time.c) -------------------------------------------------------- */
+uint64_t ctp__now_ns(void);
+/* now + timeout, saturating; CTP_WAIT_FOREVER stays forever. */
+uint64_t ctp__deadline(uint64_t timeout_ns);
+void ctp__cpu_relax(void);
+int ctp__cond_init_monotonic(pthread_cond_t *cv);
+/* Waits on cv until signalled or the monotonic deadline; true on timeout. */
+bool ctp__cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *m, uint64_t deadline_ns);
+
+#endif

@@ -1,0 +1,302 @@
+/* Finding, running and waiting for tasks: the worker loop.
+ *
+ * Where a worker looks, at every task boundary, level by level from
+ * CRITICAL to IDLE: its own deque at that level, the injection queue at that
+ * level, and other workers' deques at that level if the steal hint says some
+ * worker pushed work of that level. Only when all of that is empty does it
+ * sweep every other worker's deques at every level. So a task is never
+ * passed over for a lower-priority one the worker could see. */
+#define _GNU_SOURCE /* pthread_setname_np */
+#include "pool.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static _Thread_local ctp__tls tls_slot;
+
+ctp__tls *ctp__tls_get(void)
+{
+    return &tls_slot;
+}
+
+int ctp_worker_index(void)
+{
+    ctp__tls *tls = ctp__tls_get();
+    return tls->worker != NULL ? (int)tls->worker->index : -1;
+}
+
+bool ctp__has_visible_work(ctp_pool *pool)
+{
+    if (ctp__injector_mask(&pool->inj) != 0)
+        return true;
+    for (uint32_t i = 0; i < pool->nworkers; i++) {
+        ctp__worker *v = pool->workers[i];
+        for (int p = 0; p < CTP_PRIORITY_COUNT; p++)
+            if (!ctp__deque_is_empty(&v->deques[p]))
+                return true;
+    }
+    return false;
+}
+
+bool ctp__stack_allows_steal(ctp__worker *w)
+{
+    char here;
+    return (uintptr_t)&here > w->stack_limit;
+}
+
+static inline uint32_t next_rand(uint32_t *state)
+{
+    /* xorshift32: victim order only, quality does not matter. */
+    uint32_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    *state = x;
+    return x;
+}
+
+/* Steals one task of priority p from any worker but `self` (NULL = none).
+ * Starts at a random victim so thieves spread out. */
+static ctp__task *steal_level(ctp_pool *pool, ctp__worker *self, int p, uint32_t start)
+{
+    uint32_t n = pool->nworkers;
+    for (uint32_t k = 0; k < n; k++) {
+        ctp__worker *v = pool->workers[(start + k) % n];
+        if (v == self)
+            continue;
+        for (;;) {
+            bool retry;
+            ctp__task *t = ctp__deque_steal(&v->deques[p], &retry, pool);
+            if (t != NULL)
+                return t;
+            if (!retry)
+                break;
+        }
+    }
+    return NULL;
+}
+
+/* Owner only: pushes t on its own deque. Returns 0, or -1 if out of memory. */
+static int local_push(ctp__worker *w, ctp__task *t)
+{
+    int p = t->priority;
+    if (ctp__deque_push(&w->deques[p], t) != 0)
+        return -1;
+    w->local_mask |= 1u << p;
+    if ((atomic_load_explicit(&w->pool->steal_hint, memory_order_relaxed) & (1u << p)) == 0)
+        atomic_fetch_or_explicit(&w->pool->steal_hint, 1u << p, memory_order_relaxed);
+    return 0;
+}
+
+/* Takes a batch of the injector's tasks at priority <= p: runs the first,
+ * keeps the rest on its own deque (pushed newest-last so they pop in FIFO
+ * order). Batching takes the injector lock once per batch. */
+static ctp__task *take_injected(ctp__worker *w, int p)
+{
+    ctp_pool *pool = w->pool;
+    size_t queued = atomic_load_explicit(&pool->inj.count, memory_order_relaxed);
+    size_t want = queued / pool->nworkers + 1;
+    if (want > 32)
+        want = 32;
+    ctp__task *batch[32];
+    size_t n = ctp__injector_take(&pool->inj, p, batch, want);
+    if (n == 0)
+        return NULL;
+    ctp__count(&w->injected, n);
+    for (size_t i = n; i-- > 1;) {
+        if (local_push(w, batch[i]) != 0) {
+            /* Out of memory growing our deque: give the rest back. */
+            pthread_mutex_lock(&pool->inj.lock);
+            for (size_t j = 1; j <= i; j++)
+                ctp__injector_push_locked(&pool->inj, batch[j]);
+            pthread_mutex_unlock(&pool->inj.lock);
+            break;
+        }
+    }
+    return batch[0];
+}
+
+ctp__task *ctp__find_task(ctp__worker *w, bool may_steal)
+{
+    ctp_pool *pool = w->pool;
+    unsigned inj = may_steal ? ctp__injector_mask(&pool->inj) : 0;
+    unsigned hint = may_steal ? atomic_load_explicit(&pool->steal_hint, memory_order_relaxed) : 0;
+    uint32_t start = next_rand(&w->rng);
+    ctp__task *t;
+    for (int p = 0; p < CTP_PRIORITY_COUNT; p++) {
+        unsigned bit = 1u << p;
+        if (w->local_mask & bit) {
+            if ((t = ctp__deque_pop(&w->deques[p])) != NULL)
+                return t;
+            w->local_mask &= ~bit; /* only we push, so it stays empty until we do */
+        }
+        if ((inj & bit) && (t = take_injected(w, p)) != NULL)
+            return t;
+        if (hint & bit) {
+            if ((t = steal_level(pool, w, p, start)) != NULL) {
+                ctp__count(&w->steals, 1);
+                return t;
+            }
+            atomic_fetch_and_explicit(&pool->steal_hint, ~bit, memory_order_relaxed);
+        }
+    }
+    if (!may_steal)
+        return NULL;
+    /* Nothing anywhere we were pointed to: sweep every level of every victim. */
+    for (int p = 0; p < CTP_PRIORITY_COUNT; p++) {
+        if (hint & (1u << p))
+            continue; /* swept above */
+        if ((t = steal_level(pool, w, p, start)) != NULL) {
+            ctp__count(&w->steals, 1);
+            return t;
+        }
+    }
+    return NULL;
+}
+
+ctp__task *ctp__find_task_outside(ctp_pool *pool)
+{
+    ctp__task *t = NULL;
+    for (int p = 0; p < CTP_PRIORITY_COUNT; p++) {
+        if (ctp__injector_mask(&pool->inj) & (1u << p)) {
+            if (ctp__injector_take(&pool->inj, p, &t, 1) == 1)
+                return t;
+        }
+        if ((t = steal_level(pool, NULL, p, (uint32_t)(uintptr_t)&t >> 6)) != NULL)
+            return t;
+    }
+    return NULL;
+}
+
+void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t)
+{
+    ctp_task_fn fn = t->fn, on_cancel = t->on_cancel;
+    void *arg = t->arg;
+    struct ctp_group *g = t->group;
+    int prio = t->priority;
+    if (t->holds_capacity)
+        atomic_fetch_sub_explicit(&pool->ext_queued, 1, memory_order_relaxed);
+    /* Recycle the node before running, so the task's own submissions reuse it. */
+    if (w != NULL) {
+        ctp__task_free(&w->cache, &pool->depot, t);
+    } else {
+        ctp__task_cache one = { t, 1 };
+        t->next = NULL;
+        ctp__task_cache_flush(&one, &pool->depot);
+    }
+
+    ctp__tls *tls = ctp__tls_get();
+    tls->task_depth++;
+    /* Acquire: pairs with the release store in ctp_pool_shutdown. */
+    bool cancelled = atomic_load_explicit(&pool->cancel, memory_order_acquire);
+    if (cancelled) {
+        if (on_cancel != NULL)
+            on_cancel(arg);
+    } else {
+        fn(arg);
+    }
+    tls->task_depth--;
+
+    if (w != NULL) {
+        if (cancelled) {
+            ctp__count(&w->cancelled, 1);
+        } else {
+            ctp__count(&w->executed, 1);
+            ctp__count(&w->executed_by_priority[prio], 1);
+        }
+    } else {
+        /* Release: pairs with the acquire loads in the quiescence check. */
+        atomic_fetch_add_explicit(cancelled ? &pool->helper_cancelled : &pool->helper_executed, 1,
+                                  memory_order_release);
+    }
+    if (g != NULL)
+        ctp__group_task_done(g);
+}
+
+/* True when a waiting worker should stop waiting. */
+static bool stop_waiting(ctp_pool *pool, struct ctp_group *group)
+{
+    if (group != NULL)
+        return atomic_load_explicit(&group->pending, memory_order_acquire) == 0; /* pairs with the acq_rel decrement in ctp__group_task_done */
+    return ctp__stop_wanted(pool);
+}
+
+ctp__task *ctp__worker_idle(ctp__worker *w, struct ctp_group *group, uint64_t deadline_ns)
+{
+    ctp_pool *pool = w->pool;
+    bool may_steal = group == NULL || ctp__stack_allows_steal(w);
+    ctp__task *t = NULL;
+    ctp__sleep_begin_search(pool);
+
+    /* Spin phase: keep looking, pausing between sweeps; no sleep, so new
+     * work is seen at the next sweep. */
+    uint64_t spin = pool->config.spin_ns;
+    if (spin > 0) {
+        uint64_t spin_end = ctp__now_ns() + spin;
+        for (unsigned round = 0;; round++) {
+            if (stop_waiting(pool, group))
+                goto out;
+            if ((t = ctp__find_task(w, may_steal)) != NULL)
+                goto out;
+            if (ctp__now_ns() >= spin_end || ctp__now_ns() >= deadline_ns)
+                break;
+            for (unsigned i = 0, n = 1u << (round < 6 ? round : 6); i < n; i++)
+                ctp__cpu_relax();
+        }
+    }
+
+    /* Park phase: one optional timed park (the backoff), then untimed. Any
+     * submission wakes a parked worker at once, timed or not. */
+    uint64_t backoff = pool->config.backoff_ns;
+    uint64_t backoff_end = backoff > 0 ? ctp__deadline(backoff) : 0;
+    for (;;) {
+        if (stop_waiting(pool, group))
+            goto out;
+        if ((t = ctp__find_task(w, may_steal)) != NULL)
+            goto out;
+        if (deadline_ns != CTP_WAIT_FOREVER && ctp__now_ns() >= deadline_ns)
+            goto out;
+        uint64_t until = deadline_ns;
+        if (backoff_end != 0) {
+            if (backoff_end < until)
+                until = backoff_end;
+            backoff_end = 0; /* only once */
+        }
+        ctp__sleep_park(w, group, until);
+    }
+out:
+    ctp__sleep_end_search(pool, t != NULL);
+    return t;
+}
+
+void *ctp__worker_main(void *arg)
+{
+    ctp__worker *w = arg;
+    ctp_pool *pool = w->pool;
+    ctp__tls *tls = ctp__tls_get();
+    tls->pool = pool;
+    tls->worker = w;
+    tls->task_depth = 0;
+
+    /* Waits may steal only while at least a quarter of the stack is free. */
+    char here;
+    size_t stack = pool->config.stack_size;
+    w->stack_limit = (uintptr_t)&here - (stack - stack / 4);
+
+    char name[16];
+    snprintf(name, sizeof name, "%s-%u", pool->name, (unsigned)w->index);
+    pthread_setname_np(pthread_self(), name);
+
+    for (;;) {
+        ctp__task *t = ctp__find_task(w, true);
+        if (t == NULL) {
+            t = ctp__worker_idle(w, NULL, CTP_WAIT_FOREVER);
+            if (t == NULL)
+                break; /* exiting: the pool is quiescent */
+        }
+        ctp__run_task(pool, w, t);
+    }
+    tls->pool = NULL;
+    tls->worker = NULL;
+    return NULL;
+}

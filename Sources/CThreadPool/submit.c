@@ -1,0 +1,186 @@
+/* Submission: validation, then a worker's own deque or the injection queue,
+ * then the wake decision (ctp__sleep_notify). Batches are all or none. */
+#include "pool.h"
+
+void ctp_task_desc_init(ctp_task_desc *desc, ctp_task_fn fn, void *arg)
+{
+    if (desc == NULL)
+        return;
+    desc->fn = fn;
+    desc->arg = arg;
+    desc->on_cancel = NULL;
+    desc->priority = CTP_PRIORITY_NORMAL;
+    desc->group = NULL;
+    desc->node = -1;
+}
+
+static int validate(ctp_pool *pool, const ctp_task_desc *d)
+{
+    if (d->fn == NULL)
+        return CTP_EINVAL;
+    if ((unsigned)d->priority >= (unsigned)CTP_PRIORITY_COUNT)
+        return CTP_EINVAL;
+    if (d->node != -1 && d->node != 0) /* one node until NUMA placement lands */
+        return CTP_EINVAL;
+    if (d->group != NULL && d->group->pool != pool)
+        return CTP_EINVAL;
+    return CTP_OK;
+}
+
+static void fill(ctp__task *t, const ctp_task_desc *d, bool holds_capacity)
+{
+    t->fn = d->fn;
+    t->arg = d->arg;
+    t->on_cancel = d->on_cancel;
+    t->group = d->group;
+    t->priority = (uint8_t)d->priority;
+    t->holds_capacity = holds_capacity;
+    t->node = (int16_t)d->node;
+    t->next = NULL;
+}
+
+static void count_groups(const ctp_task_desc *descs, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (descs[i].group != NULL)
+            /* Relaxed: published with the task (release in push / unlock). */
+            atomic_fetch_add_explicit(&descs[i].group->pending, 1, memory_order_relaxed);
+}
+
+/* From a worker of the pool: onto its own deque. */
+static int submit_local(ctp__worker *w, const ctp_task_desc *descs, size_t count)
+{
+    ctp_pool *pool = w->pool;
+    if (count == 1) {
+        ctp__task *t = ctp__task_alloc(&w->cache, &pool->depot);
+        if (t == NULL)
+            return CTP_ENOMEM;
+        fill(t, &descs[0], false);
+        if (ctp__deque_reserve(&w->deques[t->priority], 1) != 0) {
+            ctp__task_free(&w->cache, &pool->depot, t);
+            return CTP_ENOMEM;
+        }
+        count_groups(descs, 1);
+        ctp__count(&w->submitted, 1); /* before publishing: see the quiescence check */
+        (void)ctp__deque_push(&w->deques[t->priority], t);
+    } else {
+        /* Reserve room on every level first, so the pushes cannot fail. */
+        int64_t per_level[CTP_PRIORITY_COUNT] = { 0 };
+        for (size_t i = 0; i < count; i++)
+            per_level[descs[i].priority]++;
+        for (int p = 0; p < CTP_PRIORITY_COUNT; p++)
+            if (per_level[p] > 0 && ctp__deque_reserve(&w->deques[p], per_level[p]) != 0)
+                return CTP_ENOMEM;
+        ctp__task *list = NULL;
+        for (size_t i = 0; i < count; i++) {
+            ctp__task *t = ctp__task_alloc(&w->cache, &pool->depot);
+            if (t == NULL) {
+                while (list != NULL) {
+                    ctp__task *next = list->next;
+                    ctp__task_free(&w->cache, &pool->depot, list);
+                    list = next;
+                }
+                return CTP_ENOMEM;
+            }
+            t->next = list;
+            list = t;
+        }
+        count_groups(descs, count);
+        ctp__count(&w->submitted, count);
+        for (size_t i = 0; i < count; i++) {
+            ctp__task *t = list;
+            list = list->next;
+            fill(t, &descs[i], false);
+            (void)ctp__deque_push(&w->deques[t->priority], t);
+        }
+    }
+    unsigned bits = 0;
+    for (size_t i = 0; i < count; i++)
+        bits |= 1u << descs[i].priority;
+    w->local_mask |= bits;
+    if ((atomic_load_explicit(&pool->steal_hint, memory_order_relaxed) & bits) != bits)
+        atomic_fetch_or_explicit(&pool->steal_hint, bits, memory_order_relaxed);
+    ctp__sleep_notify(pool, count);
+    return CTP_OK;
+}
+
+/* From any other thread: into the injection queue. `inside` = the caller is
+ * running one of this pool's tasks, so it is never refused. */
+static int submit_injected(ctp_pool *pool, const ctp_task_desc *descs, size_t count, bool inside)
+{
+    ctp__injector *inj = &pool->inj;
+    pthread_mutex_lock(&inj->lock);
+    int rc = CTP_OK;
+    if (!inside && atomic_load_explicit(&pool->state, memory_order_relaxed) != CTP__RUNNING)
+        rc = CTP_ESHUTDOWN;
+    else if (!inside && pool->config.queue_capacity != 0 &&
+             (count > pool->config.queue_capacity ||
+              atomic_load_explicit(&pool->ext_queued, memory_order_relaxed) >
+                  pool->config.queue_capacity - count))
+        rc = CTP_EFULL;
+    if (rc != CTP_OK) {
+        pthread_mutex_unlock(&inj->lock);
+        atomic_fetch_add_explicit(&pool->rejected, 1, memory_order_relaxed);
+        return rc;
+    }
+    ctp__task *list = NULL;
+    for (size_t i = 0; i < count; i++) {
+        ctp__task *t = ctp__task_alloc(&inj->cache, &pool->depot);
+        if (t == NULL) {
+            while (list != NULL) {
+                ctp__task *next = list->next;
+                ctp__task_free(&inj->cache, &pool->depot, list);
+                list = next;
+            }
+            pthread_mutex_unlock(&inj->lock);
+            return CTP_ENOMEM;
+        }
+        t->next = list;
+        list = t;
+    }
+    count_groups(descs, count);
+    ctp__count(&pool->ext_submitted, count); /* before publishing: see the quiescence check */
+    if (!inside)
+        atomic_fetch_add_explicit(&pool->ext_queued, count, memory_order_relaxed);
+    for (size_t i = 0; i < count; i++) {
+        ctp__task *t = list;
+        list = list->next;
+        fill(t, &descs[i], !inside);
+        ctp__injector_push_locked(inj, t);
+    }
+    pthread_mutex_unlock(&inj->lock);
+    ctp__sleep_notify(pool, count);
+    return CTP_OK;
+}
+
+int ctp_submit_batch(ctp_pool *pool, const ctp_task_desc *descs, size_t count)
+{
+    if (pool == NULL || (descs == NULL && count > 0))
+        return CTP_EINVAL;
+    if (count == 0)
+        return CTP_OK;
+    for (size_t i = 0; i < count; i++) {
+        int rc = validate(pool, &descs[i]);
+        if (rc != CTP_OK)
+            return rc;
+    }
+    ctp__worker *w = ctp__current_worker(pool);
+    if (w != NULL)
+        return submit_local(w, descs, count);
+    return submit_injected(pool, descs, count, ctp__is_inside(pool));
+}
+
+int ctp_submit_desc(ctp_pool *pool, const ctp_task_desc *desc)
+{
+    if (desc == NULL)
+        return CTP_EINVAL;
+    return ctp_submit_batch(pool, desc, 1);
+}
+
+int ctp_submit(ctp_pool *pool, ctp_priority priority, ctp_task_fn fn, void *arg)
+{
+    ctp_task_desc d;
+    ctp_task_desc_init(&d, fn, arg);
+    d.priority = priority;
+    return ctp_submit_desc(pool, &d);
+}

@@ -1,0 +1,62 @@
+/* Task nodes and their allocator.
+ *
+ * A task node carries one submitted task from its submission to its run.
+ * Nodes are never freed one by one: they come from slabs owned by the pool's
+ * depot and travel between caches (magazine allocator):
+ *   - every worker has a cache that only it touches (no atomics);
+ *   - outside submitters share one cache guarded by the injector's lock;
+ *   - caches that grow past CTP__CACHE_HIGH hand a batch back to the depot,
+ *     caches that run dry take a batch from it (depot mutex, once per batch);
+ *   - the depot allocates a new slab only when it has no free batch, so in
+ *     steady state no submission calls malloc.
+ * Slabs are freed when the pool is destroyed. */
+#ifndef CTP_TASK_H
+#define CTP_TASK_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctp/ctp.h"
+
+typedef struct ctp__task {
+    ctp_task_fn fn;
+    void *arg;
+    ctp_task_fn on_cancel;
+    struct ctp_group *group;
+    struct ctp__task *next; /* intrusive link: free lists, injector lists */
+    uint8_t priority;
+    uint8_t holds_capacity; /* counted in pool->ext_queued until it starts */
+    int16_t node;
+} ctp__task;
+
+enum { CTP__BATCH = 64, CTP__CACHE_HIGH = 2 * CTP__BATCH, CTP__SLAB_TASKS = 256 };
+
+/* A cache of free nodes. Owned by one thread, or guarded by one lock. */
+typedef struct ctp__task_cache {
+    ctp__task *head;
+    size_t count;
+} ctp__task_cache;
+
+/* A free batch in the depot: the first node's `next` chain holds the batch,
+ * batches are linked through this header stored in the first node's arg. */
+typedef struct ctp__task_depot {
+    pthread_mutex_t lock;
+    ctp__task *batches;  /* under lock: list of batch heads, linked via ->arg */
+    size_t free_batches; /* under lock */
+    void *slabs;         /* under lock: allocated slabs, for freeing */
+} ctp__task_depot;
+
+int ctp__depot_init(ctp__task_depot *depot);
+void ctp__depot_destroy(ctp__task_depot *depot);
+
+/* Takes one node from cache, refilling it from depot; NULL if out of memory. */
+ctp__task *ctp__task_alloc(ctp__task_cache *cache, ctp__task_depot *depot);
+
+/* Returns a node to cache, spilling a batch to depot when the cache is large. */
+void ctp__task_free(ctp__task_cache *cache, ctp__task_depot *depot, ctp__task *task);
+
+/* Returns every node of cache to depot (cache becomes empty). */
+void ctp__task_cache_flush(ctp__task_cache *cache, ctp__task_depot *depot);
+
+#endif

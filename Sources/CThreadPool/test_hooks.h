@@ -1,0 +1,38 @@
+/* Test-only race-window hooks.
+ *
+ * Built with -DCTP_TEST_HOOKS (the C test suite does), the runtime calls a
+ * test-supplied function at named points of the protocol, so a test can
+ * yield or sleep there and widen race windows. Without the define every
+ * CTP__HOOK expands to nothing: release builds pay nothing. */
+#ifndef CTP_TEST_HOOKS_H
+#define CTP_TEST_HOOKS_H
+
+#include "ctp/ctp.h"
+
+typedef enum {
+    CTP_HOOK_BEFORE_PARK = 0,   /* found no work, registered as parked, before the re-check */
+    CTP_HOOK_BEFORE_NOTIFY,     /* task published, before the fence and the sleeper check */
+    CTP_HOOK_IN_STEAL,          /* between reading a victim's slot and claiming it */
+    CTP_HOOK_SHUTDOWN,          /* between shutdown steps (state change, quiescence check, join) */
+    CTP_HOOK_AFTER_SEARCH,      /* a searcher gave up its search slot, before the last-searcher check */
+    CTP_HOOK_GROUP_BLOCK,       /* a group waiter registered, before it re-checks the group */
+    CTP_HOOK_COUNT
+} ctp_test_hook_point;
+
+typedef void (*ctp_test_hook_fn)(ctp_test_hook_point point, void *ctx);
+
+#ifdef CTP_TEST_HOOKS
+/* Like ctp_pool_create, with hook called at every hook point of this pool
+ * (from any thread, concurrently). */
+CTP_API int ctp_test_pool_create_hooked(const ctp_config *config, ctp_test_hook_fn hook, void *ctx,
+                                        ctp_pool **out_pool);
+#define CTP__HOOK(pool, point)                                                                     \
+    do {                                                                                           \
+        if ((pool)->hook != NULL)                                                                  \
+            (pool)->hook((point), (pool)->hook_ctx);                                               \
+    } while (0)
+#else
+#define CTP__HOOK(pool, point) ((void)0)
+#endif
+
+#endif

@@ -1,0 +1,54 @@
+/* Monotonic time, deadlines and timed condition waits. */
+#define _POSIX_C_SOURCE 200809L
+#include "pool.h"
+
+#include <errno.h>
+#include <time.h>
+
+uint64_t ctp__now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t ctp__deadline(uint64_t timeout_ns)
+{
+    if (timeout_ns == CTP_WAIT_FOREVER)
+        return CTP_WAIT_FOREVER;
+    uint64_t now = ctp__now_ns();
+    return (timeout_ns > CTP_WAIT_FOREVER - 1 - now) ? CTP_WAIT_FOREVER - 1 : now + timeout_ns;
+}
+
+void ctp__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#else
+    atomic_signal_fence(memory_order_seq_cst);
+#endif
+}
+
+int ctp__cond_init_monotonic(pthread_cond_t *cv)
+{
+    pthread_condattr_t attr;
+    if (pthread_condattr_init(&attr) != 0)
+        return -1;
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    int rc = pthread_cond_init(cv, &attr);
+    pthread_condattr_destroy(&attr);
+    return rc == 0 ? 0 : -1;
+}
+
+bool ctp__cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *m, uint64_t deadline_ns)
+{
+    if (deadline_ns == CTP_WAIT_FOREVER) {
+        pthread_cond_wait(cv, m);
+        return false;
+    }
+    struct timespec ts = { .tv_sec = (time_t)(deadline_ns / 1000000000u),
+                           .tv_nsec = (long)(deadline_ns % 1000000000u) };
+    return pthread_cond_timedwait(cv, m, &ts) == ETIMEDOUT;
+}

@@ -1,0 +1,115 @@
+/* A small test harness: tests register in one table (see main.c), each runs
+ * under a hang detector, and the run ends with "N passed, N failed". */
+#ifndef CTP_TEST_HARNESS_H
+#define CTP_TEST_HARNESS_H
+
+#define _GNU_SOURCE
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ctp/ctp.h"
+
+uint64_t test_now_ns(void);
+void test_sleep_us(unsigned us);
+
+extern int test_failures;
+/* Multiplies iteration counts: CTP_TEST_SCALE (default 1; sanitizer runs lower it
+ * via a divisor, CTP_TEST_LONG=1 raises it). */
+extern double test_scale;
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "  CHECK failed %s:%d: %s\n", __FILE__, __LINE__, #cond);              \
+            test_failures++;                                                                       \
+            return;                                                                                \
+        }                                                                                          \
+    } while (0)
+
+#define CHECK_EQ(a, b)                                                                             \
+    do {                                                                                           \
+        long long va_ = (long long)(a), vb_ = (long long)(b);                                      \
+        if (va_ != vb_) {                                                                          \
+            fprintf(stderr, "  CHECK_EQ failed %s:%d: %s == %s (%lld vs %lld)\n", __FILE__,        \
+                    __LINE__, #a, #b, va_, vb_);                                                   \
+            test_failures++;                                                                       \
+            return;                                                                                \
+        }                                                                                          \
+    } while (0)
+
+#define CHECK_OK(expr) CHECK_EQ((expr), CTP_OK)
+
+static inline long scaled(long n)
+{
+    long v = (long)((double)n * test_scale);
+    return v < 1 ? 1 : v;
+}
+
+#include <pthread.h>
+
+static inline void noop(void *arg) { (void)arg; }
+
+static inline void count_task(void *arg)
+{
+    atomic_fetch_add((_Atomic long *)arg, 1);
+}
+
+static inline ctp_pool *make_pool(size_t workers)
+{
+    ctp_config c;
+    ctp_config_init(&c);
+    c.workers = workers;
+    ctp_pool *p = NULL;
+    if (ctp_pool_create(&c, &p) != CTP_OK)
+        return NULL;
+    return p;
+}
+
+/* A gate a task blocks on until the test opens it. */
+typedef struct {
+    pthread_mutex_t m;
+    pthread_cond_t cv;
+    int open;
+    _Atomic int entered;
+} gate;
+
+static inline void gate_init(gate *g)
+{
+    pthread_mutex_init(&g->m, NULL);
+    pthread_cond_init(&g->cv, NULL);
+    g->open = 0;
+    atomic_store(&g->entered, 0);
+}
+
+static inline void gate_task(void *arg)
+{
+    gate *g = arg;
+    atomic_fetch_add(&g->entered, 1);
+    pthread_mutex_lock(&g->m);
+    while (!g->open)
+        pthread_cond_wait(&g->cv, &g->m);
+    pthread_mutex_unlock(&g->m);
+}
+
+static inline void gate_open(gate *g)
+{
+    pthread_mutex_lock(&g->m);
+    g->open = 1;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->m);
+}
+
+static inline void wait_entered(gate *g, int n)
+{
+    while (atomic_load(&g->entered) < n)
+        test_sleep_us(100);
+}
+
+
+/* Number of threads of this process (from /proc/self/task). */
+int test_thread_count(void);
+
+#endif

@@ -1,0 +1,507 @@
+/* Scheduling behaviour: priorities, fork-join, parallel for, waking, shutdown. */
+#include "harness.h"
+
+#include <string.h>
+
+/* ---- priorities ---- */
+
+typedef struct {
+    _Atomic int next;
+    int order[256];
+} order_log;
+
+typedef struct {
+    order_log *log;
+    int tag;
+} tagged;
+
+static void log_task(void *arg)
+{
+    tagged *t = arg;
+    int i = atomic_fetch_add(&t->log->next, 1);
+    if (i < 256)
+        t->log->order[i] = t->tag;
+}
+
+void test_priority_critical_runs_next(void)
+{
+    /* One worker busy, 100 LOW queued, then one CRITICAL: it runs next. */
+    ctp_pool *pool = make_pool(1);
+    CHECK(pool != NULL);
+    gate g;
+    gate_init(&g);
+    CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, gate_task, &g));
+    wait_entered(&g, 1);
+    order_log log = { 0 };
+    tagged low[100], crit = { &log, 1000 };
+    for (int i = 0; i < 100; i++) {
+        low[i] = (tagged){ &log, i };
+        CHECK_OK(ctp_submit(pool, CTP_PRIORITY_LOW, log_task, &low[i]));
+    }
+    CHECK_OK(ctp_submit(pool, CTP_PRIORITY_CRITICAL, log_task, &crit));
+    gate_open(&g);
+    CHECK_OK(ctp_pool_shutdown(pool, CTP_SHUTDOWN_DRAIN, CTP_WAIT_FOREVER));
+    CHECK_EQ(atomic_load(&log.next), 101);
+    CHECK_EQ(log.order[0], 1000);
+    for (int i = 1; i < 101; i++) /* LOW in FIFO order after it */
+        CHECK_EQ(log.order[i], i - 1);
+    CHECK_OK(ctp_pool_destroy(pool));
+}
+
+typedef struct {
+    ctp_pool *pool;
+    order_log *log;
+    tagged tags[5];
+} local_prio_ctx;
+
+static void submit_all_levels_locally(void *arg)
+{
+    /* From the worker: its own deques, lowest priority first. */
+    local_prio_ctx *c = arg;
+    for (int p = CTP_PRIORITY_IDLE; p >= CTP_PRIORITY_CRITICAL; p--) {
+        c->tags[p] = (tagged){ c->log, p };
+        ctp_submit(c->pool, (ctp_priority)p, log_task, &c->tags[p]);
+    }
+}
+
+void test_priority_order_on_one_worker(void)
+{
+    ctp_pool *pool = make_pool(1);
+    CHECK(pool != NULL);
+    order_log log = { 0 };
+    local_prio_ctx c = { .pool = pool, .log = &log };
+    CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, submit_all_levels_locally, &c));
+    CHECK_OK(ctp_pool_shutdown(pool, CTP_SHUTDOWN_DRAIN, CTP_WAIT_FOREVER));
+    CHECK_EQ(atomic_load(&log.next), 5);
+    for (int i = 0; i < 5; i++)
+        CHECK_EQ(log.order[i], i);
+    CHECK_OK(ctp_pool_destroy(pool));
+}
+
+/* ---- groups ---- */
+
+void test_group_wait_timeout_and_destroy_pending(void)
+{
+    ctp_pool *pool = make_pool(1);
+    CHECK(pool != NULL);
+    gate g;
+    gate_init(&g);
+    ctp_group *grp;
+    CHECK_OK(ctp_group_create(pool, &grp));
+    CHECK_OK(ctp_group_wait(grp, 0)); /* empty group: done */
+    CHECK_OK(ctp_group_submit(grp, CTP_PRIORITY_NORMAL, gate_task, &g));
+    wait_entered(&g, 1); /* on the worker, so this thread's wait cannot pick it up and help */
+    CHECK_EQ(ctp_group_wait(grp, 20 * 1000 * 1000), CTP_ETIMEDOUT);
+    CHECK_EQ(ctp_group_wait(grp, 0), CTP_ETIMEDOUT);
+    CHECK_EQ(ctp_group_destroy(grp), CTP_EINVAL); /* pending: refused, still valid */
+    gate_open(&g);
+    CHECK_OK(ctp_group_wait(grp, CTP_WAIT_FOREVER));
+    CHECK_OK(ctp_group_destroy(grp));
+    CHECK_OK(ctp_pool_destroy(pool));
+}
+
+typedef struct {
+    ctp_pool *pool;
+    int depth;
+    _Atomic long *leaves;
+} tree_arg;
+
+static void tree_task(void *arg)
+{
+    tree_arg *a = arg;
+    if (a->depth == 0) {
+        atomic_fetch_add(a->leaves, 1);
+        return;
+    }
+    ctp_group *g;
+    if (ctp_group_create(a->pool, &g) != CTP_OK)
+        return;
+    tree_arg kids[3];
+    for (int i = 0; i < 3; i++) {
+        kids[i] = (tree_arg){ a->pool, a->depth - 1, a->leaves };
+        ctp_group_submit(g, CTP_PRIORITY_NORMAL, tree_task, &kids[i]);
+    }
+    ctp_group_wait(g, CTP_WAIT_FOREVER);
+    ctp_group_destroy(g);
+}
+
+void test_nested_fork_join_one_worker(void)
+{
+    ctp_pool *pool = make_pool(1);
+    CHECK(pool != NULL);
+    _Atomic long leaves = 0;
+    tree_arg root = { pool, 7, &leaves };
+    ctp_group *g;
+    CHECK_OK(ctp_group_create(pool, &g));
+    CHECK_OK(ctp_group_submit(g, CTP_PRIORITY_NORMAL, tree_task, &root));
+    CHECK_OK(ctp_group_wait(g, CTP_WAIT_FOREVER));
+    CHECK_OK(ctp_group_destroy(g));
+    CHECK_EQ(atomic_load(&leaves), 2187); /* 3^7 */
+    CHECK_OK(ctp_pool_destroy(pool));
+}
+
+/* fib with a group per call and no cutoff. */
+typedef struct {
+    ctp_pool *pool;
+    int n;
+    long result;
+} fib_arg;
+
+static void fib_task(void *arg)
+{
+    fib_arg *a = arg;
+    if (a->n < 2) {
+        a->result = a->n;
+        return;
+    }
+    fib_arg x = { a->pool, a->n - 1, 0 }, y = { a->pool, a->n - 2, 0 };
+    ctp_group *g;
+    if (ctp_group_create(a->pool, &g) != CTP_OK) {
+        a->result = -1;
+        return;
+    }
+    ctp_group_submit(g, CTP_PRIORITY_NORMAL, fib_task, &x);
+    ctp_group_submit(g, CTP_PRIORITY_NORMAL, fib_task, &y);
+    ctp_group_wait(g, CTP_WAIT_FOREVER);
+    ctp_group_destroy(g);
+    a->result = x.result + y.result;
+}
+
+static int fib_n(void)
+{
+    return test_scale >= 1.0 ? 32 : 27;
+}
+
+static long fib_ref(int n)
+{
+    long a = 0, b = 1;
+    for (int i = 0; i < n; i++) {
+        long t = a + b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+void test_fib32_group_per_call_from_worker(void)
+{
+    /* Root submitted to the pool; every wait happens on workers. */
+    ctp_pool *pool = make_pool(2);
+    CHECK(pool != NULL);
+    fib_arg root = { pool, fib_n(), 0 };
+    ctp_group *g;
+    CHECK_OK(ctp_group_create(pool, &g));
+    CHECK_OK(ctp_group_submit(g, CTP_PRIORITY_NORMAL, fib_task, &root));
+    CHECK_OK(ctp_group_wait(g, CTP_WAIT_FOREVER));
+    CHECK_OK(ctp_group_destroy(g));
+    CHECK_EQ(root.result, fib_ref(fib_n()));
+    CHECK_OK(ctp_pool_destroy(pool));
+}
+
+void test_fib32_group_per_call_from_outside(void)
+{
+    /* The caller runs the root itself, so its wait helps from outside. */
+    ctp_pool *pool = make_pool(2);
+    CHECK(pool != NULL);
+    fib_arg root = { pool, fib_n(), 0 };
+    fib_task(&root);
+    CHECK_EQ(root.result, fib_ref(fib_n()));
+    CHECK_OK(ctp_pool_destroy(pool));
+}
+
+/* ---- parallel for ---- */
+
+typedef struct {
+    _Atomic unsigned char *hits;
+} pfor_ctx;
+
+static void mark_range(size_t b, size_t e, void *ctx)
+{
+    pfor_ctx *c = ctx;
+    for (size_t i = b; i < e; i++)
+        atomic_fetch_add(&c->hits[i], 1);
+}
+
+void test_parallel_for_covers_range_once(void)
+{
+    ctp_pool *pool = make_pool(2);
+    CHECK(pool != NULL);
+    size_t n = 100003;
+    _Atomic unsigned char *hits = calloc(n + 10, 1);
+    pfor_ctx c = { hits };
+    size_t grains[] = { 0, 1, 7, 1000, n, n * 2 };
+    for (size_t gi = 0; gi < sizeof grains / sizeof grains[0]; gi++) {
+        memset((void *)hits, 0, n + 10);
+        CHECK_OK(ctp_parallel_for(pool, 5, n, grains[gi], mark_range, &c));
+        for (size_t i = 0; i < n + 10; i++)
+            CHECK_EQ(atomic_load(&hits[i]), (i >= 5 && i < n) ? 1 : 0);
+    }
+    CHECK_OK(ctp_parallel_for(pool, 9, 9, 0, mark_range, &c)); /* empty */
+    free((void *)hits);
+    CHECK_OK(ctp_pool_destroy(pool));
+}
+
+/* ---- waking ---- */
+
+static void wait_all_parked(ctp_pool *pool, uint64_t workers)
+{
+    ctp_stats st;
+    for (;;) {
+        ctp_pool_stats(pool, &st);
+        if (st.parked == workers)
+            return;
+        test_sleep_us(200);
+    }
+}
+
+void test_backoff_interrupted_by_submit(void)
+{
+    /* A 30 s timed backoff: if a submission could not interrupt it, this test
+     * would take 30 s per round and trip the hang detector. */
+    ctp_config c;
+    ctp_config_init(&c);
+    c.workers = 2;
+    c.spin_ns = 0;
+    c.backoff_ns = 30ull * 1000 * 1000 * 1000;
+    ctp_pool *pool;
+    CHECK_OK(ctp_pool_create(&c, &pool));
+    _Atomic long n = 0;
+    for (int round = 0; round < 20; round++) {
+        wait_all_parked(pool, 2);
+        CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, count_task, &n));
+        while (atomic_load(&n) != round + 1)
+            test_sleep_us(50);
+    }
+    ctp_stats st;
+    CHECK_OK(ctp_pool_stats(pool, &st));
+    CHECK_EQ(st.backoff_timeouts, 0);
+    CHECK(st.wakeups >= 20);
+    CHECK_OK(ctp_pool_destroy(pool));
+}
+
+void test_parked_pool_makes_no_wakeups(void)
+{
+    /* Idle means parked with no timeout: no wake-ups, no timed waits. */
+    ctp_pool *pool = make_pool(2);
+    CHECK(pool != NULL);
+    _Atomic long n = 0;
+    for (int i = 0; i < 1000; i++)
+        CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, count_task, &n));
+    while (atomic_load(&n) != 1000)
+        test_sleep_us(100);
+    wait_all_parked(pool, 2);
+    ctp_stats a, b;
+    CHECK_OK(ctp_pool_stats(pool, &a));
+    test_sleep_us(300000);
+    CHECK_OK(ctp_pool_stats(pool, &b));
+    CHECK_EQ(b.parks, a.parks);
+    CHECK_EQ(b.wakeups, a.wakeups);
+    CHECK_EQ(b.backoff_timeouts, 0);
+    CHECK_EQ(b.parked, 2);
+    CHECK_OK(ctp_pool_destroy(pool));
+}
+
+void test_single_submit_wakes_one_worker(void)
+{
+    ctp_config c;
+    ctp_config_init(&c);
+    c.workers = 4;
+    c.spin_ns = 0;
+    ctp_pool *pool;
+    CHECK_OK(ctp_pool_create(&c, &pool));
+    _Atomic long n = 0;
+    for (int round = 0; round < 50; round++) {
+        wait_all_parked(pool, 4);
+        ctp_stats a, b;
+        ctp_pool_stats(pool, &a);
+        CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, count_task, &n));
+        while (atomic_load(&n) != round + 1)
+            test_sleep_us(20);
+        wait_all_parked(pool, 4);
+        ctp_pool_stats(pool, &b);
+        /* One submit, all parked: exactly one worker is woken. */
+        CHECK_EQ(b.wakeups - a.wakeups, 1);
+    }
+    CHECK_OK(ctp_pool_destroy(pool));
+}
+
+void test_batch_wakes_up_to_fanout(void)
+{
+    ctp_config c;
+    ctp_config_init(&c);
+    c.workers = 6;
+    c.spin_ns = 0;
+    c.wake_fanout = 3;
+    ctp_pool *pool;
+    CHECK_OK(ctp_pool_create(&c, &pool));
+    gate g;
+    gate_init(&g);
+    ctp_task_desc d[6];
+    for (int round = 0; round < 10; round++) {
+        wait_all_parked(pool, 6);
+        gate_init(&g);
+        for (int i = 0; i < 6; i++)
+            ctp_task_desc_init(&d[i], gate_task, &g);
+        ctp_stats a, b;
+        ctp_pool_stats(pool, &a);
+        /* Batch of 2: wakes exactly 2 (less than fan-out). */
+        CHECK_OK(ctp_submit_batch(pool, d, 2));
+        wait_entered(&g, 2);
+        ctp_pool_stats(pool, &b);
+        CHECK(b.wakeups - a.wakeups >= 2);
+        CHECK(b.wakeups - a.wakeups <= 3); /* at most one more, from the last-searcher hand-off */
+        gate_open(&g);
+    }
+    /* Batch of 6 with fan-out 3: the first wave is 3; the rest follow by
+     * searchers handing work on. All 6 run. */
+    wait_all_parked(pool, 6);
+    gate_init(&g);
+    CHECK_OK(ctp_submit_batch(pool, d, 6));
+    wait_entered(&g, 6);
+    gate_open(&g);
+    CHECK_OK(ctp_pool_destroy(pool));
+}
+
+/* ---- shutdown ---- */
+
+typedef struct {
+    ctp_pool *pool;
+    _Atomic long ran;
+    _Atomic long cancelled;
+    int depth;
+} spawn_tree;
+
+static void on_cancel_count(void *arg)
+{
+    atomic_fetch_add(&((spawn_tree *)arg)->cancelled, 1);
+}
+
+static void spawn_tree_task(void *arg)
+{
+    spawn_tree *s = arg;
+    long me = atomic_fetch_add(&s->ran, 1);
+    if (me < 2000) {
+        ctp_task_desc d;
+        ctp_task_desc_init(&d, spawn_tree_task, s);
+        d.on_cancel = on_cancel_count;
+        ctp_submit_desc(s->pool, &d);
+        ctp_submit_desc(s->pool, &d);
+    }
+}
+
+void test_shutdown_drain_runs_spawned_tasks(void)
+{
+    ctp_pool *pool = make_pool(2);
+    CHECK(pool != NULL);
+    spawn_tree s = { .pool = pool };
+    CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, spawn_tree_task, &s));
+    CHECK_OK(ctp_pool_shutdown(pool, CTP_SHUTDOWN_DRAIN, CTP_WAIT_FOREVER));
+    /* Every task ran: 1 root + 2 per task that spawned (ids 0..1999). */
+    CHECK_EQ(atomic_load(&s.ran), 1 + 2 * 2000);
+    CHECK_EQ(atomic_load(&s.cancelled), 0);
+    ctp_stats st;
+    CHECK_OK(ctp_pool_stats(pool, &st));
+    CHECK_EQ(st.executed, st.submitted);
+    CHECK_OK(ctp_pool_destroy(pool));
+}
+
+void test_shutdown_cancel_calls_on_cancel(void)
+{
+    ctp_pool *pool = make_pool(1);
+    CHECK(pool != NULL);
+    gate g;
+    gate_init(&g);
+    CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, gate_task, &g));
+    wait_entered(&g, 1);
+    spawn_tree s = { .pool = pool };
+    ctp_task_desc d;
+    ctp_task_desc_init(&d, spawn_tree_task, &s);
+    d.on_cancel = on_cancel_count;
+    for (int i = 0; i < 500; i++)
+        CHECK_OK(ctp_submit_desc(pool, &d));
+    ctp_task_desc_init(&d, noop, NULL); /* no on_cancel: dropped quietly, still counted */
+    for (int i = 0; i < 10; i++)
+        CHECK_OK(ctp_submit_desc(pool, &d));
+    CHECK_EQ(ctp_pool_shutdown(pool, CTP_SHUTDOWN_CANCEL, 0), CTP_ETIMEDOUT); /* gate still running */
+    CHECK_EQ(ctp_submit(pool, CTP_PRIORITY_NORMAL, noop, NULL), CTP_ESHUTDOWN);
+    gate_open(&g);
+    CHECK_OK(ctp_pool_shutdown(pool, CTP_SHUTDOWN_CANCEL, CTP_WAIT_FOREVER));
+    CHECK_EQ(atomic_load(&s.ran), 0);
+    CHECK_EQ(atomic_load(&s.cancelled), 500);
+    ctp_stats st;
+    CHECK_OK(ctp_pool_stats(pool, &st));
+    CHECK_EQ(st.executed, 1);
+    CHECK_EQ(st.cancelled, 510);
+    CHECK_EQ(st.submitted, 511);
+    CHECK_OK(ctp_pool_destroy(pool));
+}
+
+void test_shutdown_timeout_keeps_pool_valid(void)
+{
+    ctp_pool *pool = make_pool(2);
+    CHECK(pool != NULL);
+    gate g;
+    gate_init(&g);
+    CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, gate_task, &g));
+    wait_entered(&g, 1);
+    CHECK_EQ(ctp_pool_shutdown(pool, CTP_SHUTDOWN_DRAIN, 10 * 1000 * 1000), CTP_ETIMEDOUT);
+    ctp_stats st;
+    CHECK_OK(ctp_pool_stats(pool, &st)); /* still valid */
+    CHECK_EQ(st.workers, 2);
+    CHECK_EQ(ctp_submit(pool, CTP_PRIORITY_NORMAL, noop, NULL), CTP_ESHUTDOWN);
+    gate_open(&g);
+    CHECK_OK(ctp_pool_shutdown(pool, CTP_SHUTDOWN_DRAIN, CTP_WAIT_FOREVER));
+    CHECK_OK(ctp_pool_destroy(pool));
+}
+
+typedef struct {
+    ctp_pool *pool;
+    int destroy_rc, shutdown_wait_rc, shutdown_nowait_rc, submit_rc;
+    _Atomic int done;
+} self_ctx;
+
+static void self_destroy_task(void *arg)
+{
+    self_ctx *c = arg;
+    c->destroy_rc = ctp_pool_destroy(c->pool);
+    c->shutdown_wait_rc = ctp_pool_shutdown(c->pool, CTP_SHUTDOWN_DRAIN, 1000);
+    c->shutdown_nowait_rc = ctp_pool_shutdown(c->pool, CTP_SHUTDOWN_DRAIN, 0);
+    c->submit_rc = ctp_submit(c->pool, CTP_PRIORITY_NORMAL, noop, NULL); /* inside: accepted */
+    atomic_store(&c->done, 1);
+}
+
+void test_shutdown_and_destroy_from_worker(void)
+{
+    ctp_pool *pool = make_pool(2);
+    CHECK(pool != NULL);
+    self_ctx c = { .pool = pool };
+    CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, self_destroy_task, &c));
+    CHECK_OK(ctp_pool_shutdown(pool, CTP_SHUTDOWN_DRAIN, CTP_WAIT_FOREVER));
+    CHECK_EQ(atomic_load(&c.done), 1);
+    CHECK_EQ(c.destroy_rc, CTP_EDEADLK);
+    CHECK_EQ(c.shutdown_wait_rc, CTP_EDEADLK);
+    CHECK_EQ(c.shutdown_nowait_rc, CTP_ETIMEDOUT);
+    CHECK_EQ(c.submit_rc, CTP_OK);
+    ctp_stats st;
+    CHECK_OK(ctp_pool_stats(pool, &st));
+    CHECK_EQ(st.executed, 2);
+    CHECK_OK(ctp_pool_destroy(pool));
+}
+
+void test_create_destroy_cycles_leave_nothing(void)
+{
+    int base = test_thread_count();
+    long cycles = scaled(10000);
+    for (long i = 0; i < cycles; i++) {
+        ctp_config c;
+        ctp_config_init(&c);
+        c.workers = 1 + (size_t)(i % 3);
+        c.stack_size = 256 * 1024;
+        ctp_pool *pool;
+        CHECK_OK(ctp_pool_create(&c, &pool));
+        if (i % 2 == 0)
+            CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, noop, NULL));
+        CHECK_OK(ctp_pool_destroy(pool));
+    }
+    CHECK_EQ(test_thread_count(), base);
+}

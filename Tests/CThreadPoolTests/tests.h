@@ -1,0 +1,46 @@
+/* The test registry: every test is declared here and listed in all_tests. */
+#ifndef CTP_TESTS_H
+#define CTP_TESTS_H
+
+struct test_case {
+    const char *name;
+    void (*fn)(void);
+};
+
+#define TESTS(X)                                                                                   \
+    X(api_bad_input)                                                                               \
+    X(api_config_validation)                                                                       \
+    X(api_strerror_and_index)                                                                      \
+    X(submit_runs_every_task_once)                                                                 \
+    X(batch_all_or_none)                                                                           \
+    X(bounded_queue_full_and_inside_never_refused)                                                 \
+    X(priority_critical_runs_next)                                                                 \
+    X(priority_order_on_one_worker)                                                                \
+    X(group_wait_timeout_and_destroy_pending)                                                      \
+    X(nested_fork_join_one_worker)                                                                 \
+    X(fib32_group_per_call_from_worker)                                                            \
+    X(fib32_group_per_call_from_outside)                                                           \
+    X(parallel_for_covers_range_once)                                                              \
+    X(backoff_interrupted_by_submit)                                                               \
+    X(parked_pool_makes_no_wakeups)                                                                \
+    X(single_submit_wakes_one_worker)                                                              \
+    X(batch_wakes_up_to_fanout)                                                                    \
+    X(shutdown_drain_runs_spawned_tasks)                                                           \
+    X(shutdown_cancel_calls_on_cancel)                                                             \
+    X(shutdown_timeout_keeps_pool_valid)                                                           \
+    X(shutdown_and_destroy_from_worker)                                                            \
+    X(create_destroy_cycles_leave_nothing)                                                         \
+    X(exactly_once_external_and_nested)                                                            \
+    X(lost_wakeup_torture)                                                                         \
+    X(race_windows_random_delays)                                                                  \
+    X(drain_and_cancel_under_load)
+
+#define DECLARE(name) void test_##name(void);
+TESTS(DECLARE)
+#undef DECLARE
+
+#define ENTRY(name) { #name, test_##name },
+static const struct test_case all_tests[] = { TESTS(ENTRY) };
+#undef ENTRY
+
+#endif

@@ -1,0 +1,269 @@
+/*
+ * ctp — a C-interoperable work-stealing thread pool.
+ *
+ * This header is the whole public C API and its documentation. Every function
+ * says what it does, who owns what, which threads may call it and what each
+ * error code means. The design (sleep/wake protocol, deque memory orders,
+ * shutdown states) is described in docs/scheduler.md.
+ *
+ * General rules
+ *  - Every function that can fail returns an int: CTP_OK (0) or a negative
+ *    CTP_E* code. ctp_strerror() turns a code into a sentence.
+ *  - Bad input (NULL pointers, NULL task functions, out-of-range priorities,
+ *    absurd sizes) is reported with CTP_EINVAL; it never crashes or hangs.
+ *  - All functions are thread-safe unless their comment says otherwise.
+ *  - "Ownership of arg": a task's arg is owned by the caller until a submit
+ *    returns CTP_OK. From then on ctp guarantees that exactly one of
+ *    fn(arg) or on_cancel(arg) is called, exactly once. If a submit fails,
+ *    nothing was queued and arg stays with the caller.
+ */
+#ifndef CTP_CTP_H
+#define CTP_CTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define CTP_API __attribute__((visibility("default")))
+#else
+#define CTP_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Types                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/** An opaque pool of worker threads. Created by ctp_pool_create, freed by
+ *  ctp_pool_destroy. */
+typedef struct ctp_pool ctp_pool;
+
+/** An opaque set of tasks that can be waited for together (fork-join). */
+typedef struct ctp_group ctp_group;
+
+/** A task body. Called exactly once on a worker (or on a thread helping in
+ *  ctp_group_wait) with the arg given at submission. */
+typedef void (*ctp_task_fn)(void *arg);
+
+/** A parallel-for body: handles the half-open index range [begin, end). */
+typedef void (*ctp_range_fn)(size_t begin, size_t end, void *ctx);
+
+/** Error codes. Every function returns CTP_OK or one of these. */
+enum {
+    CTP_OK = 0,         /* success */
+    CTP_EINVAL = -1,    /* an argument is invalid (NULL, out of range, wrong state) */
+    CTP_ENOMEM = -2,    /* memory or a thread could not be obtained */
+    CTP_ESHUTDOWN = -3, /* the pool is shutting down or stopped; nothing was queued */
+    CTP_EFULL = -4,     /* the bounded queue is full; nothing was queued */
+    CTP_ETIMEDOUT = -5, /* the wait ended before its condition held; state unchanged */
+    CTP_EDEADLK = -6    /* the call would wait for the calling thread itself */
+};
+
+/** Timeout value meaning "wait until done". */
+#define CTP_WAIT_FOREVER UINT64_MAX
+
+/** Most workers a pool may have. */
+#define CTP_MAX_WORKERS 1024
+
+/** Task priorities. At each task boundary a worker takes the highest-priority
+ *  task it can find. Note that zero is CRITICAL: set the field. */
+typedef enum {
+    CTP_PRIORITY_CRITICAL = 0,
+    CTP_PRIORITY_HIGH,
+    CTP_PRIORITY_NORMAL,
+    CTP_PRIORITY_LOW,
+    CTP_PRIORITY_IDLE,
+    CTP_PRIORITY_COUNT
+} ctp_priority;
+
+/** How ctp_pool_shutdown treats tasks that have not started. */
+typedef enum {
+    CTP_SHUTDOWN_DRAIN = 0,  /* run everything queued and everything it spawns */
+    CTP_SHUTDOWN_CANCEL = 1  /* call on_cancel for every unstarted task instead */
+} ctp_shutdown_mode;
+
+/** Pool configuration. Always call ctp_config_init first, then change the
+ *  fields you need; new fields may be added and init gives them defaults. */
+typedef struct ctp_config {
+    /** Worker threads; 0 = one per online CPU. At most CTP_MAX_WORKERS. */
+    size_t workers;
+    /** Most tasks submitted from outside the pool that may wait unstarted at
+     *  once; 0 = unbounded. A submission that would exceed it fails with
+     *  CTP_EFULL. Submissions from running tasks are never refused. */
+    size_t queue_capacity;
+    /** How long an idle worker keeps searching (spinning on the queues with
+     *  pause instructions, no sleep) before it parks, in nanoseconds.
+     *  Default 20000 (20 us). 0 = park at once. At most 1 second. */
+    uint64_t spin_ns;
+    /** After spinning, how long a worker waits in a timed park before it
+     *  searches once more and parks with no timeout, in nanoseconds. A
+     *  submission interrupts this wait at once. Default 0 (no timed park).
+     *  At most 60 seconds. */
+    uint64_t backoff_ns;
+    /** Most parked workers woken by one batch submission; 0 = no limit
+     *  beyond min(tasks, parked workers). A single submission wakes at most
+     *  one worker, and only when no worker is already searching. */
+    unsigned wake_fanout;
+    /** Stack size of each worker thread in bytes; 0 = 8 MiB. Minimum 64 KiB. */
+    size_t stack_size;
+    /** Thread name prefix (at most 10 characters are used; the Linux limit is
+     *  15); NULL = "ctp". The string is copied. */
+    const char *name;
+} ctp_config;
+
+/** A task description for ctp_submit_desc and ctp_submit_batch.
+ *  Zero-initialise (or use ctp_task_desc_init), then set what you need. */
+typedef struct ctp_task_desc {
+    ctp_task_fn fn;        /* required */
+    void *arg;             /* passed to fn or on_cancel; owned as described above */
+    ctp_task_fn on_cancel; /* optional: called with arg instead of fn if the task is dropped */
+    ctp_priority priority; /* zero = CRITICAL, so set it; ctp_task_desc_init sets NORMAL */
+    ctp_group *group;      /* optional: the task counts towards this group */
+    int node;              /* NUMA node affinity, -1 = any */
+} ctp_task_desc;
+
+/** Pool statistics: a snapshot taken without stopping the pool, so counters
+ *  read while tasks run may be a few events apart from each other. */
+typedef struct ctp_stats {
+    uint64_t submitted;  /* tasks accepted (CTP_OK returned) */
+    uint64_t executed;   /* tasks whose fn returned */
+    uint64_t cancelled;  /* tasks dropped with on_cancel (or nothing, if NULL) */
+    uint64_t rejected;   /* submissions refused with CTP_EFULL or CTP_ESHUTDOWN */
+    uint64_t steals;     /* tasks taken from another worker's deque */
+    uint64_t injected;   /* tasks taken from the injection queue */
+    uint64_t parks;      /* times a worker blocked on its condition variable */
+    uint64_t wakeups;    /* times a parked worker was woken by a notification */
+    uint64_t backoff_timeouts; /* timed parks that ended by their timeout */
+    uint64_t queued;     /* tasks submitted from outside and not yet started */
+    uint64_t workers;    /* worker threads */
+    uint64_t parked;     /* workers parked right now */
+    uint64_t executed_by_priority[CTP_PRIORITY_COUNT];
+} ctp_stats;
+
+/* ------------------------------------------------------------------------ */
+/* Configuration and descriptors                                            */
+/* ------------------------------------------------------------------------ */
+
+/** Fills *config with defaults. No-op if config is NULL. Any thread. */
+CTP_API void ctp_config_init(ctp_config *config);
+
+/** Zeroes *desc and sets fn, arg, priority NORMAL, node -1. No-op if desc is
+ *  NULL. Any thread. */
+CTP_API void ctp_task_desc_init(ctp_task_desc *desc, ctp_task_fn fn, void *arg);
+
+/* ------------------------------------------------------------------------ */
+/* Pool lifecycle                                                           */
+/* ------------------------------------------------------------------------ */
+
+/** Creates a pool and starts its workers. config NULL = defaults.
+ *  On CTP_OK, *out_pool owns the pool until ctp_pool_destroy.
+ *  Errors: CTP_EINVAL (out_pool NULL, workers > CTP_MAX_WORKERS, spin_ns or
+ *  backoff_ns too large, stack_size too small), CTP_ENOMEM (memory or threads
+ *  unavailable; nothing is left behind). Any thread. */
+CTP_API int ctp_pool_create(const ctp_config *config, ctp_pool **out_pool);
+
+/** Moves the pool from RUNNING to DRAINING (if not already) and waits up to
+ *  timeout_ns for it to become STOPPED.
+ *  DRAIN runs every queued task and everything those tasks spawn. CANCEL
+ *  calls on_cancel for every task that has not started (running tasks
+ *  finish; tasks they spawn are cancelled too). From the first call on,
+ *  submissions from outside the pool fail with CTP_ESHUTDOWN. A later call
+ *  may switch DRAIN to CANCEL, never back.
+ *  Returns CTP_OK once STOPPED (all workers exited), CTP_ETIMEDOUT if the
+ *  timeout passed first (the pool stays valid and keeps draining; call again),
+ *  CTP_EDEADLK if called from this pool's own worker or task with a non-zero
+ *  timeout (use timeout 0 there: it starts the shutdown and returns
+ *  CTP_ETIMEDOUT), CTP_EINVAL for a NULL pool or unknown mode. */
+CTP_API int ctp_pool_shutdown(ctp_pool *pool, ctp_shutdown_mode mode, uint64_t timeout_ns);
+
+/** Shuts the pool down with DRAIN (waiting as long as it takes), joins its
+ *  workers and frees everything. The pool pointer is invalid afterwards.
+ *  Groups of this pool must have been destroyed first.
+ *  Errors: CTP_EINVAL (NULL), CTP_EDEADLK (called from the pool's own worker
+ *  or task; nothing happens). Must not be called concurrently with any other
+ *  use of the same pool. */
+CTP_API int ctp_pool_destroy(ctp_pool *pool);
+
+/* ------------------------------------------------------------------------ */
+/* Submission                                                               */
+/* ------------------------------------------------------------------------ */
+
+/** Queues fn(arg) at the given priority. Any thread.
+ *  From a worker of this pool the task goes to that worker's own deque;
+ *  from any other thread to the pool's injection queue.
+ *  Errors: CTP_EINVAL (NULL pool or fn, bad priority), CTP_ESHUTDOWN (the
+ *  pool is shutting down and the caller is not one of its running tasks),
+ *  CTP_EFULL (queue_capacity reached; only for submissions from outside the
+ *  pool), CTP_ENOMEM. On error nothing was queued. */
+CTP_API int ctp_submit(ctp_pool *pool, ctp_priority priority, ctp_task_fn fn, void *arg);
+
+/** Queues one task described by *desc (copied; desc may be reused at once).
+ *  Errors as ctp_submit, plus CTP_EINVAL for a NULL desc, a node that is
+ *  neither -1 nor a node of the pool, or a group of another pool. */
+CTP_API int ctp_submit_desc(ctp_pool *pool, const ctp_task_desc *desc);
+
+/** Queues count tasks, all or none: on any error nothing was queued.
+ *  Wakes min(count, parked workers, wake_fanout) workers. count 0 = CTP_OK.
+ *  Errors as ctp_submit_desc (CTP_EINVAL if descs is NULL and count > 0). */
+CTP_API int ctp_submit_batch(ctp_pool *pool, const ctp_task_desc *descs, size_t count);
+
+/* ------------------------------------------------------------------------ */
+/* Groups (fork-join)                                                       */
+/* ------------------------------------------------------------------------ */
+
+/** Creates an empty group bound to pool. On CTP_OK the caller owns
+ *  *out_group until ctp_group_destroy. Errors: CTP_EINVAL, CTP_ENOMEM,
+ *  CTP_ESHUTDOWN (pool stopped). Any thread. */
+CTP_API int ctp_group_create(ctp_pool *pool, ctp_group **out_group);
+
+/** ctp_submit for a task that counts towards group. Any thread. */
+CTP_API int ctp_group_submit(ctp_group *group, ctp_priority priority, ctp_task_fn fn, void *arg);
+
+/** Waits until every task of the group has run or been cancelled.
+ *  While it waits it runs other queued tasks (its own worker's first), so
+ *  nested fork-join completes even on a one-worker pool; this also holds
+ *  from a thread outside the pool. Tasks may be added to the group while it
+ *  waits. Returns CTP_OK, CTP_ETIMEDOUT (tasks keep running; wait again),
+ *  CTP_EINVAL (NULL). Any thread; several threads may wait on one group. */
+CTP_API int ctp_group_wait(ctp_group *group, uint64_t timeout_ns);
+
+/** Frees an idle group. Errors: CTP_EINVAL (NULL, or tasks still pending:
+ *  wait first; the group stays valid). Must not race a wait on the group. */
+CTP_API int ctp_group_destroy(ctp_group *group);
+
+/* ------------------------------------------------------------------------ */
+/* Parallel for                                                             */
+/* ------------------------------------------------------------------------ */
+
+/** Calls body over [begin, end) split into chunks of about grain indices
+ *  (grain 0 = automatic: about 4 chunks per worker) and returns when every
+ *  chunk has run. The calling thread runs chunks too. Chunks run at NORMAL
+ *  priority. Errors: CTP_EINVAL (NULL pool or body, begin > end),
+ *  CTP_ESHUTDOWN, CTP_ENOMEM. An empty range returns CTP_OK without calling
+ *  body. Any thread, including the pool's own tasks. */
+CTP_API int ctp_parallel_for(ctp_pool *pool, size_t begin, size_t end, size_t grain,
+                             ctp_range_fn body, void *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* Introspection                                                            */
+/* ------------------------------------------------------------------------ */
+
+/** Fills *out with a snapshot of the pool's counters. Errors: CTP_EINVAL.
+ *  Any thread, while the pool exists. */
+CTP_API int ctp_pool_stats(ctp_pool *pool, ctp_stats *out);
+
+/** This thread's worker index (0 .. workers-1) in its pool, or -1 if the
+ *  calling thread is not a pool worker. Any thread. */
+CTP_API int ctp_worker_index(void);
+
+/** A static sentence describing code (never NULL). Any thread. */
+CTP_API const char *ctp_strerror(int code);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CTP_CTP_H */
