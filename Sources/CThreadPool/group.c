@@ -29,6 +29,12 @@ static ctp_group *group_alloc(ctp_pool *pool)
     if (g == NULL) {
         g = malloc(sizeof *g);
         if (g != NULL) {
+            /* Set once: a group never changes pool, and a free group has no
+             * pending tasks and no waiters (destroy checks both). The fields
+             * are not rewritten on reuse because a late completer of the
+             * previous use may still read them (see the top of this file). */
+            g->pool = pool;
+            g->wait_list = NULL;
             atomic_init(&g->pending, (size_t)0);
             atomic_init(&g->waiters, 0u);
         }
@@ -45,11 +51,7 @@ int ctp_group_create(ctp_pool *pool, ctp_group **out_group)
     ctp_group *g = group_alloc(pool);
     if (g == NULL)
         return CTP_ENOMEM;
-    g->pool = pool;
-    g->wait_list = NULL;
     g->next_free = NULL;
-    atomic_store_explicit(&g->pending, 0, memory_order_relaxed);
-    atomic_store_explicit(&g->waiters, 0, memory_order_relaxed);
     *out_group = g;
     return CTP_OK;
 }

@@ -195,7 +195,8 @@ void ctp__sleep_park(ctp__worker *w, struct ctp_group *group, uint64_t deadline_
         }
     }
     /* 4. Leave: a waker already moved us to searching; otherwise do it here. */
-    if (p->notified) {
+    bool notified = p->notified;
+    if (notified) {
         p->notified = false;
         timed_out = false;
     } else {
@@ -208,13 +209,12 @@ void ctp__sleep_park(ctp__worker *w, struct ctp_group *group, uint64_t deadline_
         group_list_remove_locked(p);
     pthread_mutex_unlock(&s->lock);
 
-    if (blocked) {
+    if (blocked)
         ctp__count(&w->parks, 1);
-        if (timed_out)
-            ctp__count(&w->backoff_timeouts, 1);
-        else
-            ctp__count(&w->wakeups, 1);
-    }
+    if (timed_out)
+        ctp__count(&w->backoff_timeouts, 1);
+    if (notified)
+        ctp__count(&w->wakeups, 1);
 }
 
 void ctp__sleep_wake_all(ctp_pool *pool)

@@ -334,31 +334,34 @@ void test_batch_wakes_up_to_fanout(void)
     c.wake_fanout = 3;
     ctp_pool *pool;
     CHECK_OK(ctp_pool_create(&c, &pool));
-    gate g;
-    gate_init(&g);
+    gate gates[11]; /* one per round: a finishing task may still touch its gate */
     ctp_task_desc d[6];
     for (int round = 0; round < 10; round++) {
+        gate *gp = &gates[round];
         wait_all_parked(pool, 6);
-        gate_init(&g);
+        gate_init(gp);
         for (int i = 0; i < 6; i++)
-            ctp_task_desc_init(&d[i], gate_task, &g);
+            ctp_task_desc_init(&d[i], gate_task, gp);
         ctp_stats a, b;
         ctp_pool_stats(pool, &a);
         /* Batch of 2: wakes exactly 2 (less than fan-out). */
         CHECK_OK(ctp_submit_batch(pool, d, 2));
-        wait_entered(&g, 2);
+        wait_entered(gp, 2);
         ctp_pool_stats(pool, &b);
         CHECK(b.wakeups - a.wakeups >= 2);
         CHECK(b.wakeups - a.wakeups <= 3); /* at most one more, from the last-searcher hand-off */
-        gate_open(&g);
+        gate_open(gp);
     }
+    gate *gp = &gates[10];
+    for (int i = 0; i < 6; i++)
+        ctp_task_desc_init(&d[i], gate_task, gp);
     /* Batch of 6 with fan-out 3: the first wave is 3; the rest follow by
      * searchers handing work on. All 6 run. */
     wait_all_parked(pool, 6);
-    gate_init(&g);
+    gate_init(gp);
     CHECK_OK(ctp_submit_batch(pool, d, 6));
-    wait_entered(&g, 6);
-    gate_open(&g);
+    wait_entered(gp, 6);
+    gate_open(gp);
     CHECK_OK(ctp_pool_destroy(pool));
 }
 

@@ -135,7 +135,7 @@ typedef struct ctp_stats {
     uint64_t steals;     /* tasks taken from another worker's deque */
     uint64_t injected;   /* tasks taken from the injection queue */
     uint64_t parks;      /* times a worker blocked on its condition variable */
-    uint64_t wakeups;    /* times a parked worker was woken by a notification */
+    uint64_t wakeups;    /* times a waker took a parked worker off the idle stack */
     uint64_t backoff_timeouts; /* timed parks that ended by their timeout */
     uint64_t queued;     /* tasks submitted from outside and not yet started */
     uint64_t workers;    /* worker threads */

@@ -1,0 +1,222 @@
+/* Promela model of ctp's park/wake protocol (Sources/CThreadPool/sleep.c,
+ * scheduler.c) and of shutdown (pool.c). See docs/scheduler.md.
+ *
+ * Checked by spin in the test command (scripts/test.sh):
+ *   1. No stranded task: in any state where nothing can move (submitters
+ *      done, every worker blocked in its park or inside a task that never
+ *      returns), no task is queued while a worker is parked.
+ *   2. Shutdown terminates: unless a task never returns, such a final state
+ *      has every worker exited and the pool stopped; spin also reports any
+ *      other deadlock (invalid end state).
+ * Promela runs interleavings under sequential consistency; the C code gets
+ * the same orderings from its seq_cst fences (see the comments there).
+ *
+ * Build-time switches, each a deliberate bug the check must catch
+ * (scripts/test.sh runs them and expects spin to fail):
+ *   NO_RECHECK     the worker parks without looking at the queues again
+ *   NO_HANDOFF     the last searcher leaves without checking for work
+ */
+
+#ifndef W
+#define W 2              /* workers */
+#endif
+#ifndef EXTERNAL
+#define EXTERNAL 3       /* tasks submitted from outside */
+#endif
+#ifndef SPAWN
+#define SPAWN 1          /* tasks that running tasks may submit */
+#endif
+
+byte q = 0;              /* tasks queued anywhere (deques + injector) */
+byte done = 0;           /* tasks finished */
+byte submitted = 0;      /* external tasks submitted */
+byte spawned = 0;        /* tasks submitted by running tasks */
+byte searching = 0;      /* counts: searching half */
+byte parked = 0;         /* counts: parked half (== number of on_idle) */
+bool on_idle[W];
+bool notified[W];
+bool lock = false;       /* the sleep mutex */
+bool exiting = false;
+bool stopped = false;
+byte exited = 0;
+byte stuck = 0;          /* workers inside a task that never returns */
+
+inline acquire() { atomic { !lock -> lock = true } }
+inline release() { lock = false }
+
+/* wake(n): pop up to n parked workers; the waker counts them searching. */
+inline wake(n) {
+    byte k = 0;
+    byte i;
+    acquire();
+    for (i : 0 .. W - 1) {
+        if
+        :: k < n && on_idle[i] ->
+            on_idle[i] = false; notified[i] = true;
+            parked--; searching++; k++
+        :: else -> skip
+        fi
+    }
+    release();
+    k = 0
+}
+
+/* ctp__sleep_notify after publishing `tasks` tasks: the fence, then one
+ * read of counts (atomic), then the decision. */
+inline notify(tasks) {
+    byte s_, p_;
+    atomic { s_ = searching; p_ = parked }
+    if
+    :: p_ > 0 && tasks == 1 && s_ == 0 -> wake(1)
+    :: p_ > 0 && tasks > 1 -> wake(tasks)
+    :: else -> skip
+    fi;
+    s_ = 0; p_ = 0
+}
+
+/* ctp__sleep_end_search: leave searching; the last searcher hands on. */
+inline end_search() {
+    byte prev;
+    atomic { prev = searching; searching-- }
+#ifndef NO_HANDOFF
+    if
+    :: prev == 1 && parked > 0 && q > 0 -> notify(1)
+    :: else -> skip
+    fi;
+#endif
+    prev = 0
+}
+
+proctype worker(byte id) {
+    bool srch = false;
+    bool got;
+    bool skip_block;
+top:
+    /* ctp__find_task */
+    atomic {
+        if
+        :: q > 0 -> q--; got = true
+        :: else -> got = false
+        fi
+    }
+    if
+    :: got ->
+        got = false;
+        if
+        :: srch -> end_search(); srch = false
+        :: else -> skip
+        fi;
+        /* run the task: one task in the run may never return (a long
+         * task), so the others must not count on this worker */
+        if
+        :: atomic { stuck == 0 && W > 1 -> stuck++ };
+end_long_task:
+            (false)
+        :: skip
+        fi;
+        /* it may submit one more (worker-local push) */
+        if
+        :: atomic { spawned < SPAWN -> spawned++; q++ }; notify(1)
+        :: skip
+        fi;
+        done++;
+        goto top
+    :: else -> skip
+    fi;
+    if
+    :: !srch -> searching++; srch = true
+    :: else -> skip
+    fi;
+    /* spin phase: any number of extra sweeps */
+    if
+    :: goto top_search
+    :: skip
+    fi;
+    goto park;
+top_search:
+    atomic {
+        if
+        :: q > 0 -> q--; got = true
+        :: else -> got = false
+        fi
+    }
+    if
+    :: got -> got = false; end_search(); srch = false; done++; goto top
+    :: else -> goto park
+    fi;
+park:
+    if
+    :: exiting -> end_search(); srch = false; goto out
+    :: else -> skip
+    fi;
+    /* 1. announce: searching -> parked */
+    acquire();
+    on_idle[id] = true; parked++; searching--;
+    release();
+    /* 2. fence, re-check */
+#ifdef NO_RECHECK
+    skip_block = exiting;
+#else
+    skip_block = (q > 0 || exiting);
+#endif
+    /* 3. block on the condition variable */
+    acquire();
+    if
+    :: !skip_block && !notified[id] && !exiting ->
+        release();
+end_parked:
+        (notified[id] || exiting);   /* a signal after the predicate changed */
+        acquire()
+    :: else -> skip
+    fi;
+    skip_block = false;
+    /* 4. leave */
+    if
+    :: notified[id] -> notified[id] = false
+    :: else -> on_idle[id] = false; parked--; searching++
+    fi;
+    release();
+    srch = true;
+    goto top;
+out:
+    exited++
+}
+
+proctype submitter() {
+    do
+    :: submitted < EXTERNAL -> atomic { q++; submitted++ }; notify(1)
+    :: submitted + 2 <= EXTERNAL -> atomic { q = q + 2; submitted = submitted + 2 }; notify(2)
+    :: submitted == EXTERNAL -> break
+    od
+}
+
+/* ctp_pool_shutdown: wait for quiescence, then stop and join. */
+proctype shutdown() {
+end_wait_quiescent:
+    (submitted == EXTERNAL && done == submitted + spawned);
+    exiting = true;        /* then wake_all under the lock: the guard sees it */
+end_join:
+    (exited == W);
+    stopped = true
+}
+
+/* Runs only when nothing else can move. The end labels above mark where a
+ * process may rest in such a state; these assertions say which rests are
+ * acceptable. */
+proctype checker() {
+    timeout ->
+    /* no task queued while a worker sleeps */
+    assert(q == 0 || parked == 0);
+    /* unless a task never returns, shutdown completed */
+    assert(stuck > 0 || (stopped && exited == W))
+}
+
+init {
+    byte i;
+    atomic {
+        for (i : 0 .. W - 1) { run worker(i) }
+        run submitter();
+        run shutdown();
+        run checker()
+    }
+}
