@@ -1,0 +1,42 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "ctp",
+    products: [
+        .library(name: "CThreadPool", targets: ["CThreadPool"]),
+        .executable(name: "threadpool-bench", targets: ["ThreadPoolBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        // The C runtime. Its one public header lives at the repository root,
+        // include/ctp/ctp.h, shared with CMake and pkg-config users.
+        .target(
+            name: "CThreadPool",
+            path: ".",
+            sources: ["Sources/CThreadPool"],
+            publicHeadersPath: "include"
+        ),
+        // Benchmark kernels in C, so that they measure the runtime.
+        .target(
+            name: "CTPBenchKernels",
+            dependencies: ["CThreadPool"],
+            path: "Sources/CTPBenchKernels"
+        ),
+        .executableTarget(
+            name: "ThreadPoolBench",
+            dependencies: [
+                "CThreadPool",
+                "CTPBenchKernels",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "Sources/ThreadPoolBench"
+        ),
+    ],
+    swiftLanguageModes: [.v6],
+    cLanguageStandard: .c11
+)

@@ -1,0 +1,62 @@
+/* Micro-benchmark kernels, in C so that they measure the runtime and not the
+ * calling language. The Swift executable (Sources/ThreadPoolBench) runs them,
+ * turns samples into percentiles and prints the tables. */
+#ifndef CTP_BENCH_H
+#define CTP_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Wake latency of a parked pool: `rounds` times, wait gap_us so every worker
+ * parks, then submit one task and record submit-to-start in ctp_ns[i]; the
+ * same round also records a bare pthread condvar signal-to-wake in
+ * condvar_ns[i] (the physical reference), interleaved to share the noise.
+ * Returns 0 or a negative ctp error code. */
+int ctpb_wake_latency(size_t workers, size_t rounds, unsigned gap_us, uint64_t *ctp_ns,
+                      uint64_t *condvar_ns);
+
+typedef struct ctpb_burst_result {
+    double submit_seconds;   /* time spent in the submit calls */
+    double total_seconds;    /* first submit to last task finished */
+    double context_switches; /* process-wide, during the run */
+} ctpb_burst_result;
+
+/* External burst: one thread submits `tasks` empty tasks (single submits if
+ * batch <= 1, else ctp_submit_batch of `batch`). */
+int ctpb_burst(size_t workers, size_t tasks, size_t batch, ctpb_burst_result *out);
+
+/* Recursive fib(n) with a group per call and no cutoff; the root is
+ * submitted from outside. Returns seconds (negative on error), result in *value. */
+double ctpb_fib(size_t workers, int n, long *value);
+/* The same recursion, sequential, for reference. */
+double ctpb_fib_sequential(int n, long *value);
+
+typedef struct ctpb_trickle_result {
+    double tasks;
+    double work_cpu_seconds;   /* CPU spent inside the tasks' bodies */
+    double total_cpu_seconds;  /* whole process, including the submitting thread */
+    double context_switches;
+} ctpb_trickle_result;
+
+/* Trickle: one task of task_us of CPU work every period_us, for `tasks`
+ * periods. kind 0 = ctp, kind 1 = a bare condvar thread (the floor). */
+int ctpb_trickle(int kind, size_t workers, size_t tasks, unsigned period_us, unsigned task_us,
+                 ctpb_trickle_result *out);
+
+/* Idle: process CPU seconds used per second by a parked pool of `workers`,
+ * measured over `seconds` while the caller sleeps. */
+double ctpb_idle_cpu(size_t workers, double seconds);
+
+/* Parallel for over n doubles (a[i] = a[i] * 1.0000001 + 1). Returns seconds;
+ * with pool workers 0 the loop runs sequentially. */
+double ctpb_parallel_for(size_t workers, size_t n, int repeats);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,414 @@
+/* Micro-benchmark kernels; see include/ctp_bench.h. */
+#define _GNU_SOURCE
+#include "ctp_bench.h"
+
+#include <ctp/ctp.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <time.h>
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_us(unsigned us)
+{
+    struct timespec ts = { .tv_sec = us / 1000000u, .tv_nsec = (long)(us % 1000000u) * 1000 };
+    nanosleep(&ts, NULL);
+}
+
+static double cpu_seconds(int who)
+{
+    struct rusage ru;
+    getrusage(who, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static double context_switches(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_nvcsw + ru.ru_nivcsw);
+}
+
+static ctp_pool *make_pool(size_t workers)
+{
+    ctp_config c;
+    ctp_config_init(&c);
+    c.workers = workers;
+    ctp_pool *p = NULL;
+    return ctp_pool_create(&c, &p) == CTP_OK ? p : NULL;
+}
+
+/* A one-shot event the measuring thread blocks on. */
+typedef struct {
+    pthread_mutex_t m;
+    pthread_cond_t cv;
+    bool set;
+} event;
+
+static void event_init(event *e)
+{
+    pthread_mutex_init(&e->m, NULL);
+    pthread_cond_init(&e->cv, NULL);
+    e->set = false;
+}
+
+static void event_set(event *e)
+{
+    pthread_mutex_lock(&e->m);
+    e->set = true;
+    pthread_cond_signal(&e->cv);
+    pthread_mutex_unlock(&e->m);
+}
+
+static void event_wait(event *e)
+{
+    pthread_mutex_lock(&e->m);
+    while (!e->set)
+        pthread_cond_wait(&e->cv, &e->m);
+    e->set = false;
+    pthread_mutex_unlock(&e->m);
+}
+
+/* ---- wake latency ---- */
+
+typedef struct {
+    _Atomic uint64_t started;
+    event done;
+} wake_probe;
+
+static void wake_task(void *arg)
+{
+    wake_probe *w = arg;
+    atomic_store(&w->started, now_ns());
+    event_set(&w->done);
+}
+
+typedef struct {
+    pthread_mutex_t m;
+    pthread_cond_t cv;
+    bool go, quit;
+    _Atomic uint64_t woke;
+    event done;
+} condvar_ref;
+
+static void *condvar_waiter(void *arg)
+{
+    condvar_ref *r = arg;
+    for (;;) {
+        pthread_mutex_lock(&r->m);
+        while (!r->go && !r->quit)
+            pthread_cond_wait(&r->cv, &r->m);
+        bool quit = r->quit;
+        r->go = false;
+        pthread_mutex_unlock(&r->m);
+        if (quit)
+            return NULL;
+        atomic_store(&r->woke, now_ns());
+        event_set(&r->done);
+    }
+}
+
+int ctpb_wake_latency(size_t workers, size_t rounds, unsigned gap_us, uint64_t *ctp_ns,
+                      uint64_t *condvar_ns)
+{
+    ctp_pool *pool = make_pool(workers);
+    if (pool == NULL)
+        return CTP_ENOMEM;
+    wake_probe probe;
+    event_init(&probe.done);
+    condvar_ref ref = { .go = false, .quit = false };
+    pthread_mutex_init(&ref.m, NULL);
+    pthread_cond_init(&ref.cv, NULL);
+    event_init(&ref.done);
+    pthread_t waiter;
+    pthread_create(&waiter, NULL, condvar_waiter, &ref);
+
+    for (size_t i = 0; i < rounds; i++) {
+        sleep_us(gap_us); /* every worker parks (spin is 20 us by default) */
+        uint64_t t0 = now_ns();
+        int rc = ctp_submit(pool, CTP_PRIORITY_CRITICAL, wake_task, &probe);
+        if (rc != CTP_OK)
+            return rc;
+        event_wait(&probe.done);
+        ctp_ns[i] = atomic_load(&probe.started) - t0;
+
+        sleep_us(gap_us);
+        t0 = now_ns();
+        pthread_mutex_lock(&ref.m);
+        ref.go = true;
+        pthread_cond_signal(&ref.cv);
+        pthread_mutex_unlock(&ref.m);
+        event_wait(&ref.done);
+        condvar_ns[i] = atomic_load(&ref.woke) - t0;
+    }
+    pthread_mutex_lock(&ref.m);
+    ref.quit = true;
+    pthread_cond_signal(&ref.cv);
+    pthread_mutex_unlock(&ref.m);
+    pthread_join(waiter, NULL);
+    return ctp_pool_destroy(pool);
+}
+
+/* ---- external burst ---- */
+
+static void empty_task(void *arg)
+{
+    (void)arg;
+}
+
+int ctpb_burst(size_t workers, size_t tasks, size_t batch, ctpb_burst_result *out)
+{
+    ctp_pool *pool = make_pool(workers);
+    if (pool == NULL)
+        return CTP_ENOMEM;
+    ctp_task_desc descs[256];
+    if (batch > 256)
+        batch = 256;
+    for (size_t i = 0; i < 256; i++)
+        ctp_task_desc_init(&descs[i], empty_task, NULL);
+    double cs0 = context_switches();
+    uint64_t t0 = now_ns();
+    if (batch <= 1) {
+        for (size_t i = 0; i < tasks; i++)
+            while (ctp_submit(pool, CTP_PRIORITY_NORMAL, empty_task, NULL) != CTP_OK)
+                ;
+    } else {
+        for (size_t i = 0; i < tasks; i += batch) {
+            size_t n = tasks - i < batch ? tasks - i : batch;
+            while (ctp_submit_batch(pool, descs, n) != CTP_OK)
+                ;
+        }
+    }
+    uint64_t t1 = now_ns();
+    ctp_stats st;
+    do {
+        ctp_pool_stats(pool, &st);
+    } while (st.executed < tasks);
+    uint64_t t2 = now_ns();
+    out->submit_seconds = (double)(t1 - t0) / 1e9;
+    out->total_seconds = (double)(t2 - t0) / 1e9;
+    out->context_switches = context_switches() - cs0;
+    return ctp_pool_destroy(pool);
+}
+
+/* ---- fib ---- */
+
+typedef struct {
+    ctp_pool *pool;
+    int n;
+    long result;
+} fib_arg;
+
+static void fib_task(void *arg)
+{
+    fib_arg *a = arg;
+    if (a->n < 2) {
+        a->result = a->n;
+        return;
+    }
+    fib_arg x = { a->pool, a->n - 1, 0 }, y = { a->pool, a->n - 2, 0 };
+    ctp_group *g;
+    if (ctp_group_create(a->pool, &g) != CTP_OK) {
+        a->result = -1;
+        return;
+    }
+    ctp_group_submit(g, CTP_PRIORITY_NORMAL, fib_task, &x);
+    ctp_group_submit(g, CTP_PRIORITY_NORMAL, fib_task, &y);
+    ctp_group_wait(g, CTP_WAIT_FOREVER);
+    ctp_group_destroy(g);
+    a->result = x.result + y.result;
+}
+
+double ctpb_fib(size_t workers, int n, long *value)
+{
+    ctp_pool *pool = make_pool(workers);
+    if (pool == NULL)
+        return -1;
+    fib_arg root = { pool, n, 0 };
+    ctp_group *g;
+    uint64_t t0 = now_ns();
+    ctp_group_create(pool, &g);
+    ctp_group_submit(g, CTP_PRIORITY_NORMAL, fib_task, &root);
+    ctp_group_wait(g, CTP_WAIT_FOREVER);
+    ctp_group_destroy(g);
+    uint64_t t1 = now_ns();
+    *value = root.result;
+    ctp_pool_destroy(pool);
+    return (double)(t1 - t0) / 1e9;
+}
+
+static long __attribute__((noinline)) fib_seq(int n)
+{
+    return n < 2 ? n : fib_seq(n - 1) + fib_seq(n - 2);
+}
+
+double ctpb_fib_sequential(int n, long *value)
+{
+    uint64_t t0 = now_ns();
+    *value = fib_seq(n);
+    return (double)(now_ns() - t0) / 1e9;
+}
+
+/* ---- trickle ---- */
+
+typedef struct {
+    unsigned task_us;
+    _Atomic uint64_t work_ns; /* thread CPU inside task bodies */
+    _Atomic size_t finished;
+} trickle_ctx;
+
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void trickle_task(void *arg)
+{
+    trickle_ctx *c = arg;
+    uint64_t c0 = thread_cpu_ns();
+    while (thread_cpu_ns() - c0 < (uint64_t)c->task_us * 1000u)
+        ;
+    atomic_fetch_add(&c->work_ns, thread_cpu_ns() - c0);
+    atomic_fetch_add(&c->finished, 1);
+}
+
+/* The floor: one thread parked on a condvar, signalled per task. */
+typedef struct {
+    pthread_mutex_t m;
+    pthread_cond_t cv;
+    size_t posted, taken;
+    bool quit;
+    trickle_ctx *ctx;
+} bare_worker;
+
+static void *bare_loop(void *arg)
+{
+    bare_worker *b = arg;
+    pthread_mutex_lock(&b->m);
+    for (;;) {
+        while (b->taken == b->posted && !b->quit)
+            pthread_cond_wait(&b->cv, &b->m);
+        if (b->taken == b->posted && b->quit)
+            break;
+        b->taken++;
+        pthread_mutex_unlock(&b->m);
+        trickle_task(b->ctx);
+        pthread_mutex_lock(&b->m);
+    }
+    pthread_mutex_unlock(&b->m);
+    return NULL;
+}
+
+int ctpb_trickle(int kind, size_t workers, size_t tasks, unsigned period_us, unsigned task_us,
+                 ctpb_trickle_result *out)
+{
+    trickle_ctx ctx = { .task_us = task_us };
+    ctp_pool *pool = NULL;
+    bare_worker bare = { .posted = 0, .taken = 0, .quit = false, .ctx = &ctx };
+    pthread_t bare_thread;
+    if (kind == 0) {
+        pool = make_pool(workers);
+        if (pool == NULL)
+            return CTP_ENOMEM;
+    } else {
+        pthread_mutex_init(&bare.m, NULL);
+        pthread_cond_init(&bare.cv, NULL);
+        pthread_create(&bare_thread, NULL, bare_loop, &bare);
+    }
+    sleep_us(20000);
+    double cpu0 = cpu_seconds(RUSAGE_SELF), cs0 = context_switches();
+    struct timespec next;
+    clock_gettime(CLOCK_MONOTONIC, &next);
+    for (size_t i = 0; i < tasks; i++) {
+        next.tv_nsec += (long)period_us * 1000;
+        while (next.tv_nsec >= 1000000000) {
+            next.tv_nsec -= 1000000000;
+            next.tv_sec++;
+        }
+        clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+        if (kind == 0) {
+            ctp_submit(pool, CTP_PRIORITY_NORMAL, trickle_task, &ctx);
+        } else {
+            pthread_mutex_lock(&bare.m);
+            bare.posted++;
+            pthread_cond_signal(&bare.cv);
+            pthread_mutex_unlock(&bare.m);
+        }
+    }
+    while (atomic_load(&ctx.finished) < tasks)
+        sleep_us(100);
+    sleep_us(2000); /* let the last worker finish its search and park */
+    out->tasks = (double)tasks;
+    out->total_cpu_seconds = cpu_seconds(RUSAGE_SELF) - cpu0;
+    out->context_switches = context_switches() - cs0;
+    out->work_cpu_seconds = (double)atomic_load(&ctx.work_ns) / 1e9;
+    if (kind == 0)
+        return ctp_pool_destroy(pool);
+    pthread_mutex_lock(&bare.m);
+    bare.quit = true;
+    pthread_cond_signal(&bare.cv);
+    pthread_mutex_unlock(&bare.m);
+    pthread_join(bare_thread, NULL);
+    return 0;
+}
+
+/* ---- idle ---- */
+
+double ctpb_idle_cpu(size_t workers, double seconds)
+{
+    ctp_pool *pool = make_pool(workers);
+    if (pool == NULL)
+        return -1;
+    for (int i = 0; i < 1000; i++)
+        ctp_submit(pool, CTP_PRIORITY_NORMAL, empty_task, NULL);
+    sleep_us(100000);
+    double c0 = cpu_seconds(RUSAGE_SELF);
+    sleep_us((unsigned)(seconds * 1e6));
+    double used = cpu_seconds(RUSAGE_SELF) - c0;
+    ctp_pool_destroy(pool);
+    return used / seconds;
+}
+
+/* ---- parallel for ---- */
+
+static void scale_range(size_t b, size_t e, void *ctx)
+{
+    double *a = ctx;
+    for (size_t i = b; i < e; i++)
+        a[i] = a[i] * 1.0000001 + 1.0;
+}
+
+double ctpb_parallel_for(size_t workers, size_t n, int repeats)
+{
+    double *a = calloc(n, sizeof *a);
+    if (a == NULL)
+        return -1;
+    ctp_pool *pool = workers > 0 ? make_pool(workers) : NULL;
+    double best = 1e30;
+    for (int r = 0; r < repeats; r++) {
+        uint64_t t0 = now_ns();
+        if (pool != NULL)
+            ctp_parallel_for(pool, 0, n, 0, scale_range, a);
+        else
+            scale_range(0, n, a);
+        double s = (double)(now_ns() - t0) / 1e9;
+        if (s < best)
+            best = s;
+    }
+    if (pool != NULL)
+        ctp_pool_destroy(pool);
+    free(a);
+    return best;
+}

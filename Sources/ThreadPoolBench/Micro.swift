@@ -1,0 +1,169 @@
+import ArgumentParser
+import CTPBenchKernels
+import Foundation
+
+/// `threadpool-bench micro`: the runtime's micro-benchmarks, each beside the
+/// raw reference measured in the same process.
+struct Micro: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Wake latency, external burst, fib fork-join, trickle and idle CPU, parallel for.")
+
+    @Option(help: "Pool workers (0 = one per CPU).")
+    var workers: Int = 0
+
+    @Option(help: "Wake-latency rounds.")
+    var wakeRounds: Int = 2000
+
+    @Option(help: "Tasks in the external burst.")
+    var burstTasks: Int = 4_000_000
+
+    @Option(help: "n for fib(n).")
+    var fib: Int32 = 32
+
+    @Option(help: "Repeats of each timed run (best and median reported).")
+    var repeats: Int = 5
+
+    @Flag(help: "Fewer rounds, for a smoke run.")
+    var quick = false
+
+    @Option(help: "Write every figure as JSON to this file.")
+    var json: String?
+
+    struct Results: Codable {
+        var machine: String
+        var workers: Int
+        var wakeCtp: LatencySummary
+        var wakeCondvar: LatencySummary
+        var burstSubmitPerSecond: Double
+        var burstEndToEndPerSecond: Double
+        var burstBatchSubmitPerSecond: Double
+        var burstContextSwitchesPerTask: Double
+        var fibSecondsBest: Double
+        var fibSecondsMedian: Double
+        var fibSequentialSeconds: Double
+        var trickleOverheadMicrosPerTask: Double
+        var trickleFloorOverheadMicrosPerTask: Double
+        var trickleContextSwitchesPerTask: Double
+        var idleCpuSecondsPerSecond: Double
+        var parallelForSeconds: Double
+        var sequentialForSeconds: Double
+    }
+
+    func run() throws {
+        let w = workers > 0 ? workers : ProcessInfo.processInfo.activeProcessorCount
+        let rounds = quick ? 200 : wakeRounds
+        let burst = quick ? 400_000 : burstTasks
+        let reps = quick ? 2 : repeats
+        let fibN = quick ? min(fib, 27) : fib
+
+        progress("wake latency: \(rounds) rounds, pool vs bare condvar")
+        var ctpNs = [UInt64](repeating: 0, count: rounds)
+        var cvNs = [UInt64](repeating: 0, count: rounds)
+        let rc = ctpb_wake_latency(w, rounds, 1000, &ctpNs, &cvNs)
+        guard rc == 0 else { throw ValidationError("wake latency run failed: \(rc)") }
+        let wakeCtp = LatencySummary(nanoseconds: ctpNs)
+        let wakeCv = LatencySummary(nanoseconds: cvNs)
+
+        progress("external burst: \(burst) empty tasks from one thread")
+        var single = ctpb_burst_result(), batched = ctpb_burst_result()
+        var bestSingle = Double.infinity, bestEnd = Double.infinity, bestBatch = Double.infinity
+        var csPerTask = 0.0
+        for _ in 0..<reps {
+            guard ctpb_burst(w, burst, 1, &single) == 0, ctpb_burst(w, burst, 256, &batched) == 0 else {
+                throw ValidationError("burst run failed")
+            }
+            if single.submit_seconds < bestSingle {
+                bestSingle = single.submit_seconds
+                csPerTask = single.context_switches / Double(burst)
+            }
+            bestEnd = min(bestEnd, single.total_seconds)
+            bestBatch = min(bestBatch, batched.submit_seconds)
+        }
+
+        progress("fib(\(fibN)), a group per call, no cutoff")
+        var fibTimes: [Double] = []
+        var value = 0
+        for _ in 0..<reps {
+            let s = ctpb_fib(w, fibN, &value)
+            guard s >= 0 else { throw ValidationError("fib run failed") }
+            fibTimes.append(s)
+        }
+        var seqValue = 0
+        let seq = ctpb_fib_sequential(fibN, &seqValue)
+        guard value == seqValue else { throw ValidationError("fib mismatch: \(value) vs \(seqValue)") }
+        fibTimes.sort()
+
+        let trickleTasks = quick ? 300 : 1000
+        progress("trickle: one 20 us task per ms, \(trickleTasks) tasks, pool vs bare condvar thread")
+        var tr = ctpb_trickle_result(), floor = ctpb_trickle_result()
+        guard ctpb_trickle(0, w, trickleTasks, 1000, 20, &tr) == 0,
+              ctpb_trickle(1, w, trickleTasks, 1000, 20, &floor) == 0 else {
+            throw ValidationError("trickle run failed")
+        }
+        let overhead = (tr.total_cpu_seconds - tr.work_cpu_seconds) / tr.tasks * 1e6
+        let floorOverhead = (floor.total_cpu_seconds - floor.work_cpu_seconds) / floor.tasks * 1e6
+
+        progress("idle: CPU of a parked pool over 1 s")
+        let idle = ctpb_idle_cpu(w, quick ? 0.3 : 1.0)
+
+        progress("parallel for over 10 M doubles")
+        let n = 10_000_000
+        let pf = ctpb_parallel_for(w, n, Int32(reps))
+        let sf = ctpb_parallel_for(0, n, Int32(reps))
+
+        var t = Table(title: "Wake latency of a parked pool (submit to task start, us), \(rounds) rounds",
+                      header: ["", "p50", "p90", "p99", "max", "p50 ratio", "p99 ratio"])
+        t.add(["bare pthread condvar", fmt(wakeCv.p50), fmt(wakeCv.p90), fmt(wakeCv.p99), fmt(wakeCv.max), "1.00", "1.00"])
+        t.add(["ctp", fmt(wakeCtp.p50), fmt(wakeCtp.p90), fmt(wakeCtp.p99), fmt(wakeCtp.max),
+               fmt(wakeCtp.p50 / wakeCv.p50, 2), fmt(wakeCtp.p99 / wakeCv.p99, 2)])
+        print(t.render())
+
+        var b = Table(title: "External burst from one thread (\(burst) empty tasks, best of \(reps))",
+                      header: ["", "M tasks/s"])
+        b.add(["ctp_submit, submit rate", fmt(Double(burst) / bestSingle / 1e6, 2)])
+        b.add(["ctp_submit, end to end", fmt(Double(burst) / bestEnd / 1e6, 2)])
+        b.add(["ctp_submit_batch(256), submit rate", fmt(Double(burst) / bestBatch / 1e6, 2)])
+        b.add(["context switches per task", fmt(csPerTask, 4)])
+        print(b.render())
+
+        var f = Table(title: "fib(\(fibN)), a group per call, no cutoff (\(reps) runs)", header: ["", "ms"])
+        f.add(["ctp best", fmt(fibTimes[0] * 1000)])
+        f.add(["ctp median", fmt(fibTimes[fibTimes.count / 2] * 1000)])
+        f.add(["sequential recursion (no tasks)", fmt(seq * 1000)])
+        print(f.render())
+
+        var c = Table(title: "CPU", header: ["", "value"])
+        c.add(["trickle overhead, ctp (us CPU per task)", fmt(overhead, 2)])
+        c.add(["trickle overhead, bare condvar thread (us CPU per task)", fmt(floorOverhead, 2)])
+        c.add(["trickle context switches per task, ctp", fmt(tr.context_switches / tr.tasks, 2)])
+        c.add(["idle pool (CPU s per s)", fmt(idle, 4)])
+        c.add(["parallel for 10 M, ctp (ms)", fmt(pf * 1000, 2)])
+        c.add(["parallel for 10 M, sequential loop (ms)", fmt(sf * 1000, 2)])
+        print(c.render())
+
+        if let json {
+            let r = Results(machine: machineDescription(), workers: w, wakeCtp: wakeCtp, wakeCondvar: wakeCv,
+                            burstSubmitPerSecond: Double(burst) / bestSingle,
+                            burstEndToEndPerSecond: Double(burst) / bestEnd,
+                            burstBatchSubmitPerSecond: Double(burst) / bestBatch,
+                            burstContextSwitchesPerTask: csPerTask,
+                            fibSecondsBest: fibTimes[0], fibSecondsMedian: fibTimes[fibTimes.count / 2],
+                            fibSequentialSeconds: seq,
+                            trickleOverheadMicrosPerTask: overhead,
+                            trickleFloorOverheadMicrosPerTask: floorOverhead,
+                            trickleContextSwitchesPerTask: tr.context_switches / tr.tasks,
+                            idleCpuSecondsPerSecond: idle, parallelForSeconds: pf, sequentialForSeconds: sf)
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try enc.encode(r).write(to: URL(fileURLWithPath: json))
+        }
+    }
+}
+
+func machineDescription() -> String {
+    let cpus = ProcessInfo.processInfo.activeProcessorCount
+    let model = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+        .split(separator: "\n").first { $0.hasPrefix("model name") }?
+        .split(separator: ":").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
+    return "\(cpus) CPUs, \(model)"
+}
