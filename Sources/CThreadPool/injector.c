@@ -1,5 +1,21 @@
 /* The injection queue; see injector.h. */
+#define _GNU_SOURCE /* PTHREAD_MUTEX_ADAPTIVE_NP */
 #include "injector.h"
+
+/* The critical sections are a few dozen instructions, so a waiter spins a
+ * little before sleeping: a sleeping waiter costs two context switches. */
+int ctp__mutex_init_adaptive(pthread_mutex_t *m)
+{
+    pthread_mutexattr_t attr;
+    if (pthread_mutexattr_init(&attr) != 0)
+        return -1;
+#ifdef PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+#endif
+    int rc = pthread_mutex_init(m, &attr);
+    pthread_mutexattr_destroy(&attr);
+    return rc == 0 ? 0 : -1;
+}
 
 int ctp__injector_init(ctp__injector *inj)
 {
@@ -9,7 +25,7 @@ int ctp__injector_init(ctp__injector *inj)
     atomic_init(&inj->count, (size_t)0);
     inj->cache.head = NULL;
     inj->cache.count = 0;
-    return pthread_mutex_init(&inj->lock, NULL) == 0 ? CTP_OK : CTP_ENOMEM;
+    return ctp__mutex_init_adaptive(&inj->lock) == 0 ? CTP_OK : CTP_ENOMEM;
 }
 
 void ctp__injector_destroy(ctp__injector *inj)

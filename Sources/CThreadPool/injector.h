@@ -30,6 +30,9 @@ typedef struct ctp__injector {
     ctp__task_cache cache;
 } ctp__injector;
 
+/* A mutex that spins briefly before it sleeps (where the platform has one). */
+int ctp__mutex_init_adaptive(pthread_mutex_t *m);
+
 int ctp__injector_init(ctp__injector *inj);
 void ctp__injector_destroy(ctp__injector *inj);
 

@@ -1,11 +1,13 @@
 /* Finding, running and waiting for tasks: the worker loop.
  *
  * Where a worker looks, at every task boundary, level by level from
- * CRITICAL to IDLE: its own deque at that level, the injection queue at that
- * level, and other workers' deques at that level if the steal hint says some
- * worker pushed work of that level. Only when all of that is empty does it
- * sweep every other worker's deques at every level. So a task is never
- * passed over for a lower-priority one the worker could see. */
+ * CRITICAL to IDLE: other workers' deques at that level if the steal hint
+ * says some worker pushed work of that level and we hold work of a lower
+ * level ourselves, then its own deque at that level, then the injection
+ * queue at that level. Only when all of that is empty does it sweep every
+ * other worker's deques at every level. So a task is not passed over for a
+ * lower-priority one the worker could see (the hint can be stale for a
+ * moment: see docs/scheduler.md, "Priorities"). */
 #define _GNU_SOURCE /* pthread_setname_np */
 #include "pool.h"
 
@@ -125,6 +127,16 @@ ctp__task *ctp__find_task(ctp__worker *w, bool may_steal)
     ctp__task *t;
     for (int p = 0; p < CTP_PRIORITY_COUNT; p++) {
         unsigned bit = 1u << p;
+        /* Other workers' deques at this level, if the hint says they may
+         * hold work and we still have our own work at a lower level (a
+         * worker with nothing of its own sweeps every level below). */
+        if ((hint & bit) && (w->local_mask >> p) > 1u) {
+            if ((t = steal_level(pool, w, p, start)) != NULL) {
+                ctp__count(&w->steals, 1);
+                return t;
+            }
+            atomic_fetch_and_explicit(&pool->steal_hint, ~bit, memory_order_relaxed);
+        }
         if (w->local_mask & bit) {
             if ((t = ctp__deque_pop(&w->deques[p])) != NULL)
                 return t;
@@ -132,20 +144,11 @@ ctp__task *ctp__find_task(ctp__worker *w, bool may_steal)
         }
         if ((inj & bit) && (t = take_injected(w, p)) != NULL)
             return t;
-        if (hint & bit) {
-            if ((t = steal_level(pool, w, p, start)) != NULL) {
-                ctp__count(&w->steals, 1);
-                return t;
-            }
-            atomic_fetch_and_explicit(&pool->steal_hint, ~bit, memory_order_relaxed);
-        }
     }
     if (!may_steal)
         return NULL;
-    /* Nothing anywhere we were pointed to: sweep every level of every victim. */
+    /* Nothing of our own and nothing injected: sweep every level of every victim. */
     for (int p = 0; p < CTP_PRIORITY_COUNT; p++) {
-        if (hint & (1u << p))
-            continue; /* swept above */
         if ((t = steal_level(pool, w, p, start)) != NULL) {
             ctp__count(&w->steals, 1);
             return t;
@@ -185,8 +188,10 @@ void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t)
         ctp__task_cache_flush(&one, &pool->depot);
     }
 
-    ctp__tls *tls = ctp__tls_get();
-    tls->task_depth++;
+    /* Workers are always inside their pool; outside helpers count depth. */
+    ctp__tls *tls = w == NULL ? ctp__tls_get() : NULL;
+    if (tls != NULL)
+        tls->task_depth++;
     /* Acquire: pairs with the release store in ctp_pool_shutdown. */
     bool cancelled = atomic_load_explicit(&pool->cancel, memory_order_acquire);
     if (cancelled) {
@@ -195,7 +200,8 @@ void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t)
     } else {
         fn(arg);
     }
-    tls->task_depth--;
+    if (tls != NULL)
+        tls->task_depth--;
 
     if (w != NULL) {
         if (cancelled) {

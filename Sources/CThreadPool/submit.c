@@ -56,13 +56,17 @@ static int submit_local(ctp__worker *w, const ctp_task_desc *descs, size_t count
         if (t == NULL)
             return CTP_ENOMEM;
         fill(t, &descs[0], false);
-        if (ctp__deque_reserve(&w->deques[t->priority], 1) != 0) {
+        count_groups(descs, 1);
+        ctp__count(&w->submitted, 1); /* before publishing: see the quiescence check */
+        if (ctp__deque_push(&w->deques[t->priority], t) != 0) {
+            /* The deque could not grow; nothing was published. Undo. */
+            atomic_store_explicit(&w->submitted, atomic_load_explicit(&w->submitted, memory_order_relaxed) - 1,
+                                  memory_order_relaxed);
+            if (t->group != NULL)
+                ctp__group_task_done(t->group); /* wakes a waiter that saw it pending */
             ctp__task_free(&w->cache, &pool->depot, t);
             return CTP_ENOMEM;
         }
-        count_groups(descs, 1);
-        ctp__count(&w->submitted, 1); /* before publishing: see the quiescence check */
-        (void)ctp__deque_push(&w->deques[t->priority], t);
     } else {
         /* Reserve room on every level first, so the pushes cannot fail. */
         int64_t per_level[CTP_PRIORITY_COUNT] = { 0 };
