@@ -134,7 +134,7 @@ int ctpb_wake_latency(size_t workers, size_t rounds, unsigned gap_us, uint64_t *
     pthread_create(&waiter, NULL, condvar_waiter, &ref);
 
     for (size_t i = 0; i < rounds; i++) {
-        sleep_us(gap_us); /* every worker parks (spin is 20 us by default) */
+        sleep_us(gap_us); /* every worker has parked by then */
         uint64_t t0 = now_ns();
         int rc = ctp_submit(pool, CTP_PRIORITY_CRITICAL, wake_task, &probe);
         if (rc != CTP_OK)
@@ -374,9 +374,10 @@ double ctpb_idle_cpu(size_t workers, double seconds)
     for (int i = 0; i < 1000; i++)
         ctp_submit(pool, CTP_PRIORITY_NORMAL, empty_task, NULL);
     sleep_us(100000);
-    double c0 = cpu_seconds(RUSAGE_SELF);
+    /* The pool's threads only: the whole process less this (sleeping) thread. */
+    double c0 = cpu_seconds(RUSAGE_SELF) - cpu_seconds(RUSAGE_THREAD);
     sleep_us((unsigned)(seconds * 1e6));
-    double used = cpu_seconds(RUSAGE_SELF) - c0;
+    double used = cpu_seconds(RUSAGE_SELF) - cpu_seconds(RUSAGE_THREAD) - c0;
     ctp_pool_destroy(pool);
     return used / seconds;
 }

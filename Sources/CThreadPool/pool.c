@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 enum {
-    CTP__DEFAULT_SPIN_NS = 20000,
+    CTP__DEFAULT_SPIN_NS = 0,
     CTP__DEQUE_INITIAL = 256,
 };
 #define CTP__DEFAULT_STACK ((size_t)8 << 20)

@@ -236,8 +236,11 @@ ctp__task *ctp__worker_idle(ctp__worker *w, struct ctp_group *group, uint64_t de
 
     /* Spin phase: keep looking, pausing between sweeps; no sleep, so new
      * work is seen at the next sweep. */
+    /* At most half the workers (at least one) spin at a time: more spinners
+     * find no more work, they only take CPU from the threads producing it. */
     uint64_t spin = pool->config.spin_ns;
-    if (spin > 0) {
+    uint32_t searching = CTP__SEARCHING(atomic_load_explicit(&pool->sleep.counts, memory_order_relaxed));
+    if (spin > 0 && searching <= (pool->nworkers + 1) / 2) {
         uint64_t spin_end = ctp__now_ns() + spin;
         for (unsigned round = 0;; round++) {
             if (stop_waiting(pool, group))

@@ -47,7 +47,7 @@ typedef struct ctpb_trickle_result {
 int ctpb_trickle(int kind, size_t workers, size_t tasks, unsigned period_us, unsigned task_us,
                  ctpb_trickle_result *out);
 
-/* Idle: process CPU seconds used per second by a parked pool of `workers`,
+/* Idle: CPU seconds used per second by the threads of a parked pool of `workers`,
  * measured over `seconds` while the caller sleeps. */
 double ctpb_idle_cpu(size_t workers, double seconds);
 
