@@ -2,10 +2,14 @@
 # Every test of the project, after installing what is missing:
 #   1. the C runtime compiled warning-free with gcc and clang (-std=c11 -Wall -Wextra -Werror)
 #   2. the C test suite (with the race-window hooks compiled in)
-#   3. the same suite under ThreadSanitizer, and under AddressSanitizer + UBSan
+#   3. the same suite under ThreadSanitizer, and under AddressSanitizer + UBSan,
+#      and the C++ wrapper's tests under both
 #   4. the Promela model of the park/wake protocol, checked with spin, and two
 #      seeded protocol bugs that the check must catch
-#   5. the Swift package built (release), benchmark smoke run
+#   5. the CMake build: C++ wrapper tests and examples under ctest, exported
+#      symbols and SONAME, install into a temporary prefix, and consumer
+#      projects through find_package, add_subdirectory and pkg-config
+#   6. the Swift package built (release), benchmark smoke run
 # Set CTP_TEST_LONG=1 for longer stress runs. Ends with "tests: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -95,6 +99,32 @@ else
     bad "build ASan tests"
 fi
 
+note "3c. C++ wrapper tests under ThreadSanitizer and AddressSanitizer + UBSan"
+cxx_sanitized() { # NAME FLAGS...
+    local name=$1
+    shift
+    local objs=()
+    mkdir -p "$out/$name-objs"
+    for f in "${RUNTIME[@]}"; do
+        gcc -std=c11 -Iinclude -O1 -g "$@" -c "$f" -o "$out/$name-objs/$(basename "$f").o" || return 1
+        objs+=("$out/$name-objs/$(basename "$f").o")
+    done
+    g++ -std=c++17 -Wall -Wextra -Wpedantic -Werror -Iinclude -O1 -g "$@" Tests/CppTests/test_ctp_hpp.cpp \
+        "${objs[@]}" -lpthread -o "$out/$name"
+}
+if cxx_sanitized cpp-tsan -fsanitize=thread -Wno-tsan 2>"$out/cpp-tsan-build.log"; then
+    TSAN_OPTIONS="halt_on_error=1 exitcode=66" run_suite cpp-tsan "$out/cpp-tsan"
+else
+    cat "$out/cpp-tsan-build.log"
+    bad "build C++ TSan tests"
+fi
+if cxx_sanitized cpp-asan -fsanitize=address,undefined -fno-sanitize-recover=all 2>"$out/cpp-asan-build.log"; then
+    run_suite cpp-asan-ubsan "$out/cpp-asan"
+else
+    cat "$out/cpp-asan-build.log"
+    bad "build C++ ASan tests"
+fi
+
 note "4. model check: model/park_wake.pml with spin"
 model() { # model NAME EXPECT(pass|fail) [spin -D flags]
     local name=$1 expect=$2
@@ -121,7 +151,77 @@ model protocol pass
 model no-recheck fail -DNO_RECHECK
 model no-handoff fail -DNO_HANDOFF
 
-note "5. Swift package (release build) and benchmark smoke run"
+note "5. CMake: build, C++ wrapper tests and examples (ctest), install, consumers"
+cm="$out/cmake"
+prefix="$PWD/$out/prefix"
+rm -rf "$cm" "$prefix" "$out"/consumer-*
+if cmake -S . -B "$cm" -DCMAKE_BUILD_TYPE=Release >"$out/cmake.log" 2>&1 &&
+    cmake --build "$cm" -j2 >>"$out/cmake.log" 2>&1; then
+    ok "cmake build (static + shared library, C++ tests, examples)"
+    if ctest --test-dir "$cm" --output-on-failure >"$out/ctest.log" 2>&1; then
+        ok "ctest: C++ wrapper tests, C example, game tick example (3 s)" 3
+    else
+        tail -n 30 "$out/ctest.log"
+        bad "ctest" 3
+    fi
+    # Only the public API leaves the shared library.
+    extra=$(nm -D --defined-only "$cm/libctp.so" | awk '{print $3}' | grep -v '^ctp_' || true)
+    soname=$(objdump -p "$cm/libctp.so" | awk '/SONAME/ {print $2}')
+    if [ -z "$extra" ] && [ -n "$soname" ]; then
+        ok "libctp.so exports only ctp_* symbols, SONAME $soname"
+    else
+        echo "unexpected exports: $extra; SONAME '$soname'"
+        bad "symbol visibility / SONAME"
+    fi
+    if cmake --install "$cm" --prefix "$prefix" >>"$out/cmake.log" 2>&1; then
+        ok "cmake --install into a temporary prefix"
+    else
+        bad "cmake --install"
+    fi
+else
+    tail -n 30 "$out/cmake.log"
+    bad "cmake build"
+fi
+# Consumers: find_package against the install, add_subdirectory of the tree,
+# each with gcc and clang, headers as C11/C17/C++17/C++20 under -Wpedantic -Werror.
+consumer() { # consumer NAME CC CXX [cmake args]
+    local name=$1 cc=$2 cxx=$3
+    shift 3
+    local dir="$out/consumer-$name"
+    if cmake -S Tests/Consumer -B "$dir" -DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" "$@" >"$dir.log" 2>&1 &&
+        cmake --build "$dir" -j2 >>"$dir.log" 2>&1 &&
+        for exe in consumer_c11 consumer_c17 consumer_cxx17 consumer_cxx20; do
+            LD_LIBRARY_PATH="$prefix/lib" "$dir/$exe" >>"$dir.log" 2>&1 || exit 1
+        done; then
+        ok "consumer via $name: C11, C17, C++17, C++20 built warning-free and ran" 4
+    else
+        tail -n 20 "$dir.log"
+        bad "consumer via $name" 4
+    fi
+}
+consumer find_package-gcc gcc g++ -DCMAKE_PREFIX_PATH="$prefix"
+consumer find_package-clang clang clang++ -DCMAKE_PREFIX_PATH="$prefix"
+consumer add_subdirectory-gcc gcc g++ -DCTP_SOURCE_DIR="$PWD"
+# pkg-config users.
+pc_ok=1
+for cc in gcc clang; do
+    for std in c11 c17; do
+        $cc -std=$std -Wall -Wextra -Wpedantic -Werror Tests/Consumer/consumer.c \
+            $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs ctp) -o "$out/pc-consumer" \
+            >>"$out/pkgconfig.log" 2>&1 && LD_LIBRARY_PATH="$prefix/lib" "$out/pc-consumer" >>"$out/pkgconfig.log" 2>&1 || pc_ok=0
+    done
+done
+g++ -std=c++17 -Wall -Wextra -Wpedantic -Werror Tests/Consumer/consumer.cpp \
+    $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs ctp) -pthread -o "$out/pc-consumer-cxx" \
+    >>"$out/pkgconfig.log" 2>&1 && LD_LIBRARY_PATH="$prefix/lib" "$out/pc-consumer-cxx" >>"$out/pkgconfig.log" 2>&1 || pc_ok=0
+if [ $pc_ok = 1 ]; then
+    ok "consumer via pkg-config (gcc, clang; C11, C17, C++17)"
+else
+    tail -n 20 "$out/pkgconfig.log"
+    bad "consumer via pkg-config"
+fi
+
+note "6. Swift package (release build) and benchmark smoke run"
 if swift build -c release >"$out/swift-build.log" 2>&1; then
     if grep -E "warning:" "$out/swift-build.log" | grep -v "/.build/checkouts/" >/dev/null; then
         grep -E "warning:" "$out/swift-build.log" | grep -v "/.build/checkouts/"

@@ -1,5 +1,10 @@
-/* The one table of error messages. */
+/* The one table of error messages, and the version. */
 #include "ctp/ctp.h"
+
+unsigned ctp_version(void)
+{
+    return CTP_VERSION_MAJOR * 10000u + CTP_VERSION_MINOR * 100u + CTP_VERSION_PATCH;
+}
 
 const char *ctp_strerror(int code)
 {

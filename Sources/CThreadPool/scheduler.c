@@ -171,15 +171,8 @@ ctp__task *ctp__find_task_outside(ctp_pool *pool)
     return NULL;
 }
 
-void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t)
+static void recycle(ctp_pool *pool, ctp__worker *w, ctp__task *t)
 {
-    ctp_task_fn fn = t->fn, on_cancel = t->on_cancel;
-    void *arg = t->arg;
-    struct ctp_group *g = t->group;
-    int prio = t->priority;
-    if (t->holds_capacity)
-        atomic_fetch_sub_explicit(&pool->ext_queued, 1, memory_order_relaxed);
-    /* Recycle the node before running, so the task's own submissions reuse it. */
     if (w != NULL) {
         ctp__task_free(&w->cache, &pool->depot, t);
     } else {
@@ -187,6 +180,21 @@ void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t)
         t->next = NULL;
         ctp__task_cache_flush(&one, &pool->depot);
     }
+}
+
+void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t)
+{
+    ctp_task_fn fn = t->fn, on_cancel = t->on_cancel;
+    void *arg = t->has_payload ? (void *)t->payload : t->arg;
+    struct ctp_group *g = t->group;
+    int prio = t->priority;
+    if (t->holds_capacity)
+        atomic_fetch_sub_explicit(&pool->ext_queued, 1, memory_order_relaxed);
+    /* Recycle the node before running, so the task's own submissions reuse
+     * it; a node carrying the argument is recycled after. */
+    ctp__task *keep = t->has_payload ? t : NULL;
+    if (keep == NULL)
+        recycle(pool, w, t);
 
     /* Workers are always inside their pool; outside helpers count depth. */
     ctp__tls *tls = w == NULL ? ctp__tls_get() : NULL;
@@ -202,6 +210,8 @@ void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t)
     }
     if (tls != NULL)
         tls->task_depth--;
+    if (keep != NULL)
+        recycle(pool, w, keep);
 
     if (w != NULL) {
         if (cancelled) {

@@ -2,6 +2,8 @@
  * then the wake decision (ctp__sleep_notify). Batches are all or none. */
 #include "pool.h"
 
+#include <string.h>
+
 void ctp_task_desc_init(ctp_task_desc *desc, ctp_task_fn fn, void *arg)
 {
     if (desc == NULL)
@@ -27,6 +29,27 @@ static int validate(ctp_pool *pool, const ctp_task_desc *d)
     return CTP_OK;
 }
 
+/* ctp_submit_inline's payload; NULL for ordinary submissions. */
+typedef struct ctp__payload {
+    void *data;
+    size_t size;
+    ctp_relocate_fn relocate;
+} ctp__payload;
+
+/* Moves the payload into the node: called once every check has passed. */
+static void place_payload(ctp__task *t, const ctp__payload *pl)
+{
+    if (pl == NULL)
+        return;
+    t->has_payload = 1;
+    if (pl->size == 0)
+        return;
+    if (pl->relocate != NULL)
+        pl->relocate(t->payload, pl->data);
+    else
+        memcpy(t->payload, pl->data, pl->size);
+}
+
 static void fill(ctp__task *t, const ctp_task_desc *d, bool holds_capacity)
 {
     t->fn = d->fn;
@@ -35,6 +58,7 @@ static void fill(ctp__task *t, const ctp_task_desc *d, bool holds_capacity)
     t->group = d->group;
     t->priority = (uint8_t)d->priority;
     t->holds_capacity = holds_capacity;
+    t->has_payload = 0;
     t->node = (int16_t)d->node;
     t->next = NULL;
 }
@@ -48,10 +72,21 @@ static void count_groups(const ctp_task_desc *descs, size_t count)
 }
 
 /* From a worker of the pool: onto its own deque. */
-static int submit_local(ctp__worker *w, const ctp_task_desc *descs, size_t count)
+static int submit_local(ctp__worker *w, const ctp_task_desc *descs, size_t count, const ctp__payload *pl)
 {
     ctp_pool *pool = w->pool;
-    if (count == 1) {
+    if (pl != NULL) {
+        /* The payload must not be moved unless the push cannot fail. */
+        ctp__task *t;
+        if (ctp__deque_reserve(&w->deques[descs[0].priority], 1) != 0 ||
+            (t = ctp__task_alloc(&w->cache, &pool->depot)) == NULL)
+            return CTP_ENOMEM;
+        fill(t, &descs[0], false);
+        place_payload(t, pl);
+        count_groups(descs, 1);
+        ctp__count(&w->submitted, 1); /* before publishing: see the quiescence check */
+        (void)ctp__deque_push(&w->deques[t->priority], t);
+    } else if (count == 1) {
         ctp__task *t = ctp__task_alloc(&w->cache, &pool->depot);
         if (t == NULL)
             return CTP_ENOMEM;
@@ -110,7 +145,8 @@ static int submit_local(ctp__worker *w, const ctp_task_desc *descs, size_t count
 
 /* From any other thread: into the injection queue. `inside` = the caller is
  * running one of this pool's tasks, so it is never refused. */
-static int submit_injected(ctp_pool *pool, const ctp_task_desc *descs, size_t count, bool inside)
+static int submit_injected(ctp_pool *pool, const ctp_task_desc *descs, size_t count, bool inside,
+                           const ctp__payload *pl)
 {
     ctp__injector *inj = &pool->inj;
     pthread_mutex_lock(&inj->lock);
@@ -150,11 +186,25 @@ static int submit_injected(ctp_pool *pool, const ctp_task_desc *descs, size_t co
         ctp__task *t = list;
         list = list->next;
         fill(t, &descs[i], !inside);
+        place_payload(t, pl); /* pl only with count 1 */
         ctp__injector_push_locked(inj, t);
     }
     pthread_mutex_unlock(&inj->lock);
     ctp__sleep_notify(pool, count);
     return CTP_OK;
+}
+
+static int submit(ctp_pool *pool, const ctp_task_desc *descs, size_t count, const ctp__payload *pl)
+{
+    for (size_t i = 0; i < count; i++) {
+        int rc = validate(pool, &descs[i]);
+        if (rc != CTP_OK)
+            return rc;
+    }
+    ctp__worker *w = ctp__current_worker(pool);
+    if (w != NULL)
+        return submit_local(w, descs, count, pl);
+    return submit_injected(pool, descs, count, ctp__is_inside(pool), pl);
 }
 
 int ctp_submit_batch(ctp_pool *pool, const ctp_task_desc *descs, size_t count)
@@ -163,15 +213,16 @@ int ctp_submit_batch(ctp_pool *pool, const ctp_task_desc *descs, size_t count)
         return CTP_EINVAL;
     if (count == 0)
         return CTP_OK;
-    for (size_t i = 0; i < count; i++) {
-        int rc = validate(pool, &descs[i]);
-        if (rc != CTP_OK)
-            return rc;
-    }
-    ctp__worker *w = ctp__current_worker(pool);
-    if (w != NULL)
-        return submit_local(w, descs, count);
-    return submit_injected(pool, descs, count, ctp__is_inside(pool));
+    return submit(pool, descs, count, NULL);
+}
+
+int ctp_submit_inline(ctp_pool *pool, const ctp_task_desc *desc, void *data, size_t size,
+                      ctp_relocate_fn relocate)
+{
+    if (pool == NULL || desc == NULL || size > CTP_INLINE_CAPACITY || (data == NULL && size > 0))
+        return CTP_EINVAL;
+    ctp__payload pl = { data, size, relocate };
+    return submit(pool, desc, 1, &pl);
 }
 
 int ctp_submit_desc(ctp_pool *pool, const ctp_task_desc *desc)

@@ -27,7 +27,10 @@ typedef struct ctp__task {
     struct ctp__task *next; /* intrusive link: free lists, injector lists */
     uint8_t priority;
     uint8_t holds_capacity; /* counted in pool->ext_queued until it starts */
+    uint8_t has_payload;    /* arg points at payload; free the node after the run */
     int16_t node;
+    /* ctp_submit_inline's copy of the caller's payload. */
+    _Alignas(16) unsigned char payload[CTP_INLINE_CAPACITY];
 } ctp__task;
 
 enum { CTP__BATCH = 64, CTP__CACHE_HIGH = 2 * CTP__BATCH, CTP__SLAB_TASKS = 256 };

@@ -226,3 +226,77 @@ void test_bounded_queue_full_and_inside_never_refused(void)
     CHECK_EQ(atomic_load(&s.ran), 200);
     CHECK_OK(ctp_pool_destroy(pool));
 }
+
+typedef struct {
+    _Atomic long *sum;
+    long value;
+    char pad[40];
+} payload;
+
+static _Atomic int relocations;
+
+static void payload_run(void *arg)
+{
+    payload *p = arg; /* points into the task: the caller's copy is gone */
+    atomic_fetch_add(p->sum, p->value);
+}
+
+static void payload_cancel(void *arg)
+{
+    payload *p = arg;
+    atomic_fetch_add(p->sum, -1000000);
+}
+
+static void payload_relocate(void *dst, void *src)
+{
+    memcpy(dst, src, sizeof(payload));
+    memset(src, 0xEE, sizeof(payload)); /* the source is dead afterwards */
+    atomic_fetch_add(&relocations, 1);
+}
+
+void test_submit_inline_payload(void)
+{
+    CHECK_EQ(ctp_version(), CTP_VERSION_MAJOR * 10000 + CTP_VERSION_MINOR * 100 + CTP_VERSION_PATCH);
+    ctp_pool *pool = make_pool(2);
+    CHECK(pool != NULL);
+    _Atomic long sum = 0;
+    ctp_task_desc d;
+    ctp_task_desc_init(&d, payload_run, NULL);
+    d.on_cancel = payload_cancel;
+    payload p = { &sum, 0, { 0 } };
+    CHECK_EQ(ctp_submit_inline(pool, &d, &p, CTP_INLINE_CAPACITY + 1, NULL), CTP_EINVAL);
+    CHECK_EQ(ctp_submit_inline(pool, &d, NULL, 8, NULL), CTP_EINVAL);
+    CHECK_EQ(ctp_submit_inline(NULL, &d, &p, sizeof p, NULL), CTP_EINVAL);
+    CHECK_EQ(ctp_submit_inline(pool, NULL, &p, sizeof p, NULL), CTP_EINVAL);
+    atomic_store(&relocations, 0);
+    long expect = 0;
+    for (long i = 1; i <= 20000; i++) {
+        p.sum = &sum;
+        p.value = i;
+        expect += i;
+        /* Half with memcpy, half with a relocate callback. */
+        CHECK_OK(ctp_submit_inline(pool, &d, &p, sizeof p, (i % 2) ? payload_relocate : NULL));
+    }
+    CHECK_OK(ctp_pool_shutdown(pool, CTP_SHUTDOWN_DRAIN, CTP_WAIT_FOREVER));
+    CHECK_EQ(atomic_load(&sum), expect);
+    CHECK_EQ(atomic_load(&relocations), 10000);
+    /* After shutdown: refused, and the payload was not relocated. */
+    CHECK_EQ(ctp_submit_inline(pool, &d, &p, sizeof p, payload_relocate), CTP_ESHUTDOWN);
+    CHECK_EQ(atomic_load(&relocations), 10000);
+    CHECK_OK(ctp_pool_destroy(pool));
+
+    /* Cancelled inline tasks get on_cancel with the payload. */
+    pool = make_pool(1);
+    CHECK(pool != NULL);
+    gate g;
+    gate_init(&g);
+    CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, gate_task, &g));
+    wait_entered(&g, 1);
+    atomic_store(&sum, 0);
+    for (int i = 0; i < 10; i++)
+        CHECK_OK(ctp_submit_inline(pool, &d, &p, sizeof p, NULL));
+    CHECK_EQ(ctp_pool_shutdown(pool, CTP_SHUTDOWN_CANCEL, 0), CTP_ETIMEDOUT);
+    gate_open(&g);
+    CHECK_OK(ctp_pool_destroy(pool));
+    CHECK_EQ(atomic_load(&sum), -10000000);
+}

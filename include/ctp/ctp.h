@@ -51,6 +51,11 @@ typedef void (*ctp_task_fn)(void *arg);
 /** A parallel-for body: handles the half-open index range [begin, end). */
 typedef void (*ctp_range_fn)(size_t begin, size_t end, void *ctx);
 
+/** Moves a payload of ctp_submit_inline from src into the task's storage at
+ *  dst (both `size` bytes, dst aligned to 16). Must not fail. Afterwards src
+ *  is dead: the callee destroyed it or it needed no destruction. */
+typedef void (*ctp_relocate_fn)(void *dst, void *src);
+
 /** Error codes. Every function returns CTP_OK or one of these. */
 enum {
     CTP_OK = 0,         /* success */
@@ -61,6 +66,14 @@ enum {
     CTP_ETIMEDOUT = -5, /* the wait ended before its condition held; state unchanged */
     CTP_EDEADLK = -6    /* the call would wait for the calling thread itself */
 };
+
+/** Library version; ctp_version() reports the one actually linked. */
+#define CTP_VERSION_MAJOR 0
+#define CTP_VERSION_MINOR 1
+#define CTP_VERSION_PATCH 0
+
+/** Most bytes ctp_submit_inline stores inside a task. */
+#define CTP_INLINE_CAPACITY 64
 
 /** Timeout value meaning "wait until done". */
 #define CTP_WAIT_FOREVER UINT64_MAX
@@ -214,6 +227,19 @@ CTP_API int ctp_submit_desc(ctp_pool *pool, const ctp_task_desc *desc);
  *  Errors as ctp_submit_desc (CTP_EINVAL if descs is NULL and count > 0). */
 CTP_API int ctp_submit_batch(ctp_pool *pool, const ctp_task_desc *descs, size_t count);
 
+/** Queues one task whose argument is stored inside the task itself, so no
+ *  memory outlives the call on the caller's side (language bindings use it
+ *  to carry closures without a heap allocation). `size` bytes (at most
+ *  CTP_INLINE_CAPACITY) are moved from `data` into the task with relocate
+ *  (NULL = memcpy) once every check has passed; desc->fn or desc->on_cancel
+ *  is then called with a pointer to that copy, valid only during the call
+ *  (the callee destroys what it needs to). desc->arg is ignored. On error
+ *  relocate is not called and data is untouched.
+ *  Errors as ctp_submit_desc, plus CTP_EINVAL for size > CTP_INLINE_CAPACITY
+ *  or data NULL with size > 0. Any thread. */
+CTP_API int ctp_submit_inline(ctp_pool *pool, const ctp_task_desc *desc, void *data, size_t size,
+                              ctp_relocate_fn relocate);
+
 /* ------------------------------------------------------------------------ */
 /* Groups (fork-join)                                                       */
 /* ------------------------------------------------------------------------ */
@@ -262,6 +288,10 @@ CTP_API int ctp_pool_stats(ctp_pool *pool, ctp_stats *out);
 /** This thread's worker index (0 .. workers-1) in its pool, or -1 if the
  *  calling thread is not a pool worker. Any thread. */
 CTP_API int ctp_worker_index(void);
+
+/** The linked library's version as major * 10000 + minor * 100 + patch.
+ *  Any thread. */
+CTP_API unsigned ctp_version(void);
 
 /** A static sentence describing code (never NULL). Any thread. */
 CTP_API const char *ctp_strerror(int code);

@@ -1,0 +1,397 @@
+// ctp.hpp — a header-only C++17 wrapper over the ctp C API (ctp/ctp.h).
+//
+// Errors: every failure of the C API is thrown as ctp::error, a
+// std::system_error whose code() is in ctp::category() (compare with
+// ctp::errc or make_error_code). Calls named try_* return std::error_code
+// instead and never throw for ctp errors.
+//
+// Exceptions thrown by tasks are never lost:
+//  - task_group::wait() rethrows the first exception thrown by a task of the
+//    group (later ones are dropped; the count is in exceptions()).
+//  - parallel_for rethrows the first exception thrown by the body.
+//  - pool::submit (fire and forget) keeps the first exception of such tasks;
+//    pool::rethrow() rethrows it and pool::shutdown() does so after stopping.
+//    If it was never observed, ~pool writes it to stderr.
+//  - A task_group destroyed while an exception is unobserved calls
+//    std::terminate, like a joinable std::thread (call wait()).
+//
+// Callables: submit, run and parallel_for take any callable invocable with
+// no arguments (parallel_for: with a std::size_t index range), move-only
+// ones included. A callable that fits in CTP_INLINE_CAPACITY bytes (with the
+// wrapper's bookkeeping) and is nothrow-move-constructible is stored inside
+// the task itself: no allocation. Larger ones are moved to the heap.
+//
+// Threads: every member function may be called from any thread, including
+// the pool's own tasks, except pool's destructor, shutdown with a timeout,
+// and move assignment, which must not run on the pool's own workers.
+#ifndef CTP_CTP_HPP
+#define CTP_CTP_HPP
+
+#include <ctp/ctp.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdio>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <string>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+namespace ctp {
+
+enum class errc {
+    invalid_argument = CTP_EINVAL,
+    no_memory = CTP_ENOMEM,
+    shutdown = CTP_ESHUTDOWN,
+    full = CTP_EFULL,
+    timed_out = CTP_ETIMEDOUT,
+    deadlock = CTP_EDEADLK,
+};
+
+namespace detail {
+class category_impl final : public std::error_category {
+public:
+    const char *name() const noexcept override { return "ctp"; }
+    std::string message(int code) const override { return ctp_strerror(code); }
+};
+} // namespace detail
+
+/// The error category of ctp's error codes.
+inline const std::error_category &category() noexcept
+{
+    static const detail::category_impl instance;
+    return instance;
+}
+
+inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), category()}; }
+inline std::error_code to_error_code(int rc) noexcept
+{
+    return rc == CTP_OK ? std::error_code() : std::error_code(rc, category());
+}
+
+/// What every throwing call of this header throws for a ctp error.
+class error : public std::system_error {
+public:
+    explicit error(int rc, const char *what) : std::system_error(rc, category(), what) {}
+};
+
+namespace detail {
+inline void check(int rc, const char *what)
+{
+    if (rc != CTP_OK)
+        throw error(rc, what);
+}
+} // namespace detail
+
+/// Task priorities (CRITICAL runs first).
+enum class priority {
+    critical = CTP_PRIORITY_CRITICAL,
+    high = CTP_PRIORITY_HIGH,
+    normal = CTP_PRIORITY_NORMAL,
+    low = CTP_PRIORITY_LOW,
+    idle = CTP_PRIORITY_IDLE,
+};
+
+/// Pool settings; see ctp_config in ctp.h for each field.
+struct config {
+    std::size_t workers = 0;
+    std::size_t queue_capacity = 0;
+    std::chrono::nanoseconds spin{0};
+    std::chrono::nanoseconds backoff{0};
+    unsigned wake_fanout = 0;
+    std::size_t stack_size = 0;
+    const char *name = nullptr;
+};
+
+namespace detail {
+
+/// The first exception of a set of tasks, kept until observed.
+class exception_slot {
+public:
+    void capture(std::exception_ptr e) noexcept
+    {
+        count_.fetch_add(1, std::memory_order_relaxed);
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!first_)
+            first_ = std::move(e);
+    }
+    std::exception_ptr take() noexcept
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return std::exchange(first_, nullptr);
+    }
+    bool pending() noexcept
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return first_ != nullptr;
+    }
+    std::size_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
+
+private:
+    std::mutex mutex_;
+    std::exception_ptr first_;
+    std::atomic<std::size_t> count_{0};
+};
+
+/// A callable and where its exception goes. Stored inside the task when it
+/// fits (see submit_callable), else on the heap.
+template <class F> struct boxed {
+    F fn;
+    exception_slot *errors;
+
+    static void run(void *p) noexcept
+    {
+        boxed *self = static_cast<boxed *>(p);
+        try {
+            self->fn();
+        } catch (...) {
+            self->errors->capture(std::current_exception());
+        }
+        self->~boxed();
+    }
+    static void cancel(void *p) noexcept { static_cast<boxed *>(p)->~boxed(); }
+    static void relocate(void *dst, void *src) noexcept
+    {
+        boxed *from = static_cast<boxed *>(src);
+        ::new (dst) boxed(std::move(*from));
+        from->~boxed();
+    }
+    static void run_heap(void *p) noexcept
+    {
+        std::unique_ptr<boxed> self(static_cast<boxed *>(p));
+        try {
+            self->fn();
+        } catch (...) {
+            self->errors->capture(std::current_exception());
+        }
+    }
+    static void cancel_heap(void *p) noexcept { delete static_cast<boxed *>(p); }
+};
+
+template <class F>
+inline constexpr bool fits_inline = sizeof(boxed<F>) <= CTP_INLINE_CAPACITY && alignof(boxed<F>) <= 16 &&
+                                    std::is_nothrow_move_constructible_v<F>;
+
+/// Submits f, inline when it fits. Returns the C error code; on error f is
+/// left as it was (the caller still owns it).
+template <class Fn>
+int submit_callable(ctp_pool *pool, ctp_group *group, priority prio, Fn &&f, exception_slot *errors)
+{
+    using F = std::decay_t<Fn>;
+    using B = boxed<F>;
+    ctp_task_desc d;
+    ctp_task_desc_init(&d, nullptr, nullptr);
+    d.priority = static_cast<ctp_priority>(prio);
+    d.group = group;
+    if constexpr (fits_inline<F>) {
+        d.fn = &B::run;
+        d.on_cancel = &B::cancel;
+        alignas(16) unsigned char staging[sizeof(B)];
+        B *b = ::new (staging) B{F(std::forward<Fn>(f)), errors};
+        int rc = ctp_submit_inline(pool, &d, b, sizeof(B), &B::relocate);
+        if (rc != CTP_OK)
+            b->~B(); /* not relocated: ours to destroy */
+        return rc;
+    } else {
+        std::unique_ptr<B> b(new B{F(std::forward<Fn>(f)), errors});
+        d.fn = &B::run_heap;
+        d.on_cancel = &B::cancel_heap;
+        d.arg = b.get();
+        int rc = ctp_submit_desc(pool, &d);
+        if (rc == CTP_OK)
+            b.release();
+        return rc;
+    }
+}
+
+} // namespace detail
+
+/// A pool of worker threads (RAII). Destruction drains the pool: every
+/// queued task runs, then the workers are joined.
+class pool {
+public:
+    pool() : pool(config{}) {}
+    explicit pool(const config &c)
+    {
+        ctp_config cc;
+        ctp_config_init(&cc);
+        cc.workers = c.workers;
+        cc.queue_capacity = c.queue_capacity;
+        cc.spin_ns = static_cast<uint64_t>(c.spin.count());
+        cc.backoff_ns = static_cast<uint64_t>(c.backoff.count());
+        cc.wake_fanout = c.wake_fanout;
+        cc.stack_size = c.stack_size;
+        cc.name = c.name;
+        detail::check(ctp_pool_create(&cc, &pool_), "ctp_pool_create");
+        errors_ = std::make_unique<detail::exception_slot>();
+    }
+    pool(const pool &) = delete;
+    pool &operator=(const pool &) = delete;
+    pool(pool &&other) noexcept : pool_(std::exchange(other.pool_, nullptr)), errors_(std::move(other.errors_)) {}
+    pool &operator=(pool &&other) noexcept
+    {
+        if (this != &other) {
+            destroy();
+            pool_ = std::exchange(other.pool_, nullptr);
+            errors_ = std::move(other.errors_);
+        }
+        return *this;
+    }
+    ~pool() { destroy(); }
+
+    /// Queues f() (fire and forget). Throws ctp::error on failure (f untouched).
+    template <class F> void submit(F &&f, priority prio = priority::normal)
+    {
+        detail::check(detail::submit_callable(pool_, nullptr, prio, std::forward<F>(f), errors_.get()), "ctp_submit");
+    }
+    /// Like submit, returning the error instead of throwing it.
+    template <class F> std::error_code try_submit(F &&f, priority prio = priority::normal)
+    {
+        return to_error_code(detail::submit_callable(pool_, nullptr, prio, std::forward<F>(f), errors_.get()));
+    }
+
+    /// Rethrows the first exception thrown by a fire-and-forget task, if any.
+    void rethrow()
+    {
+        if (std::exception_ptr e = errors_->take())
+            std::rethrow_exception(e);
+    }
+
+    /// Stops the pool (see ctp_pool_shutdown); then rethrows the first
+    /// fire-and-forget exception. Throws ctp::error(timed_out) on timeout.
+    void shutdown(ctp_shutdown_mode mode = CTP_SHUTDOWN_DRAIN,
+                  std::chrono::nanoseconds timeout = std::chrono::nanoseconds::max())
+    {
+        uint64_t ns = timeout == std::chrono::nanoseconds::max() ? CTP_WAIT_FOREVER
+                                                                 : static_cast<uint64_t>(timeout.count());
+        detail::check(ctp_pool_shutdown(pool_, mode, ns), "ctp_pool_shutdown");
+        rethrow();
+    }
+
+    ctp_stats stats() const
+    {
+        ctp_stats s;
+        detail::check(ctp_pool_stats(pool_, &s), "ctp_pool_stats");
+        return s;
+    }
+
+    /// The C handle, for calls this header does not wrap. Still owned here.
+    ctp_pool *native_handle() const noexcept { return pool_; }
+
+private:
+    void destroy() noexcept
+    {
+        if (pool_ == nullptr)
+            return;
+        ctp_pool_destroy(pool_);
+        pool_ = nullptr;
+        if (std::exception_ptr e = errors_->take()) {
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception &ex) {
+                std::fprintf(stderr, "ctp: a task's exception was never observed: %s\n", ex.what());
+            } catch (...) {
+                std::fprintf(stderr, "ctp: a task's exception was never observed\n");
+            }
+        }
+    }
+
+    ctp_pool *pool_ = nullptr;
+    std::unique_ptr<detail::exception_slot> errors_;
+};
+
+/// Fork-join: run() tasks, then wait() for all of them. Not movable.
+class task_group {
+public:
+    explicit task_group(pool &p) : pool_(p.native_handle())
+    {
+        detail::check(ctp_group_create(pool_, &group_), "ctp_group_create");
+    }
+    task_group(const task_group &) = delete;
+    task_group &operator=(const task_group &) = delete;
+
+    /// Waits for the tasks; an exception nobody observed ends the program
+    /// (std::terminate), as a joinable std::thread does. Call wait().
+    ~task_group()
+    {
+        if (ctp_group_wait(group_, CTP_WAIT_FOREVER) == CTP_OK)
+            ctp_group_destroy(group_);
+        if (errors_.pending())
+            std::terminate();
+    }
+
+    /// Queues f() in this group. Throws ctp::error on failure (f untouched).
+    template <class F> void run(F &&f, priority prio = priority::normal)
+    {
+        detail::check(detail::submit_callable(pool_, group_, prio, std::forward<F>(f), &errors_), "ctp_group_submit");
+    }
+
+    /// Waits for every task (helping run tasks meanwhile), then rethrows the
+    /// first exception one of them threw.
+    void wait()
+    {
+        detail::check(ctp_group_wait(group_, CTP_WAIT_FOREVER), "ctp_group_wait");
+        if (std::exception_ptr e = errors_.take())
+            std::rethrow_exception(e);
+    }
+
+    /// Waits at most timeout; false if tasks are still running (no throw).
+    /// When it returns true it rethrows like wait().
+    bool wait_for(std::chrono::nanoseconds timeout)
+    {
+        int rc = ctp_group_wait(group_, static_cast<uint64_t>(timeout.count() < 0 ? 0 : timeout.count()));
+        if (rc == CTP_ETIMEDOUT)
+            return false;
+        detail::check(rc, "ctp_group_wait");
+        if (std::exception_ptr e = errors_.take())
+            std::rethrow_exception(e);
+        return true;
+    }
+
+    /// Exceptions thrown by this group's tasks so far (only the first is kept).
+    std::size_t exceptions() const noexcept { return errors_.count(); }
+
+private:
+    ctp_pool *pool_;
+    ctp_group *group_ = nullptr;
+    detail::exception_slot errors_;
+};
+
+/// Calls body(begin, end) over [first, last) in chunks of about grain (0 =
+/// automatic) on the pool and the caller; returns when all chunks ran, then
+/// rethrows the first exception the body threw (later chunks still run).
+template <class Body>
+void parallel_for(pool &p, std::size_t first, std::size_t last, std::size_t grain, Body &&body)
+{
+    struct context {
+        Body *body;
+        detail::exception_slot errors;
+    } ctx{&body, {}};
+    auto trampoline = [](std::size_t b, std::size_t e, void *c) noexcept {
+        context *cx = static_cast<context *>(c);
+        try {
+            (*cx->body)(b, e);
+        } catch (...) {
+            cx->errors.capture(std::current_exception());
+        }
+    };
+    detail::check(ctp_parallel_for(p.native_handle(), first, last, grain, trampoline, &ctx), "ctp_parallel_for");
+    if (std::exception_ptr e = ctx.errors.take())
+        std::rethrow_exception(e);
+}
+
+/// This thread's worker index in its pool, or -1.
+inline int worker_index() noexcept { return ctp_worker_index(); }
+
+} // namespace ctp
+
+namespace std {
+template <> struct is_error_code_enum<ctp::errc> : true_type {};
+} // namespace std
+
+#endif // CTP_CTP_HPP
