@@ -6,10 +6,11 @@ set -euo pipefail
 
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in gcc make pkg-config spin libnuma-dev; do
+for pkg in gcc g++ make cmake pkg-config spin libnuma-dev binutils; do
     have_pkg "$pkg" || need+=("$pkg")
 done
 command -v clang >/dev/null 2>&1 || need+=(clang)
+command -v clang++ >/dev/null 2>&1 || need+=(clang)
 
 if [ ${#need[@]} -gt 0 ]; then
     echo "setup: installing ${need[*]}"
