@@ -32,6 +32,8 @@ typedef struct ctp__deque {
     _Atomic(ctp__deque_buf *) buf;       /* replaced by the owner only (grow) */
 } ctp__deque;
 
+enum { CTP__DEQUE_INITIAL = 256 };
+
 int ctp__deque_init(ctp__deque *d, int64_t capacity);
 void ctp__deque_destroy(ctp__deque *d);
 

@@ -17,8 +17,9 @@ int ctp__mutex_init_adaptive(pthread_mutex_t *m)
     return rc == 0 ? 0 : -1;
 }
 
-int ctp__injector_init(ctp__injector *inj)
+int ctp__injector_init(ctp__injector *inj, ctp__task_depot *depot)
 {
+    inj->depot = depot;
     for (int p = 0; p < CTP_PRIORITY_COUNT; p++)
         inj->lists[p].head = inj->lists[p].tail = NULL;
     atomic_init(&inj->mask, 0u);

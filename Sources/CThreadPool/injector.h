@@ -18,7 +18,8 @@
 #include "task.h"
 
 typedef struct ctp__injector {
-    pthread_mutex_t lock;
+    _Alignas(64) pthread_mutex_t lock;
+    ctp__task_depot *depot; /* where the node cache refills */
     struct {
         ctp__task *head, *tail;
     } lists[CTP_PRIORITY_COUNT]; /* under lock */
@@ -33,7 +34,7 @@ typedef struct ctp__injector {
 /* A mutex that spins briefly before it sleeps (where the platform has one). */
 int ctp__mutex_init_adaptive(pthread_mutex_t *m);
 
-int ctp__injector_init(ctp__injector *inj);
+int ctp__injector_init(ctp__injector *inj, ctp__task_depot *depot);
 void ctp__injector_destroy(ctp__injector *inj);
 
 /* Caller holds inj->lock. Appends task at the tail of its priority list. */

@@ -1,16 +1,16 @@
 /* Pool lifecycle: create, shutdown (RUNNING -> DRAINING -> STOPPED), destroy,
  * and statistics. See docs/scheduler.md, "Shutdown".
  *
- * Lock order: life_lock, then inj.lock, then sleep.lock; never the other way. */
+ * Lock order: life_lock, then the injector locks in index order, then the
+ * sleep lock; never the other way. */
 #include "pool.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <stdio.h>
 
 enum {
     CTP__DEFAULT_SPIN_NS = 0,
-    CTP__DEQUE_INITIAL = 256,
 };
 #define CTP__DEFAULT_STACK ((size_t)8 << 20)
 #define CTP__MIN_STACK ((size_t)64 << 10)
@@ -29,60 +29,129 @@ void ctp_config_init(ctp_config *config)
     config->wake_fanout = 0;
     config->stack_size = 0;
     config->name = NULL;
+    config->numa_mode = CTP_NUMA_AUTO;
+    config->affinity = CTP_AFFINITY_NONE;
+    config->topology = NULL;
+}
+
+/* The reason the last ctp_pool_create on this thread failed. */
+static _Thread_local char last_error[256];
+
+const char *ctp_last_error_message(void)
+{
+    return last_error;
+}
+
+static int create_error(int rc, const char *msg)
+{
+    snprintf(last_error, sizeof last_error, "%s", msg);
+    return rc;
 }
 
 static int validate_config(const ctp_config *c)
 {
     if (c->workers > CTP_MAX_WORKERS)
-        return CTP_EINVAL;
-    if (c->spin_ns > CTP__MAX_SPIN_NS || c->backoff_ns > CTP__MAX_BACKOFF_NS)
-        return CTP_EINVAL;
+        return create_error(CTP_EINVAL, "workers is above CTP_MAX_WORKERS (1024)");
+    if (c->spin_ns > CTP__MAX_SPIN_NS)
+        return create_error(CTP_EINVAL, "spin_ns is above 1 second");
+    if (c->backoff_ns > CTP__MAX_BACKOFF_NS)
+        return create_error(CTP_EINVAL, "backoff_ns is above 60 seconds");
     if (c->stack_size != 0 && c->stack_size < CTP__MIN_STACK)
-        return CTP_EINVAL;
+        return create_error(CTP_EINVAL, "stack_size is below 64 KiB");
+    if ((unsigned)c->numa_mode > CTP_NUMA_OFF)
+        return create_error(CTP_EINVAL, "numa_mode is not CTP_NUMA_AUTO or CTP_NUMA_OFF");
+    if ((unsigned)c->affinity > CTP_AFFINITY_CPU)
+        return create_error(CTP_EINVAL, "affinity is not a ctp_affinity value");
     return CTP_OK;
 }
 
-static uint32_t online_cpus(void)
+/* The topology: config, else CTP_TOPOLOGY, else the machine's. */
+static int load_topology(const ctp_config *c, ctp__topology *t, bool *simulated)
 {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    if (n < 1)
-        return 1;
-    return n > CTP_MAX_WORKERS ? CTP_MAX_WORKERS : (uint32_t)n;
+    const char *spec = c->topology;
+    const char *origin = "config.topology";
+    if (spec == NULL) {
+        spec = getenv("CTP_TOPOLOGY");
+        origin = "CTP_TOPOLOGY";
+    }
+    *simulated = spec != NULL;
+    if (spec == NULL)
+        return ctp__topology_discover(t) == CTP_OK ? CTP_OK : create_error(CTP_ENOMEM, "out of memory reading the topology");
+    char err[200];
+    int rc = ctp__topology_parse(spec, t, err, sizeof err);
+    if (rc == CTP_EINVAL) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s: %s", origin, err);
+        return create_error(rc, msg);
+    }
+    return rc == CTP_OK ? CTP_OK : create_error(rc, "out of memory reading the topology");
 }
 
-static void free_worker(ctp__worker *w)
+static void free_worker(ctp_pool *pool, ctp__worker *w)
 {
-    for (int p = 0; p < CTP_PRIORITY_COUNT; p++)
-        ctp__deque_destroy(&w->deques[p]);
+    if (w->deques_ready)
+        for (int p = 0; p < CTP_PRIORITY_COUNT; p++)
+            ctp__deque_destroy(&w->deques[p]);
     pthread_cond_destroy(&w->parker.cv);
     while (w->free_groups != NULL) {
         ctp_group *g = w->free_groups;
         w->free_groups = g->next_free;
         free(g);
     }
-    free(w);
+    free(w->victims);
+    ctp__node_free(pool->bind_memory, w, sizeof *w);
 }
 
-static ctp__worker *new_worker(ctp_pool *pool, uint32_t index)
+static ctp__worker *new_worker(ctp_pool *pool, uint32_t index, int node)
 {
-    ctp__worker *w = aligned_alloc(CTP__CACHELINE, (sizeof(ctp__worker) + CTP__CACHELINE - 1) /
-                                                       CTP__CACHELINE * CTP__CACHELINE);
+    /* On its node: bound there on a real NUMA machine. */
+    ctp__worker *w = ctp__node_alloc(pool->bind_memory, node, sizeof *w);
     if (w == NULL)
         return NULL;
     memset(w, 0, sizeof *w);
     w->pool = pool;
     w->index = index;
+    w->node = node;
     w->rng = index * 2654435761u + 1u;
-    int p = 0;
-    for (; p < CTP_PRIORITY_COUNT; p++)
-        if (ctp__deque_init(&w->deques[p], CTP__DEQUE_INITIAL) != 0)
-            break;
-    if (p < CTP_PRIORITY_COUNT || ctp__cond_init_monotonic(&w->parker.cv) != 0) {
-        while (p-- > 0)
-            ctp__deque_destroy(&w->deques[p]);
-        free(w);
+    w->victims = malloc(sizeof(uint32_t) * pool->nworkers);
+    if (w->victims == NULL || ctp__cond_init_monotonic(&w->parker.cv) != 0) {
+        free(w->victims);
+        ctp__node_free(pool->bind_memory, w, sizeof *w);
         return NULL;
     }
+    /* Steal order: our node's other workers, then the other nodes nearest
+     * first (ties by node number). Each group starts after our own index so
+     * thieves of one node do not all hit the same victim first. */
+    uint32_t k = 0;
+    int order[CTP__MAX_NODES];
+    int n = 0;
+    for (int m = 0; m < pool->nnodes; m++)
+        order[n++] = m;
+    for (int i = 1; i < n; i++) { /* insertion sort by distance from our node */
+        int m = order[i], j = i;
+        int dm = m == node ? -1 : pool->topo.distance[node][m];
+        while (j > 0) {
+            int o = order[j - 1];
+            int d = o == node ? -1 : pool->topo.distance[node][o];
+            if (d <= dm)
+                break;
+            order[j] = o;
+            j--;
+        }
+        order[j] = m;
+    }
+    for (int i = 0; i < n; i++) {
+        int m = order[i];
+        uint32_t first = pool->worker_first[m], count = pool->worker_first[m + 1] - first;
+        for (uint32_t j = 0; j < count; j++) {
+            uint32_t v = first + (index + 1 + j) % count;
+            if (v != index)
+                w->victims[k++] = v;
+        }
+        if (m == node)
+            w->nlocal = k;
+    }
+    w->nvictims = k;
     return w;
 }
 
@@ -92,7 +161,7 @@ static void free_pool(ctp_pool *pool)
     if (pool->workers != NULL) {
         for (uint32_t i = 0; i < pool->nworkers; i++)
             if (pool->workers[i] != NULL)
-                free_worker(pool->workers[i]);
+                free_worker(pool, pool->workers[i]);
         free(pool->workers);
     }
     while (pool->free_groups != NULL) {
@@ -100,9 +169,18 @@ static void free_pool(ctp_pool *pool)
         pool->free_groups = g->next_free;
         free(g);
     }
+    if (pool->injs != NULL) {
+        for (int n = 0; n <= pool->nnodes; n++)
+            ctp__injector_destroy(&pool->injs[n]);
+        free(pool->injs);
+    }
+    if (pool->depots != NULL) {
+        for (int n = 0; n < pool->nnodes; n++)
+            ctp__depot_destroy(&pool->depots[n]);
+        free(pool->depots);
+    }
     ctp__sleep_destroy(&pool->sleep);
-    ctp__injector_destroy(&pool->inj);
-    ctp__depot_destroy(&pool->depot);
+    ctp__topology_free(&pool->topo);
     pthread_cond_destroy(&pool->life_cv);
     pthread_mutex_destroy(&pool->life_lock);
     free(pool);
@@ -113,6 +191,9 @@ static void stop_workers(ctp_pool *pool)
 {
     /* Release: pairs with the acquire load in ctp__stop_wanted. */
     atomic_store_explicit(&pool->exiting, true, memory_order_release);
+    pthread_mutex_lock(&pool->life_lock);
+    pthread_cond_broadcast(&pool->life_cv); /* workers still at the start barrier */
+    pthread_mutex_unlock(&pool->life_lock);
     ctp__sleep_wake_all(pool);
     for (uint32_t i = 0; i < pool->nworkers; i++) {
         ctp__worker *w = pool->workers[i];
@@ -137,83 +218,135 @@ static int create_pool(const ctp_config *config, ctp_pool **out_pool)
     if (cfg.stack_size == 0)
         cfg.stack_size = CTP__DEFAULT_STACK;
 
+    ctp__topology topo;
+    bool simulated;
+    rc = load_topology(&cfg, &topo, &simulated);
+    if (rc != CTP_OK)
+        return rc;
+
     ctp_pool *pool = aligned_alloc(CTP__CACHELINE, (sizeof(ctp_pool) + CTP__CACHELINE - 1) /
                                                        CTP__CACHELINE * CTP__CACHELINE);
-    if (pool == NULL)
-        return CTP_ENOMEM;
+    if (pool == NULL) {
+        ctp__topology_free(&topo);
+        return create_error(CTP_ENOMEM, "out of memory");
+    }
     memset(pool, 0, sizeof *pool);
-    pool->nworkers = cfg.workers != 0 ? (uint32_t)cfg.workers : online_cpus();
+    pool->topo = topo;
+    uint32_t topo_cpus = (uint32_t)topo.cpu_first[topo.nodes];
+    pool->nworkers = cfg.workers != 0 ? (uint32_t)cfg.workers
+                                      : (topo_cpus > CTP_MAX_WORKERS ? CTP_MAX_WORKERS : topo_cpus);
+    pool->nnodes = cfg.numa_mode == CTP_NUMA_OFF ? 1 : topo.nodes;
+    pool->bind_memory = cfg.numa_mode == CTP_NUMA_AUTO && !simulated && topo.from_libnuma;
+    /* Workers per node, in proportion to each node's CPUs. */
+    unsigned per_node[CTP__MAX_NODES];
+    if (pool->nnodes == 1)
+        per_node[0] = pool->nworkers;
+    else
+        ctp__place_workers(&topo, pool->nworkers, per_node);
+    pool->worker_first[0] = 0;
+    for (int n = 0; n < pool->nnodes; n++)
+        pool->worker_first[n + 1] = pool->worker_first[n] + per_node[n];
+
     const char *name = cfg.name != NULL ? cfg.name : "ctp";
     size_t len = strlen(name);
     if (len > sizeof pool->name - 2)
         len = sizeof pool->name - 2;
     memcpy(pool->name, name, len);
     pool->name[len] = '\0';
-    cfg.name = NULL; /* never keep the caller's pointer */
+    cfg.name = NULL; /* never keep the caller's pointers */
+    cfg.topology = NULL;
     pool->config = cfg;
     atomic_init(&pool->state, CTP__RUNNING);
 
-    if (ctp__depot_init(&pool->depot) != CTP_OK) {
+    bool ok = pthread_mutex_init(&pool->life_lock, NULL) == 0 && ctp__cond_init_monotonic(&pool->life_cv) == 0 &&
+              ctp__sleep_init(&pool->sleep, pool->nworkers) == CTP_OK;
+    pool->depots = ok ? calloc((size_t)pool->nnodes, sizeof *pool->depots) : NULL;
+    pool->injs = pool->depots != NULL ? aligned_alloc(64, sizeof *pool->injs * (size_t)(pool->nnodes + 1)) : NULL;
+    if (pool->injs == NULL) {
+        free(pool->depots);
+        pool->depots = NULL;
+        pthread_cond_destroy(&pool->life_cv);
+        pthread_mutex_destroy(&pool->life_lock);
+        ctp__topology_free(&pool->topo);
         free(pool);
-        return CTP_ENOMEM;
+        return create_error(CTP_ENOMEM, "out of memory");
     }
-    if (ctp__injector_init(&pool->inj) != CTP_OK) {
-        ctp__depot_destroy(&pool->depot);
-        free(pool);
-        return CTP_ENOMEM;
-    }
-    if (ctp__sleep_init(&pool->sleep, pool->nworkers) != CTP_OK) {
-        ctp__injector_destroy(&pool->inj);
-        ctp__depot_destroy(&pool->depot);
-        free(pool);
-        return CTP_ENOMEM;
-    }
-    if (pthread_mutex_init(&pool->life_lock, NULL) != 0 || ctp__cond_init_monotonic(&pool->life_cv) != 0) {
-        ctp__sleep_destroy(&pool->sleep);
-        ctp__injector_destroy(&pool->inj);
-        ctp__depot_destroy(&pool->depot);
-        free(pool);
-        return CTP_ENOMEM;
+    int inited_depots = 0, inited_injs = 0;
+    for (; inited_depots < pool->nnodes; inited_depots++)
+        if (ctp__depot_init(&pool->depots[inited_depots], pool->bind_memory, inited_depots) != CTP_OK)
+            break;
+    if (inited_depots == pool->nnodes)
+        for (; inited_injs <= pool->nnodes; inited_injs++)
+            if (ctp__injector_init(&pool->injs[inited_injs],
+                                   &pool->depots[inited_injs < pool->nnodes ? inited_injs : 0]) != CTP_OK)
+                break;
+    if (inited_injs != pool->nnodes + 1) {
+        while (inited_injs-- > 0)
+            ctp__injector_destroy(&pool->injs[inited_injs]);
+        while (inited_depots-- > 0)
+            ctp__depot_destroy(&pool->depots[inited_depots]);
+        free(pool->injs);
+        free(pool->depots);
+        pool->injs = NULL;
+        pool->depots = NULL;
+        free_pool(pool);
+        return create_error(CTP_ENOMEM, "out of memory");
     }
     pool->workers = calloc(pool->nworkers, sizeof *pool->workers);
     if (pool->workers == NULL) {
         free_pool(pool);
-        return CTP_ENOMEM;
+        return create_error(CTP_ENOMEM, "out of memory");
     }
-    for (uint32_t i = 0; i < pool->nworkers; i++) {
-        pool->workers[i] = new_worker(pool, i);
-        if (pool->workers[i] == NULL) {
-            free_pool(pool);
-            return CTP_ENOMEM;
+    for (int n = 0; n < pool->nnodes; n++) {
+        for (uint32_t i = pool->worker_first[n]; i < pool->worker_first[n + 1]; i++) {
+            pool->workers[i] = new_worker(pool, i, n);
+            if (pool->workers[i] == NULL) {
+                free_pool(pool);
+                return create_error(CTP_ENOMEM, "out of memory");
+            }
         }
     }
     *out_pool = pool;
     return CTP_OK;
 }
 
+/* Starts the workers and waits until each has set itself up on its node
+ * (pinned, deques first-touched); then lets them run. */
 static int start_workers(ctp_pool *pool)
 {
     pthread_attr_t attr;
     if (pthread_attr_init(&attr) != 0)
-        return CTP_ENOMEM;
+        return create_error(CTP_ENOMEM, "out of threads");
     pthread_attr_setstacksize(&attr, pool->config.stack_size);
     int rc = CTP_OK;
+    uint32_t started = 0;
     for (uint32_t i = 0; i < pool->nworkers; i++) {
         ctp__worker *w = pool->workers[i];
         if (pthread_create(&w->thread, &attr, ctp__worker_main, w) != 0) {
-            rc = CTP_ENOMEM;
+            rc = create_error(CTP_ENOMEM, "out of threads");
             break;
         }
         w->started = true;
+        started++;
     }
     pthread_attr_destroy(&attr);
+    pthread_mutex_lock(&pool->life_lock);
+    while (pool->ready < started)
+        pthread_cond_wait(&pool->life_cv, &pool->life_lock);
+    if (pool->init_failed && rc == CTP_OK)
+        rc = create_error(CTP_ENOMEM, "out of memory in a worker");
+    if (rc == CTP_OK)
+        pool->released = true;
+    pthread_cond_broadcast(&pool->life_cv);
+    pthread_mutex_unlock(&pool->life_lock);
     return rc;
 }
 
 static int create_and_start(const ctp_config *config, ctp_pool **out_pool)
 {
+    last_error[0] = '\0';
     if (out_pool == NULL)
-        return CTP_EINVAL;
+        return create_error(CTP_EINVAL, "out_pool is NULL");
     *out_pool = NULL;
     ctp_pool *pool;
     int rc = create_pool(config, &pool);
@@ -238,6 +371,7 @@ int ctp_pool_create(const ctp_config *config, ctp_pool **out_pool)
 int ctp_test_pool_create_hooked(const ctp_config *config, ctp_test_hook_fn hook, void *ctx,
                                 ctp_pool **out_pool)
 {
+    last_error[0] = '\0';
     if (out_pool == NULL)
         return CTP_EINVAL;
     *out_pool = NULL;
@@ -288,6 +422,19 @@ static bool quiescent(ctp_pool *pool)
     return finished == submitted;
 }
 
+/* In index order, the order every multi-injector submission uses too. */
+static void lock_injectors(ctp_pool *pool)
+{
+    for (int n = 0; n <= pool->nnodes; n++)
+        pthread_mutex_lock(&pool->injs[n].lock);
+}
+
+static void unlock_injectors(ctp_pool *pool)
+{
+    for (int n = pool->nnodes; n >= 0; n--)
+        pthread_mutex_unlock(&pool->injs[n].lock);
+}
+
 int ctp_pool_shutdown(ctp_pool *pool, ctp_shutdown_mode mode, uint64_t timeout_ns)
 {
     if (pool == NULL || (mode != CTP_SHUTDOWN_DRAIN && mode != CTP_SHUTDOWN_CANCEL))
@@ -298,10 +445,10 @@ int ctp_pool_shutdown(ctp_pool *pool, ctp_shutdown_mode mode, uint64_t timeout_n
 
     /* RUNNING -> DRAINING, under the injector lock so that every outside
      * submission either completed before or sees the new state. */
-    pthread_mutex_lock(&pool->inj.lock);
+    lock_injectors(pool);
     if (atomic_load_explicit(&pool->state, memory_order_relaxed) == CTP__RUNNING)
         atomic_store_explicit(&pool->state, CTP__DRAINING, memory_order_relaxed);
-    pthread_mutex_unlock(&pool->inj.lock);
+    unlock_injectors(pool);
     if (mode == CTP_SHUTDOWN_CANCEL)
         /* Release: pairs with the acquire load in ctp__run_task. */
         atomic_store_explicit(&pool->cancel, true, memory_order_release);
@@ -320,9 +467,9 @@ int ctp_pool_shutdown(ctp_pool *pool, ctp_shutdown_mode mode, uint64_t timeout_n
             pthread_mutex_unlock(&pool->life_lock);
             CTP__HOOK(pool, CTP_HOOK_SHUTDOWN);
             stop_workers(pool);
-            pthread_mutex_lock(&pool->inj.lock);
+            lock_injectors(pool);
             atomic_store_explicit(&pool->state, CTP__STOPPED, memory_order_relaxed);
-            pthread_mutex_unlock(&pool->inj.lock);
+            unlock_injectors(pool);
             pthread_mutex_lock(&pool->life_lock);
             pool->joined = true;
             pthread_cond_broadcast(&pool->life_cv);
@@ -378,5 +525,50 @@ int ctp_pool_stats(ctp_pool *pool, ctp_stats *out)
     out->queued = atomic_load_explicit(&pool->ext_queued, memory_order_relaxed);
     out->workers = pool->nworkers;
     out->parked = CTP__PARKED(atomic_load_explicit(&pool->sleep.counts, memory_order_relaxed));
+    return CTP_OK;
+}
+
+int ctp_pool_node_count(ctp_pool *pool)
+{
+    return pool == NULL ? CTP_EINVAL : pool->nnodes;
+}
+
+int ctp_worker_node(ctp_pool *pool, int worker)
+{
+    if (pool == NULL || worker < 0 || (uint32_t)worker >= pool->nworkers)
+        return CTP_EINVAL;
+    return pool->workers[worker]->node;
+}
+
+void *ctp_alloc_on_node(ctp_pool *pool, int node, size_t size)
+{
+    if (pool == NULL || node < 0 || node >= pool->nnodes || size == 0)
+        return NULL;
+    return ctp__node_alloc(pool->bind_memory, node, size);
+}
+
+void ctp_free_on_node(ctp_pool *pool, void *ptr, size_t size)
+{
+    if (pool == NULL || ptr == NULL)
+        return;
+    ctp__node_free(pool->bind_memory, ptr, size);
+}
+
+int ctp_pool_node_stats(ctp_pool *pool, int node, ctp_node_stats *out)
+{
+    if (pool == NULL || out == NULL || node < 0 || node >= pool->nnodes)
+        return CTP_EINVAL;
+    memset(out, 0, sizeof *out);
+    for (uint32_t i = pool->worker_first[node]; i < pool->worker_first[node + 1]; i++) {
+        ctp__worker *w = pool->workers[i];
+        out->workers++;
+        out->executed += atomic_load_explicit(&w->executed, memory_order_relaxed);
+        out->taken_remote += atomic_load_explicit(&w->taken_remote, memory_order_relaxed);
+        uint64_t remote = atomic_load_explicit(&w->steals_remote, memory_order_relaxed);
+        out->steals_remote += remote;
+        out->steals_local += atomic_load_explicit(&w->steals, memory_order_relaxed) - remote;
+        out->affine_executed += atomic_load_explicit(&w->affine_executed, memory_order_relaxed);
+        out->affine_home += atomic_load_explicit(&w->affine_home, memory_order_relaxed);
+    }
     return CTP_OK;
 }

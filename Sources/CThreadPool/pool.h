@@ -11,6 +11,7 @@
 #include "ctp/ctp.h"
 #include "deque.h"
 #include "injector.h"
+#include "numa.h"
 #include "task.h"
 #include "test_hooks.h"
 
@@ -62,6 +63,11 @@ static inline void ctp__count(ctp__counter *c, uint64_t n)
 typedef struct ctp__worker {
     _Alignas(CTP__CACHELINE) ctp_pool *pool;
     uint32_t index;
+    int node;              /* placement node */
+    uint32_t *victims;     /* steal order: this node's workers, then nodes by distance */
+    uint32_t nvictims;     /* entries in victims */
+    uint32_t nlocal;       /* the first nlocal victims are on our node */
+    bool deques_ready;     /* deques initialised (by the worker thread: first touch) */
     pthread_t thread;
     bool started;
     unsigned local_mask;   /* owner only: bit p may be set only if deques[p] may be non-empty */
@@ -82,6 +88,10 @@ typedef struct ctp__worker {
     ctp__counter wakeups;
     ctp__counter backoff_timeouts;
     ctp__counter executed_by_priority[CTP_PRIORITY_COUNT];
+    ctp__counter taken_remote;
+    ctp__counter steals_remote;
+    ctp__counter affine_executed;
+    ctp__counter affine_home;
 } ctp__worker;
 
 /* ---- Lifecycle ---------------------------------------------------------- */
@@ -92,8 +102,16 @@ struct ctp_pool {
     char name[12];
     uint32_t nworkers;
     ctp__worker **workers;
-    ctp__injector inj;
-    ctp__task_depot depot;
+    /* Placement: nnodes nodes (1 with NUMA off); node n's workers are
+     * workers[worker_first[n] .. worker_first[n+1]). injs[n] is node n's
+     * injection queue, injs[nnodes] the one for tasks without affinity.
+     * depots[n] holds node n's task slabs. */
+    ctp__topology topo;
+    int nnodes;
+    bool bind_memory; /* real NUMA: pages bound with libnuma */
+    uint32_t worker_first[CTP__MAX_NODES + 1];
+    ctp__injector *injs;
+    ctp__task_depot *depots;
     ctp__sleep sleep;
 
     /* Bit p: some worker pushed a task of priority p to its own deque and
@@ -101,8 +119,9 @@ struct ctp_pool {
      * workers look for higher-priority work at task boundaries. */
     _Alignas(CTP__CACHELINE) _Atomic unsigned steal_hint;
 
-    /* Lifecycle. state changes only under inj.lock (so outside submitters
-     * see it consistently); cancel and exiting only ever go false -> true. */
+    /* Lifecycle. state changes only under every injector's lock (so outside
+     * submitters see it consistently); cancel and exiting only ever go
+     * false -> true. */
     _Alignas(CTP__CACHELINE) _Atomic int state;
     _Atomic bool cancel;
     _Atomic bool exiting;
@@ -110,10 +129,14 @@ struct ctp_pool {
     pthread_cond_t life_cv; /* shutdown waiters; signalled on park and helper finish */
     bool joining;           /* under life_lock */
     bool joined;            /* under life_lock */
+    uint32_t ready;         /* under life_lock: workers that initialised */
+    bool init_failed;       /* under life_lock: a worker could not */
+    bool released;          /* under life_lock: workers may start */
     struct ctp_group *free_groups; /* under life_lock: destroyed groups for reuse */
 
-    /* Outside submissions, updated under inj.lock. */
-    ctp__counter ext_submitted;
+    /* Outside submissions, updated under an injector lock (atomic add: there
+     * are several injectors). */
+    _Atomic uint64_t ext_submitted;
     /* Outside tasks not yet started: the bounded-queue count. */
     _Atomic size_t ext_queued;
     /* Outside threads running a task inside ctp_group_wait. */
@@ -172,8 +195,9 @@ bool ctp__stack_allows_steal(ctp__worker *w);
 /* ---- Sleep (sleep.c) ------------------------------------------------------ */
 int ctp__sleep_init(ctp__sleep *s, uint32_t nworkers);
 void ctp__sleep_destroy(ctp__sleep *s);
-/* After publishing `tasks` tasks: wakes workers if the protocol says so. */
-void ctp__sleep_notify(ctp_pool *pool, size_t tasks);
+/* After publishing `tasks` tasks: wakes workers if the protocol says so,
+ * parked workers of `node` first (-1: the newest parked ones). */
+void ctp__sleep_notify(ctp_pool *pool, size_t tasks, int node);
 void ctp__sleep_begin_search(ctp_pool *pool);
 void ctp__sleep_end_search(ctp_pool *pool, bool found_work);
 /* Parks w (which is searching) until notified, the stop condition holds, or

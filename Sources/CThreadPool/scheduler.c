@@ -29,8 +29,9 @@ int ctp_worker_index(void)
 
 bool ctp__has_visible_work(ctp_pool *pool)
 {
-    if (ctp__injector_mask(&pool->inj) != 0)
-        return true;
+    for (int n = 0; n <= pool->nnodes; n++)
+        if (ctp__injector_mask(&pool->injs[n]) != 0)
+            return true;
     for (uint32_t i = 0; i < pool->nworkers; i++) {
         ctp__worker *v = pool->workers[i];
         for (int p = 0; p < CTP_PRIORITY_COUNT; p++)
@@ -57,22 +58,32 @@ static inline uint32_t next_rand(uint32_t *state)
     return x;
 }
 
-/* Steals one task of priority p from any worker but `self` (NULL = none).
- * Starts at a random victim so thieves spread out. */
-static ctp__task *steal_level(ctp_pool *pool, ctp__worker *self, int p, uint32_t start)
+static ctp__task *steal_from(ctp_pool *pool, ctp__worker *v, int p)
 {
-    uint32_t n = pool->nworkers;
+    for (;;) {
+        bool retry;
+        ctp__task *t = ctp__deque_steal(&v->deques[p], &retry, pool);
+        if (t != NULL || !retry)
+            return t;
+    }
+}
+
+/* Steals one task of priority p from w's victims [from, to) in its steal
+ * order (same node first, then by distance), starting at a random one of
+ * them so thieves spread out. Counts the steal. */
+static ctp__task *steal_range(ctp__worker *w, int p, uint32_t from, uint32_t to, uint32_t start)
+{
+    uint32_t n = to - from;
     for (uint32_t k = 0; k < n; k++) {
-        ctp__worker *v = pool->workers[(start + k) % n];
-        if (v == self)
-            continue;
-        for (;;) {
-            bool retry;
-            ctp__task *t = ctp__deque_steal(&v->deques[p], &retry, pool);
-            if (t != NULL)
-                return t;
-            if (!retry)
-                break;
+        uint32_t idx = from + (start + k) % n;
+        ctp__task *t = steal_from(w->pool, w->pool->workers[w->victims[idx]], p);
+        if (t != NULL) {
+            ctp__count(&w->steals, 1);
+            if (idx >= w->nlocal) {
+                ctp__count(&w->steals_remote, 1);
+                ctp__count(&w->taken_remote, 1);
+            }
+            return t;
         }
     }
     return NULL;
@@ -90,28 +101,34 @@ static int local_push(ctp__worker *w, ctp__task *t)
     return 0;
 }
 
-/* Takes a batch of the injector's tasks at priority <= p: runs the first,
- * keeps the rest on its own deque (pushed newest-last so they pop in FIFO
- * order). Batching takes the injector lock once per batch. */
-static ctp__task *take_injected(ctp__worker *w, int p)
+/* Takes a batch of inj's tasks at priority <= p: runs the first, keeps the
+ * rest on its own deque (pushed newest-last so they pop in FIFO order).
+ * Batching takes the injector lock once per batch. A remote injector (another
+ * node's) gives one task at a time: the rest stay for that node's workers. */
+static ctp__task *take_injected(ctp__worker *w, ctp__injector *inj, int p, bool remote)
 {
     ctp_pool *pool = w->pool;
-    size_t queued = atomic_load_explicit(&pool->inj.count, memory_order_relaxed);
-    size_t want = queued / pool->nworkers + 1;
-    if (want > 32)
-        want = 32;
+    size_t want = 1;
+    if (!remote) {
+        size_t queued = atomic_load_explicit(&inj->count, memory_order_relaxed);
+        want = queued / pool->nworkers + 1;
+        if (want > 32)
+            want = 32;
+    }
     ctp__task *batch[32];
-    size_t n = ctp__injector_take(&pool->inj, p, batch, want);
+    size_t n = ctp__injector_take(inj, p, batch, want);
     if (n == 0)
         return NULL;
     ctp__count(&w->injected, n);
+    if (remote)
+        ctp__count(&w->taken_remote, n);
     for (size_t i = n; i-- > 1;) {
         if (local_push(w, batch[i]) != 0) {
             /* Out of memory growing our deque: give the rest back. */
-            pthread_mutex_lock(&pool->inj.lock);
+            pthread_mutex_lock(&inj->lock);
             for (size_t j = 1; j <= i; j++)
-                ctp__injector_push_locked(&pool->inj, batch[j]);
-            pthread_mutex_unlock(&pool->inj.lock);
+                ctp__injector_push_locked(inj, batch[j]);
+            pthread_mutex_unlock(&inj->lock);
             break;
         }
     }
@@ -121,20 +138,20 @@ static ctp__task *take_injected(ctp__worker *w, int p)
 ctp__task *ctp__find_task(ctp__worker *w, bool may_steal)
 {
     ctp_pool *pool = w->pool;
-    unsigned inj = may_steal ? ctp__injector_mask(&pool->inj) : 0;
+    ctp__injector *home = &pool->injs[w->node], *any = &pool->injs[pool->nnodes];
+    unsigned inj_home = may_steal ? ctp__injector_mask(home) : 0;
+    unsigned inj_any = may_steal ? ctp__injector_mask(any) : 0;
     unsigned hint = may_steal ? atomic_load_explicit(&pool->steal_hint, memory_order_relaxed) : 0;
     uint32_t start = next_rand(&w->rng);
     ctp__task *t;
     for (int p = 0; p < CTP_PRIORITY_COUNT; p++) {
         unsigned bit = 1u << p;
-        /* Other workers' deques at this level, if the hint says they may
+        /* Our node's other workers at this level, if the hint says they may
          * hold work and we still have our own work at a lower level (a
          * worker with nothing of its own sweeps every level below). */
         if ((hint & bit) && (w->local_mask >> p) > 1u) {
-            if ((t = steal_level(pool, w, p, start)) != NULL) {
-                ctp__count(&w->steals, 1);
+            if ((t = steal_range(w, p, 0, w->nlocal, start)) != NULL)
                 return t;
-            }
             atomic_fetch_and_explicit(&pool->steal_hint, ~bit, memory_order_relaxed);
         }
         if (w->local_mask & bit) {
@@ -142,16 +159,29 @@ ctp__task *ctp__find_task(ctp__worker *w, bool may_steal)
                 return t;
             w->local_mask &= ~bit; /* only we push, so it stays empty until we do */
         }
-        if ((inj & bit) && (t = take_injected(w, p)) != NULL)
+        if ((inj_home & bit) && (t = take_injected(w, home, p, false)) != NULL)
+            return t;
+        if ((inj_any & bit) && (t = take_injected(w, any, p, false)) != NULL)
             return t;
     }
     if (!may_steal)
         return NULL;
-    /* Nothing of our own and nothing injected: sweep every level of every victim. */
-    for (int p = 0; p < CTP_PRIORITY_COUNT; p++) {
-        if ((t = steal_level(pool, w, p, start)) != NULL) {
-            ctp__count(&w->steals, 1);
+    /* Nothing of our own: our node's workers, every level. */
+    for (int p = 0; p < CTP_PRIORITY_COUNT; p++)
+        if ((t = steal_range(w, p, 0, w->nlocal, start)) != NULL)
             return t;
+    /* Our node had nothing: other nodes, nearest first (their injection
+     * queues, then their workers), every level. */
+    if (w->nvictims > w->nlocal || pool->nnodes > 1) {
+        for (int p = 0; p < CTP_PRIORITY_COUNT; p++) {
+            for (int k = 1; k < pool->nnodes; k++) {
+                int m = (w->node + k) % pool->nnodes;
+                if ((ctp__injector_mask(&pool->injs[m]) & (1u << p)) &&
+                    (t = take_injected(w, &pool->injs[m], p, true)) != NULL)
+                    return t;
+            }
+            if ((t = steal_range(w, p, w->nlocal, w->nvictims, start)) != NULL)
+                return t;
         }
     }
     return NULL;
@@ -160,13 +190,15 @@ ctp__task *ctp__find_task(ctp__worker *w, bool may_steal)
 ctp__task *ctp__find_task_outside(ctp_pool *pool)
 {
     ctp__task *t = NULL;
+    uint32_t start = (uint32_t)(uintptr_t)&t >> 6;
     for (int p = 0; p < CTP_PRIORITY_COUNT; p++) {
-        if (ctp__injector_mask(&pool->inj) & (1u << p)) {
-            if (ctp__injector_take(&pool->inj, p, &t, 1) == 1)
+        for (int n = pool->nnodes; n >= 0; n--) /* the node-less queue first */
+            if ((ctp__injector_mask(&pool->injs[n]) & (1u << p)) &&
+                ctp__injector_take(&pool->injs[n], p, &t, 1) == 1)
                 return t;
-        }
-        if ((t = steal_level(pool, NULL, p, (uint32_t)(uintptr_t)&t >> 6)) != NULL)
-            return t;
+        for (uint32_t k = 0; k < pool->nworkers; k++)
+            if ((t = steal_from(pool, pool->workers[(start + k) % pool->nworkers], p)) != NULL)
+                return t;
     }
     return NULL;
 }
@@ -174,11 +206,11 @@ ctp__task *ctp__find_task_outside(ctp_pool *pool)
 static void recycle(ctp_pool *pool, ctp__worker *w, ctp__task *t)
 {
     if (w != NULL) {
-        ctp__task_free(&w->cache, &pool->depot, t);
+        ctp__task_free(&w->cache, &pool->depots[w->node], t);
     } else {
         ctp__task_cache one = { t, 1 };
         t->next = NULL;
-        ctp__task_cache_flush(&one, &pool->depot);
+        ctp__task_cache_flush(&one, &pool->depots[0]);
     }
 }
 
@@ -188,6 +220,7 @@ void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t)
     void *arg = t->has_payload ? (void *)t->payload : t->arg;
     struct ctp_group *g = t->group;
     int prio = t->priority;
+    int affinity = t->node;
     if (t->holds_capacity)
         atomic_fetch_sub_explicit(&pool->ext_queued, 1, memory_order_relaxed);
     /* Recycle the node before running, so the task's own submissions reuse
@@ -219,6 +252,11 @@ void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t)
         } else {
             ctp__count(&w->executed, 1);
             ctp__count(&w->executed_by_priority[prio], 1);
+        }
+        if (affinity >= 0) {
+            ctp__count(&w->affine_executed, 1);
+            if (affinity == w->node)
+                ctp__count(&w->affine_home, 1);
         }
     } else {
         /* Release: pairs with the acquire loads in the quiescence check. */
@@ -305,6 +343,42 @@ void *ctp__worker_main(void *arg)
     char name[16];
     snprintf(name, sizeof name, "%s-%u", pool->name, (unsigned)w->index);
     pthread_setname_np(pthread_self(), name);
+
+    /* Set up on our node: pin first, then touch our deques first, so their
+     * pages come from the node we run on. */
+    if (pool->config.affinity == CTP_AFFINITY_NODE && pool->config.numa_mode == CTP_NUMA_AUTO) {
+        ctp__pin_thread(&pool->topo, w->node, -1);
+    } else if (pool->config.affinity == CTP_AFFINITY_CPU) {
+        /* One CPU each: the node's CPUs in turn (all CPUs with NUMA off). */
+        int first = pool->nnodes == 1 ? 0 : pool->topo.cpu_first[w->node];
+        int count = pool->nnodes == 1 ? pool->topo.cpu_first[pool->topo.nodes]
+                                      : pool->topo.cpu_first[w->node + 1] - first;
+        uint32_t nth = w->index - pool->worker_first[w->node];
+        ctp__pin_thread(&pool->topo, w->node, pool->topo.cpus[first + (int)(nth % (uint32_t)count)]);
+    }
+    int p = 0;
+    for (; p < CTP_PRIORITY_COUNT; p++)
+        if (ctp__deque_init(&w->deques[p], CTP__DEQUE_INITIAL) != 0)
+            break;
+    bool ok = p == CTP_PRIORITY_COUNT;
+    if (!ok)
+        while (p-- > 0)
+            ctp__deque_destroy(&w->deques[p]);
+    pthread_mutex_lock(&pool->life_lock);
+    w->deques_ready = ok;
+    if (!ok)
+        pool->init_failed = true;
+    pool->ready++;
+    pthread_cond_broadcast(&pool->life_cv);
+    while (!pool->released && !ctp__stop_wanted(pool))
+        pthread_cond_wait(&pool->life_cv, &pool->life_lock);
+    bool run = pool->released;
+    pthread_mutex_unlock(&pool->life_lock);
+    if (!run) {
+        tls->pool = NULL;
+        tls->worker = NULL;
+        return NULL;
+    }
 
     for (;;) {
         ctp__task *t = ctp__find_task(w, true);

@@ -33,9 +33,31 @@ void ctp__sleep_destroy(ctp__sleep *s)
     s->idle = NULL;
 }
 
-/* Pops up to n workers off the idle stack (newest first: warm caches) and
- * signals them. The waker counts each one as searching. */
-static void wake(ctp_pool *pool, size_t n)
+/* Under the sleep lock: takes the newest parked worker of `node` off the
+ * idle stack, else (or for node -1) the newest of all. */
+static uint32_t idle_pop_locked(ctp_pool *pool, int node)
+{
+    ctp__sleep *s = &pool->sleep;
+    uint32_t pos = s->idle_len - 1;
+    if (node >= 0) {
+        for (uint32_t i = s->idle_len; i-- > 0;) {
+            if (pool->workers[s->idle[i]]->node == node) {
+                pos = i;
+                break;
+            }
+        }
+    }
+    uint32_t idx = s->idle[pos];
+    for (uint32_t j = pos; j + 1 < s->idle_len; j++)
+        s->idle[j] = s->idle[j + 1];
+    s->idle_len--;
+    return idx;
+}
+
+/* Pops up to n workers off the idle stack (newest first: warm caches; those
+ * of `node` before others) and signals them. The waker counts each one as
+ * searching. */
+static void wake(ctp_pool *pool, size_t n, int node)
 {
     ctp__sleep *s = &pool->sleep;
     uint32_t picked[32];
@@ -43,7 +65,7 @@ static void wake(ctp_pool *pool, size_t n)
         size_t k = 0;
         pthread_mutex_lock(&s->lock);
         while (k < n && k < 32 && s->idle_len > 0) {
-            uint32_t idx = s->idle[--s->idle_len];
+            uint32_t idx = idle_pop_locked(pool, node);
             ctp__parker *p = &pool->workers[idx]->parker;
             p->on_idle = false;
             p->notified = true;
@@ -64,7 +86,7 @@ static void wake(ctp_pool *pool, size_t n)
     }
 }
 
-void ctp__sleep_notify(ctp_pool *pool, size_t tasks)
+void ctp__sleep_notify(ctp_pool *pool, size_t tasks, int node)
 {
     CTP__HOOK(pool, CTP_HOOK_BEFORE_NOTIFY);
     /* Seq_cst fence: pairs with the fence in ctp__sleep_park (and in
@@ -85,7 +107,7 @@ void ctp__sleep_notify(ctp_pool *pool, size_t tasks)
         if (pool->config.wake_fanout != 0 && n > pool->config.wake_fanout)
             n = pool->config.wake_fanout;
     }
-    wake(pool, n);
+    wake(pool, n, node);
 }
 
 void ctp__sleep_begin_search(ctp_pool *pool)
@@ -110,7 +132,7 @@ void ctp__sleep_end_search(ctp_pool *pool, bool found_work)
      * Seq_cst fence: pairs with the submitter's fence in ctp__sleep_notify. */
     atomic_thread_fence(memory_order_seq_cst);
     if (ctp__has_visible_work(pool))
-        ctp__sleep_notify(pool, 1);
+        ctp__sleep_notify(pool, 1, -1);
 }
 
 /* Under the sleep lock: removes worker idx from the middle of the idle stack. */

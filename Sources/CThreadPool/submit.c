@@ -22,7 +22,7 @@ static int validate(ctp_pool *pool, const ctp_task_desc *d)
         return CTP_EINVAL;
     if ((unsigned)d->priority >= (unsigned)CTP_PRIORITY_COUNT)
         return CTP_EINVAL;
-    if (d->node != -1 && d->node != 0) /* one node until NUMA placement lands */
+    if (d->node < -1 || d->node >= pool->topo.nodes)
         return CTP_EINVAL;
     if (d->group != NULL && d->group->pool != pool)
         return CTP_EINVAL;
@@ -50,7 +50,32 @@ static void place_payload(ctp__task *t, const ctp__payload *pl)
         memcpy(t->payload, pl->data, pl->size);
 }
 
-static void fill(ctp__task *t, const ctp_task_desc *d, bool holds_capacity)
+/* The node a task is placed on: -1 for none. With NUMA off every affinity
+ * is node 0; an affinity for a node without workers goes to the nearest
+ * node that has some. */
+static int home_node(ctp_pool *pool, int node)
+{
+    if (node < 0)
+        return -1;
+    if (pool->nnodes == 1)
+        return 0;
+    if (pool->worker_first[node + 1] > pool->worker_first[node])
+        return node;
+    int best = -1;
+    for (int m = 0; m < pool->nnodes; m++)
+        if (pool->worker_first[m + 1] > pool->worker_first[m] &&
+            (best < 0 || pool->topo.distance[node][m] < pool->topo.distance[node][best]))
+            best = m;
+    return best;
+}
+
+/* The injector for a task placed on `home` (-1: the node-less one). */
+static int injector_index(ctp_pool *pool, int home)
+{
+    return home < 0 ? pool->nnodes : home;
+}
+
+static void fill(ctp__task *t, const ctp_task_desc *d, bool holds_capacity, int home)
 {
     t->fn = d->fn;
     t->arg = d->arg;
@@ -59,7 +84,7 @@ static void fill(ctp__task *t, const ctp_task_desc *d, bool holds_capacity)
     t->priority = (uint8_t)d->priority;
     t->holds_capacity = holds_capacity;
     t->has_payload = 0;
-    t->node = (int16_t)d->node;
+    t->node = (int16_t)home;
     t->next = NULL;
 }
 
@@ -79,18 +104,18 @@ static int submit_local(ctp__worker *w, const ctp_task_desc *descs, size_t count
         /* The payload must not be moved unless the push cannot fail. */
         ctp__task *t;
         if (ctp__deque_reserve(&w->deques[descs[0].priority], 1) != 0 ||
-            (t = ctp__task_alloc(&w->cache, &pool->depot)) == NULL)
+            (t = ctp__task_alloc(&w->cache, &pool->depots[w->node])) == NULL)
             return CTP_ENOMEM;
-        fill(t, &descs[0], false);
+        fill(t, &descs[0], false, home_node(pool, descs[0].node));
         place_payload(t, pl);
         count_groups(descs, 1);
         ctp__count(&w->submitted, 1); /* before publishing: see the quiescence check */
         (void)ctp__deque_push(&w->deques[t->priority], t);
     } else if (count == 1) {
-        ctp__task *t = ctp__task_alloc(&w->cache, &pool->depot);
+        ctp__task *t = ctp__task_alloc(&w->cache, &pool->depots[w->node]);
         if (t == NULL)
             return CTP_ENOMEM;
-        fill(t, &descs[0], false);
+        fill(t, &descs[0], false, home_node(pool, descs[0].node));
         count_groups(descs, 1);
         ctp__count(&w->submitted, 1); /* before publishing: see the quiescence check */
         if (ctp__deque_push(&w->deques[t->priority], t) != 0) {
@@ -99,7 +124,7 @@ static int submit_local(ctp__worker *w, const ctp_task_desc *descs, size_t count
                                   memory_order_relaxed);
             if (t->group != NULL)
                 ctp__group_task_done(t->group); /* wakes a waiter that saw it pending */
-            ctp__task_free(&w->cache, &pool->depot, t);
+            ctp__task_free(&w->cache, &pool->depots[w->node], t);
             return CTP_ENOMEM;
         }
     } else {
@@ -112,11 +137,11 @@ static int submit_local(ctp__worker *w, const ctp_task_desc *descs, size_t count
                 return CTP_ENOMEM;
         ctp__task *list = NULL;
         for (size_t i = 0; i < count; i++) {
-            ctp__task *t = ctp__task_alloc(&w->cache, &pool->depot);
+            ctp__task *t = ctp__task_alloc(&w->cache, &pool->depots[w->node]);
             if (t == NULL) {
                 while (list != NULL) {
                     ctp__task *next = list->next;
-                    ctp__task_free(&w->cache, &pool->depot, list);
+                    ctp__task_free(&w->cache, &pool->depots[w->node], list);
                     list = next;
                 }
                 return CTP_ENOMEM;
@@ -129,7 +154,7 @@ static int submit_local(ctp__worker *w, const ctp_task_desc *descs, size_t count
         for (size_t i = 0; i < count; i++) {
             ctp__task *t = list;
             list = list->next;
-            fill(t, &descs[i], false);
+            fill(t, &descs[i], false, home_node(pool, descs[i].node));
             (void)ctp__deque_push(&w->deques[t->priority], t);
         }
     }
@@ -139,17 +164,23 @@ static int submit_local(ctp__worker *w, const ctp_task_desc *descs, size_t count
     w->local_mask |= bits;
     if ((atomic_load_explicit(&pool->steal_hint, memory_order_relaxed) & bits) != bits)
         atomic_fetch_or_explicit(&pool->steal_hint, bits, memory_order_relaxed);
-    ctp__sleep_notify(pool, count);
+    ctp__sleep_notify(pool, count, -1);
     return CTP_OK;
 }
 
-/* From any other thread: into the injection queue. `inside` = the caller is
- * running one of this pool's tasks, so it is never refused. */
+/* Into the injection queues: from outside the pool, or a worker's tasks
+ * for another node. `inside` = the caller is running one of this pool's
+ * tasks, so it is never refused. Every injector involved is locked (in
+ * index order), so the batch is still all or none. */
 static int submit_injected(ctp_pool *pool, const ctp_task_desc *descs, size_t count, bool inside,
                            const ctp__payload *pl)
 {
-    ctp__injector *inj = &pool->inj;
-    pthread_mutex_lock(&inj->lock);
+    bool involved[CTP__MAX_NODES + 1] = { false };
+    for (size_t i = 0; i < count; i++)
+        involved[injector_index(pool, home_node(pool, descs[i].node))] = true;
+    for (int n = 0; n <= pool->nnodes; n++)
+        if (involved[n])
+            pthread_mutex_lock(&pool->injs[n].lock);
     int rc = CTP_OK;
     if (!inside && atomic_load_explicit(&pool->state, memory_order_relaxed) != CTP__RUNNING)
         rc = CTP_ESHUTDOWN;
@@ -158,53 +189,64 @@ static int submit_injected(ctp_pool *pool, const ctp_task_desc *descs, size_t co
               atomic_load_explicit(&pool->ext_queued, memory_order_relaxed) >
                   pool->config.queue_capacity - count))
         rc = CTP_EFULL;
-    if (rc != CTP_OK) {
-        pthread_mutex_unlock(&inj->lock);
-        atomic_fetch_add_explicit(&pool->rejected, 1, memory_order_relaxed);
-        return rc;
-    }
-    ctp__task *list = NULL;
-    for (size_t i = 0; i < count; i++) {
-        ctp__task *t = ctp__task_alloc(&inj->cache, &pool->depot);
+    ctp__task *list = NULL, **tail = &list;
+    for (size_t i = 0; rc == CTP_OK && i < count; i++) {
+        int home = home_node(pool, descs[i].node);
+        ctp__injector *inj = &pool->injs[injector_index(pool, home)];
+        ctp__task *t = ctp__task_alloc(&inj->cache, inj->depot);
         if (t == NULL) {
             while (list != NULL) {
                 ctp__task *next = list->next;
-                ctp__task_free(&inj->cache, &pool->depot, list);
+                ctp__injector *back = &pool->injs[injector_index(pool, list->node)];
+                ctp__task_free(&back->cache, back->depot, list);
                 list = next;
             }
-            pthread_mutex_unlock(&inj->lock);
-            return CTP_ENOMEM;
+            rc = CTP_ENOMEM;
+            break;
         }
-        t->next = list;
-        list = t;
+        fill(t, &descs[i], !inside, home);
+        *tail = t;
+        tail = &t->next;
     }
-    count_groups(descs, count);
-    ctp__count(&pool->ext_submitted, count); /* before publishing: see the quiescence check */
-    if (!inside)
-        atomic_fetch_add_explicit(&pool->ext_queued, count, memory_order_relaxed);
-    for (size_t i = 0; i < count; i++) {
-        ctp__task *t = list;
-        list = list->next;
-        fill(t, &descs[i], !inside);
-        place_payload(t, pl); /* pl only with count 1 */
-        ctp__injector_push_locked(inj, t);
+    if (rc == CTP_OK) {
+        count_groups(descs, count);
+        /* Before publishing: see the quiescence check. Release: pairs with its acquire loads. */
+        atomic_fetch_add_explicit(&pool->ext_submitted, count, memory_order_release);
+        if (!inside)
+            atomic_fetch_add_explicit(&pool->ext_queued, count, memory_order_relaxed);
+        while (list != NULL) {
+            ctp__task *t = list;
+            list = list->next;
+            place_payload(t, pl); /* pl only with count 1 */
+            ctp__injector_push_locked(&pool->injs[injector_index(pool, t->node)], t);
+        }
     }
-    pthread_mutex_unlock(&inj->lock);
-    ctp__sleep_notify(pool, count);
-    return CTP_OK;
+    for (int n = pool->nnodes; n >= 0; n--)
+        if (involved[n])
+            pthread_mutex_unlock(&pool->injs[n].lock);
+    if (rc == CTP_ESHUTDOWN || rc == CTP_EFULL)
+        atomic_fetch_add_explicit(&pool->rejected, 1, memory_order_relaxed);
+    if (rc == CTP_OK)
+        ctp__sleep_notify(pool, count, count == 1 ? home_node(pool, descs[0].node) : -1);
+    return rc;
 }
 
 static int submit(ctp_pool *pool, const ctp_task_desc *descs, size_t count, const ctp__payload *pl)
 {
+    bool local = true;
+    ctp__worker *w = ctp__current_worker(pool);
     for (size_t i = 0; i < count; i++) {
         int rc = validate(pool, &descs[i]);
         if (rc != CTP_OK)
             return rc;
+        if (w != NULL && local) {
+            int home = home_node(pool, descs[i].node);
+            local = home < 0 || home == w->node;
+        }
     }
-    ctp__worker *w = ctp__current_worker(pool);
-    if (w != NULL)
+    if (w != NULL && local)
         return submit_local(w, descs, count, pl);
-    return submit_injected(pool, descs, count, ctp__is_inside(pool), pl);
+    return submit_injected(pool, descs, count, w != NULL || ctp__is_inside(pool), pl);
 }
 
 int ctp_submit_batch(ctp_pool *pool, const ctp_task_desc *descs, size_t count)

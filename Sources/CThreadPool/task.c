@@ -1,15 +1,18 @@
 /* Task node allocator: per-thread caches over a depot of slabs (see task.h). */
 #include "task.h"
 
-#include <stdlib.h>
+#include "numa.h"
+
 
 typedef struct ctp__slab {
     struct ctp__slab *next;
     ctp__task tasks[CTP__SLAB_TASKS];
 } ctp__slab;
 
-int ctp__depot_init(ctp__task_depot *depot)
+int ctp__depot_init(ctp__task_depot *depot, bool bind, int node)
 {
+    depot->bind = bind;
+    depot->node = node;
     depot->batches = NULL;
     depot->free_batches = 0;
     depot->slabs = NULL;
@@ -21,7 +24,7 @@ void ctp__depot_destroy(ctp__task_depot *depot)
     ctp__slab *slab = depot->slabs;
     while (slab != NULL) {
         ctp__slab *next = slab->next;
-        free(slab);
+        ctp__node_free(depot->bind, slab, sizeof *slab);
         slab = next;
     }
     depot->slabs = NULL;
@@ -46,7 +49,7 @@ static int depot_refill(ctp__task_cache *cache, ctp__task_depot *depot)
         cache->count = n;
         return 0;
     }
-    ctp__slab *slab = malloc(sizeof *slab);
+    ctp__slab *slab = ctp__node_alloc(depot->bind, depot->node, sizeof *slab);
     if (slab == NULL) {
         pthread_mutex_unlock(&depot->lock);
         return -1;

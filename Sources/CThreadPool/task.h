@@ -14,6 +14,7 @@
 #define CTP_TASK_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,12 +46,14 @@ typedef struct ctp__task_cache {
  * batches are linked through this header stored in the first node's arg. */
 typedef struct ctp__task_depot {
     pthread_mutex_t lock;
+    bool bind; /* slabs bound to `node` with libnuma */
+    int node;
     ctp__task *batches;  /* under lock: list of batch heads, linked via ->arg */
     size_t free_batches; /* under lock */
     void *slabs;         /* under lock: allocated slabs, for freeing */
 } ctp__task_depot;
 
-int ctp__depot_init(ctp__task_depot *depot);
+int ctp__depot_init(ctp__task_depot *depot, bool bind, int node);
 void ctp__depot_destroy(ctp__task_depot *depot);
 
 /* Takes one node from cache, refilling it from depot; NULL if out of memory. */

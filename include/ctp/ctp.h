@@ -98,6 +98,13 @@ typedef enum {
     CTP_SHUTDOWN_CANCEL = 1  /* call on_cancel for every unstarted task instead */
 } ctp_shutdown_mode;
 
+/** NUMA mode. AUTO: follow the topology (libnuma's, or a simulated one);
+ *  OFF: behave as one node (node affinities are accepted and ignored). */
+typedef enum { CTP_NUMA_AUTO = 0, CTP_NUMA_OFF = 1 } ctp_numa_mode;
+
+/** Worker CPU affinity: none, pinned to their node's CPUs, or one CPU each. */
+typedef enum { CTP_AFFINITY_NONE = 0, CTP_AFFINITY_NODE = 1, CTP_AFFINITY_CPU = 2 } ctp_affinity;
+
 /** Pool configuration. Always call ctp_config_init first, then change the
  *  fields you need; new fields may be added and init gives them defaults. */
 typedef struct ctp_config {
@@ -129,6 +136,19 @@ typedef struct ctp_config {
     /** Thread name prefix (at most 10 characters are used; the Linux limit is
      *  15); NULL = "ctp". The string is copied. */
     const char *name;
+    /** NUMA mode; default CTP_NUMA_AUTO. */
+    ctp_numa_mode numa_mode;
+    /** Worker affinity; default CTP_AFFINITY_NONE. */
+    ctp_affinity affinity;
+    /** Simulated topology, NULL = the environment variable CTP_TOPOLOGY, or if
+     *  that is unset the machine's (libnuma; one node without it). Syntax: CPU
+     *  lists per node separated by ';', optionally '|' and a distance matrix
+     *  with rows separated by ';': "0-7;8-15" or "0-3,8-11;4-7,12-15|10,21;21,10".
+     *  With a topology given, workers = 0 means one per CPU it lists; CPU ids
+     *  beyond the machine's wrap around when pinning, and memory is not bound.
+     *  An unparsable topology fails ctp_pool_create with CTP_EINVAL, and
+     *  ctp_last_error_message() names the problem. The string is copied. */
+    const char *topology;
 } ctp_config;
 
 /** A task description for ctp_submit_desc and ctp_submit_batch.
@@ -139,7 +159,10 @@ typedef struct ctp_task_desc {
     ctp_task_fn on_cancel; /* optional: called with arg instead of fn if the task is dropped */
     ctp_priority priority; /* zero = CRITICAL, so set it; ctp_task_desc_init sets NORMAL */
     ctp_group *group;      /* optional: the task counts towards this group */
-    int node;              /* NUMA node affinity, -1 = any */
+    int node;              /* NUMA node affinity, -1 = any: the task is queued on
+                              that node's injection queue (or the submitting worker's
+                              deque if it is on that node); that node's workers take it
+                              first, others only when idle (counted as taken_remote) */
 } ctp_task_desc;
 
 /** Pool statistics: a snapshot taken without stopping the pool, so counters
@@ -159,6 +182,17 @@ typedef struct ctp_stats {
     uint64_t parked;     /* workers parked right now */
     uint64_t executed_by_priority[CTP_PRIORITY_COUNT];
 } ctp_stats;
+
+/** Per-node statistics (ctp_pool_node_stats), a snapshot like ctp_stats. */
+typedef struct ctp_node_stats {
+    uint64_t workers;         /* workers placed on this node */
+    uint64_t executed;        /* tasks run by this node's workers */
+    uint64_t taken_remote;    /* of those, taken from another node's queues */
+    uint64_t steals_local;    /* steals from a worker of this node */
+    uint64_t steals_remote;   /* steals from a worker of another node */
+    uint64_t affine_executed; /* tasks with a node affinity run here */
+    uint64_t affine_home;     /* of those, tasks whose affinity was this node */
+} ctp_node_stats;
 
 /* ------------------------------------------------------------------------ */
 /* Configuration and descriptors                                            */
@@ -288,6 +322,36 @@ CTP_API int ctp_pool_stats(ctp_pool *pool, ctp_stats *out);
 /** This thread's worker index (0 .. workers-1) in its pool, or -1 if the
  *  calling thread is not a pool worker. Any thread. */
 CTP_API int ctp_worker_index(void);
+
+/** A sentence describing why the last ctp_pool_create on this thread failed
+ *  (for example which part of a topology could not be parsed); "" if it did
+ *  not. Valid until the thread's next ctp_pool_create. Any thread. */
+CTP_API const char *ctp_last_error_message(void);
+
+/* ------------------------------------------------------------------------ */
+/* NUMA                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/** Nodes the pool places work on (1 with CTP_NUMA_OFF), or CTP_EINVAL. */
+CTP_API int ctp_pool_node_count(ctp_pool *pool);
+
+/** The node of worker `worker` (0 .. workers-1), or CTP_EINVAL. */
+CTP_API int ctp_worker_node(ctp_pool *pool, int worker);
+
+/** The node of the calling worker, -1 on a thread that is not a worker. */
+CTP_API int ctp_current_node(void);
+
+/** size bytes on node `node` of the pool's topology (bound there when the
+ *  topology is the machine's and NUMA is on; ordinary 64-byte aligned memory
+ *  otherwise), or NULL (bad node, out of memory). Free with
+ *  ctp_free_on_node on the same pool, with the same size. Any thread. */
+CTP_API void *ctp_alloc_on_node(ctp_pool *pool, int node, size_t size);
+
+/** Frees memory from ctp_alloc_on_node. NULL ptr is a no-op. Any thread. */
+CTP_API void ctp_free_on_node(ctp_pool *pool, void *ptr, size_t size);
+
+/** Fills *out for node `node`. Errors: CTP_EINVAL (NULL, bad node). */
+CTP_API int ctp_pool_node_stats(ctp_pool *pool, int node, ctp_node_stats *out);
 
 /** The linked library's version as major * 10000 + minor * 100 + patch.
  *  Any thread. */

@@ -1,0 +1,327 @@
+/* NUMA topology and placement.
+ *
+ * Alternatives considered:
+ *  - hwloc: richer (caches, packages), but a large dependency for what ctp
+ *    uses: nodes, their CPUs and distances. libnuma is what the kernel's
+ *    NUMA policy is built around, and numa_alloc_onnode binds pages.
+ *  - Reading /sys/devices/system/node directly: no dependency, but memory
+ *    binding would still need mbind; libnuma wraps both.
+ *  - First touch only (no libnuma): works for memory a worker allocates on
+ *    itself, but not for memory an application wants on a node before any
+ *    worker touches it (a zone's bots), which ctp_alloc_on_node serves.
+ * So: libnuma when present (CTP_HAVE_LIBNUMA), one node otherwise, and a
+ * textual topology (CTP_TOPOLOGY or ctp_config.topology) that simulates any
+ * layout on any machine: placement and stealing then follow the simulated
+ * nodes, memory binding is skipped and pinning wraps CPU ids around. */
+#define _GNU_SOURCE /* cpu_set_t, pthread_setaffinity_np */
+#include "numa.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifdef CTP_HAVE_LIBNUMA
+#include <numa.h>
+#endif
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err != NULL && errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return CTP_EINVAL;
+}
+
+/* Reads a decimal number at *p (no sign); -1 if there is none or it is huge. */
+static long read_number(const char **p)
+{
+    const char *s = *p;
+    if (!isdigit((unsigned char)*s))
+        return -1;
+    long v = 0;
+    while (isdigit((unsigned char)*s)) {
+        v = v * 10 + (*s - '0');
+        if (v > 1000000)
+            return -1;
+        s++;
+    }
+    *p = s;
+    return v;
+}
+
+int ctp__topology_parse(const char *spec, ctp__topology *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (spec == NULL || *spec == '\0')
+        return fail(err, errlen, "topology is empty: expected CPU lists per node like \"0-7;8-15\"");
+    /* Work on a copy without blanks. */
+    size_t len = strlen(spec);
+    char *buf = malloc(len + 1), *w = buf;
+    if (buf == NULL)
+        return CTP_ENOMEM;
+    for (const char *s = spec; *s; s++)
+        if (!isspace((unsigned char)*s))
+            *w++ = *s;
+    *w = '\0';
+    int *cpus = malloc(sizeof(int) * (CTP__MAX_CPU_ID + 1));
+    unsigned char *seen = calloc(CTP__MAX_CPU_ID + 1, 1);
+    if (cpus == NULL || seen == NULL) {
+        free(buf);
+        free(cpus);
+        free(seen);
+        return CTP_ENOMEM;
+    }
+    int rc = CTP_OK, ncpus = 0, node = 0;
+    const char *p = buf;
+    out->cpu_first[0] = 0;
+    for (;;) { /* one node per iteration */
+        if (node >= CTP__MAX_NODES) {
+            rc = fail(err, errlen, "topology has more than %d nodes", CTP__MAX_NODES);
+            goto done;
+        }
+        int before = ncpus;
+        for (;;) { /* one CPU or range per iteration */
+            const char *at = p;
+            long a = read_number(&p), b = a;
+            if (a < 0) {
+                rc = fail(err, errlen, "topology node %d: expected a CPU number at \"%s\"", node, at);
+                goto done;
+            }
+            if (*p == '-') {
+                p++;
+                b = read_number(&p);
+                if (b < 0) {
+                    rc = fail(err, errlen, "topology node %d: expected the end of the range %ld- at \"%s\"", node, a, at);
+                    goto done;
+                }
+                if (b < a) {
+                    rc = fail(err, errlen, "topology node %d: range %ld-%ld runs backwards", node, a, b);
+                    goto done;
+                }
+            }
+            if (b > CTP__MAX_CPU_ID) {
+                rc = fail(err, errlen, "topology node %d: CPU %ld is above %d", node, b, CTP__MAX_CPU_ID);
+                goto done;
+            }
+            for (long c = a; c <= b; c++) {
+                if (seen[c]) {
+                    rc = fail(err, errlen, "topology: CPU %ld is listed twice", c);
+                    goto done;
+                }
+                seen[c] = 1;
+                cpus[ncpus++] = (int)c;
+            }
+            if (*p != ',')
+                break;
+            p++;
+        }
+        if (ncpus == before) {
+            rc = fail(err, errlen, "topology node %d has no CPUs", node);
+            goto done;
+        }
+        out->cpu_first[++node] = ncpus;
+        if (*p == ';') {
+            p++;
+            continue;
+        }
+        break;
+    }
+    out->nodes = node;
+    /* Distances: "|row;row", default 10 on the diagonal and 20 elsewhere. */
+    for (int i = 0; i < node; i++)
+        for (int j = 0; j < node; j++)
+            out->distance[i][j] = i == j ? 10 : 20;
+    if (*p == '|') {
+        p++;
+        for (int i = 0; i < node; i++) {
+            for (int j = 0; j < node; j++) {
+                const char *at = p;
+                long d = read_number(&p);
+                if (d < 1 || d > 255) {
+                    rc = fail(err, errlen, "topology distances: row %d needs %d numbers from 1 to 255 (at \"%s\")", i, node, at);
+                    goto done;
+                }
+                out->distance[i][j] = (unsigned char)d;
+                if (j + 1 < node) {
+                    if (*p != ',') {
+                        rc = fail(err, errlen, "topology distances: row %d has fewer than %d entries", i, node);
+                        goto done;
+                    }
+                    p++;
+                }
+            }
+            if (i + 1 < node) {
+                if (*p != ';') {
+                    rc = fail(err, errlen, "topology distances: %d rows expected (one per node)", node);
+                    goto done;
+                }
+                p++;
+            }
+        }
+    }
+    if (*p != '\0') {
+        rc = fail(err, errlen, "topology: unexpected \"%s\"", p);
+        goto done;
+    }
+    out->cpus = malloc(sizeof(int) * (size_t)ncpus);
+    if (out->cpus == NULL) {
+        rc = CTP_ENOMEM;
+        goto done;
+    }
+    memcpy(out->cpus, cpus, sizeof(int) * (size_t)ncpus);
+done:
+    free(buf);
+    free(cpus);
+    free(seen);
+    return rc;
+}
+
+static int single_node(ctp__topology *out)
+{
+    memset(out, 0, sizeof *out);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        n = 1;
+    if (n > CTP__MAX_CPU_ID + 1)
+        n = CTP__MAX_CPU_ID + 1;
+    out->cpus = malloc(sizeof(int) * (size_t)n);
+    if (out->cpus == NULL)
+        return CTP_ENOMEM;
+    for (long i = 0; i < n; i++)
+        out->cpus[i] = (int)i;
+    out->nodes = 1;
+    out->cpu_first[0] = 0;
+    out->cpu_first[1] = (int)n;
+    out->distance[0][0] = 10;
+    return CTP_OK;
+}
+
+int ctp__topology_discover(ctp__topology *out)
+{
+#ifdef CTP_HAVE_LIBNUMA
+    if (numa_available() < 0)
+        return single_node(out);
+    memset(out, 0, sizeof *out);
+    int max_node = numa_max_node();
+    int ncpus = numa_num_configured_cpus();
+    struct bitmask *mask = numa_allocate_cpumask();
+    out->cpus = malloc(sizeof(int) * (size_t)(ncpus > 0 ? ncpus : 1));
+    if (mask == NULL || out->cpus == NULL) {
+        if (mask != NULL)
+            numa_free_cpumask(mask);
+        free(out->cpus);
+        return single_node(out);
+    }
+    int node_ids[CTP__MAX_NODES];
+    int n = 0, k = 0;
+    for (int node = 0; node <= max_node && n < CTP__MAX_NODES; node++) {
+        if (numa_node_to_cpus(node, mask) != 0)
+            continue;
+        int before = k;
+        for (int c = 0; c < ncpus && c <= CTP__MAX_CPU_ID; c++)
+            if (numa_bitmask_isbitset(mask, (unsigned)c))
+                out->cpus[k++] = c;
+        if (k == before)
+            continue; /* memory-only node: no workers there */
+        node_ids[n] = node;
+        out->cpu_first[n] = before;
+        out->cpu_first[++n] = k;
+    }
+    numa_free_cpumask(mask);
+    if (n == 0) {
+        free(out->cpus);
+        return single_node(out);
+    }
+    out->nodes = n;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            int d = numa_distance(node_ids[i], node_ids[j]);
+            out->distance[i][j] = (unsigned char)(d > 0 && d < 256 ? d : (i == j ? 10 : 20));
+        }
+    out->from_libnuma = n > 1; /* binding pages pays only with several nodes */
+    return CTP_OK;
+#else
+    return single_node(out);
+#endif
+}
+
+void ctp__topology_free(ctp__topology *t)
+{
+    free(t->cpus);
+    t->cpus = NULL;
+}
+
+void ctp__place_workers(const ctp__topology *t, unsigned workers, unsigned *per_node)
+{
+    unsigned total = (unsigned)t->cpu_first[t->nodes];
+    unsigned given = 0;
+    unsigned long rem[CTP__MAX_NODES];
+    for (int n = 0; n < t->nodes; n++) {
+        unsigned long cpus = (unsigned long)(t->cpu_first[n + 1] - t->cpu_first[n]);
+        per_node[n] = (unsigned)(workers * cpus / total);
+        rem[n] = workers * cpus % total;
+        given += per_node[n];
+    }
+    while (given < workers) { /* largest remainder first, lower node on ties */
+        int best = 0;
+        for (int n = 1; n < t->nodes; n++)
+            if (rem[n] > rem[best])
+                best = n;
+        per_node[best]++;
+        rem[best] = 0;
+        given++;
+    }
+}
+
+void *ctp__node_alloc(bool bind, int node, size_t size)
+{
+#ifdef CTP_HAVE_LIBNUMA
+    if (bind)
+        return numa_alloc_onnode(size, node);
+#else
+    (void)bind;
+#endif
+    (void)node;
+    size_t rounded = (size + 63) / 64 * 64;
+    return aligned_alloc(64, rounded == 0 ? 64 : rounded);
+}
+
+void ctp__node_free(bool bind, void *ptr, size_t size)
+{
+    if (ptr == NULL)
+        return;
+#ifdef CTP_HAVE_LIBNUMA
+    if (bind) {
+        numa_free(ptr, size);
+        return;
+    }
+#else
+    (void)bind;
+#endif
+    (void)size;
+    free(ptr);
+}
+
+void ctp__pin_thread(const ctp__topology *t, int node, int cpu)
+{
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    if (online < 1)
+        online = 1;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (cpu >= 0) {
+        CPU_SET((size_t)(cpu % online), &set);
+    } else {
+        for (int i = t->cpu_first[node]; i < t->cpu_first[node + 1]; i++)
+            CPU_SET((size_t)(t->cpus[i] % online), &set);
+    }
+    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}

@@ -1,0 +1,45 @@
+/* NUMA topology: where it comes from, how workers are placed on it, and
+ * memory on a node. See numa.c for the alternatives considered. */
+#ifndef CTP_NUMA_H
+#define CTP_NUMA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ctp/ctp.h"
+
+#define CTP__MAX_NODES 64
+#define CTP__MAX_CPU_ID 4095
+
+typedef struct ctp__topology {
+    int nodes;
+    int cpu_first[CTP__MAX_NODES + 1]; /* node n's CPUs: cpus[cpu_first[n] .. cpu_first[n+1]) */
+    int *cpus;
+    unsigned char distance[CTP__MAX_NODES][CTP__MAX_NODES]; /* 10 = local */
+    bool from_libnuma; /* real nodes: memory can be bound to them */
+} ctp__topology;
+
+/* Parses the CTP_TOPOLOGY syntax ("0-7;8-15", optionally "|10,21;21,10").
+ * On error returns CTP_EINVAL and writes a sentence naming the problem. */
+int ctp__topology_parse(const char *spec, ctp__topology *out, char *err, size_t errlen);
+
+/* The machine's topology through libnuma, or one node of every online CPU
+ * where libnuma is missing or says NUMA is unavailable. */
+int ctp__topology_discover(ctp__topology *out);
+
+void ctp__topology_free(ctp__topology *t);
+
+/* Splits `workers` over the nodes in proportion to their CPUs (largest
+ * remainder); per_node[n] receives node n's share. */
+void ctp__place_workers(const ctp__topology *t, unsigned workers, unsigned *per_node);
+
+/* Memory on a node: libnuma's node-bound pages where the topology is real,
+ * else plain cache-line-aligned memory. */
+void *ctp__node_alloc(bool bind, int node, size_t size);
+void ctp__node_free(bool bind, void *ptr, size_t size);
+
+/* Pins the calling thread: to every CPU of node `node`, or to `cpu` if
+ * cpu >= 0. CPU ids beyond the machine's wrap around (simulated topologies). */
+void ctp__pin_thread(const ctp__topology *t, int node, int cpu);
+
+#endif
