@@ -14,11 +14,20 @@ let package = Package(
     targets: [
         // The C runtime. Its one public header lives at the repository root,
         // include/ctp/ctp.h, shared with CMake and pkg-config users.
+        // libnuma, for topology and node-bound memory.
+        .systemLibrary(
+            name: "CNuma",
+            path: "Sources/CNuma",
+            pkgConfig: "numa",
+            providers: [.apt(["libnuma-dev"])]
+        ),
         .target(
             name: "CThreadPool",
+            dependencies: ["CNuma"],
             path: ".",
             sources: ["Sources/CThreadPool"],
-            publicHeadersPath: "include"
+            publicHeadersPath: "include",
+            cSettings: [.define("CTP_HAVE_LIBNUMA")]
         ),
         // Benchmark kernels in C, so that they measure the runtime.
         .target(

@@ -52,7 +52,8 @@ run_suite() {
 
 RUNTIME=(Sources/CThreadPool/*.c)
 TESTS=(Tests/CThreadPoolTests/*.c)
-CFLAGS=(-std=c11 -Wall -Wextra -Werror -Iinclude)
+CFLAGS=(-std=c11 -Wall -Wextra -Werror -Iinclude -DCTP_HAVE_LIBNUMA)
+LIBS=(-lpthread -lnuma)
 SCALE=1
 [ "${CTP_TEST_LONG:-0}" = 1 ] && SCALE=5
 
@@ -60,7 +61,7 @@ note "1. warnings: gcc and clang, -std=c11 -Wall -Wextra -Werror"
 for cc in gcc clang; do
     warn_ok=1
     for f in "${RUNTIME[@]}" Sources/CTPBenchKernels/micro.c; do
-        for defs in "" "-DCTP_TEST_HOOKS"; do
+        for defs in "" "-DCTP_TEST_HOOKS" "-UCTP_HAVE_LIBNUMA"; do
             $cc "${CFLAGS[@]}" -ISources/CTPBenchKernels/include -O2 $defs -c "$f" -o "$out/warn.o" 2>>"$out/warn-$cc.log" || warn_ok=0
         done
     done
@@ -73,7 +74,7 @@ for cc in gcc clang; do
 done
 
 note "2. C tests"
-if gcc "${CFLAGS[@]}" -O2 -g -DCTP_TEST_HOOKS "${RUNTIME[@]}" "${TESTS[@]}" -lpthread -o "$out/ctp_tests"; then
+if gcc "${CFLAGS[@]}" -O2 -g -DCTP_TEST_HOOKS "${RUNTIME[@]}" "${TESTS[@]}" "${LIBS[@]}" -o "$out/ctp_tests"; then
     CTP_TEST_SCALE=$SCALE run_suite c-tests "$out/ctp_tests"
 else
     bad "build C tests"
@@ -83,7 +84,7 @@ note "3a. C tests under ThreadSanitizer"
 # gcc warns that TSan does not model atomic_thread_fence: every fence pair in
 # the runtime orders atomics only (see docs/scheduler.md), so no data it
 # guards is invisible to TSan; -Wno-tsan silences that warning only.
-if gcc "${CFLAGS[@]}" -Wno-tsan -O1 -g -fsanitize=thread -DCTP_TEST_HOOKS "${RUNTIME[@]}" "${TESTS[@]}" -lpthread -o "$out/ctp_tests_tsan"; then
+if gcc "${CFLAGS[@]}" -Wno-tsan -O1 -g -fsanitize=thread -DCTP_TEST_HOOKS "${RUNTIME[@]}" "${TESTS[@]}" "${LIBS[@]}" -o "$out/ctp_tests_tsan"; then
     TSAN_OPTIONS="halt_on_error=1 exitcode=66" CTP_TEST_SCALE=$(awk "BEGIN{print 0.05*$SCALE}") CTP_TEST_HANG_SECONDS=300 \
         run_suite tsan "$out/ctp_tests_tsan"
 else
@@ -92,7 +93,7 @@ fi
 
 note "3b. C tests under AddressSanitizer + UBSan"
 if gcc "${CFLAGS[@]}" -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
-    -DCTP_TEST_HOOKS "${RUNTIME[@]}" "${TESTS[@]}" -lpthread -o "$out/ctp_tests_asan"; then
+    -DCTP_TEST_HOOKS "${RUNTIME[@]}" "${TESTS[@]}" "${LIBS[@]}" -o "$out/ctp_tests_asan"; then
     ASAN_OPTIONS="detect_leaks=1" CTP_TEST_SCALE=$(awk "BEGIN{print 0.1*$SCALE}") CTP_TEST_HANG_SECONDS=300 \
         run_suite asan-ubsan "$out/ctp_tests_asan"
 else
@@ -106,11 +107,11 @@ cxx_sanitized() { # NAME FLAGS...
     local objs=()
     mkdir -p "$out/$name-objs"
     for f in "${RUNTIME[@]}"; do
-        gcc -std=c11 -Iinclude -O1 -g "$@" -c "$f" -o "$out/$name-objs/$(basename "$f").o" || return 1
+        gcc -std=c11 -Iinclude -DCTP_HAVE_LIBNUMA -O1 -g "$@" -c "$f" -o "$out/$name-objs/$(basename "$f").o" || return 1
         objs+=("$out/$name-objs/$(basename "$f").o")
     done
     g++ -std=c++17 -Wall -Wextra -Wpedantic -Werror -Iinclude -O1 -g "$@" Tests/CppTests/test_ctp_hpp.cpp \
-        "${objs[@]}" -lpthread -o "$out/$name"
+        "${objs[@]}" "${LIBS[@]}" -o "$out/$name"
 }
 if cxx_sanitized cpp-tsan -fsanitize=thread -Wno-tsan 2>"$out/cpp-tsan-build.log"; then
     TSAN_OPTIONS="halt_on_error=1 exitcode=66" run_suite cpp-tsan "$out/cpp-tsan"

@@ -27,6 +27,12 @@ int ctp_worker_index(void)
     return tls->worker != NULL ? (int)tls->worker->index : -1;
 }
 
+int ctp_current_node(void)
+{
+    ctp__tls *tls = ctp__tls_get();
+    return tls->worker != NULL ? tls->worker->node : -1;
+}
+
 bool ctp__has_visible_work(ctp_pool *pool)
 {
     for (int n = 0; n <= pool->nnodes; n++)

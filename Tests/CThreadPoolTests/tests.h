@@ -34,7 +34,14 @@ struct test_case {
     X(exactly_once_external_and_nested)                                                            \
     X(lost_wakeup_torture)                                                                         \
     X(race_windows_random_delays)                                                                  \
-    X(drain_and_cancel_under_load)
+    X(drain_and_cancel_under_load)                                                                 \
+    X(numa_bad_topologies)                                                                         \
+    X(numa_placement)                                                                              \
+    X(numa_affinity_pins_to_node)                                                                  \
+    X(numa_affine_tasks_run_on_their_node)                                                         \
+    X(numa_remote_fallback_when_node_blocked)                                                      \
+    X(numa_no_remote_steal_with_local_work)                                                        \
+    X(numa_machine_topology_and_memory)
 
 #define DECLARE(name) void test_##name(void);
 TESTS(DECLARE)

@@ -1,0 +1,2 @@
+/* libnuma, for SwiftPM: Debian's libnuma-dev (pkg-config "numa"). */
+#include <numa.h>

@@ -1,0 +1,325 @@
+/* NUMA placement on simulated 2- and 4-node topologies, the libnuma path on
+ * this machine, and bad topologies. */
+#include "harness.h"
+
+#include <sched.h>
+#include <string.h>
+#include <unistd.h>
+
+static ctp_pool *topo_pool(const char *topology, size_t workers, ctp_affinity affinity, ctp_numa_mode mode)
+{
+    ctp_config c;
+    ctp_config_init(&c);
+    c.topology = topology;
+    c.workers = workers;
+    c.affinity = affinity;
+    c.numa_mode = mode;
+    ctp_pool *p = NULL;
+    return ctp_pool_create(&c, &p) == CTP_OK ? p : NULL;
+}
+
+static void wait_parked(ctp_pool *p, uint64_t n)
+{
+    ctp_stats st;
+    do {
+        test_sleep_us(200);
+        ctp_pool_stats(p, &st);
+    } while (st.parked != n);
+}
+
+void test_numa_bad_topologies(void)
+{
+    const char *bad[] = { "", "0-3;", ";0", "3-1", "0,0", "0-1;1-2", "abc", "0-", "0-1;2-3|10,20",
+                          "0-1;2-3|10,20;20", "0;1|10,300;20,10", "0;1|10,20;20,10;5", "0;1|10,20,30;20,10",
+                          "99999", "0;1 x" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ctp_config c;
+        ctp_config_init(&c);
+        c.topology = bad[i];
+        ctp_pool *p = (ctp_pool *)1;
+        int rc = ctp_pool_create(&c, &p);
+        if (rc != CTP_EINVAL)
+            fprintf(stderr, "  topology \"%s\" gave %d\n", bad[i], rc);
+        CHECK_EQ(rc, CTP_EINVAL);
+        CHECK(p == NULL);
+        /* The message names the setting and the problem. */
+        CHECK(strncmp(ctp_last_error_message(), "config.topology: ", 17) == 0);
+        CHECK(strlen(ctp_last_error_message()) > 25);
+    }
+    /* The environment variable, with the same syntax. */
+    setenv("CTP_TOPOLOGY", "0-1;1-3", 1);
+    ctp_pool *p = NULL;
+    CHECK_EQ(ctp_pool_create(NULL, &p), CTP_EINVAL);
+    CHECK(strstr(ctp_last_error_message(), "CTP_TOPOLOGY") != NULL);
+    CHECK(strstr(ctp_last_error_message(), "CPU 1 is listed twice") != NULL);
+    setenv("CTP_TOPOLOGY", "0-1;2-3", 1);
+    CHECK_OK(ctp_pool_create(NULL, &p));
+    CHECK_EQ(ctp_pool_node_count(p), 2);
+    CHECK_EQ(ctp_last_error_message()[0], '\0');
+    CHECK_OK(ctp_pool_destroy(p));
+    unsetenv("CTP_TOPOLOGY");
+    /* Bad enum values. */
+    ctp_config c;
+    ctp_config_init(&c);
+    c.numa_mode = (ctp_numa_mode)7;
+    CHECK_EQ(ctp_pool_create(&c, &p), CTP_EINVAL);
+    ctp_config_init(&c);
+    c.affinity = (ctp_affinity)7;
+    CHECK_EQ(ctp_pool_create(&c, &p), CTP_EINVAL);
+}
+
+void test_numa_placement(void)
+{
+    /* Two nodes of 8 CPUs on this 2-CPU machine: 16 workers, 8 per node. */
+    ctp_pool *p = topo_pool("0-7;8-15", 0, CTP_AFFINITY_NONE, CTP_NUMA_AUTO);
+    CHECK(p != NULL);
+    CHECK_EQ(ctp_pool_node_count(p), 2);
+    ctp_stats st;
+    ctp_pool_stats(p, &st);
+    CHECK_EQ(st.workers, 16);
+    for (int w = 0; w < 16; w++)
+        CHECK_EQ(ctp_worker_node(p, w), w < 8 ? 0 : 1);
+    CHECK_EQ(ctp_worker_node(p, 16), CTP_EINVAL);
+    CHECK_EQ(ctp_worker_node(p, -1), CTP_EINVAL);
+    CHECK_EQ(ctp_worker_node(NULL, 0), CTP_EINVAL);
+    CHECK_OK(ctp_pool_destroy(p));
+
+    /* In proportion to CPUs: 6 and 2 CPUs, 4 workers -> 3 and 1. */
+    p = topo_pool("0-5;6-7|10,21;21,10", 4, CTP_AFFINITY_NONE, CTP_NUMA_AUTO);
+    CHECK(p != NULL);
+    int per[2] = { 0, 0 };
+    for (int w = 0; w < 4; w++)
+        per[ctp_worker_node(p, w)]++;
+    CHECK_EQ(per[0], 3);
+    CHECK_EQ(per[1], 1);
+    ctp_node_stats ns;
+    CHECK_OK(ctp_pool_node_stats(p, 1, &ns));
+    CHECK_EQ(ns.workers, 1);
+    CHECK_EQ(ctp_pool_node_stats(p, 2, &ns), CTP_EINVAL);
+    CHECK_OK(ctp_pool_destroy(p));
+
+    /* NUMA off: one node, affinities accepted (up to the topology's nodes) and ignored. */
+    p = topo_pool("0;1;2;3", 4, CTP_AFFINITY_NONE, CTP_NUMA_OFF);
+    CHECK(p != NULL);
+    CHECK_EQ(ctp_pool_node_count(p), 1);
+    ctp_task_desc d;
+    ctp_task_desc_init(&d, noop, NULL);
+    d.node = 3;
+    CHECK_OK(ctp_submit_desc(p, &d));
+    d.node = 4;
+    CHECK_EQ(ctp_submit_desc(p, &d), CTP_EINVAL);
+    CHECK_OK(ctp_pool_destroy(p));
+}
+
+typedef struct {
+    _Atomic int bad_mask;
+    _Atomic int seen;
+    long online;
+} mask_probe;
+
+static void check_own_mask(void *arg)
+{
+    mask_probe *m = arg;
+    int node = ctp_current_node();
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    pthread_getaffinity_np(pthread_self(), sizeof set, &set);
+    /* Topology "0;1;2;3": node n is pinned to CPU n mod online. */
+    int expect = (int)(node % m->online);
+    if (!CPU_ISSET(expect, &set) || CPU_COUNT(&set) != 1)
+        atomic_fetch_add(&m->bad_mask, 1);
+    atomic_fetch_add(&m->seen, 1);
+}
+
+void test_numa_affinity_pins_to_node(void)
+{
+    /* Four single-CPU nodes on a 2-CPU machine: workers share CPUs. */
+    ctp_pool *p = topo_pool("0;1;2;3", 4, CTP_AFFINITY_NODE, CTP_NUMA_AUTO);
+    CHECK(p != NULL);
+    mask_probe m = { .online = sysconf(_SC_NPROCESSORS_ONLN) };
+    ctp_group *g;
+    CHECK_OK(ctp_group_create(p, &g));
+    for (int i = 0; i < 400; i++) {
+        ctp_task_desc d;
+        ctp_task_desc_init(&d, check_own_mask, &m);
+        d.node = i % 4;
+        d.group = g;
+        CHECK_OK(ctp_submit_desc(p, &d));
+    }
+    /* Wait without helping, so every task runs on a worker. */
+    while (atomic_load(&m.seen) < 400)
+        test_sleep_us(200);
+    CHECK_OK(ctp_group_wait(g, CTP_WAIT_FOREVER));
+    CHECK_OK(ctp_group_destroy(g));
+    CHECK_EQ(atomic_load(&m.bad_mask), 0);
+    CHECK_OK(ctp_pool_destroy(p));
+}
+
+typedef struct {
+    _Atomic int on_node[4];
+    _Atomic int done;
+} where_ran;
+
+static void record_node(void *arg)
+{
+    where_ran *r = arg;
+    int n = ctp_current_node();
+    if (n >= 0 && n < 4)
+        atomic_fetch_add(&r->on_node[n], 1);
+    atomic_fetch_add(&r->done, 1);
+}
+
+void test_numa_affine_tasks_run_on_their_node(void)
+{
+    /* Two nodes, two workers each, all idle: a task for node 1 wakes and
+     * runs on a node-1 worker. */
+    ctp_pool *p = topo_pool("0-1;2-3", 4, CTP_AFFINITY_NONE, CTP_NUMA_AUTO);
+    CHECK(p != NULL);
+    wait_parked(p, 4);
+    where_ran r;
+    memset(&r, 0, sizeof r);
+    for (int i = 0; i < 500; i++) {
+        ctp_task_desc d;
+        ctp_task_desc_init(&d, record_node, &r);
+        d.node = 1;
+        CHECK_OK(ctp_submit_desc(p, &d));
+        while (atomic_load(&r.done) != i + 1)
+            test_sleep_us(20);
+    }
+    CHECK_EQ(atomic_load(&r.on_node[1]), 500);
+    ctp_node_stats ns;
+    CHECK_OK(ctp_pool_node_stats(p, 1, &ns));
+    CHECK_EQ(ns.affine_executed, 500);
+    CHECK_EQ(ns.affine_home, 500);
+    CHECK_EQ(ns.taken_remote, 0);
+    CHECK_OK(ctp_pool_node_stats(p, 0, &ns));
+    CHECK_EQ(ns.executed, 0);
+    CHECK_OK(ctp_pool_destroy(p));
+}
+
+void test_numa_remote_fallback_when_node_blocked(void)
+{
+    /* Node 1's only worker is blocked: its tasks run on node 0, counted remote. */
+    ctp_pool *p = topo_pool("0;1", 2, CTP_AFFINITY_NONE, CTP_NUMA_AUTO);
+    CHECK(p != NULL);
+    wait_parked(p, 2); /* idle, so the submission below wakes node 1's worker */
+    gate g;
+    gate_init(&g);
+    ctp_task_desc d;
+    ctp_task_desc_init(&d, gate_task, &g);
+    d.node = 1;
+    CHECK_OK(ctp_submit_desc(p, &d));
+    wait_entered(&g, 1);
+    where_ran r;
+    memset(&r, 0, sizeof r);
+    for (int i = 0; i < 50; i++) {
+        ctp_task_desc_init(&d, record_node, &r);
+        d.node = 1;
+        CHECK_OK(ctp_submit_desc(p, &d));
+    }
+    while (atomic_load(&r.done) != 50)
+        test_sleep_us(100);
+    CHECK_EQ(atomic_load(&r.on_node[0]), 50);
+    ctp_node_stats ns;
+    CHECK_OK(ctp_pool_node_stats(p, 0, &ns));
+    CHECK_EQ(ns.affine_executed, 50);
+    CHECK_EQ(ns.affine_home, 0);
+    CHECK(ns.taken_remote >= 50);
+    gate_open(&g);
+    CHECK_OK(ctp_pool_destroy(p));
+}
+
+typedef struct {
+    ctp_pool *pool;
+    _Atomic int stop;
+    _Atomic long progress[2];
+} chains;
+
+static void chain_task(void *arg);
+
+static void chain_next(chains *c, int node)
+{
+    ctp_task_desc d;
+    ctp_task_desc_init(&d, chain_task, c);
+    d.node = node;
+    ctp_submit_desc(c->pool, &d);
+}
+
+static void chain_task(void *arg)
+{
+    chains *c = arg;
+    int node = ctp_current_node();
+    if (!atomic_load(&c->stop))
+        chain_next(c, node); /* own node: onto our own deque */
+    for (volatile int i = 0; i < 2000; i++)
+        ;
+    atomic_fetch_add(&c->progress[node], 1);
+}
+
+void test_numa_no_remote_steal_with_local_work(void)
+{
+    /* One worker per node, each kept busy by a chain of its own node's tasks:
+     * while both chains run, nobody takes anything from the other node. */
+    ctp_pool *p = topo_pool("0;1", 2, CTP_AFFINITY_NONE, CTP_NUMA_AUTO);
+    CHECK(p != NULL);
+    chains c = { .pool = p };
+    ctp_task_desc d[2];
+    for (int n = 0; n < 2; n++) {
+        ctp_task_desc_init(&d[n], chain_task, &c);
+        d[n].node = n;
+    }
+    CHECK_OK(ctp_submit_batch(p, d, 2));
+    while (atomic_load(&c.progress[0]) < scaled(20000) || atomic_load(&c.progress[1]) < scaled(20000))
+        test_sleep_us(1000);
+    ctp_node_stats n0, n1;
+    CHECK_OK(ctp_pool_node_stats(p, 0, &n0));
+    CHECK_OK(ctp_pool_node_stats(p, 1, &n1));
+    atomic_store(&c.stop, 1);
+    CHECK_EQ(n0.steals_remote + n0.taken_remote, 0);
+    CHECK_EQ(n1.steals_remote + n1.taken_remote, 0);
+    CHECK(n0.affine_home > 0 && n1.affine_home > 0);
+    CHECK_OK(ctp_pool_destroy(p));
+}
+
+void test_numa_machine_topology_and_memory(void)
+{
+    /* The libnuma path (or its one-node fallback) on this machine. */
+    unsetenv("CTP_TOPOLOGY");
+    ctp_pool *p = make_pool(0);
+    CHECK(p != NULL);
+    int nodes = ctp_pool_node_count(p);
+    CHECK(nodes >= 1);
+    for (int n = 0; n < nodes; n++) {
+        char *mem = ctp_alloc_on_node(p, n, 1 << 20);
+        CHECK(mem != NULL);
+        memset(mem, 0x5a, 1 << 20);
+        ctp_free_on_node(p, mem, 1 << 20);
+    }
+    CHECK(ctp_alloc_on_node(p, nodes, 64) == NULL);
+    CHECK(ctp_alloc_on_node(p, -1, 64) == NULL);
+    CHECK(ctp_alloc_on_node(NULL, 0, 64) == NULL);
+    ctp_free_on_node(p, NULL, 0);
+    CHECK_EQ(ctp_current_node(), -1);
+    CHECK_EQ(ctp_pool_node_count(NULL), CTP_EINVAL);
+    /* Out-of-range node in a task: refused. */
+    ctp_task_desc d;
+    ctp_task_desc_init(&d, noop, NULL);
+    d.node = nodes;
+    CHECK_EQ(ctp_submit_desc(p, &d), CTP_EINVAL);
+    where_ran r;
+    memset(&r, 0, sizeof r);
+    ctp_task_desc_init(&d, record_node, &r);
+    d.node = 0;
+    CHECK_OK(ctp_submit_desc(p, &d));
+    while (atomic_load(&r.done) != 1)
+        test_sleep_us(100);
+    CHECK_EQ(atomic_load(&r.on_node[0]), 1);
+    CHECK_OK(ctp_pool_destroy(p));
+    /* Pinning to one CPU each also works on the real topology. */
+    ctp_config c;
+    ctp_config_init(&c);
+    c.affinity = CTP_AFFINITY_CPU;
+    CHECK_OK(ctp_pool_create(&c, &p));
+    CHECK_OK(ctp_submit(p, CTP_PRIORITY_NORMAL, noop, NULL));
+    CHECK_OK(ctp_pool_destroy(p));
+}
