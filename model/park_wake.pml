@@ -69,6 +69,7 @@ inline notify(tasks) {
     if
     :: p_ > 0 && tasks == 1 && s_ == 0 -> wake(1)
     :: p_ > 0 && tasks > 1 -> wake(tasks)
+    :: p_ > 0 && tasks > 1 -> wake(1)  /* a batch for one node whose workers are busy */
     :: else -> skip
     fi;
     s_ = 0; p_ = 0

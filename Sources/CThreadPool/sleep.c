@@ -33,20 +33,21 @@ void ctp__sleep_destroy(ctp__sleep *s)
     s->idle = NULL;
 }
 
-/* Under the sleep lock: takes the newest parked worker of `node` off the
- * idle stack, else (or for node -1) the newest of all. */
-static uint32_t idle_pop_locked(ctp_pool *pool, int node)
+/* Under the sleep lock: the idle-stack position of the newest parked worker
+ * of `node` (any node for -1), or UINT32_MAX if there is none. */
+static uint32_t idle_find_locked(ctp_pool *pool, int node)
 {
     ctp__sleep *s = &pool->sleep;
-    uint32_t pos = s->idle_len - 1;
-    if (node >= 0) {
-        for (uint32_t i = s->idle_len; i-- > 0;) {
-            if (pool->workers[s->idle[i]]->node == node) {
-                pos = i;
-                break;
-            }
-        }
-    }
+    for (uint32_t i = s->idle_len; i-- > 0;)
+        if (node < 0 || pool->workers[s->idle[i]]->node == node)
+            return i;
+    return UINT32_MAX;
+}
+
+/* Under the sleep lock: takes the worker at idle-stack position pos off it. */
+static uint32_t idle_pop_locked(ctp_pool *pool, uint32_t pos)
+{
+    ctp__sleep *s = &pool->sleep;
     uint32_t idx = s->idle[pos];
     for (uint32_t j = pos; j + 1 < s->idle_len; j++)
         s->idle[j] = s->idle[j + 1];
@@ -54,9 +55,11 @@ static uint32_t idle_pop_locked(ctp_pool *pool, int node)
     return idx;
 }
 
-/* Pops up to n workers off the idle stack (newest first: warm caches; those
- * of `node` before others) and signals them. The waker counts each one as
- * searching. */
+/* Pops up to n workers off the idle stack (newest first: warm caches) and
+ * signals them. The waker counts each one as searching. For node >= 0 it
+ * wakes only that node's parked workers, or, if it has none parked, one
+ * worker of another node (idle workers may take any node's work; the node's
+ * own busy workers reach it at their next task boundary). */
 static void wake(ctp_pool *pool, size_t n, int node)
 {
     ctp__sleep *s = &pool->sleep;
@@ -65,7 +68,14 @@ static void wake(ctp_pool *pool, size_t n, int node)
         size_t k = 0;
         pthread_mutex_lock(&s->lock);
         while (k < n && k < 32 && s->idle_len > 0) {
-            uint32_t idx = idle_pop_locked(pool, node);
+            uint32_t pos = idle_find_locked(pool, node);
+            if (pos == UINT32_MAX) {
+                if (k > 0)
+                    break; /* woke this node's parked workers: enough */
+                pos = idle_find_locked(pool, -1);
+                n = 1;
+            }
+            uint32_t idx = idle_pop_locked(pool, pos);
             ctp__parker *p = &pool->workers[idx]->parker;
             p->on_idle = false;
             p->notified = true;
@@ -80,8 +90,8 @@ static void wake(ctp_pool *pool, size_t n, int node)
          * signal only causes a spurious wake, which the worker re-checks. */
         for (size_t i = 0; i < k; i++)
             pthread_cond_signal(&pool->workers[picked[i]]->parker.cv);
-        if (k < 32)
-            break; /* the stack ran empty or we woke all we wanted */
+        if (k < 32 || k >= n)
+            break; /* the stack ran empty, or we woke all we wanted */
         n -= k;
     }
 }

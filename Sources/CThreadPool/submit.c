@@ -226,8 +226,14 @@ static int submit_injected(ctp_pool *pool, const ctp_task_desc *descs, size_t co
             pthread_mutex_unlock(&pool->injs[n].lock);
     if (rc == CTP_ESHUTDOWN || rc == CTP_EFULL)
         atomic_fetch_add_explicit(&pool->rejected, 1, memory_order_relaxed);
-    if (rc == CTP_OK)
-        ctp__sleep_notify(pool, count, count == 1 ? home_node(pool, descs[0].node) : -1);
+    if (rc == CTP_OK) {
+        /* A batch for one node wakes that node's workers first. */
+        int node = home_node(pool, descs[0].node);
+        for (size_t i = 1; i < count && node >= 0; i++)
+            if (home_node(pool, descs[i].node) != node)
+                node = -1;
+        ctp__sleep_notify(pool, count, pool->nnodes > 1 ? node : -1);
+    }
     return rc;
 }
 

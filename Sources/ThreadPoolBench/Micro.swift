@@ -47,6 +47,17 @@ struct Micro: ParsableCommand {
         var idleCpuSecondsPerSecond: Double
         var parallelForSeconds: Double
         var sequentialForSeconds: Double
+        var zones: [ZoneRun]
+    }
+
+    struct ZoneRun: Codable {
+        var layout: String
+        var numa: String
+        var nodes: Int
+        var updatesPerSecond: Double
+        var homeShare: Double
+        var takenRemote: Double
+        var helpedByCaller: Double
     }
 
     func run() throws {
@@ -111,6 +122,23 @@ struct Micro: ParsableCommand {
         let pf = ctpb_parallel_for(w, n, Int32(reps))
         let sf = ctpb_parallel_for(0, n, Int32(reps))
 
+        let zoneTicks = quick ? 100 : 1000
+        progress("zones on nodes: 8 zones x 512 bots, \(zoneTicks) ticks, NUMA auto vs off")
+        var zoneRuns: [ZoneRun] = []
+        for (layout, topo) in [("simulated 2 nodes \"0;1\"", "0;1"), ("this machine", nil)] as [(String, String?)] {
+            for off in [false, true] {
+                var r = ctpb_zones_result()
+                let rc: Int32 = topo.map { t in t.withCString { ctpb_zones($0, off ? 1 : 0, w, 8, 512, Int32(zoneTicks), &r) } }
+                    ?? ctpb_zones(nil, off ? 1 : 0, w, 8, 512, Int32(zoneTicks), &r)
+                guard rc == 0 else { throw ValidationError("zones run failed: \(rc)") }
+                zoneRuns.append(ZoneRun(layout: layout, numa: off ? "off" : "auto", nodes: Int(r.nodes),
+                                        updatesPerSecond: r.tasks * 16 / r.seconds,
+                                        homeShare: r.worker_tasks > 0 ? r.affine_home / r.worker_tasks : 0,
+                                        takenRemote: r.taken_remote,
+                                        helpedByCaller: r.tasks - r.worker_tasks))
+            }
+        }
+
         var t = Table(title: "Wake latency of a parked pool (submit to task start, us), \(rounds) rounds",
                       header: ["", "p50", "p90", "p99", "max", "p50 ratio", "p99 ratio"])
         t.add(["bare pthread condvar", fmt(wakeCv.p50), fmt(wakeCv.p90), fmt(wakeCv.p99), fmt(wakeCv.max), "1.00", "1.00"])
@@ -141,6 +169,15 @@ struct Micro: ParsableCommand {
         c.add(["parallel for 10 M, sequential loop (ms)", fmt(sf * 1000, 2)])
         print(c.render())
 
+        var z = Table(title: "Zones on nodes (8 zones x 512 bots, batches of 16 per task, \(zoneTicks) ticks)",
+                      header: ["layout", "NUMA", "nodes", "M bot updates/s", "ratio to off", "on home node", "taken remote", "run by caller"])
+        for (i, r) in zoneRuns.enumerated() {
+            let base = zoneRuns[i - i % 2 + 1].updatesPerSecond
+            z.add([r.layout, r.numa, "\(r.nodes)", fmt(r.updatesPerSecond / 1e6, 2), fmt(r.updatesPerSecond / base, 2),
+                   r.numa == "off" ? "n/a" : fmt(r.homeShare * 100, 1) + "%", fmt(r.takenRemote, 0), fmt(r.helpedByCaller, 0)])
+        }
+        print(z.render())
+
         if let json {
             let r = Results(machine: machineDescription(), workers: w, wakeCtp: wakeCtp, wakeCondvar: wakeCv,
                             burstSubmitPerSecond: Double(burst) / bestSingle,
@@ -152,7 +189,8 @@ struct Micro: ParsableCommand {
                             trickleOverheadMicrosPerTask: overhead,
                             trickleFloorOverheadMicrosPerTask: floorOverhead,
                             trickleContextSwitchesPerTask: tr.context_switches / tr.tasks,
-                            idleCpuSecondsPerSecond: idle, parallelForSeconds: pf, sequentialForSeconds: sf)
+                            idleCpuSecondsPerSecond: idle, parallelForSeconds: pf, sequentialForSeconds: sf,
+                            zones: zoneRuns)
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             try enc.encode(r).write(to: URL(fileURLWithPath: json))

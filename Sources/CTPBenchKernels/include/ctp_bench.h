@@ -55,6 +55,22 @@ double ctpb_idle_cpu(size_t workers, double seconds);
  * with pool workers 0 the loop runs sequentially. */
 double ctpb_parallel_for(size_t workers, size_t n, int repeats);
 
+typedef struct ctpb_zones_result {
+    double seconds;          /* wall time of all ticks */
+    double tasks;            /* zone updates run */
+    double worker_tasks;     /* of those, run by workers (the rest by the waiting caller) */
+    double affine_home;      /* run by a worker of the zone's node */
+    double taken_remote;     /* taken from another node's queues */
+    int nodes;               /* nodes the pool placed work on */
+} ctpb_zones_result;
+
+/* Zones on nodes: `zones` zones of `bots` bots each, the zone's bots in memory
+ * from ctp_alloc_on_node(zone % nodes); every tick submits each zone's bot
+ * updates as one batch with that node's affinity and waits for the tick.
+ * topology NULL = the machine's; numa_off = CTP_NUMA_OFF. */
+int ctpb_zones(const char *topology, int numa_off, size_t workers, int zones, int bots, int ticks,
+               ctpb_zones_result *out);
+
 #ifdef __cplusplus
 }
 #endif
