@@ -5,6 +5,7 @@ let package = Package(
     name: "ctp",
     products: [
         .library(name: "CThreadPool", targets: ["CThreadPool"]),
+        .library(name: "ThreadPoolSwift", targets: ["ThreadPoolSwift"]),
         .executable(name: "threadpool-bench", targets: ["ThreadPoolBench"]),
     ],
     dependencies: [
@@ -29,6 +30,17 @@ let package = Package(
             publicHeadersPath: "include",
             cSettings: [.define("CTP_HAVE_LIBNUMA")]
         ),
+        // The Swift API over the C runtime.
+        .target(
+            name: "ThreadPoolSwift",
+            dependencies: ["CThreadPool"],
+            path: "Sources/ThreadPoolSwift"
+        ),
+        .testTarget(
+            name: "ThreadPoolSwiftTests",
+            dependencies: ["ThreadPoolSwift", "CThreadPool"],
+            path: "Tests/ThreadPoolSwiftTests"
+        ),
         // Benchmark kernels in C, so that they measure the runtime.
         .target(
             name: "CTPBenchKernels",
@@ -40,6 +52,7 @@ let package = Package(
             dependencies: [
                 "CThreadPool",
                 "CTPBenchKernels",
+                "ThreadPoolSwift",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],

@@ -9,7 +9,8 @@
 #   5. the CMake build: C++ wrapper tests and examples under ctest, exported
 #      symbols and SONAME, install into a temporary prefix, and consumer
 #      projects through find_package, add_subdirectory and pkg-config
-#   6. the Swift package built (release), benchmark smoke run
+#   6. the Swift wrapper's tests (swift test), the package built in release
+#      mode with no warnings, and a benchmark smoke run
 # Set CTP_TEST_LONG=1 for longer stress runs. Ends with "tests: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -222,7 +223,14 @@ else
     bad "consumer via pkg-config"
 fi
 
-note "6. Swift package (release build) and benchmark smoke run"
+note "6. Swift: ThreadPoolSwift tests (swift test), release build, benchmark smoke run"
+if swift test >"$out/swift-test.log" 2>&1; then
+    n=$(grep -oE 'Test run with [0-9]+ tests' "$out/swift-test.log" | grep -oE '[0-9]+' | tail -n 1)
+    ok "swift test: ${n:-?} Swift Testing tests" "${n:-1}"
+else
+    grep -E "✘|error" "$out/swift-test.log" | head -n 30
+    bad "swift test"
+fi
 if swift build -c release >"$out/swift-build.log" 2>&1; then
     if grep -E "warning:" "$out/swift-build.log" | grep -v "/.build/checkouts/" >/dev/null; then
         grep -E "warning:" "$out/swift-build.log" | grep -v "/.build/checkouts/"

@@ -11,6 +11,9 @@
 
 enum { CTP__GROUP_CACHE_MAX = 64 };
 
+/* How deep an outside thread may nest tasks it runs while helping. */
+enum { CTP__OUTSIDE_HELP_DEPTH = 64 };
+
 static ctp_group *group_alloc(ctp_pool *pool)
 {
     ctp__worker *w = ctp__current_worker(pool);
@@ -103,8 +106,6 @@ int ctp_group_submit(ctp_group *group, ctp_priority priority, ctp_task_fn fn, vo
     return ctp_submit_desc(group->pool, &d);
 }
 
-/* How deep an outside thread may nest tasks it runs while helping. */
-enum { CTP__OUTSIDE_HELP_DEPTH = 64 };
 
 static int wait_on_worker(ctp__worker *w, ctp_group *g, uint64_t deadline)
 {
@@ -125,6 +126,43 @@ static int wait_on_worker(ctp__worker *w, ctp_group *g, uint64_t deadline)
     }
 }
 
+/* Runs t on an outside thread as one of pool's tasks (its submissions are
+ * internal), restoring the thread's own context afterwards. */
+static void run_outside(ctp_pool *pool, ctp__task *t)
+{
+    ctp__tls *tls = ctp__tls_get();
+    ctp_pool *saved_pool = tls->pool;
+    ctp__worker *saved_worker = tls->worker;
+    tls->pool = pool;
+    tls->worker = NULL;
+    ctp__run_task(pool, NULL, t);
+    tls->pool = saved_pool;
+    tls->worker = saved_worker;
+    if (atomic_load_explicit(&pool->state, memory_order_relaxed) != CTP__RUNNING)
+        ctp__lifecycle_poke(pool);
+}
+
+int ctp_pool_help(ctp_pool *pool)
+{
+    if (pool == NULL)
+        return CTP_EINVAL;
+    ctp__worker *w = ctp__current_worker(pool);
+    if (w != NULL) {
+        ctp__task *t = ctp__find_task(w, ctp__stack_allows_steal(w));
+        if (t == NULL)
+            return 0;
+        ctp__run_task(pool, w, t);
+        return 1;
+    }
+    if (ctp__tls_get()->task_depth >= CTP__OUTSIDE_HELP_DEPTH)
+        return 0;
+    ctp__task *t = ctp__find_task_outside(pool);
+    if (t == NULL)
+        return 0;
+    run_outside(pool, t);
+    return 1;
+}
+
 static int wait_outside(ctp_pool *pool, ctp_group *g, uint64_t deadline)
 {
     ctp__tls *tls = ctp__tls_get();
@@ -136,16 +174,7 @@ static int wait_outside(ctp_pool *pool, ctp_group *g, uint64_t deadline)
         if (tls->task_depth < CTP__OUTSIDE_HELP_DEPTH)
             t = ctp__find_task_outside(pool);
         if (t != NULL) {
-            /* Run it as this pool's task: its submissions are internal. */
-            ctp_pool *saved_pool = tls->pool;
-            ctp__worker *saved_worker = tls->worker;
-            tls->pool = pool;
-            tls->worker = NULL;
-            ctp__run_task(pool, NULL, t);
-            tls->pool = saved_pool;
-            tls->worker = saved_worker;
-            if (atomic_load_explicit(&pool->state, memory_order_relaxed) != CTP__RUNNING)
-                ctp__lifecycle_poke(pool);
+            run_outside(pool, t);
             continue;
         }
         if (deadline != CTP_WAIT_FOREVER && ctp__now_ns() >= deadline)

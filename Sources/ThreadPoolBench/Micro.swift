@@ -1,6 +1,7 @@
 import ArgumentParser
 import CTPBenchKernels
 import Foundation
+import ThreadPoolSwift
 
 /// `threadpool-bench micro`: the runtime's micro-benchmarks, each beside the
 /// raw reference measured in the same process.
@@ -48,6 +49,10 @@ struct Micro: ParsableCommand {
         var parallelForSeconds: Double
         var sequentialForSeconds: Double
         var zones: [ZoneRun]
+        var swiftSubmitPerSecond: Double
+        var cSubmitPerSecondSameRun: Double
+        var asyncOnPoolSeconds: Double
+        var asyncOnGlobalSeconds: Double
     }
 
     struct ZoneRun: Codable {
@@ -139,6 +144,24 @@ struct Micro: ParsableCommand {
             }
         }
 
+        let swiftTasks = quick ? 200_000 : 1_000_000
+        progress("Swift: \(swiftTasks) empty closures through ThreadPool.submit vs C ctp_submit")
+        var swiftBest = Double.infinity, cBest = Double.infinity
+        for _ in 0..<reps {
+            let pool = try ThreadPool(configuration: { var c = ThreadPool.Configuration(); c.workers = w; return c }())
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<swiftTasks { try pool.submit {} }
+            let t1 = DispatchTime.now().uptimeNanoseconds
+            while pool.stats.executed < UInt64(swiftTasks) { usleep(100) }
+            swiftBest = min(swiftBest, Double(t1 - t0) / 1e9)
+            var r = ctpb_burst_result()
+            guard ctpb_burst(w, swiftTasks, 1, &r) == 0 else { throw ValidationError("burst run failed") }
+            cBest = min(cBest, r.submit_seconds)
+        }
+        let children = quick ? 20_000 : 100_000
+        progress("Swift async: task group of \(children) small children, pool vs global executor")
+        let asyncTimes = try runAsyncComparison(workers: w, children: children, repeats: reps)
+
         var t = Table(title: "Wake latency of a parked pool (submit to task start, us), \(rounds) rounds",
                       header: ["", "p50", "p90", "p99", "max", "p50 ratio", "p99 ratio"])
         t.add(["bare pthread condvar", fmt(wakeCv.p50), fmt(wakeCv.p90), fmt(wakeCv.p99), fmt(wakeCv.max), "1.00", "1.00"])
@@ -178,6 +201,14 @@ struct Micro: ParsableCommand {
         }
         print(z.render())
 
+        var sw = Table(title: "Swift (\(swiftTasks) empty closures; task group of \(children) children, best of \(reps))",
+                       header: ["", "value", "ratio"])
+        sw.add(["ThreadPool.submit {} (M/s)", fmt(Double(swiftTasks) / swiftBest / 1e6, 2), fmt(cBest / swiftBest, 2)])
+        sw.add(["ctp_submit, same run (M/s)", fmt(Double(swiftTasks) / cBest / 1e6, 2), "1.00"])
+        sw.add(["task group on the pool (ms)", fmt(asyncTimes.pool * 1000), fmt(asyncTimes.global / asyncTimes.pool, 2)])
+        sw.add(["task group on the global executor (ms)", fmt(asyncTimes.global * 1000), "1.00"])
+        print(sw.render())
+
         if let json {
             let r = Results(machine: machineDescription(), workers: w, wakeCtp: wakeCtp, wakeCondvar: wakeCv,
                             burstSubmitPerSecond: Double(burst) / bestSingle,
@@ -190,7 +221,10 @@ struct Micro: ParsableCommand {
                             trickleFloorOverheadMicrosPerTask: floorOverhead,
                             trickleContextSwitchesPerTask: tr.context_switches / tr.tasks,
                             idleCpuSecondsPerSecond: idle, parallelForSeconds: pf, sequentialForSeconds: sf,
-                            zones: zoneRuns)
+                            zones: zoneRuns,
+                            swiftSubmitPerSecond: Double(swiftTasks) / swiftBest,
+                            cSubmitPerSecondSameRun: Double(swiftTasks) / cBest,
+                            asyncOnPoolSeconds: asyncTimes.pool, asyncOnGlobalSeconds: asyncTimes.global)
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             try enc.encode(r).write(to: URL(fileURLWithPath: json))
@@ -204,4 +238,55 @@ func machineDescription() -> String {
         .split(separator: "\n").first { $0.hasPrefix("model name") }?
         .split(separator: ":").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
     return "\(cpus) CPUs, \(model)"
+}
+
+/// Times a task group of small children on the pool (executor preference)
+/// and on Swift's global executor, alternating, best of `repeats`.
+func runAsyncComparison(workers: Int, children: Int, repeats: Int) throws -> (pool: Double, global: Double) {
+    let pool = try ThreadPool(configuration: { var c = ThreadPool.Configuration(); c.workers = workers; return c }())
+    let result = ResultBox()
+    let done = DispatchSemaphore(value: 0)
+    Task.detached {
+        var best = (pool: Double.infinity, global: Double.infinity)
+        for _ in 0..<repeats {
+            let t0 = ContinuousClock.now
+            let a = await withTaskExecutorPreference(pool) { await childSum(children) }
+            let t1 = ContinuousClock.now
+            let b = await childSum(children)
+            let t2 = ContinuousClock.now
+            precondition(a == b)
+            best.pool = min(best.pool, seconds(t1 - t0))
+            best.global = min(best.global, seconds(t2 - t1))
+        }
+        result.set(best)
+        done.signal()
+    }
+    done.wait()
+    return result.get()
+}
+
+private func childSum(_ n: Int) async -> Int {
+    await withTaskGroup(of: Int.self) { group in
+        for i in 0..<n {
+            group.addTask {
+                var s = 0
+                for k in 0..<200 { s &+= (i &* 31 &+ k) % 7 }
+                return s
+            }
+        }
+        var total = 0
+        for await x in group { total &+= x }
+        return total
+    }
+}
+
+private func seconds(_ d: Duration) -> Double {
+    Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+}
+
+private final class ResultBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = (pool: 0.0, global: 0.0)
+    func set(_ v: (pool: Double, global: Double)) { lock.lock(); value = v; lock.unlock() }
+    func get() -> (pool: Double, global: Double) { lock.lock(); defer { lock.unlock() }; return value }
 }

@@ -300,3 +300,23 @@ void test_submit_inline_payload(void)
     CHECK_OK(ctp_pool_destroy(pool));
     CHECK_EQ(atomic_load(&sum), -10000000);
 }
+
+void test_pool_help_runs_one_task(void)
+{
+    ctp_pool *pool = make_pool(1);
+    CHECK(pool != NULL);
+    gate g;
+    gate_init(&g);
+    CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, gate_task, &g));
+    wait_entered(&g, 1); /* the only worker is busy */
+    _Atomic long n = 0;
+    for (int i = 0; i < 5; i++)
+        CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, count_task, &n));
+    for (int i = 0; i < 5; i++)
+        CHECK_EQ(ctp_pool_help(pool), 1);
+    CHECK_EQ(atomic_load(&n), 5);
+    CHECK_EQ(ctp_pool_help(pool), 0);
+    CHECK_EQ(ctp_pool_help(NULL), CTP_EINVAL);
+    gate_open(&g);
+    CHECK_OK(ctp_pool_destroy(pool));
+}

@@ -298,6 +298,14 @@ CTP_API int ctp_group_wait(ctp_group *group, uint64_t timeout_ns);
  *  wait first; the group stays valid). Must not race a wait on the group. */
 CTP_API int ctp_group_destroy(ctp_group *group);
 
+/** Runs at most one queued task of pool on the calling thread, as a
+ *  helping wait does: on a worker its own deque first, then the injection
+ *  queues and other workers; outside the pool the injection queues and the
+ *  workers' deques. Returns 1 if it ran a task, 0 if none was found, or
+ *  CTP_EINVAL. For language bindings that block on their own condition and
+ *  must keep a one-worker pool moving meanwhile. Any thread. */
+CTP_API int ctp_pool_help(ctp_pool *pool);
+
 /* ------------------------------------------------------------------------ */
 /* Parallel for                                                             */
 /* ------------------------------------------------------------------------ */

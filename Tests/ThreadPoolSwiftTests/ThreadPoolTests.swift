@@ -1,0 +1,220 @@
+import CThreadPool
+import Foundation
+import Synchronization
+import Testing
+import ThreadPoolSwift
+
+/// Counts live instances, so tests can see every captured value released once.
+final class Tracker: Sendable {
+    static let live = Atomic<Int>(0)
+    static let ran = Atomic<Int>(0)
+    init() { Tracker.live.add(1, ordering: .relaxed) }
+    deinit { Tracker.live.subtract(1, ordering: .relaxed) }
+    func touch() { Tracker.ran.add(1, ordering: .relaxed) }
+}
+
+struct Boom: Error, Equatable { let id: Int }
+
+/// A gate a closure can block a worker on.
+final class Gate: @unchecked Sendable {
+    private let c = NSCondition()
+    private var open = false
+    let entered = Atomic<Int>(0)
+    func block() {
+        entered.add(1, ordering: .relaxed)
+        c.lock(); while !open { c.wait() }; c.unlock()
+    }
+    func release() { c.lock(); open = true; c.broadcast(); c.unlock() }
+    func waitEntered(_ n: Int) { while entered.load(ordering: .relaxed) < n { usleep(100) } }
+}
+
+@Suite(.serialized) struct ThreadPoolTests {
+    @Test func closuresRunExactlyOnceUnderLoad() async throws {
+        let pool = try ThreadPool(configuration: .init())
+        let tasks = 8, perTask = 20_000
+        let counts = UnsafeMutableBufferPointer<Atomic<UInt8>>.allocate(capacity: tasks * perTask)
+        for i in 0..<counts.count { (counts.baseAddress! + i).initialize(to: Atomic<UInt8>(0)) }
+        defer { counts.deallocate() }
+        struct Counts: @unchecked Sendable { let p: UnsafeMutableBufferPointer<Atomic<UInt8>> }
+        let c = Counts(p: counts)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for t in 0..<tasks {
+                group.addTask {
+                    for i in 0..<perTask {
+                        let id = t * perTask + i
+                        try pool.submit(priority: Priority.allCases[id % 5]) { _ = c.p[id].add(1, ordering: .relaxed) }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        try await pool.shutdown(.drain)
+        var wrong = 0
+        for i in 0..<counts.count where counts[i].load(ordering: .relaxed) != 1 { wrong += 1 }
+        #expect(wrong == 0)
+        #expect(pool.stats.executed == UInt64(tasks * perTask))
+    }
+
+    @Test func valuesAndErrorsComeBackThroughHandles() async throws {
+        let pool = try ThreadPool(configuration: .init())
+        let h = try pool.submit { 6 * 7 }
+        #expect(try h.wait() == 42)
+        #expect(try await h.value == 42)
+        let bad = try pool.submit { () throws -> Int in throw Boom(id: 7) }
+        #expect(throws: Boom(id: 7)) { try bad.wait() }
+        await #expect(throws: Boom(id: 7)) { try await bad.value }
+        // Waiting on a worker of a one-worker pool helps instead of deadlocking.
+        let one = try ThreadPool(configuration: { var c = ThreadPool.Configuration(); c.workers = 1; return c }())
+        let outer = try one.submit { () throws -> Int in
+            let inner = try one.submit { 5 }
+            return try inner.wait() + 1
+        }
+        #expect(try await outer.value == 6)
+    }
+
+    @Test func asyncCodeUnderPreferenceRunsOnWorkers() async throws {
+        let pool = try ThreadPool(configuration: .init())
+        let onWorker = await withTaskExecutorPreference(pool) { ctp_worker_index() >= 0 }
+        #expect(onWorker)
+        let t = Task(executorPreference: pool) { ThreadPool.currentWorkerIndex != nil }
+        #expect(await t.value)
+    }
+
+    @Test func taskGroupOf100kChildrenUnderPreference() async throws {
+        let pool = try ThreadPool(configuration: .init())
+        let (total, onWorkers) = await withTaskExecutorPreference(pool) {
+            await withTaskGroup(of: Int.self) { group in
+                for _ in 0..<100_000 { group.addTask { ctp_worker_index() >= 0 ? 1 : 0 } }
+                var n = 0, w = 0
+                for await x in group { n += 1; w += x }
+                return (n, w)
+            }
+        }
+        #expect(total == 100_000)
+        #expect(onWorkers == 100_000)
+    }
+
+    @Test func cancelReleasesClosuresAndFailsHandles() async throws {
+        Tracker.ran.store(0, ordering: .relaxed)
+        let before = Tracker.live.load(ordering: .relaxed)
+        let pool = try ThreadPool(configuration: { var c = ThreadPool.Configuration(); c.workers = 1; return c }())
+        let gate = Gate()
+        try pool.submit { gate.block() }
+        gate.waitEntered(1)
+        for _ in 0..<100 {
+            let t = Tracker()
+            try pool.submit { t.touch() }
+        }
+        let handle = try pool.submit { 1 }
+        #expect(Tracker.live.load(ordering: .relaxed) == before + 100)
+        async let stop: Void = pool.shutdown(.cancel)
+        try await Task.sleep(for: .milliseconds(20))
+        gate.release()
+        try await stop
+        #expect(Tracker.ran.load(ordering: .relaxed) == 0)
+        #expect(Tracker.live.load(ordering: .relaxed) == before) // all released, none leaked
+        #expect(throws: ThreadPoolError.cancelled) { try handle.wait() }
+        #expect(pool.stats.cancelled == 101)
+    }
+
+    @Test func invalidConfigurationsThrow() {
+        func make(_ edit: (inout ThreadPool.Configuration) -> Void) throws {
+            var c = ThreadPool.Configuration()
+            edit(&c)
+            _ = try ThreadPool(configuration: c)
+        }
+        func isInvalid(_ body: () throws -> Void) -> Bool {
+            do { try body(); return false } catch let e as ThreadPoolError {
+                if case .invalidArgument = e { return true }
+                return false
+            } catch { return false }
+        }
+        #expect(isInvalid { try make { $0.workers = -1 } })
+        #expect(isInvalid { try make { $0.workers = 5000 } })
+        #expect(isInvalid { try make { $0.queueCapacity = -3 } })
+        #expect(isInvalid { try make { $0.spinTime = .seconds(2) } })
+        #expect(isInvalid { try make { $0.backoffTime = .seconds(-1) } })
+        #expect(isInvalid { try make { $0.stackSize = 100 } })
+        #expect(isInvalid { try make { $0.wakeFanout = -1 } })
+        do {
+            try make { $0.topology = "0-3;3-4" }
+            Issue.record("a bad topology was accepted")
+        } catch let ThreadPoolError.invalidArgument(why) {
+            #expect(why.contains("listed twice"))
+        } catch {
+            Issue.record("wrong error \(error)")
+        }
+    }
+
+    @Test func shutdownModesAndAfterwards() async throws {
+        let pool = try ThreadPool(configuration: .init())
+        let ran = Atomic<Int>(0)
+        for _ in 0..<1000 { try pool.submit { _ = ran.add(1, ordering: .relaxed) } }
+        try await pool.shutdown(.drain)
+        #expect(ran.load(ordering: .relaxed) == 1000)
+        #expect(throws: ThreadPoolError.shutdown) { try pool.submit {} }
+        #expect(throws: ThreadPoolError.shutdown) { _ = try pool.submit { 1 } }
+        #expect(throws: ThreadPoolError.shutdown) { _ = try WorkGroup(pool: pool) }
+        try await pool.shutdown(.cancel) // already stopped: fine
+    }
+
+    @Test func noBoxedClosureLeaks() async throws {
+        let before = Tracker.live.load(ordering: .relaxed)
+        do {
+            let pool = try ThreadPool(configuration: .init())
+            var handles: [TaskHandle<Int>] = []
+            for i in 0..<1000 {
+                let t = Tracker()
+                try pool.submit { t.touch() }
+                handles.append(try pool.submit { t.touch(); return i })
+            }
+            for (i, h) in handles.enumerated() { #expect(try h.wait() == i) }
+        }
+        #expect(Tracker.live.load(ordering: .relaxed) == before)
+    }
+
+    @Test func workGroupParallelForAndConcurrentMap() throws {
+        let pool = try ThreadPool(configuration: .init())
+        let group = try WorkGroup(pool: pool)
+        let n = Atomic<Int>(0)
+        for _ in 0..<500 { try group.submit { _ = n.add(1, ordering: .relaxed) } }
+        group.wait()
+        #expect(n.load(ordering: .relaxed) == 500)
+        let gate = Gate()
+        try group.submit { gate.block() }
+        gate.waitEntered(1)
+        #expect(group.wait(timeout: .milliseconds(10)) == false)
+        gate.release()
+        #expect(group.wait(timeout: .seconds(30)))
+
+        let hits = UnsafeMutableBufferPointer<Atomic<Int>>.allocate(capacity: 1000)
+        for i in 0..<1000 { (hits.baseAddress! + i).initialize(to: Atomic<Int>(0)) }
+        defer { hits.deallocate() }
+        struct Hits: @unchecked Sendable { let p: UnsafeMutableBufferPointer<Atomic<Int>> }
+        let h = Hits(p: hits)
+        try pool.parallelFor(100..<900, grain: 7) { r in for i in r { _ = h.p[i].add(1, ordering: .relaxed) } }
+        for i in 0..<1000 { #expect(hits[i].load(ordering: .relaxed) == (i >= 100 && i < 900 ? 1 : 0)) }
+
+        let squares = try pool.concurrentMap(Array(0..<10_000)) { $0 * $0 }
+        #expect(squares == (0..<10_000).map { $0 * $0 })
+        #expect(throws: Boom(id: 3)) {
+            _ = try pool.concurrentMap(Array(0..<100)) { x -> Int in if x == 3 { throw Boom(id: 3) }; return x }
+        }
+    }
+
+    @Test func nodeHelpersOnASimulatedTopology() async throws {
+        var c = ThreadPool.Configuration()
+        c.topology = "0;1"
+        c.workers = 2
+        let pool = try ThreadPool(configuration: c)
+        #expect(pool.nodeCount == 2)
+        #expect(pool.node(ofWorker: 0) == 0)
+        #expect(pool.node(ofWorker: 1) == 1)
+        #expect(pool.node(ofWorker: 2) == nil)
+        let h = try pool.submit(node: 1) { ThreadPool.currentNode }
+        #expect(try await h.value != nil) // awaited, not waited: a worker ran it
+        #expect(throws: ThreadPoolError.self) { try pool.submit(node: 5) {} }
+        #expect(pool.nodeStats(1) != nil)
+        #expect(pool.nodeStats(9) == nil)
+    }
+}
