@@ -5,17 +5,37 @@ import Foundation
 /// and `Task(executorPreference: pool) { ... }` run async code, and the child
 /// tasks of task groups created there, on the pool's workers.
 extension ThreadPool: TaskExecutor {
-    /// Runs `job` on a worker. A job is never dropped: after a shutdown it runs
-    /// on a thread of its own instead.
+    /// Runs `job` on a worker. The job and this executor (two words, no
+    /// allocation) travel inside the C task. A job is never dropped: if the
+    /// pool refuses or cancels it (after a shutdown), it runs on a thread of
+    /// its own instead.
     public func enqueue(_ job: consuming ExecutorJob) {
-        let unowned = UnownedJob(job)
-        let executor = asUnownedTaskExecutor()
-        do {
-            try submitJob(handle, Job(run: { unowned.runSynchronously(on: executor) },
-                                      cancel: { Thread.detachNewThread { unowned.runSynchronously(on: executor) } }),
-                          priority: .normal, node: nil, group: nil)
-        } catch {
-            Thread.detachNewThread { unowned.runSynchronously(on: executor) }
+        var payload = ExecutorPayload(job: UnownedJob(job), executor: asUnownedTaskExecutor())
+        var desc = ctp_task_desc()
+        ctp_task_desc_init(&desc, { runExecutorJob($0) }, nil)
+        desc.on_cancel = { rescueExecutorJob($0) }
+        let rc = withUnsafeMutablePointer(to: &payload) { p in
+            ctp_submit_inline(handle, &desc, p, MemoryLayout<ExecutorPayload>.size, nil)
+        }
+        if rc != Int32(CTP_OK) {
+            let p = payload
+            Thread.detachNewThread { p.job.runSynchronously(on: p.executor) }
         }
     }
+}
+
+/// Trivially copyable: moved into the task by memcpy.
+private struct ExecutorPayload: Sendable {
+    let job: UnownedJob
+    let executor: UnownedTaskExecutor
+}
+
+private func runExecutorJob(_ p: UnsafeMutableRawPointer?) {
+    let payload = p!.load(as: ExecutorPayload.self)
+    payload.job.runSynchronously(on: payload.executor)
+}
+
+private func rescueExecutorJob(_ p: UnsafeMutableRawPointer?) {
+    let payload = p!.load(as: ExecutorPayload.self)
+    Thread.detachNewThread { payload.job.runSynchronously(on: payload.executor) }
 }
