@@ -342,7 +342,8 @@ static int start_workers(ctp_pool *pool)
     return rc;
 }
 
-static int create_and_start(const ctp_config *config, ctp_pool **out_pool)
+/* hook: the test builds' race-window hook (ignored in release builds). */
+static int create_and_start(const ctp_config *config, ctp_pool **out_pool, ctp_test_hook_fn hook, void *ctx)
 {
     last_error[0] = '\0';
     if (out_pool == NULL)
@@ -352,6 +353,13 @@ static int create_and_start(const ctp_config *config, ctp_pool **out_pool)
     int rc = create_pool(config, &pool);
     if (rc != CTP_OK)
         return rc;
+#ifdef CTP_TEST_HOOKS
+    pool->hook = hook;
+    pool->hook_ctx = ctx;
+#else
+    (void)hook;
+    (void)ctx;
+#endif
     rc = start_workers(pool);
     if (rc != CTP_OK) {
         stop_workers(pool);
@@ -364,31 +372,14 @@ static int create_and_start(const ctp_config *config, ctp_pool **out_pool)
 
 int ctp_pool_create(const ctp_config *config, ctp_pool **out_pool)
 {
-    return create_and_start(config, out_pool);
+    return create_and_start(config, out_pool, NULL, NULL);
 }
 
 #ifdef CTP_TEST_HOOKS
 int ctp_test_pool_create_hooked(const ctp_config *config, ctp_test_hook_fn hook, void *ctx,
                                 ctp_pool **out_pool)
 {
-    last_error[0] = '\0';
-    if (out_pool == NULL)
-        return CTP_EINVAL;
-    *out_pool = NULL;
-    ctp_pool *pool;
-    int rc = create_pool(config, &pool);
-    if (rc != CTP_OK)
-        return rc;
-    pool->hook = hook;
-    pool->hook_ctx = ctx;
-    rc = start_workers(pool);
-    if (rc != CTP_OK) {
-        stop_workers(pool);
-        free_pool(pool);
-        return rc;
-    }
-    *out_pool = pool;
-    return CTP_OK;
+    return create_and_start(config, out_pool, hook, ctx);
 }
 #endif
 
