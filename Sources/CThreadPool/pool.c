@@ -509,8 +509,9 @@ int ctp_pool_stats(ctp_pool *pool, ctp_stats *out)
                 atomic_load_explicit(&w->executed_by_priority[p], memory_order_relaxed);
     }
     out->submitted += atomic_load_explicit(&pool->ext_submitted, memory_order_relaxed);
-    uint64_t helped = atomic_load_explicit(&pool->helper_executed, memory_order_relaxed);
-    out->executed += helped;
+    out->executed += atomic_load_explicit(&pool->helper_executed, memory_order_relaxed);
+    for (int p = 0; p < CTP_PRIORITY_COUNT; p++)
+        out->executed_by_priority[p] += atomic_load_explicit(&pool->helper_by_priority[p], memory_order_relaxed);
     out->cancelled += atomic_load_explicit(&pool->helper_cancelled, memory_order_relaxed);
     out->rejected = atomic_load_explicit(&pool->rejected, memory_order_relaxed);
     out->queued = atomic_load_explicit(&pool->ext_queued, memory_order_relaxed);

@@ -142,6 +142,7 @@ struct ctp_pool {
     /* Outside threads running a task inside ctp_group_wait. */
     _Atomic uint64_t helper_executed;
     _Atomic uint64_t helper_cancelled;
+    _Atomic uint64_t helper_by_priority[CTP_PRIORITY_COUNT];
     _Atomic uint64_t rejected;
 
 #ifdef CTP_TEST_HOOKS

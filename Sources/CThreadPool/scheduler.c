@@ -265,6 +265,8 @@ void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t)
                 ctp__count(&w->affine_home, 1);
         }
     } else {
+        if (!cancelled)
+            atomic_fetch_add_explicit(&pool->helper_by_priority[prio], 1, memory_order_relaxed);
         /* Release: pairs with the acquire loads in the quiescence check. */
         atomic_fetch_add_explicit(cancelled ? &pool->helper_cancelled : &pool->helper_executed, 1,
                                   memory_order_release);

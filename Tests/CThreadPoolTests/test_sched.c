@@ -206,6 +206,12 @@ void test_fib32_group_per_call_from_outside(void)
     fib_arg root = { pool, fib_n(), 0 };
     fib_task(&root);
     CHECK_EQ(root.result, fib_ref(fib_n()));
+    /* Tasks the helping caller ran are counted like the workers' ones. */
+    ctp_stats st;
+    CHECK_OK(ctp_pool_shutdown(pool, CTP_SHUTDOWN_DRAIN, CTP_WAIT_FOREVER));
+    CHECK_OK(ctp_pool_stats(pool, &st));
+    CHECK_EQ(st.executed, st.submitted);
+    CHECK_EQ(st.executed_by_priority[CTP_PRIORITY_NORMAL], st.executed);
     CHECK_OK(ctp_pool_destroy(pool));
 }
 
