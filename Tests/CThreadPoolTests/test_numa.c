@@ -172,7 +172,8 @@ static void record_node(void *arg)
 void test_numa_affine_tasks_run_on_their_node(void)
 {
     /* Two nodes, two workers each, all idle: a task for node 1 wakes and
-     * runs on a node-1 worker. */
+     * runs on a node-1 worker (the bound below allows for the few an idle
+     * node-0 worker may take under sanitizer timing). */
     ctp_pool *p = topo_pool("0-1;2-3", 4, CTP_AFFINITY_NONE, CTP_NUMA_AUTO);
     CHECK(p != NULL);
     wait_parked(p, 4);
@@ -186,14 +187,21 @@ void test_numa_affine_tasks_run_on_their_node(void)
         while (atomic_load(&r.done) != i + 1)
             test_sleep_us(20);
     }
-    CHECK_EQ(atomic_load(&r.on_node[1]), 500);
-    ctp_node_stats ns;
-    CHECK_OK(ctp_pool_node_stats(p, 1, &ns));
-    CHECK_EQ(ns.affine_executed, 500);
-    CHECK_EQ(ns.affine_home, 500);
-    CHECK_EQ(ns.taken_remote, 0);
-    CHECK_OK(ctp_pool_node_stats(p, 0, &ns));
-    CHECK_EQ(ns.executed, 0);
+    /* Node 0's workers are idle too, and idle workers may take another
+     * node's work (counted remote); under sanitizer timing a few do, when one
+     * of them is between waking and parking. Nearly all must run at home. */
+    int home = atomic_load(&r.on_node[1]), away = atomic_load(&r.on_node[0]);
+    CHECK_EQ(home + away, 500);
+    CHECK(home >= 475);
+    ctp_node_stats n1, n0;
+    CHECK_OK(ctp_pool_node_stats(p, 1, &n1));
+    CHECK_OK(ctp_pool_node_stats(p, 0, &n0));
+    CHECK_EQ(n1.affine_executed, (uint64_t)home);
+    CHECK_EQ(n1.affine_home, (uint64_t)home);
+    CHECK_EQ(n1.taken_remote, 0);
+    CHECK_EQ(n0.affine_executed, (uint64_t)away);
+    CHECK_EQ(n0.affine_home, 0);
+    CHECK_EQ(n0.taken_remote, (uint64_t)away);
     CHECK_OK(ctp_pool_destroy(p));
 }
 
@@ -262,6 +270,9 @@ void test_numa_no_remote_steal_with_local_work(void)
      * while both chains run, nobody takes anything from the other node. */
     ctp_pool *p = topo_pool("0;1", 2, CTP_AFFINITY_NONE, CTP_NUMA_AUTO);
     CHECK(p != NULL);
+    /* Both parked first: a worker still in its first sweep could legitimately
+     * find the other node's task before its own arrived. */
+    wait_parked(p, 2);
     chains c = { .pool = p };
     ctp_task_desc d[2];
     for (int n = 0; n < 2; n++) {
@@ -272,13 +283,15 @@ void test_numa_no_remote_steal_with_local_work(void)
     while (atomic_load(&c.progress[0]) < scaled(20000) || atomic_load(&c.progress[1]) < scaled(20000))
         test_sleep_us(1000);
     ctp_node_stats n0, n1;
-    CHECK_OK(ctp_pool_node_stats(p, 0, &n0));
-    CHECK_OK(ctp_pool_node_stats(p, 1, &n1));
+    int rc0 = ctp_pool_node_stats(p, 0, &n0);
+    int rc1 = ctp_pool_node_stats(p, 1, &n1);
     atomic_store(&c.stop, 1);
+    CHECK_OK(ctp_pool_destroy(p)); /* before any check can return: the chains use our stack */
+    CHECK_OK(rc0);
+    CHECK_OK(rc1);
     CHECK_EQ(n0.steals_remote + n0.taken_remote, 0);
     CHECK_EQ(n1.steals_remote + n1.taken_remote, 0);
     CHECK(n0.affine_home > 0 && n1.affine_home > 0);
-    CHECK_OK(ctp_pool_destroy(p));
 }
 
 void test_numa_machine_topology_and_memory(void)
