@@ -378,6 +378,8 @@ double ctpb_idle_cpu(size_t workers, double seconds)
     double c0 = cpu_seconds(RUSAGE_SELF) - cpu_seconds(RUSAGE_THREAD);
     sleep_us((unsigned)(seconds * 1e6));
     double used = cpu_seconds(RUSAGE_SELF) - cpu_seconds(RUSAGE_THREAD) - c0;
+    if (used < 0)
+        used = 0; /* the two clocks tick separately: a difference below their resolution */
     ctp_pool_destroy(pool);
     return used / seconds;
 }
@@ -427,10 +429,33 @@ typedef struct {
     int count;
 } zone;
 
+/* A tick's completion, waited for without helping, so every update runs on
+ * a worker and the locality counters describe the workers alone. */
+typedef struct {
+    _Atomic int remaining;
+    pthread_mutex_t m;
+    pthread_cond_t cv;
+} tick_state;
+
 typedef struct {
     zone *z;
     int first, last;
+    tick_state *tick;
 } zone_slice;
+
+static void update_slice(void *arg);
+
+static void slice_task(void *arg)
+{
+    zone_slice *s = arg;
+    update_slice(s);
+    tick_state *t = s->tick;
+    if (atomic_fetch_sub(&t->remaining, 1) == 1) {
+        pthread_mutex_lock(&t->m);
+        pthread_cond_signal(&t->cv);
+        pthread_mutex_unlock(&t->m);
+    }
+}
 
 static void update_slice(void *arg)
 {
@@ -448,7 +473,7 @@ static void update_slice(void *arg)
     }
 }
 
-int ctpb_zones(const char *topology, int numa_off, size_t workers, int zones, int bots, int ticks,
+int ctpb_zones(const char *topology, int numa_off, int steady, size_t workers, int zones, int bots, int ticks,
                ctpb_zones_result *out)
 {
     ctp_config c;
@@ -489,18 +514,49 @@ int ctpb_zones(const char *topology, int numa_off, size_t workers, int zones, in
             d->node = node;
         }
     }
-    ctp_group *g;
-    ctp_group_create(pool, &g);
-    for (int i = 0; i < zones * slices_per_zone; i++)
-        descs[i].group = g;
+    /* Barrier mode: submit a tick, wait for it. Steady mode: keep two ticks
+     * in flight (submit tick t+1, then wait for tick t), so the workers never
+     * run dry at a tick's tail. Slices are per tick parity. */
+    int nslices = zones * slices_per_zone;
+    zone_slice *par[2] = { slices, calloc((size_t)nslices, sizeof *slices) };
+    ctp_task_desc *pdescs[2] = { descs, calloc((size_t)nslices, sizeof *descs) };
+    tick_state ticks_state[2];
+    if (par[1] == NULL || pdescs[1] == NULL)
+        return CTP_ENOMEM;
+    for (int k = 0; k < 2; k++) {
+        atomic_init(&ticks_state[k].remaining, 0);
+        pthread_mutex_init(&ticks_state[k].m, NULL);
+        pthread_cond_init(&ticks_state[k].cv, NULL);
+    }
+    for (int i = 0; i < nslices; i++) {
+        par[1][i] = par[0][i];
+        pdescs[1][i] = pdescs[0][i];
+        pdescs[1][i].arg = &par[1][i];
+        for (int k = 0; k < 2; k++) {
+            par[k][i].tick = &ticks_state[k];
+            pdescs[k][i].fn = slice_task;
+        }
+    }
+    int in_flight = steady ? 2 : 1;
     uint64_t t0 = now_ns();
-    for (int t = 0; t < ticks; t++) {
-        for (int z = 0; z < zones; z++)
-            ctp_submit_batch(pool, &descs[z * slices_per_zone], (size_t)slices_per_zone);
-        ctp_group_wait(g, CTP_WAIT_FOREVER);
+    for (int t = 0; t < ticks + in_flight - 1; t++) {
+        if (t < ticks) {
+            atomic_store(&ticks_state[t % 2].remaining, nslices);
+            for (int z = 0; z < zones; z++)
+                ctp_submit_batch(pool, &pdescs[t % 2][z * slices_per_zone], (size_t)slices_per_zone);
+        }
+        int done = t - (in_flight - 1);
+        if (done >= 0) {
+            tick_state *ts = &ticks_state[done % 2];
+            pthread_mutex_lock(&ts->m);
+            while (atomic_load(&ts->remaining) != 0)
+                pthread_cond_wait(&ts->cv, &ts->m);
+            pthread_mutex_unlock(&ts->m);
+        }
     }
     uint64_t t1 = now_ns();
-    ctp_group_destroy(g);
+    free(par[1]);
+    free(pdescs[1]);
     ctp_stats st;
     ctp_pool_stats(pool, &st);
     out->seconds = (double)(t1 - t0) / 1e9;

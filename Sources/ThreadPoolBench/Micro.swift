@@ -62,7 +62,6 @@ struct Micro: ParsableCommand {
         var updatesPerSecond: Double
         var homeShare: Double
         var takenRemote: Double
-        var helpedByCaller: Double
     }
 
     func run() throws {
@@ -130,17 +129,21 @@ struct Micro: ParsableCommand {
         let zoneTicks = quick ? 100 : 1000
         progress("zones on nodes: 8 zones x 512 bots, \(zoneTicks) ticks, NUMA auto vs off")
         var zoneRuns: [ZoneRun] = []
-        for (layout, topo) in [("simulated 2 nodes \"0;1\"", "0;1"), ("this machine", nil)] as [(String, String?)] {
+        let layouts: [(String, String?, Int32)] = [
+            ("simulated 2 nodes \"0;1\", tick barrier", "0;1", 0),
+            ("simulated 2 nodes \"0;1\", steady", "0;1", 1),
+            ("this machine, tick barrier", nil, 0),
+        ]
+        for (layout, topo, steady) in layouts {
             for off in [false, true] {
                 var r = ctpb_zones_result()
-                let rc: Int32 = topo.map { t in t.withCString { ctpb_zones($0, off ? 1 : 0, w, 8, 512, Int32(zoneTicks), &r) } }
-                    ?? ctpb_zones(nil, off ? 1 : 0, w, 8, 512, Int32(zoneTicks), &r)
+                let rc: Int32 = topo.map { t in t.withCString { ctpb_zones($0, off ? 1 : 0, steady, w, 8, 512, Int32(zoneTicks), &r) } }
+                    ?? ctpb_zones(nil, off ? 1 : 0, steady, w, 8, 512, Int32(zoneTicks), &r)
                 guard rc == 0 else { throw ValidationError("zones run failed: \(rc)") }
                 zoneRuns.append(ZoneRun(layout: layout, numa: off ? "off" : "auto", nodes: Int(r.nodes),
                                         updatesPerSecond: r.tasks * 16 / r.seconds,
                                         homeShare: r.worker_tasks > 0 ? r.affine_home / r.worker_tasks : 0,
-                                        takenRemote: r.taken_remote,
-                                        helpedByCaller: r.tasks - r.worker_tasks))
+                                        takenRemote: r.taken_remote))
             }
         }
 
@@ -192,12 +195,12 @@ struct Micro: ParsableCommand {
         c.add(["parallel for 10 M, sequential loop (ms)", fmt(sf * 1000, 2)])
         print(c.render())
 
-        var z = Table(title: "Zones on nodes (8 zones x 512 bots, batches of 16 per task, \(zoneTicks) ticks)",
-                      header: ["layout", "NUMA", "nodes", "M bot updates/s", "ratio to off", "on home node", "taken remote", "run by caller"])
+        var z = Table(title: "Zones on nodes (8 zones x 512 bots, batches of 16 per task, \(zoneTicks) ticks; the caller waits without helping)",
+                      header: ["layout", "NUMA", "nodes", "M bot updates/s", "ratio to off", "on home node", "taken remote"])
         for (i, r) in zoneRuns.enumerated() {
             let base = zoneRuns[i - i % 2 + 1].updatesPerSecond
             z.add([r.layout, r.numa, "\(r.nodes)", fmt(r.updatesPerSecond / 1e6, 2), fmt(r.updatesPerSecond / base, 2),
-                   r.numa == "off" ? "n/a" : fmt(r.homeShare * 100, 1) + "%", fmt(r.takenRemote, 0), fmt(r.helpedByCaller, 0)])
+                   r.numa == "off" ? "n/a" : fmt(r.homeShare * 100, 1) + "%", fmt(r.takenRemote, 0)])
         }
         print(z.render())
 

@@ -58,7 +58,7 @@ double ctpb_parallel_for(size_t workers, size_t n, int repeats);
 typedef struct ctpb_zones_result {
     double seconds;          /* wall time of all ticks */
     double tasks;            /* zone updates run */
-    double worker_tasks;     /* of those, run by workers (the rest by the waiting caller) */
+    double worker_tasks;     /* of those, run by workers (all: the caller waits without helping) */
     double affine_home;      /* run by a worker of the zone's node */
     double taken_remote;     /* taken from another node's queues */
     int nodes;               /* nodes the pool placed work on */
@@ -66,9 +66,10 @@ typedef struct ctpb_zones_result {
 
 /* Zones on nodes: `zones` zones of `bots` bots each, the zone's bots in memory
  * from ctp_alloc_on_node(zone % nodes); every tick submits each zone's bot
- * updates as one batch with that node's affinity and waits for the tick.
- * topology NULL = the machine's; numa_off = CTP_NUMA_OFF. */
-int ctpb_zones(const char *topology, int numa_off, size_t workers, int zones, int bots, int ticks,
+ * updates as one batch with that node's affinity and waits for the tick
+ * (steady = 0), or keeps two ticks in flight so workers never run dry
+ * (steady = 1). topology NULL = the machine's; numa_off = CTP_NUMA_OFF. */
+int ctpb_zones(const char *topology, int numa_off, int steady, size_t workers, int zones, int bots, int ticks,
                ctpb_zones_result *out);
 
 #ifdef __cplusplus
