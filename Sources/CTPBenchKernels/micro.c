@@ -508,7 +508,7 @@ int ctpb_zones(const char *topology, int numa_off, int steady, size_t workers, i
             zs[z].bots[i] = (zone_bot){ .x = (float)i, .y = (float)z, .health = 100, .rng = (uint32_t)(z * 7919 + i) };
         for (int k = 0; k < slices_per_zone; k++) {
             zone_slice *s = &slices[z * slices_per_zone + k];
-            *s = (zone_slice){ &zs[z], k * SLICE, (k + 1) * SLICE < bots ? (k + 1) * SLICE : bots };
+            *s = (zone_slice){ &zs[z], k * SLICE, (k + 1) * SLICE < bots ? (k + 1) * SLICE : bots, NULL };
             ctp_task_desc *d = &descs[z * slices_per_zone + k];
             ctp_task_desc_init(d, update_slice, s);
             d->node = node;
