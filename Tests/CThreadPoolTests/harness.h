@@ -112,4 +112,16 @@ static inline void wait_entered(gate *g, int n)
 /* Number of threads of this process (from /proc/self/task). */
 int test_thread_count(void);
 
+/* Waits until `workers` workers of pool are parked (idle). */
+static inline void wait_parked(ctp_pool *pool, uint64_t workers)
+{
+    ctp_stats st;
+    for (;;) {
+        ctp_pool_stats(pool, &st);
+        if (st.parked == workers)
+            return;
+        test_sleep_us(200);
+    }
+}
+
 #endif

@@ -18,15 +18,6 @@ static ctp_pool *topo_pool(const char *topology, size_t workers, ctp_affinity af
     return ctp_pool_create(&c, &p) == CTP_OK ? p : NULL;
 }
 
-static void wait_parked(ctp_pool *p, uint64_t n)
-{
-    ctp_stats st;
-    do {
-        test_sleep_us(200);
-        ctp_pool_stats(p, &st);
-    } while (st.parked != n);
-}
-
 void test_numa_bad_topologies(void)
 {
     const char *bad[] = { "", "0-3;", ";0", "3-1", "0,0", "0-1;1-2", "abc", "0-", "0-1;2-3|10,20",

@@ -249,17 +249,6 @@ void test_parallel_for_covers_range_once(void)
 
 /* ---- waking ---- */
 
-static void wait_all_parked(ctp_pool *pool, uint64_t workers)
-{
-    ctp_stats st;
-    for (;;) {
-        ctp_pool_stats(pool, &st);
-        if (st.parked == workers)
-            return;
-        test_sleep_us(200);
-    }
-}
-
 void test_backoff_interrupted_by_submit(void)
 {
     /* A 30 s timed backoff: if a submission could not interrupt it, this test
@@ -273,7 +262,7 @@ void test_backoff_interrupted_by_submit(void)
     CHECK_OK(ctp_pool_create(&c, &pool));
     _Atomic long n = 0;
     for (int round = 0; round < 20; round++) {
-        wait_all_parked(pool, 2);
+        wait_parked(pool, 2);
         CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, count_task, &n));
         while (atomic_load(&n) != round + 1)
             test_sleep_us(50);
@@ -295,7 +284,7 @@ void test_parked_pool_makes_no_wakeups(void)
         CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, count_task, &n));
     while (atomic_load(&n) != 1000)
         test_sleep_us(100);
-    wait_all_parked(pool, 2);
+    wait_parked(pool, 2);
     ctp_stats a, b;
     CHECK_OK(ctp_pool_stats(pool, &a));
     test_sleep_us(300000);
@@ -317,13 +306,13 @@ void test_single_submit_wakes_one_worker(void)
     CHECK_OK(ctp_pool_create(&c, &pool));
     _Atomic long n = 0;
     for (int round = 0; round < 50; round++) {
-        wait_all_parked(pool, 4);
+        wait_parked(pool, 4);
         ctp_stats a, b;
         ctp_pool_stats(pool, &a);
         CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, count_task, &n));
         while (atomic_load(&n) != round + 1)
             test_sleep_us(20);
-        wait_all_parked(pool, 4);
+        wait_parked(pool, 4);
         ctp_pool_stats(pool, &b);
         /* One submit, all parked: exactly one worker is woken. */
         CHECK_EQ(b.wakeups - a.wakeups, 1);
@@ -344,7 +333,7 @@ void test_batch_wakes_up_to_fanout(void)
     ctp_task_desc d[6];
     for (int round = 0; round < 10; round++) {
         gate *gp = &gates[round];
-        wait_all_parked(pool, 6);
+        wait_parked(pool, 6);
         gate_init(gp);
         for (int i = 0; i < 6; i++)
             ctp_task_desc_init(&d[i], gate_task, gp);
@@ -363,7 +352,7 @@ void test_batch_wakes_up_to_fanout(void)
         ctp_task_desc_init(&d[i], gate_task, gp);
     /* Batch of 6 with fan-out 3: the first wave is 3; the rest follow by
      * searchers handing work on. All 6 run. */
-    wait_all_parked(pool, 6);
+    wait_parked(pool, 6);
     gate_init(gp);
     CHECK_OK(ctp_submit_batch(pool, d, 6));
     wait_entered(gp, 6);
