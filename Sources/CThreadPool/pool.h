@@ -200,7 +200,9 @@ void ctp__sleep_destroy(ctp__sleep *s);
  * parked workers of `node` first (-1: the newest parked ones). */
 void ctp__sleep_notify(ctp_pool *pool, size_t tasks, int node);
 void ctp__sleep_begin_search(ctp_pool *pool);
-void ctp__sleep_end_search(ctp_pool *pool, bool found_work);
+/* Leaves the search (found work, or stopped waiting); the last searcher hands
+ * visible work on to a parked worker. */
+void ctp__sleep_end_search(ctp_pool *pool);
 /* Parks w (which is searching) until notified, the stop condition holds, or
  * timeout. Returns with w counted as searching again. */
 void ctp__sleep_park(ctp__worker *w, struct ctp_group *group, uint64_t deadline_ns);

@@ -330,7 +330,7 @@ ctp__task *ctp__worker_idle(ctp__worker *w, struct ctp_group *group, uint64_t de
         ctp__sleep_park(w, group, until);
     }
 out:
-    ctp__sleep_end_search(pool, t != NULL);
+    ctp__sleep_end_search(pool);
     return t;
 }
 

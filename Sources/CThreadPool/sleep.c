@@ -127,9 +127,8 @@ void ctp__sleep_begin_search(ctp_pool *pool)
     atomic_fetch_add_explicit(&pool->sleep.counts, CTP__SEARCHING_ONE, memory_order_seq_cst);
 }
 
-void ctp__sleep_end_search(ctp_pool *pool, bool found_work)
+void ctp__sleep_end_search(ctp_pool *pool)
 {
-    (void)found_work;
     /* Seq_cst: pairs with the fence in ctp__sleep_notify. A submitter that
      * saw us searching did not wake anyone for its task. */
     uint64_t prev =
