@@ -47,11 +47,29 @@ let package = Package(
             dependencies: ["CThreadPool"],
             path: "Sources/CTPBenchKernels"
         ),
+        // Peers of the bot benchmark that need their own compiler flags:
+        // OpenMP (clang -fopenmp with LLVM's libomp, Debian libomp-dev) and
+        // oneTBB (C++, Debian libtbb-dev).
+        .target(
+            name: "CTPBenchOpenMP",
+            dependencies: ["CTPBenchKernels"],
+            path: "Sources/CTPBenchOpenMP",
+            cSettings: [.unsafeFlags(["-fopenmp"])],
+            linkerSettings: [.linkedLibrary("omp5")]
+        ),
+        .target(
+            name: "CTPBenchTBB",
+            dependencies: ["CTPBenchKernels"],
+            path: "Sources/CTPBenchTBB",
+            linkerSettings: [.linkedLibrary("tbb")]
+        ),
         .executableTarget(
             name: "ThreadPoolBench",
             dependencies: [
                 "CThreadPool",
                 "CTPBenchKernels",
+                "CTPBenchOpenMP",
+                "CTPBenchTBB",
                 "ThreadPoolSwift",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -60,5 +78,6 @@ let package = Package(
         ),
     ],
     swiftLanguageModes: [.v6],
-    cLanguageStandard: .c11
+    cLanguageStandard: .c11,
+    cxxLanguageStandard: .cxx17
 )

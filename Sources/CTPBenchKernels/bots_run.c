@@ -1,0 +1,337 @@
+/* The tick driver of the bot simulation: picks who is due, hands batches to
+ * the pool under test, drains main-thread actions, measures. See ctp_bots.h. */
+#define _GNU_SOURCE
+#include "bots_world.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+uint64_t ctpb_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static double rusage_cpu(const struct rusage *ru)
+{
+    return (double)ru->ru_utime.tv_sec + (double)ru->ru_utime.tv_usec / 1e6 + (double)ru->ru_stime.tv_sec +
+           (double)ru->ru_stime.tv_usec / 1e6;
+}
+
+static double process_cpu(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return rusage_cpu(&ru);
+}
+
+/* Per-tick budgets per 1,000 bots and update intervals, from the research
+ * note; budgets scale with the world. */
+static const unsigned class_budget[CTPB_CLASSES] = { 5, 45, 40, 91 };
+static const unsigned class_interval[CTPB_CLASSES] = { 1, 1, 10, 50 };
+/* Submit-to-start tolerance per class (CRITICAL 10 ms ... LOW 1 s). */
+static const uint64_t class_tolerance_ns[CTPB_CLASSES] = { 10000000u, 50000000u, 200000000u, 1000000000u };
+
+typedef struct samples {
+    uint64_t *v;
+    size_t n, cap;
+} samples;
+
+static int push(samples *s, uint64_t x)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 4096;
+        uint64_t *v = realloc(s->v, cap * sizeof *v);
+        if (!v)
+            return -1;
+        s->v = v;
+        s->cap = cap;
+    }
+    s->v[s->n++] = x;
+    return 0;
+}
+
+typedef struct run_state {
+    world w;
+    uint32_t tick;
+    /* the update batch: item i updates bot bot_of[i] */
+    uint32_t *bot_of;
+    uint8_t *prio;
+    int16_t *node;
+    uint64_t *submit, *start, *end;
+    _Atomic uint32_t *ran; /* relaxed counts; read after pool->run returned */
+    action *actions;       /* 2 slots per item */
+    uint8_t *nact;
+    uint32_t *due[CTPB_CLASSES];
+    /* the rebuild batch: item i rebuilds zone i */
+    uint8_t rb_prio[64];
+    int16_t rb_node[64];
+    uint64_t rb_submit[64], rb_start[64], rb_end[64];
+    _Atomic uint32_t rb_ran[64];
+} run_state;
+
+static void update_item(void *ctx, size_t i)
+{
+    run_state *s = ctx;
+    uint64_t t0 = ctpb_now_ns();
+    atomic_fetch_add_explicit(&s->ran[i], 1, memory_order_relaxed);
+    s->nact[i] = (uint8_t)world_update_bot(&s->w, s->bot_of[i], s->tick, &s->actions[2 * i]);
+    s->start[i] = t0;
+    s->end[i] = ctpb_now_ns();
+}
+
+static void rebuild_item(void *ctx, size_t i)
+{
+    run_state *s = ctx;
+    uint64_t t0 = ctpb_now_ns();
+    atomic_fetch_add_explicit(&s->rb_ran[i], 1, memory_order_relaxed);
+    world_rebuild_zone(&s->w, (int)i);
+    s->rb_start[i] = t0;
+    s->rb_end[i] = ctpb_now_ns();
+}
+
+static void free_state(run_state *s)
+{
+    free(s->bot_of);
+    free(s->prio);
+    free(s->node);
+    free(s->submit);
+    free(s->start);
+    free(s->end);
+    free((void *)s->ran);
+    free(s->actions);
+    free(s->nact);
+    for (int c = 0; c < CTPB_CLASSES; c++)
+        free(s->due[c]);
+    world_destroy(&s->w);
+}
+
+/* Main thread: classes with hysteresis, then who is due this tick, most
+ * urgent first, within each class's budget (the rest is deferred). */
+static size_t select_due(run_state *s, const size_t cap[CTPB_CLASSES], ctpb_bots_result *out, int measuring)
+{
+    size_t n[CTPB_CLASSES] = { 0 }, population[CTPB_CLASSES] = { 0 };
+    world *w = &s->w;
+    for (int zi = 0; zi < w->nzones; zi++) {
+        zone *z = &w->zones[zi];
+        for (uint32_t i = 0; i < z->count; i++) {
+            bot *b = &z->bots[i];
+            uint32_t id = z->first + i;
+            world_classify(b, s->tick);
+            unsigned c = b->cls;
+            population[c]++;
+            if (!b->deferred && id % class_interval[c] != s->tick % class_interval[c])
+                continue;
+            if (n[c] >= cap[c]) {
+                b->deferred = 1;
+                out->deferred += (uint64_t)measuring;
+                continue;
+            }
+            b->deferred = 0;
+            s->due[c][n[c]++] = id;
+        }
+    }
+    size_t count = 0;
+    for (int c = 0; c < CTPB_CLASSES && measuring; c++)
+        out->class_bots[c] += (double)population[c];
+    for (int c = 0; c < CTPB_CLASSES; c++)
+        for (size_t k = 0; k < n[c]; k++) {
+            uint32_t id = s->due[c][k];
+            s->bot_of[count] = id;
+            s->prio[count] = (uint8_t)c; /* EMERGENCY..LOW = CRITICAL..LOW */
+            s->node[count] = (int16_t)w->zones[world_zone_of(w, id)].node;
+            atomic_store_explicit(&s->ran[count], 0, memory_order_relaxed);
+            count++;
+        }
+    return count;
+}
+
+static int run_rebuild(run_state *s, const ctpb_pool *pool, ctpb_bots_result *out, int measuring)
+{
+    int zones = s->w.nzones;
+    for (int i = 0; i < zones; i++) {
+        s->rb_prio[i] = 1; /* HIGH: the tick waits for it */
+        s->rb_node[i] = (int16_t)s->w.zones[i].node;
+        atomic_store_explicit(&s->rb_ran[i], 0, memory_order_relaxed);
+    }
+    ctpb_batch b = { (size_t)zones, rebuild_item, s, s->rb_prio, s->rb_node, s->rb_submit };
+    if (pool->run(pool->impl, &b) != 0)
+        return -3;
+    for (int i = 0; i < zones; i++) {
+        uint32_t r = atomic_load_explicit(&s->rb_ran[i], memory_order_relaxed);
+        if (measuring) {
+            out->rebuilds_submitted++;
+            out->rebuilds_executed += r;
+            out->work_seconds += (double)(s->rb_end[i] - s->rb_start[i]) / 1e9;
+        }
+        if (r != 1)
+            out->wrong_runs++;
+    }
+    s->w.front = 1 - s->w.front; /* the freshly built buffer becomes the one queries read */
+    return 0;
+}
+
+int ctpb_bots_run(const ctpb_bots_config *cfg, const ctpb_pool *pool, ctpb_bots_result *out)
+{
+    memset(out, 0, sizeof *out);
+    out->home_share = out->taken_remote = -1.0;
+    if (!cfg || !pool || !pool->run || cfg->ticks < 1 || cfg->warmup_ticks < 0 || cfg->zones < 1 ||
+        cfg->zones > 64 || cfg->bots < (size_t)cfg->zones * 2 || (cfg->realtime && cfg->tick_ns == 0))
+        return -1;
+    run_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return -2;
+    size_t n = cfg->bots;
+    int rc = world_create(&s->w, n, cfg->zones, cfg->seed, pool);
+    if (rc != 0) {
+        free(s);
+        return rc;
+    }
+    s->bot_of = malloc(n * sizeof *s->bot_of);
+    s->prio = malloc(n);
+    s->node = malloc(n * sizeof *s->node);
+    s->submit = malloc(n * sizeof(uint64_t));
+    s->start = malloc(n * sizeof(uint64_t));
+    s->end = malloc(n * sizeof(uint64_t));
+    s->ran = calloc(n, sizeof *s->ran);
+    s->actions = malloc(2 * n * sizeof *s->actions);
+    s->nact = malloc(n);
+    int bad = !s->bot_of || !s->prio || !s->node || !s->submit || !s->start || !s->end || !s->ran || !s->actions ||
+              !s->nact;
+    for (int c = 0; c < CTPB_CLASSES; c++)
+        bad |= !(s->due[c] = malloc(n * sizeof(uint32_t)));
+    out->ticks = cfg->ticks;
+    out->tick_ns = calloc((size_t)cfg->ticks, sizeof(uint64_t));
+    out->tick_wake_ns = calloc((size_t)cfg->ticks, sizeof(uint64_t));
+    if (bad || !out->tick_ns || !out->tick_wake_ns) {
+        free_state(s);
+        free(s);
+        return -2;
+    }
+    size_t cap[CTPB_CLASSES];
+    for (int c = 0; c < CTPB_CLASSES; c++)
+        cap[c] = (class_budget[c] * n + 999) / 1000;
+
+    samples lat[CTPB_CLASSES] = { 0 }, cost = { 0 };
+    int total = cfg->warmup_ticks + cfg->ticks;
+    struct rusage ru0;
+    getrusage(RUSAGE_SELF, &ru0);
+    double cpu_measured_from = rusage_cpu(&ru0);
+    uint64_t t_measure = ctpb_now_ns();
+    rc = 0;
+    for (int k = 0; k < total && rc == 0; k++) {
+        int measuring = k >= cfg->warmup_ticks;
+        if (k == cfg->warmup_ticks) {
+            getrusage(RUSAGE_SELF, &ru0);
+            cpu_measured_from = rusage_cpu(&ru0);
+            t_measure = ctpb_now_ns();
+        }
+        if (cfg->realtime && measuring) { /* warm-up ticks run back to back */
+            uint64_t due = t_measure + (uint64_t)(k - cfg->warmup_ticks) * cfg->tick_ns, now = ctpb_now_ns();
+            if (due > now) {
+                double c0 = process_cpu();
+                struct timespec ts = { (time_t)(due / 1000000000u), (long)(due % 1000000000u) };
+                while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
+                }
+                out->idle_cpu_seconds += process_cpu() - c0;
+                out->idle_seconds += (double)(ctpb_now_ns() - now) / 1e9;
+            }
+        }
+        uint64_t tick_start = ctpb_now_ns();
+        s->tick = (uint32_t)k + 1;
+
+        size_t count = select_due(s, cap, out, measuring);
+        uint64_t main_ns = ctpb_now_ns() - tick_start;
+
+        if (s->tick % 2 == 0 && (rc = run_rebuild(s, pool, out, measuring)) != 0)
+            break;
+
+        ctpb_batch b = { count, update_item, s, s->prio, s->node, s->submit };
+        if (pool->run(pool->impl, &b) != 0) {
+            rc = -3;
+            break;
+        }
+
+        /* after the wait: check, then drain the actions in submission order */
+        uint64_t first_submit = UINT64_MAX, first_start = UINT64_MAX, deadline = tick_start + cfg->tick_ns;
+        for (size_t i = 0; i < count; i++) {
+            uint32_t r = atomic_load_explicit(&s->ran[i], memory_order_relaxed);
+            if (r != 1)
+                out->wrong_runs++;
+            if (!measuring)
+                continue;
+            out->updates_submitted++;
+            out->updates_executed += r;
+            unsigned c = s->prio[i];
+            uint64_t wait = s->start[i] > s->submit[i] ? s->start[i] - s->submit[i] : 0;
+            if (push(&lat[c], wait) || push(&cost, s->end[i] - s->start[i]))
+                rc = -2;
+            out->class_updates[c]++;
+            out->work_seconds += (double)(s->end[i] - s->start[i]) / 1e9;
+            if (wait > class_tolerance_ns[c])
+                out->late[c]++;
+            if (s->end[i] > deadline)
+                out->stranded++;
+            if (s->submit[i] < first_submit)
+                first_submit = s->submit[i];
+            if (s->start[i] < first_start)
+                first_start = s->start[i];
+        }
+        uint64_t drain_from = ctpb_now_ns();
+        for (size_t i = 0; i < count; i++)
+            for (int a = 0; a < s->nact[i]; a++) {
+                world_apply(&s->w, &s->actions[2 * i + a], s->tick);
+                out->actions += (uint64_t)measuring;
+            }
+        uint64_t tick_end = ctpb_now_ns();
+        main_ns += tick_end - drain_from;
+        if (measuring) {
+            int t = k - cfg->warmup_ticks;
+            out->tick_ns[t] = tick_end - tick_start;
+            out->tick_wake_ns[t] = count && first_start > first_submit ? first_start - first_submit : 0;
+            out->ticks_over_budget += out->tick_ns[t] > cfg->tick_ns;
+            out->work_seconds += (double)main_ns / 1e9;
+        }
+        if (cfg->progress && (k + 1) % 10 == 0)
+            cfg->progress(cfg->progress_ctx, k + 1, total);
+    }
+    struct rusage ru1;
+    getrusage(RUSAGE_SELF, &ru1);
+    out->wall_seconds = (double)(ctpb_now_ns() - t_measure) / 1e9;
+    out->cpu_seconds = rusage_cpu(&ru1) - cpu_measured_from;
+    out->context_switches =
+        (double)((ru1.ru_nvcsw + ru1.ru_nivcsw) - (ru0.ru_nvcsw + ru0.ru_nivcsw));
+    for (int c = 0; c < CTPB_CLASSES; c++) {
+        out->latency_ns[c] = lat[c].v;
+        out->latency_count[c] = lat[c].n;
+    }
+    for (int c = 0; c < CTPB_CLASSES; c++)
+        out->class_bots[c] /= (double)cfg->ticks;
+    out->cost_ns = cost.v;
+    out->cost_count = cost.n;
+    if (pool->locality)
+        pool->locality(pool->impl, &out->home_share, &out->taken_remote);
+    out->checksum = world_checksum(&s->w);
+    free_state(s);
+    free(s);
+    if (rc == 0 && out->wrong_runs)
+        rc = -4;
+    return rc;
+}
+
+void ctpb_bots_result_free(ctpb_bots_result *r)
+{
+    if (!r)
+        return;
+    free(r->tick_ns);
+    free(r->tick_wake_ns);
+    for (int c = 0; c < CTPB_CLASSES; c++)
+        free(r->latency_ns[c]);
+    free(r->cost_ns);
+    memset(r, 0, sizeof *r);
+}

@@ -1,0 +1,132 @@
+/* The bot simulation of `threadpool-bench bots` (issue 5), in C so that every
+ * runtime under test runs exactly the same work: the world, the tick driver
+ * and the measurements live here; each runtime is a ctpb_pool, a table of
+ * three functions (run a batch and wait, optional node memory, optional
+ * locality figures). The Swift executable builds the pools it cannot build in
+ * C, runs the driver once per pool and prints the tables.
+ *
+ * The workload follows ../shared/research/bot-workload.md: a 50 ms tick, four
+ * update classes with intervals 1, 1, 10, 50 and per-tick budgets 5, 45, 40,
+ * 91 per 1,000 bots, a 512 x 512 double-buffered spatial grid rebuilt every
+ * second tick in parallel over zones, 3 to 5 radius queries per update, a
+ * heavy-tailed update cost, main-thread actions drained after the wait. */
+#ifndef CTP_BOTS_H
+#define CTP_BOTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Update classes, most urgent first; each maps to a pool priority. */
+enum { CTPB_EMERGENCY = 0, CTPB_HIGH = 1, CTPB_MEDIUM = 2, CTPB_LOW = 3, CTPB_CLASSES = 4 };
+
+typedef void (*ctpb_item_fn)(void *ctx, size_t index);
+
+/** One batch handed to a pool: run fn(ctx, i) exactly once for every i in
+ *  [0, count). Items come most urgent first. */
+typedef struct ctpb_batch {
+    size_t count;
+    ctpb_item_fn fn;
+    void *ctx;
+    const uint8_t *priority; /* ctp_priority of each item (0 = CRITICAL ... 3 = LOW) */
+    const int16_t *node;     /* node affinity of each item, -1 = none */
+    uint64_t *submit_ns;     /* the pool writes ctpb_now_ns() into submit_ns[i] just
+                                before it hands item i to its runtime (a pool that
+                                hands over the whole batch at once stamps every item
+                                with that moment) */
+} ctpb_batch;
+
+/** A runtime under test. `run` returns only when every item has run, with
+ *  everything the items wrote visible to the caller; 0 or a negative error.
+ *  Called from one thread (the tick thread) at a time. */
+typedef struct ctpb_pool {
+    void *impl;     /* the pool's own state, passed to every function below */
+    size_t threads; /* worker threads, for per-worker figures */
+    int nodes;      /* nodes zones are placed on (1 = no placement) */
+    int (*run)(void *impl, const ctpb_batch *batch);
+    /* Optional: memory on a node (NULL = malloc/free). */
+    void *(*alloc_on_node)(void *impl, int node, size_t size);
+    void (*free_on_node)(void *impl, void *ptr, size_t size);
+    /* Optional: share of node-affine tasks run on their home node, and tasks
+     * taken from another node's queues, since creation. */
+    void (*locality)(void *impl, double *home_share, double *taken_remote);
+    void (*destroy)(void *impl);
+} ctpb_pool;
+
+typedef struct ctpb_bots_config {
+    size_t bots;        /* world size (>= 8) */
+    int zones;          /* zones = horizontal bands of the grid (>= 1, <= 64) */
+    int ticks;          /* measured ticks */
+    int warmup_ticks;   /* ticks run before measuring */
+    int realtime;       /* 1: one tick every tick_ns; 0: back to back (flat out) */
+    uint64_t tick_ns;   /* 50 ms */
+    uint64_t seed;
+    void (*progress)(void *ctx, int tick, int ticks); /* optional, every 10 ticks */
+    void *progress_ctx;
+} ctpb_bots_config;
+
+/** Everything one run measured. Arrays are owned by the result: free with
+ *  ctpb_bots_result_free. Times in nanoseconds unless named seconds. */
+typedef struct ctpb_bots_result {
+    int ticks;
+    uint64_t *tick_ns;                        /* [ticks] tick start to actions drained */
+    uint64_t *tick_wake_ns;                   /* [ticks] tick's first submit to first start */
+    uint64_t *latency_ns[CTPB_CLASSES];       /* submit-to-start per update, by class */
+    size_t latency_count[CTPB_CLASSES];
+    uint64_t *cost_ns;                        /* wall time of each update body */
+    size_t cost_count;
+    uint64_t ticks_over_budget;               /* tick time > tick_ns */
+    uint64_t updates_submitted, updates_executed;
+    uint64_t rebuilds_submitted, rebuilds_executed;
+    uint64_t wrong_runs;                      /* items run 0 or more than 1 times */
+    uint64_t late[CTPB_CLASSES];              /* started past the class's tolerance
+                                                 (10, 50, 200, 1000 ms) */
+    uint64_t stranded;                        /* finished after the tick's 50 ms deadline */
+    uint64_t deferred;                        /* due updates pushed to the next tick by the budget */
+    uint64_t actions;                         /* main-thread actions drained */
+    uint64_t class_updates[CTPB_CLASSES];
+    double class_bots[CTPB_CLASSES];          /* bots in each class, mean over measured ticks */
+    double wall_seconds;                      /* measured ticks, idle gaps included */
+    double cpu_seconds;                       /* process CPU over the same span (getrusage) */
+    double work_seconds;                      /* update + rebuild bodies + main-thread phases */
+    double idle_seconds, idle_cpu_seconds;    /* real time: the gaps between ticks */
+    double context_switches;                  /* process-wide, over the span */
+    double home_share, taken_remote;          /* from pool->locality, or -1 */
+    uint64_t checksum;                        /* of the final world: equal for every pool */
+} ctpb_bots_result;
+
+/** Runs the simulation on `pool` (not destroyed). Returns 0, or a negative
+ *  error: -1 bad config, -2 out of memory, -3 pool->run failed, -4 an item ran
+ *  other than once (see wrong_runs). On every return *out may be freed. */
+int ctpb_bots_run(const ctpb_bots_config *config, const ctpb_pool *pool, ctpb_bots_result *out);
+
+void ctpb_bots_result_free(ctpb_bots_result *result);
+
+/** CLOCK_MONOTONIC in nanoseconds. */
+uint64_t ctpb_now_ns(void);
+
+/* ---- The pools written in C (each in its own file) ---------------------- */
+
+/** ctp through its C API: one ctp_submit_batch per batch with priorities and
+ *  node affinity, then ctp_group_wait (which helps). topology NULL = the
+ *  machine's; numa_off = CTP_NUMA_OFF. 0 or a negative ctp error code. */
+int ctpb_pool_ctp(size_t workers, const char *topology, int numa_off, ctpb_pool *out);
+
+/** A plain mutex + condition variable pool, as game servers write by hand:
+ *  one FIFO, notify_one per submit, a counter and condvar to wait on. */
+int ctpb_pool_mutex(size_t workers, ctpb_pool *out);
+
+/** The pool of background document 003, reproduced: per-worker queues per
+ *  priority, round-robin submission waking only the target worker, steal
+ *  attempts separated by an exponential backoff that sleeps (10 us doubling
+ *  to 1 ms, not interruptible), then a 1 ms timed condvar wait (polling). */
+int ctpb_pool_legacy(size_t workers, ctpb_pool *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

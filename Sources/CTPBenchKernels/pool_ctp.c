@@ -1,0 +1,129 @@
+/* The ctp pool of the bot benchmark, through the C API: one ctp_submit_batch
+ * per batch (priorities and node affinity per task, one group), then
+ * ctp_group_wait, which runs queued tasks while it waits. */
+#include "ctp_bots.h"
+
+#include <ctp/ctp.h>
+
+#include <stdlib.h>
+
+typedef struct item_ref {
+    const ctpb_batch *batch;
+    size_t index;
+} item_ref;
+
+typedef struct ctp_bench_pool {
+    ctp_pool *pool;
+    ctp_group *group;
+    ctp_task_desc *descs; /* grown to the largest batch, then reused */
+    item_ref *refs;
+    size_t cap;
+} ctp_bench_pool;
+
+static void run_item(void *arg)
+{
+    const item_ref *r = arg;
+    r->batch->fn(r->batch->ctx, r->index);
+}
+
+static int ctp_run(void *self, const ctpb_batch *b)
+{
+    ctp_bench_pool *p = self;
+    if (b->count > p->cap) {
+        size_t cap = b->count * 2;
+        ctp_task_desc *d = realloc(p->descs, cap * sizeof *d);
+        if (d)
+            p->descs = d;
+        item_ref *r = realloc(p->refs, cap * sizeof *r);
+        if (r)
+            p->refs = r;
+        if (!d || !r)
+            return CTP_ENOMEM;
+        p->cap = cap;
+    }
+    for (size_t i = 0; i < b->count; i++) {
+        p->refs[i] = (item_ref){ b, i };
+        ctp_task_desc_init(&p->descs[i], run_item, &p->refs[i]);
+        p->descs[i].priority = (ctp_priority)b->priority[i];
+        p->descs[i].node = b->node[i];
+        p->descs[i].group = p->group;
+    }
+    uint64_t now = ctpb_now_ns();
+    for (size_t i = 0; i < b->count; i++)
+        b->submit_ns[i] = now;
+    int rc = ctp_submit_batch(p->pool, p->descs, b->count);
+    if (rc != CTP_OK)
+        return rc;
+    /* the group's completion orders every task's writes before this return */
+    return ctp_group_wait(p->group, CTP_WAIT_FOREVER);
+}
+
+static void *ctp_alloc(void *self, int node, size_t size)
+{
+    return ctp_alloc_on_node(((ctp_bench_pool *)self)->pool, node, size);
+}
+
+static void ctp_free(void *self, void *ptr, size_t size)
+{
+    ctp_free_on_node(((ctp_bench_pool *)self)->pool, ptr, size);
+}
+
+static void ctp_locality(void *self, double *home_share, double *taken_remote)
+{
+    ctp_bench_pool *p = self;
+    double affine = 0, home = 0, remote = 0;
+    int nodes = ctp_pool_node_count(p->pool);
+    for (int n = 0; n < nodes; n++) {
+        ctp_node_stats st;
+        if (ctp_pool_node_stats(p->pool, n, &st) != CTP_OK)
+            continue;
+        affine += (double)st.affine_executed;
+        home += (double)st.affine_home;
+        remote += (double)st.taken_remote;
+    }
+    *home_share = affine > 0 ? home / affine : -1.0;
+    *taken_remote = remote;
+}
+
+static void ctp_destroy(void *self)
+{
+    ctp_bench_pool *p = self;
+    ctp_group_destroy(p->group);
+    ctp_pool_destroy(p->pool);
+    free(p->descs);
+    free(p->refs);
+    free(p);
+}
+
+int ctpb_pool_ctp(size_t workers, const char *topology, int numa_off, ctpb_pool *out)
+{
+    ctp_bench_pool *p = calloc(1, sizeof *p);
+    if (!p)
+        return CTP_ENOMEM;
+    ctp_config c;
+    ctp_config_init(&c);
+    c.workers = workers;
+    c.topology = topology;
+    c.numa_mode = numa_off ? CTP_NUMA_OFF : CTP_NUMA_AUTO;
+    c.name = "ctp-bots";
+    int rc = ctp_pool_create(&c, &p->pool);
+    if (rc == CTP_OK && (rc = ctp_group_create(p->pool, &p->group)) != CTP_OK)
+        ctp_pool_destroy(p->pool);
+    if (rc != CTP_OK) {
+        free(p);
+        return rc;
+    }
+    ctp_stats st;
+    ctp_pool_stats(p->pool, &st);
+    *out = (ctpb_pool){
+        .impl = p,
+        .threads = (size_t)st.workers,
+        .nodes = ctp_pool_node_count(p->pool),
+        .run = ctp_run,
+        .alloc_on_node = ctp_alloc,
+        .free_on_node = ctp_free,
+        .locality = ctp_locality,
+        .destroy = ctp_destroy,
+    };
+    return CTP_OK;
+}
