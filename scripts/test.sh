@@ -238,6 +238,33 @@ if swift build -c release >"$out/swift-build.log" 2>&1; then
     else
         ok "swift build -c release, no warnings"
     fi
+    # The bot simulation on every pool: each must run every update exactly
+    # once and end in the same world (the command exits non-zero otherwise).
+    if .build/release/threadpool-bench bots --quick --flat-out --bots 200,2000 --topology "0;1" \
+        --pools ctp,ctp-numa-off,ctp-swift,tbb,openmp,dispatch-group,dispatch-apply,swift-tasks,mutex-pool,legacy-003 \
+        >"$out/bench-bots-flat.log" 2>&1; then
+        ok "threadpool-bench bots --flat-out: 10 pools, exactly once, identical worlds"
+    else
+        tail -n 20 "$out/bench-bots-flat.log"
+        bad "threadpool-bench bots --flat-out"
+    fi
+    if .build/release/threadpool-bench bots --quick --report "$out/bots-report/report.md" \
+        --json "$out/bots.json" >"$out/bench-bots.log" 2>&1 &&
+        grep -q "identical across pools" "$out/bench-bots.log" && [ -s "$out/bots-report/report-ticks-1000.svg" ]; then
+        ok "threadpool-bench bots (real time, default pools), report and JSON written"
+    else
+        tail -n 20 "$out/bench-bots.log"
+        bad "threadpool-bench bots (real time)"
+    fi
+    # The check must catch a pool that loses an update.
+    if .build/release/threadpool-bench bots --quick --flat-out --pools ctp,faulty-drop >"$out/bench-faulty.log" 2>&1; then
+        bad "threadpool-bench bots did not catch the faulty-drop pool"
+    elif grep -q "faulty-drop at 1000 bots: driver error" "$out/bench-faulty.log"; then
+        ok "threadpool-bench bots catches a pool that drops updates"
+    else
+        tail -n 20 "$out/bench-faulty.log"
+        bad "threadpool-bench bots failed for another reason than the dropped update"
+    fi
     if .build/release/threadpool-bench micro --quick >"$out/bench-smoke.log" 2>&1; then
         ok "threadpool-bench micro --quick"
     else

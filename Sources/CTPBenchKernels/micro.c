@@ -201,51 +201,7 @@ int ctpb_burst(size_t workers, size_t tasks, size_t batch, ctpb_burst_result *ou
     return ctp_pool_destroy(pool);
 }
 
-/* ---- fib ---- */
-
-typedef struct {
-    ctp_pool *pool;
-    int n;
-    long result;
-} fib_arg;
-
-static void fib_task(void *arg)
-{
-    fib_arg *a = arg;
-    if (a->n < 2) {
-        a->result = a->n;
-        return;
-    }
-    fib_arg x = { a->pool, a->n - 1, 0 }, y = { a->pool, a->n - 2, 0 };
-    ctp_group *g;
-    if (ctp_group_create(a->pool, &g) != CTP_OK) {
-        a->result = -1;
-        return;
-    }
-    ctp_group_submit(g, CTP_PRIORITY_NORMAL, fib_task, &x);
-    ctp_group_submit(g, CTP_PRIORITY_NORMAL, fib_task, &y);
-    ctp_group_wait(g, CTP_WAIT_FOREVER);
-    ctp_group_destroy(g);
-    a->result = x.result + y.result;
-}
-
-double ctpb_fib(size_t workers, int n, long *value)
-{
-    ctp_pool *pool = make_pool(workers);
-    if (pool == NULL)
-        return -1;
-    fib_arg root = { pool, n, 0 };
-    ctp_group *g;
-    uint64_t t0 = now_ns();
-    ctp_group_create(pool, &g);
-    ctp_group_submit(g, CTP_PRIORITY_NORMAL, fib_task, &root);
-    ctp_group_wait(g, CTP_WAIT_FOREVER);
-    ctp_group_destroy(g);
-    uint64_t t1 = now_ns();
-    *value = root.result;
-    ctp_pool_destroy(pool);
-    return (double)(t1 - t0) / 1e9;
-}
+/* ---- fib: the sequential reference (each pool's fib is in its pool file) ---- */
 
 static long __attribute__((noinline)) fib_seq(int n)
 {

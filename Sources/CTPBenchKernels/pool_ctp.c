@@ -81,8 +81,63 @@ static void ctp_locality(void *self, double *home_share, double *taken_remote)
         home += (double)st.affine_home;
         remote += (double)st.taken_remote;
     }
-    *home_share = affine > 0 ? home / affine : -1.0;
-    *taken_remote = remote;
+    /* one node: nothing was placed, so there is no locality to report */
+    *home_share = affine > 0 && nodes > 1 ? home / affine : -1.0;
+    *taken_remote = nodes > 1 ? remote : -1.0;
+}
+
+/* fib(n) with a group per call and no cutoff. */
+typedef struct fib_arg {
+    ctp_pool *pool;
+    int n;
+    long result;
+} fib_arg;
+
+static void fib_task(void *arg)
+{
+    fib_arg *a = arg;
+    if (a->n < 2) {
+        a->result = a->n;
+        return;
+    }
+    fib_arg x = { a->pool, a->n - 1, 0 }, y = { a->pool, a->n - 2, 0 };
+    ctp_group *g;
+    if (ctp_group_create(a->pool, &g) != CTP_OK) {
+        a->result = -1;
+        return;
+    }
+    ctp_group_submit(g, CTP_PRIORITY_NORMAL, fib_task, &x);
+    ctp_group_submit(g, CTP_PRIORITY_NORMAL, fib_task, &y);
+    ctp_group_wait(g, CTP_WAIT_FOREVER);
+    ctp_group_destroy(g);
+    a->result = x.result + y.result;
+}
+
+static double ctp_fib(void *self, int n, long *value)
+{
+    ctp_bench_pool *p = self;
+    fib_arg root = { p->pool, n, 0 };
+    uint64_t t0 = ctpb_now_ns();
+    if (ctp_group_submit(p->group, CTP_PRIORITY_NORMAL, fib_task, &root) != CTP_OK)
+        return -1.0;
+    ctp_group_wait(p->group, CTP_WAIT_FOREVER);
+    *value = root.result;
+    return (double)(ctpb_now_ns() - t0) / 1e9;
+}
+
+static void scale_range(size_t b, size_t e, void *ctx)
+{
+    double *a = ctx;
+    for (size_t i = b; i < e; i++)
+        a[i] = a[i] * 1.0000001 + 1.0;
+}
+
+static double ctp_loop(void *self, double *a, size_t n)
+{
+    uint64_t t0 = ctpb_now_ns();
+    if (ctp_parallel_for(((ctp_bench_pool *)self)->pool, 0, n, 0, scale_range, a) != CTP_OK)
+        return -1.0;
+    return (double)(ctpb_now_ns() - t0) / 1e9;
 }
 
 static void ctp_destroy(void *self)
@@ -123,6 +178,8 @@ int ctpb_pool_ctp(size_t workers, const char *topology, int numa_off, ctpb_pool 
         .alloc_on_node = ctp_alloc,
         .free_on_node = ctp_free,
         .locality = ctp_locality,
+        .fib = ctp_fib,
+        .parallel_for = ctp_loop,
         .destroy = ctp_destroy,
     };
     return CTP_OK;

@@ -39,15 +39,13 @@ struct Micro: ParsableCommand {
         var burstEndToEndPerSecond: Double
         var burstBatchSubmitPerSecond: Double
         var burstContextSwitchesPerTask: Double
-        var fibSecondsBest: Double
-        var fibSecondsMedian: Double
         var fibSequentialSeconds: Double
         var trickleOverheadMicrosPerTask: Double
         var trickleFloorOverheadMicrosPerTask: Double
         var trickleContextSwitchesPerTask: Double
         var idleCpuSecondsPerSecond: Double
-        var parallelForSeconds: Double
         var sequentialForSeconds: Double
+        var peers: [PeerMicro]
         var zones: [ZoneRun]
         var swiftSubmitPerSecond: Double
         var cSubmitPerSecondSameRun: Double
@@ -95,19 +93,6 @@ struct Micro: ParsableCommand {
             bestBatch = min(bestBatch, batched.submit_seconds)
         }
 
-        progress("fib(\(fibN)), a group per call, no cutoff")
-        var fibTimes: [Double] = []
-        var value = 0
-        for _ in 0..<reps {
-            let s = ctpb_fib(w, fibN, &value)
-            guard s >= 0 else { throw ValidationError("fib run failed") }
-            fibTimes.append(s)
-        }
-        var seqValue = 0
-        let seq = ctpb_fib_sequential(fibN, &seqValue)
-        guard value == seqValue else { throw ValidationError("fib mismatch: \(value) vs \(seqValue)") }
-        fibTimes.sort()
-
         let trickleTasks = quick ? 300 : 1000
         progress("trickle: one 20 us task per ms, \(trickleTasks) tasks, pool vs bare condvar thread")
         var tr = ctpb_trickle_result(), floor = ctpb_trickle_result()
@@ -121,10 +106,10 @@ struct Micro: ParsableCommand {
         progress("idle: CPU of a parked pool over 1 s")
         let idle = ctpb_idle_cpu(w, quick ? 0.3 : 1.0)
 
-        progress("parallel for over 10 M doubles")
-        let n = 10_000_000
-        let pf = ctpb_parallel_for(w, n, Int32(reps))
-        let sf = ctpb_parallel_for(0, n, Int32(reps))
+        var seqValue = 0
+        let fibSeq = ctpb_fib_sequential(fibN, &seqValue)
+        let loopSeq = ctpb_parallel_for(0, 10_000_000, Int32(reps))
+        let peerRuns = try runPeerMicro(workers: w, quick: quick, reps: reps, fibN: fibN, fibValue: seqValue)
 
         let zoneTicks = quick ? 100 : 1000
         progress("zones on nodes: 8 zones x 512 bots, \(zoneTicks) ticks, NUMA auto vs off")
@@ -180,19 +165,11 @@ struct Micro: ParsableCommand {
         b.add(["context switches per task", fmt(csPerTask, 4)])
         print(b.render())
 
-        var f = Table(title: "fib(\(fibN)), a group per call, no cutoff (\(reps) runs)", header: ["", "ms"])
-        f.add(["ctp best", fmt(fibTimes[0] * 1000)])
-        f.add(["ctp median", fmt(fibTimes[fibTimes.count / 2] * 1000)])
-        f.add(["sequential recursion (no tasks)", fmt(seq * 1000)])
-        print(f.render())
-
         var c = Table(title: "CPU", header: ["", "value"])
         c.add(["trickle overhead, ctp (us CPU per task)", fmt(overhead, 2)])
         c.add(["trickle overhead, bare condvar thread (us CPU per task)", fmt(floorOverhead, 2)])
         c.add(["trickle context switches per task, ctp", fmt(tr.context_switches / tr.tasks, 2)])
         c.add(["idle pool (CPU s per s)", fmt(idle, 4)])
-        c.add(["parallel for 10 M, ctp (ms)", fmt(pf * 1000, 2)])
-        c.add(["parallel for 10 M, sequential loop (ms)", fmt(sf * 1000, 2)])
         print(c.render())
 
         var z = Table(title: "Zones on nodes (8 zones x 512 bots, batches of 16 per task, \(zoneTicks) ticks; the caller waits without helping)",
@@ -211,6 +188,7 @@ struct Micro: ParsableCommand {
         sw.add(["task group on the pool (ms)", fmt(asyncTimes.pool * 1000), fmt(asyncTimes.global / asyncTimes.pool, 2)])
         sw.add(["task group on the global executor (ms)", fmt(asyncTimes.global * 1000), "1.00"])
         print(sw.render())
+        print(renderPeerMicro(peerRuns, fibN: fibN, fibSequential: fibSeq, loopSequential: loopSeq))
 
         if let json {
             let r = Results(machine: machineDescription(), workers: w, wakeCtp: wakeCtp, wakeCondvar: wakeCv,
@@ -218,12 +196,11 @@ struct Micro: ParsableCommand {
                             burstEndToEndPerSecond: Double(burst) / bestEnd,
                             burstBatchSubmitPerSecond: Double(burst) / bestBatch,
                             burstContextSwitchesPerTask: csPerTask,
-                            fibSecondsBest: fibTimes[0], fibSecondsMedian: fibTimes[fibTimes.count / 2],
-                            fibSequentialSeconds: seq,
+                            fibSequentialSeconds: fibSeq,
                             trickleOverheadMicrosPerTask: overhead,
                             trickleFloorOverheadMicrosPerTask: floorOverhead,
                             trickleContextSwitchesPerTask: tr.context_switches / tr.tasks,
-                            idleCpuSecondsPerSecond: idle, parallelForSeconds: pf, sequentialForSeconds: sf,
+                            idleCpuSecondsPerSecond: idle, sequentialForSeconds: loopSeq, peers: peerRuns,
                             zones: zoneRuns,
                             swiftSubmitPerSecond: Double(swiftTasks) / swiftBest,
                             cSubmitPerSecondSameRun: Double(swiftTasks) / cBest,

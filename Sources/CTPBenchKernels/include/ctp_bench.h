@@ -29,10 +29,7 @@ typedef struct ctpb_burst_result {
  * batch <= 1, else ctp_submit_batch of `batch`). */
 int ctpb_burst(size_t workers, size_t tasks, size_t batch, ctpb_burst_result *out);
 
-/* Recursive fib(n) with a group per call and no cutoff; the root is
- * submitted from outside. Returns seconds (negative on error), result in *value. */
-double ctpb_fib(size_t workers, int n, long *value);
-/* The same recursion, sequential, for reference. */
+/* fib(n) by plain recursion: the reference for each pool's fork-join fib. */
 double ctpb_fib_sequential(int n, long *value);
 
 typedef struct ctpb_trickle_result {

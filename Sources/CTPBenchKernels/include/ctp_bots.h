@@ -53,6 +53,13 @@ typedef struct ctpb_pool {
     /* Optional: share of node-affine tasks run on their home node, and tasks
      * taken from another node's queues, since creation. */
     void (*locality)(void *impl, double *home_share, double *taken_remote);
+    /* Optional fork-join kernels for `threadpool-bench micro`: fib(n) with a
+     * task per call and no cutoff (seconds, or < 0; result in *value), and a
+     * parallel loop a[i] = a[i] * 1.0000001 + 1 over n doubles (seconds).
+     * NULL where the runtime has no fork-join (a blocking wait inside a task
+     * of a non-helping pool can deadlock). */
+    double (*fib)(void *impl, int n, long *value);
+    double (*parallel_for)(void *impl, double *a, size_t n);
     void (*destroy)(void *impl);
 } ctpb_pool;
 
@@ -107,6 +114,32 @@ void ctpb_bots_result_free(ctpb_bots_result *result);
 
 /** CLOCK_MONOTONIC in nanoseconds. */
 uint64_t ctpb_now_ns(void);
+
+/* ---- Micro-benchmarks through the same interface (peer_micro.c) ---------- */
+
+/** Wake latency of a parked pool: `rounds` times, sleep gap_us, then run a
+ *  batch of one empty item; out_ns[i] = its submit-to-start. 0 or -1. */
+int ctpb_peer_wake(const ctpb_pool *pool, size_t rounds, unsigned gap_us, uint64_t *out_ns);
+
+typedef struct ctpb_peer_burst_result {
+    double seconds;          /* first hand-over to last item done */
+    double context_switches; /* process-wide, during the run */
+} ctpb_peer_burst_result;
+
+/** External burst: one batch of `tasks` empty items from this thread. */
+int ctpb_peer_burst(const ctpb_pool *pool, size_t tasks, ctpb_peer_burst_result *out);
+
+typedef struct ctpb_peer_trickle_result {
+    double tasks, work_cpu_seconds, total_cpu_seconds, context_switches;
+} ctpb_peer_trickle_result;
+
+/** Trickle: every period_us, a batch of one item of task_us CPU work, waited for. */
+int ctpb_peer_trickle(const ctpb_pool *pool, size_t tasks, unsigned period_us, unsigned task_us,
+                      ctpb_peer_trickle_result *out);
+
+/** CPU seconds per second the process uses over `seconds` while this thread
+ *  sleeps, after one small batch has started the pool's threads. */
+double ctpb_peer_idle_cpu(const ctpb_pool *pool, double seconds);
 
 /* ---- The pools written in C (each in its own file) ---------------------- */
 

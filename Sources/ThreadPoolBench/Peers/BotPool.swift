@@ -23,7 +23,8 @@ struct PeerError: Error, CustomStringConvertible {
 }
 
 /// Every peer, in the order the tables list them. `ctp-numa-off` only
-/// differs from `ctp` with a multi-node topology, so it is not in the default set.
+/// differs from `ctp` with a multi-node topology, so it is not in the default
+/// set; `faulty-drop` exists for the tests.
 let allPeers: [PeerSpec] = [
     PeerSpec(name: "ctp", summary: "ctp C API: ctp_submit_batch + helping ctp_group_wait") { o in
         try cPool("ctp") { ctpb_pool_ctp(o.workers, o.topology, 0, $0) }
@@ -55,9 +56,12 @@ let allPeers: [PeerSpec] = [
     PeerSpec(name: "ctp-numa-off", summary: "ctp with NUMA mode off (one node), for --topology runs") { o in
         try cPool("ctp-numa-off") { ctpb_pool_ctp(o.workers, o.topology, 1, $0) }
     },
+    PeerSpec(name: "faulty-drop", summary: "test only: drops one update per batch; the run must fail") { _ in
+        makeCPool(FaultyDropPeer())
+    },
 ]
 
-let defaultPeerNames = allPeers.map(\.name).filter { $0 != "ctp-numa-off" }
+let defaultPeerNames = allPeers.map(\.name).filter { $0 != "ctp-numa-off" && $0 != "faulty-drop" }
 
 private func cPool(_ name: String, _ make: (UnsafeMutablePointer<ctpb_pool>) -> Int32) throws -> ctpb_pool {
     var p = ctpb_pool()

@@ -1,0 +1,143 @@
+/* Micro-benchmarks run through the ctpb_pool interface, so that every peer
+ * of the bot benchmark is measured by the same code. See ctp_bots.h. */
+#define _GNU_SOURCE
+#include "ctp_bots.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <time.h>
+
+static void sleep_us(unsigned us)
+{
+    struct timespec ts = { .tv_sec = us / 1000000u, .tv_nsec = (long)(us % 1000000u) * 1000 };
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+}
+
+static void usage(double *cpu, double *csw)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    *cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           (double)ru.ru_stime.tv_usec / 1e6;
+    *csw = (double)(ru.ru_nvcsw + ru.ru_nivcsw);
+}
+
+typedef struct micro_ctx {
+    _Atomic uint64_t done;   /* relaxed: read after pool->run returned */
+    uint64_t start_ns;       /* written by the one item of a one-item batch */
+    unsigned work_us;
+    double work_seconds;
+} micro_ctx;
+
+static void empty_item(void *ctx, size_t i)
+{
+    (void)i;
+    atomic_fetch_add_explicit(&((micro_ctx *)ctx)->done, 1, memory_order_relaxed);
+}
+
+static void timed_item(void *ctx, size_t i)
+{
+    (void)i;
+    micro_ctx *m = ctx;
+    m->start_ns = ctpb_now_ns();
+    if (m->work_us) {
+        uint64_t until = m->start_ns + (uint64_t)m->work_us * 1000u;
+        while (ctpb_now_ns() < until) {
+        }
+        m->work_seconds += (double)(ctpb_now_ns() - m->start_ns) / 1e9;
+    }
+    atomic_fetch_add_explicit(&m->done, 1, memory_order_relaxed);
+}
+
+static int run_one(const ctpb_pool *pool, micro_ctx *m, uint64_t *submit)
+{
+    uint8_t prio = 1;
+    int16_t node = -1;
+    ctpb_batch b = { 1, timed_item, m, &prio, &node, submit };
+    return pool->run(pool->impl, &b);
+}
+
+int ctpb_peer_wake(const ctpb_pool *pool, size_t rounds, unsigned gap_us, uint64_t *out_ns)
+{
+    micro_ctx m = { 0 };
+    for (size_t r = 0; r < rounds; r++) {
+        uint64_t submit = 0;
+        sleep_us(gap_us);
+        if (run_one(pool, &m, &submit) != 0)
+            return -1;
+        out_ns[r] = m.start_ns > submit ? m.start_ns - submit : 0;
+    }
+    return atomic_load_explicit(&m.done, memory_order_relaxed) == rounds ? 0 : -1;
+}
+
+int ctpb_peer_burst(const ctpb_pool *pool, size_t tasks, ctpb_peer_burst_result *out)
+{
+    uint8_t *prio = malloc(tasks);
+    int16_t *node = malloc(tasks * sizeof *node);
+    uint64_t *submit = malloc(tasks * sizeof *submit);
+    int rc = -1;
+    if (prio && node && submit) {
+        for (size_t i = 0; i < tasks; i++) {
+            prio[i] = 2;
+            node[i] = -1;
+        }
+        micro_ctx m = { 0 };
+        ctpb_batch b = { tasks, empty_item, &m, prio, node, submit };
+        double cpu0, csw0, cpu1, csw1;
+        usage(&cpu0, &csw0);
+        uint64_t t0 = ctpb_now_ns();
+        rc = pool->run(pool->impl, &b);
+        out->seconds = (double)(ctpb_now_ns() - t0) / 1e9;
+        usage(&cpu1, &csw1);
+        out->context_switches = csw1 - csw0;
+        if (rc == 0 && atomic_load_explicit(&m.done, memory_order_relaxed) != tasks)
+            rc = -1;
+    }
+    free(prio);
+    free(node);
+    free(submit);
+    return rc;
+}
+
+int ctpb_peer_trickle(const ctpb_pool *pool, size_t tasks, unsigned period_us, unsigned task_us,
+                      ctpb_peer_trickle_result *out)
+{
+    micro_ctx m = { 0 };
+    m.work_us = task_us;
+    double cpu0, csw0, cpu1, csw1;
+    usage(&cpu0, &csw0);
+    uint64_t next = ctpb_now_ns();
+    for (size_t k = 0; k < tasks; k++) {
+        next += (uint64_t)period_us * 1000u;
+        uint64_t submit;
+        if (run_one(pool, &m, &submit) != 0)
+            return -1;
+        uint64_t now = ctpb_now_ns();
+        if (next > now) {
+            struct timespec ts = { (time_t)(next / 1000000000u), (long)(next % 1000000000u) };
+            while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0) {
+            }
+        }
+    }
+    usage(&cpu1, &csw1);
+    out->tasks = (double)tasks;
+    out->work_cpu_seconds = m.work_seconds;
+    out->total_cpu_seconds = cpu1 - cpu0;
+    out->context_switches = csw1 - csw0;
+    return atomic_load_explicit(&m.done, memory_order_relaxed) == tasks ? 0 : -1;
+}
+
+double ctpb_peer_idle_cpu(const ctpb_pool *pool, double seconds)
+{
+    ctpb_peer_burst_result warm;
+    if (ctpb_peer_burst(pool, 64, &warm) != 0)
+        return -1.0;
+    sleep_us(20000); /* let spinning threads settle first */
+    double cpu0, csw0, cpu1, csw1;
+    usage(&cpu0, &csw0);
+    sleep_us((unsigned)(seconds * 1e6));
+    usage(&cpu1, &csw1);
+    return (cpu1 - cpu0) / seconds;
+}
