@@ -61,7 +61,7 @@ SCALE=1
 note "1. warnings: gcc and clang, -std=c11 -Wall -Wextra -Werror"
 for cc in gcc clang; do
     warn_ok=1
-    for f in "${RUNTIME[@]}" Sources/CTPBenchKernels/micro.c; do
+    for f in "${RUNTIME[@]}" Sources/CTPBenchKernels/*.c; do
         for defs in "" "-DCTP_TEST_HOOKS" "-UCTP_HAVE_LIBNUMA"; do
             $cc "${CFLAGS[@]}" -ISources/CTPBenchKernels/include -O2 $defs -c "$f" -o "$out/warn.o" 2>>"$out/warn-$cc.log" || warn_ok=0
         done
