@@ -76,14 +76,6 @@ typedef struct world {
 int world_create(world *w, size_t nbots, int nzones, uint64_t seed, const ctpb_pool *pool);
 void world_destroy(world *w);
 
-static inline bot *world_bot(world *w, uint32_t id)
-{
-    uint32_t z = id / w->per_zone;
-    if (z >= (uint32_t)w->nzones)
-        z = (uint32_t)w->nzones - 1;
-    return &w->zones[z].bots[id - w->zones[z].first];
-}
-
 static inline int world_zone_of(const world *w, uint32_t id)
 {
     uint32_t z = id / w->per_zone;

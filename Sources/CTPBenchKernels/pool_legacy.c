@@ -11,7 +11,7 @@
  * The document does not give the number of steal attempts; 8 reaches the
  * 1 ms cap. The sleep/wake flag ordering is the corrected one (its fix #2). */
 #define _GNU_SOURCE
-#include "ctp_bots.h"
+#include "job_ring.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -20,21 +20,11 @@
 
 enum { LEGACY_PRIORITIES = 5, LEGACY_STEAL_ATTEMPTS = 8 };
 
-typedef struct job {
-    const ctpb_batch *batch;
-    size_t index;
-} job;
-
-typedef struct ring {
-    job *v;
-    size_t cap, head, count;
-} ring;
-
 typedef struct legacy_pool legacy_pool;
 
 typedef struct lworker {
     pthread_mutex_t qlock; /* guards q */
-    ring q[LEGACY_PRIORITIES];
+    job_ring q[LEGACY_PRIORITIES];
     pthread_mutex_t wake_lock; /* guards sleeping with wake_cv */
     pthread_cond_t wake_cv;
     int sleeping;
@@ -54,53 +44,14 @@ struct legacy_pool {
     size_t pending; /* guarded by done_lock */
 };
 
-static int ring_push(ring *r, job j)
-{
-    if (r->count == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 256;
-        job *v = malloc(cap * sizeof *v);
-        if (!v)
-            return -1;
-        for (size_t k = 0; k < r->count; k++)
-            v[k] = r->v[(r->head + k) % r->cap];
-        free(r->v);
-        r->v = v;
-        r->cap = cap;
-        r->head = 0;
-    }
-    r->v[(r->head + r->count) % r->cap] = j;
-    r->count++;
-    return 0;
-}
-
-static int pop_own(lworker *w, job *out)
+/* Takes w's most urgent job: the oldest for its owner, the newest for a thief. */
+static int take(lworker *w, int from_back, job *out)
 {
     int got = 0;
     pthread_mutex_lock(&w->qlock);
     for (int p = 0; p < LEGACY_PRIORITIES && !got; p++)
-        if (w->q[p].count) {
-            ring *r = &w->q[p];
-            *out = r->v[r->head];
-            r->head = (r->head + 1) % r->cap;
-            r->count--;
-            got = 1;
-        }
+        got = job_ring_take(&w->q[p], from_back, out);
     pthread_mutex_unlock(&w->qlock);
-    return got;
-}
-
-static int steal_from(lworker *v, job *out)
-{
-    int got = 0;
-    pthread_mutex_lock(&v->qlock);
-    for (int p = 0; p < LEGACY_PRIORITIES && !got; p++)
-        if (v->q[p].count) {
-            ring *r = &v->q[p];
-            *out = r->v[(r->head + r->count - 1) % r->cap]; /* from the back */
-            r->count--;
-            got = 1;
-        }
-    pthread_mutex_unlock(&v->qlock);
     return got;
 }
 
@@ -116,7 +67,7 @@ static int try_steal(lworker *self, job *out)
     unsigned backoff_us = 10;
     for (int attempt = 0; attempt < LEGACY_STEAL_ATTEMPTS; attempt++) {
         for (size_t k = 1; k < p->n; k++)
-            if (steal_from(&p->w[(self->id + k) % p->n], out))
+            if (take(&p->w[(self->id + k) % p->n], 1, out))
                 return 1;
         if (!atomic_load_explicit(&p->running, memory_order_relaxed))
             return 0;
@@ -158,7 +109,7 @@ static void *legacy_worker(void *arg)
     legacy_pool *p = w->pool;
     while (atomic_load_explicit(&p->running, memory_order_relaxed)) {
         job j;
-        if (!pop_own(w, &j) && !try_steal(w, &j)) {
+        if (!take(w, 0, &j) && !try_steal(w, &j)) {
             sleep_1ms(w);
             continue;
         }
@@ -182,7 +133,7 @@ static int legacy_run(void *self, const ctpb_batch *b)
         lworker *w = &p->w[atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed) % p->n];
         b->submit_ns[i] = ctpb_now_ns();
         pthread_mutex_lock(&w->qlock);
-        int rc = ring_push(&w->q[b->priority[i] < LEGACY_PRIORITIES ? b->priority[i] : 2], (job){ b, i });
+        int rc = job_ring_push(&w->q[b->priority[i] < LEGACY_PRIORITIES ? b->priority[i] : 2], (job){ b, i });
         pthread_mutex_unlock(&w->qlock);
         if (rc != 0)
             return -1;
@@ -210,7 +161,7 @@ static void legacy_destroy(void *self)
         if (p->w[i].pool)
             pthread_join(p->w[i].thread, NULL);
         for (int q = 0; q < LEGACY_PRIORITIES; q++)
-            free(p->w[i].q[q].v);
+            job_ring_free(&p->w[i].q[q]);
         pthread_mutex_destroy(&p->w[i].qlock);
         pthread_mutex_destroy(&p->w[i].wake_lock);
         pthread_cond_destroy(&p->w[i].wake_cv);

@@ -1,22 +1,16 @@
 /* The pool game servers write by hand: one mutex, one FIFO, notify_one per
  * submit, and a counter with a condition variable for the tick to wait on. */
-#include "ctp_bots.h"
+#include "job_ring.h"
 
 #include <pthread.h>
 #include <stdlib.h>
-
-typedef struct job {
-    const ctpb_batch *batch;
-    size_t index;
-} job;
 
 typedef struct mutex_pool {
     pthread_mutex_t lock; /* guards everything below */
     pthread_cond_t work;  /* signalled once per pushed job */
     pthread_cond_t done;  /* broadcast when pending drops to 0 */
-    job *ring;
-    size_t cap, head, count; /* FIFO of count jobs from head */
-    size_t pending;          /* jobs pushed and not finished */
+    job_ring queue;
+    size_t pending; /* jobs pushed and not finished */
     int stop;
     pthread_t *threads;
     size_t nthreads;
@@ -27,13 +21,11 @@ static void *worker(void *arg)
     mutex_pool *p = arg;
     pthread_mutex_lock(&p->lock);
     for (;;) {
-        while (p->count == 0 && !p->stop)
+        while (p->queue.count == 0 && !p->stop)
             pthread_cond_wait(&p->work, &p->lock);
-        if (p->count == 0)
-            break;
-        job j = p->ring[p->head];
-        p->head = (p->head + 1) % p->cap;
-        p->count--;
+        job j;
+        if (!job_ring_take(&p->queue, 0, &j))
+            break; /* stopped, and nothing left */
         pthread_mutex_unlock(&p->lock);
         j.batch->fn(j.batch->ctx, j.index);
         pthread_mutex_lock(&p->lock);
@@ -44,33 +36,16 @@ static void *worker(void *arg)
     return NULL;
 }
 
-static int grow(mutex_pool *p)
-{
-    size_t cap = p->cap ? p->cap * 2 : 1024;
-    job *r = malloc(cap * sizeof *r);
-    if (!r)
-        return -1;
-    for (size_t k = 0; k < p->count; k++)
-        r[k] = p->ring[(p->head + k) % p->cap];
-    free(p->ring);
-    p->ring = r;
-    p->cap = cap;
-    p->head = 0;
-    return 0;
-}
-
 static int mutex_run(void *self, const ctpb_batch *b)
 {
     mutex_pool *p = self;
     for (size_t i = 0; i < b->count; i++) {
         pthread_mutex_lock(&p->lock);
-        if (p->count == p->cap && grow(p) != 0) {
+        b->submit_ns[i] = ctpb_now_ns();
+        if (job_ring_push(&p->queue, (job){ b, i }) != 0) {
             pthread_mutex_unlock(&p->lock);
             return -1;
         }
-        b->submit_ns[i] = ctpb_now_ns();
-        p->ring[(p->head + p->count) % p->cap] = (job){ b, i };
-        p->count++;
         p->pending++;
         pthread_mutex_unlock(&p->lock);
         pthread_cond_signal(&p->work);
@@ -95,7 +70,7 @@ static void mutex_destroy(void *self)
     pthread_cond_destroy(&p->work);
     pthread_cond_destroy(&p->done);
     free(p->threads);
-    free(p->ring);
+    job_ring_free(&p->queue);
     free(p);
 }
 
