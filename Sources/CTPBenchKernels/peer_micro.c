@@ -141,3 +141,74 @@ double ctpb_peer_idle_cpu(const ctpb_pool *pool, double seconds)
     usage(&cpu1, &csw1);
     return (cpu1 - cpu0) / seconds;
 }
+
+/* ---- Tick after a park ---------------------------------------------------- */
+
+typedef struct tick_ctx {
+    const uint32_t *cost_ns; /* busy time of each item */
+    _Atomic uint64_t work_ns; /* relaxed: summed, read after pool->run returned */
+    _Atomic uint64_t done;
+} tick_ctx;
+
+static void tick_item(void *ctx, size_t i)
+{
+    tick_ctx *t = ctx;
+    uint64_t start = ctpb_now_ns(), until = start + t->cost_ns[i], now;
+    while ((now = ctpb_now_ns()) < until) {
+    }
+    atomic_fetch_add_explicit(&t->work_ns, now - start, memory_order_relaxed);
+    atomic_fetch_add_explicit(&t->done, 1, memory_order_relaxed);
+}
+
+static uint32_t tick_rand(uint64_t *s)
+{
+    /* splitmix64: a fixed cost mix per seed, the same for every pool */
+    uint64_t z = (*s += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return (uint32_t)((z ^ (z >> 31)) >> 32);
+}
+
+void ctpb_tick_costs(uint32_t *cost_ns, size_t tasks, uint64_t seed)
+{
+    uint64_t s = seed;
+    for (size_t i = 0; i < tasks; i++) {
+        uint32_t r = tick_rand(&s) % 100u;
+        if (r < 90)
+            cost_ns[i] = 8000u + tick_rand(&s) % 6001u; /* 8-14 us */
+        else if (r < 99)
+            cost_ns[i] = 40000u + tick_rand(&s) % 60001u; /* 40-100 us */
+        else
+            cost_ns[i] = 300000u; /* 300 us */
+    }
+}
+
+int ctpb_peer_tick(const ctpb_pool *pool, const uint32_t *cost_ns, size_t tasks, unsigned pause_us,
+                   ctpb_peer_tick_result *out)
+{
+    uint8_t *prio = malloc(tasks);
+    int16_t *node = malloc(tasks * sizeof *node);
+    uint64_t *submit = malloc(tasks * sizeof *submit);
+    int rc = -1;
+    if (prio && node && submit) {
+        for (size_t i = 0; i < tasks; i++) {
+            prio[i] = 2;
+            node[i] = -1;
+        }
+        tick_ctx t = { .cost_ns = cost_ns };
+        atomic_init(&t.work_ns, 0);
+        atomic_init(&t.done, 0);
+        ctpb_batch b = { tasks, tick_item, &t, prio, node, submit };
+        sleep_us(pause_us);
+        uint64_t t0 = ctpb_now_ns();
+        rc = pool->run(pool->impl, &b);
+        out->tick_ns = ctpb_now_ns() - t0;
+        out->work_ns = atomic_load_explicit(&t.work_ns, memory_order_relaxed);
+        if (rc == 0 && atomic_load_explicit(&t.done, memory_order_relaxed) != tasks)
+            rc = -1;
+    }
+    free(prio);
+    free(node);
+    free(submit);
+    return rc;
+}

@@ -141,6 +141,20 @@ int ctpb_peer_trickle(const ctpb_pool *pool, size_t tasks, unsigned period_us, u
  *  sleeps, after one small batch has started the pool's threads. */
 double ctpb_peer_idle_cpu(const ctpb_pool *pool, double seconds);
 
+typedef struct ctpb_peer_tick_result {
+    uint64_t tick_ns; /* submit of the batch to its last item done */
+    uint64_t work_ns; /* the items' measured busy time, summed */
+} ctpb_peer_tick_result;
+
+/** Fills cost_ns with a tick's mixed task costs for `seed`: 90% 8-14 us, 9%
+ *  40-100 us, 1% 300 us (the same for every pool). */
+void ctpb_tick_costs(uint32_t *cost_ns, size_t tasks, uint64_t seed);
+
+/** One tick after a pause: sleeps pause_us (long enough for the workers to
+ *  park), then runs one batch of `tasks` busy items of cost_ns[i] each. */
+int ctpb_peer_tick(const ctpb_pool *pool, const uint32_t *cost_ns, size_t tasks, unsigned pause_us,
+                   ctpb_peer_tick_result *out);
+
 /* ---- The pools written in C (each in its own file) ---------------------- */
 
 /** ctp through its C API: one ctp_submit_batch per batch with priorities and
