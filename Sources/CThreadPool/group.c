@@ -37,9 +37,9 @@ static ctp_group *group_alloc(ctp_pool *pool)
              * are not rewritten on reuse because a late completer of the
              * previous use may still read them (see the top of this file). */
             g->pool = pool;
-            g->wait_list = NULL;
-            atomic_init(&g->pending, (size_t)0);
-            atomic_init(&g->waiters, 0u);
+            g->latch.wait_list = NULL;
+            atomic_init(&g->latch.pending, (size_t)0);
+            atomic_init(&g->latch.waiters, 0u);
         }
     }
     return g;
@@ -64,8 +64,8 @@ int ctp_group_destroy(ctp_group *g)
     if (g == NULL)
         return CTP_EINVAL;
     /* Acquire: pairs with the acq_rel decrement in ctp__group_task_done. */
-    if (atomic_load_explicit(&g->pending, memory_order_acquire) != 0 ||
-        atomic_load_explicit(&g->waiters, memory_order_acquire) != 0)
+    if (atomic_load_explicit(&g->latch.pending, memory_order_acquire) != 0 ||
+        atomic_load_explicit(&g->latch.waiters, memory_order_acquire) != 0)
         return CTP_EINVAL;
     ctp_pool *pool = g->pool;
     ctp__worker *w = ctp__current_worker(pool);
@@ -87,12 +87,10 @@ void ctp__group_task_done(ctp_group *g)
     ctp_pool *pool = g->pool;
     /* Acq_rel: releases the task's effects to the waiter that sees zero
      * (acquire load in ctp_group_wait); seq_cst for the Dekker pairing with
-     * the waiter's registration in group_list_add_locked (sleep.c). */
-    if (atomic_fetch_sub_explicit(&g->pending, 1, memory_order_seq_cst) != 1)
+     * the waiter's registration in latch_add_locked (sleep.c). */
+    if (atomic_fetch_sub_explicit(&g->latch.pending, 1, memory_order_seq_cst) != 1)
         return;
-    /* Seq_cst: pairs with the seq_cst increment of waiters (see above). */
-    if (atomic_load_explicit(&g->waiters, memory_order_seq_cst) != 0)
-        ctp__sleep_group_done(pool, g);
+    ctp__sleep_latch_release(&pool->sleep, &g->latch);
 }
 
 int ctp_group_submit(ctp_group *group, ctp_priority priority, ctp_task_fn fn, void *arg)
@@ -112,7 +110,7 @@ static int wait_on_worker(ctp__worker *w, ctp_group *g, uint64_t deadline)
     ctp_pool *pool = w->pool;
     for (;;) {
         /* Acquire: pairs with the decrement in ctp__group_task_done. */
-        if (atomic_load_explicit(&g->pending, memory_order_acquire) == 0)
+        if (atomic_load_explicit(&g->latch.pending, memory_order_acquire) == 0)
             return CTP_OK;
         ctp__task *t = ctp__find_task(w, ctp__stack_allows_steal(w));
         if (t == NULL) {
@@ -168,7 +166,7 @@ static int wait_outside(ctp_pool *pool, ctp_group *g, uint64_t deadline)
     ctp__tls *tls = ctp__tls_get();
     for (;;) {
         /* Acquire: pairs with the decrement in ctp__group_task_done. */
-        if (atomic_load_explicit(&g->pending, memory_order_acquire) == 0)
+        if (atomic_load_explicit(&g->latch.pending, memory_order_acquire) == 0)
             return CTP_OK;
         ctp__task *t = NULL;
         if (tls->task_depth < CTP__OUTSIDE_HELP_DEPTH)
@@ -179,7 +177,7 @@ static int wait_outside(ctp_pool *pool, ctp_group *g, uint64_t deadline)
         }
         if (deadline != CTP_WAIT_FOREVER && ctp__now_ns() >= deadline)
             return CTP_ETIMEDOUT;
-        ctp__sleep_group_block(pool, g, deadline);
+        ctp__sleep_latch_block(&pool->sleep, &g->latch, deadline);
     }
 }
 

@@ -194,7 +194,7 @@ static void stop_workers(ctp_pool *pool)
     pthread_mutex_lock(&pool->life_lock);
     pthread_cond_broadcast(&pool->life_cv); /* workers still at the start barrier */
     pthread_mutex_unlock(&pool->life_lock);
-    ctp__sleep_wake_all(pool);
+    ctp__sleep_wake_all(&pool->sleep);
     for (uint32_t i = 0; i < pool->nworkers; i++) {
         ctp__worker *w = pool->workers[i];
         if (w != NULL && w->started) {
@@ -202,6 +202,52 @@ static void stop_workers(ctp_pool *pool)
             w->started = false;
         }
     }
+}
+
+/* The sleep protocol's view of the pool (sleep.h). */
+static bool sleep_has_work(void *ctx)
+{
+    return ctp__has_visible_work(ctx);
+}
+
+static bool sleep_stopping(void *ctx)
+{
+    return ctp__stop_wanted(ctx);
+}
+
+static void sleep_parked(void *ctx)
+{
+    ctp_pool *pool = ctx;
+    /* Relaxed: a hint; shutdown re-checks quiescence itself. */
+    if (atomic_load_explicit(&pool->state, memory_order_relaxed) != CTP__RUNNING)
+        ctp__lifecycle_poke(pool);
+}
+
+#ifdef CTP_TEST_HOOKS
+static void sleep_hook(void *ctx, ctp_test_hook_point point)
+{
+    CTP__HOOK((ctp_pool *)ctx, point);
+}
+#endif
+
+static int init_sleep(ctp_pool *pool)
+{
+    ctp__parker **parkers = malloc(sizeof *parkers * pool->nworkers);
+    if (parkers == NULL)
+        return CTP_ENOMEM;
+    for (uint32_t i = 0; i < pool->nworkers; i++) {
+        parkers[i] = &pool->workers[i]->parker;
+        parkers[i]->node = pool->workers[i]->node;
+    }
+    ctp__sleep_policy policy = { pool->config.spin_ns, pool->config.backoff_ns, pool->config.wake_fanout };
+    ctp__sleep_ops ops = { .ctx = pool, .has_work = sleep_has_work, .stopping = sleep_stopping,
+                           .parked = sleep_parked, .hook = NULL };
+#ifdef CTP_TEST_HOOKS
+    ops.hook = sleep_hook;
+#endif
+    int rc = ctp__sleep_init(&pool->sleep, pool->nworkers, parkers, &policy, &ops);
+    free(parkers);
+    return rc;
 }
 
 static int create_pool(const ctp_config *config, ctp_pool **out_pool)
@@ -258,8 +304,7 @@ static int create_pool(const ctp_config *config, ctp_pool **out_pool)
     pool->config = cfg;
     atomic_init(&pool->state, CTP__RUNNING);
 
-    bool ok = pthread_mutex_init(&pool->life_lock, NULL) == 0 && ctp__cond_init_monotonic(&pool->life_cv) == 0 &&
-              ctp__sleep_init(&pool->sleep, pool->nworkers) == CTP_OK;
+    bool ok = pthread_mutex_init(&pool->life_lock, NULL) == 0 && ctp__cond_init_monotonic(&pool->life_cv) == 0;
     pool->depots = ok ? calloc((size_t)pool->nnodes, sizeof *pool->depots) : NULL;
     pool->injs = pool->depots != NULL ? aligned_alloc(64, sizeof *pool->injs * (size_t)(pool->nnodes + 1)) : NULL;
     if (pool->injs == NULL) {
@@ -305,6 +350,10 @@ static int create_pool(const ctp_config *config, ctp_pool **out_pool)
                 return create_error(CTP_ENOMEM, "out of memory");
             }
         }
+    }
+    if (init_sleep(pool) != CTP_OK) {
+        free_pool(pool);
+        return create_error(CTP_ENOMEM, "out of memory");
     }
     *out_pool = pool;
     return CTP_OK;
@@ -501,9 +550,9 @@ int ctp_pool_stats(ctp_pool *pool, ctp_stats *out)
         out->cancelled += atomic_load_explicit(&w->cancelled, memory_order_relaxed);
         out->steals += atomic_load_explicit(&w->steals, memory_order_relaxed);
         out->injected += atomic_load_explicit(&w->injected, memory_order_relaxed);
-        out->parks += atomic_load_explicit(&w->parks, memory_order_relaxed);
-        out->wakeups += atomic_load_explicit(&w->wakeups, memory_order_relaxed);
-        out->backoff_timeouts += atomic_load_explicit(&w->backoff_timeouts, memory_order_relaxed);
+        out->parks += atomic_load_explicit(&w->sleep_counters.parks, memory_order_relaxed);
+        out->wakeups += atomic_load_explicit(&w->sleep_counters.wakeups, memory_order_relaxed);
+        out->backoff_timeouts += atomic_load_explicit(&w->sleep_counters.backoff_timeouts, memory_order_relaxed);
         for (int p = 0; p < CTP_PRIORITY_COUNT; p++)
             out->executed_by_priority[p] +=
                 atomic_load_explicit(&w->executed_by_priority[p], memory_order_relaxed);
@@ -516,7 +565,7 @@ int ctp_pool_stats(ctp_pool *pool, ctp_stats *out)
     out->rejected = atomic_load_explicit(&pool->rejected, memory_order_relaxed);
     out->queued = atomic_load_explicit(&pool->ext_queued, memory_order_relaxed);
     out->workers = pool->nworkers;
-    out->parked = CTP__PARKED(atomic_load_explicit(&pool->sleep.counts, memory_order_relaxed));
+    out->parked = ctp__sleep_parked(&pool->sleep);
     return CTP_OK;
 }
 

@@ -12,41 +12,12 @@
 #include "deque.h"
 #include "injector.h"
 #include "numa.h"
+#include "platform.h"
+#include "sleep.h"
 #include "task.h"
 #include "test_hooks.h"
 
 #define CTP__CACHELINE 64
-
-/* ---- Blocking --------------------------------------------------------- */
-
-/* Something a thread blocks on: a worker's park, or a group waiter.
- * All fields are guarded by the pool's sleep lock. */
-typedef struct ctp__parker {
-    pthread_cond_t cv;
-    bool notified;  /* a waker popped us off the idle stack and counted us searching */
-    bool on_idle;   /* we are on the idle stack (workers only) */
-    bool on_group;  /* we are on group_waiter's waiter list */
-    struct ctp_group *group_waiter;
-    struct ctp__parker *group_next;
-} ctp__parker;
-
-/* ---- Sleep state (see sleep.c and docs/scheduler.md) ---------------------
- * counts packs two numbers in one word so a submitter reads both at once:
- *   bits  0..31  searching: workers looking for work (spinning or just woken)
- *   bits 32..63  parked:    workers on the idle stack
- * Invariant: parked == idle_len whenever the lock is free. Only threads
- * holding the lock change `parked`; `searching` changes lock-free too. */
-#define CTP__SEARCHING_ONE ((uint64_t)1)
-#define CTP__PARKED_ONE ((uint64_t)1 << 32)
-#define CTP__SEARCHING(c) ((uint32_t)((c) & 0xffffffffu))
-#define CTP__PARKED(c) ((uint32_t)((c) >> 32))
-
-typedef struct ctp__sleep {
-    _Alignas(CTP__CACHELINE) _Atomic uint64_t counts;
-    _Alignas(CTP__CACHELINE) pthread_mutex_t lock;
-    uint32_t *idle;    /* under lock: stack of parked worker indices, newest last */
-    uint32_t idle_len; /* under lock */
-} ctp__sleep;
 
 /* ---- Workers ------------------------------------------------------------ */
 
@@ -84,9 +55,7 @@ typedef struct ctp__worker {
     ctp__counter cancelled;
     ctp__counter steals;
     ctp__counter injected;
-    ctp__counter parks;
-    ctp__counter wakeups;
-    ctp__counter backoff_timeouts;
+    ctp__sleep_counters sleep_counters;
     ctp__counter executed_by_priority[CTP_PRIORITY_COUNT];
     ctp__counter taken_remote;
     ctp__counter steals_remote;
@@ -153,9 +122,7 @@ struct ctp_pool {
 
 struct ctp_group {
     ctp_pool *pool;
-    _Atomic size_t pending;  /* tasks submitted and not yet finished */
-    _Atomic unsigned waiters; /* parkers on the wait list */
-    ctp__parker *wait_list;   /* under the pool's sleep lock */
+    ctp__latch latch;         /* pending: tasks submitted and not yet finished */
     struct ctp_group *next_free;
 };
 
@@ -190,28 +157,14 @@ void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t);
 /* Idle phase of a worker: search, spin, park. Returns a task, or NULL when
  * group (if any) is done, the pool is exiting, or deadline passed. */
 ctp__task *ctp__worker_idle(ctp__worker *w, struct ctp_group *group, uint64_t deadline_ns);
+/* The sleep protocol's re-check: is a task visible in any queue? */
 bool ctp__has_visible_work(ctp_pool *pool);
+/* After publishing `tasks` tasks: the sleep protocol's wake rule. */
+static inline void ctp__notify(ctp_pool *pool, size_t tasks, int node)
+{
+    ctp__sleep_new_work(&pool->sleep, tasks, node);
+}
 bool ctp__stack_allows_steal(ctp__worker *w);
-
-/* ---- Sleep (sleep.c) ------------------------------------------------------ */
-int ctp__sleep_init(ctp__sleep *s, uint32_t nworkers);
-void ctp__sleep_destroy(ctp__sleep *s);
-/* After publishing `tasks` tasks: wakes workers if the protocol says so,
- * parked workers of `node` first (-1: the newest parked ones). */
-void ctp__sleep_notify(ctp_pool *pool, size_t tasks, int node);
-void ctp__sleep_begin_search(ctp_pool *pool);
-/* Leaves the search (found work, or stopped waiting); the last searcher hands
- * visible work on to a parked worker. */
-void ctp__sleep_end_search(ctp_pool *pool);
-/* Parks w (which is searching) until notified, the stop condition holds, or
- * timeout. Returns with w counted as searching again. */
-void ctp__sleep_park(ctp__worker *w, struct ctp_group *group, uint64_t deadline_ns);
-/* Wakes every parked worker (for shutdown). */
-void ctp__sleep_wake_all(ctp_pool *pool);
-/* Group completion: wakes the group's waiters. */
-void ctp__sleep_group_done(ctp_pool *pool, struct ctp_group *g);
-/* Blocks an outside thread until g is done or deadline. */
-void ctp__sleep_group_block(ctp_pool *pool, struct ctp_group *g, uint64_t deadline_ns);
 
 /* ---- Lifecycle (pool.c) ---------------------------------------------------- */
 /* Called when a worker parks or a helper finishes while the pool shuts down. */
@@ -223,14 +176,5 @@ static inline bool ctp__stop_wanted(ctp_pool *pool)
 
 /* ---- Groups (group.c) -------------------------------------------------------- */
 void ctp__group_task_done(struct ctp_group *g);
-
-/* ---- Time (time.c) -------------------------------------------------------- */
-uint64_t ctp__now_ns(void);
-/* now + timeout, saturating; CTP_WAIT_FOREVER stays forever. */
-uint64_t ctp__deadline(uint64_t timeout_ns);
-void ctp__cpu_relax(void);
-int ctp__cond_init_monotonic(pthread_cond_t *cv);
-/* Waits on cv until signalled or the monotonic deadline; true on timeout. */
-bool ctp__cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *m, uint64_t deadline_ns);
 
 #endif

@@ -275,63 +275,22 @@ void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t)
         ctp__group_task_done(g);
 }
 
-/* True when a waiting worker should stop waiting. */
-static bool stop_waiting(ctp_pool *pool, struct ctp_group *group)
+typedef struct idle_find {
+    ctp__worker *w;
+    bool may_steal;
+} idle_find;
+
+static void *find_for_idle(void *ctx)
 {
-    if (group != NULL)
-        return atomic_load_explicit(&group->pending, memory_order_acquire) == 0; /* pairs with the acq_rel decrement in ctp__group_task_done */
-    return ctp__stop_wanted(pool);
+    idle_find *f = ctx;
+    return ctp__find_task(f->w, f->may_steal);
 }
 
 ctp__task *ctp__worker_idle(ctp__worker *w, struct ctp_group *group, uint64_t deadline_ns)
 {
-    ctp_pool *pool = w->pool;
-    bool may_steal = group == NULL || ctp__stack_allows_steal(w);
-    ctp__task *t = NULL;
-    ctp__sleep_begin_search(pool);
-
-    /* Spin phase: keep looking, pausing between sweeps; no sleep, so new
-     * work is seen at the next sweep. */
-    /* At most half the workers (at least one) spin at a time: more spinners
-     * find no more work, they only take CPU from the threads producing it. */
-    uint64_t spin = pool->config.spin_ns;
-    uint32_t searching = CTP__SEARCHING(atomic_load_explicit(&pool->sleep.counts, memory_order_relaxed));
-    if (spin > 0 && searching <= (pool->nworkers + 1) / 2) {
-        uint64_t spin_end = ctp__now_ns() + spin;
-        for (unsigned round = 0;; round++) {
-            if (stop_waiting(pool, group))
-                goto out;
-            if ((t = ctp__find_task(w, may_steal)) != NULL)
-                goto out;
-            if (ctp__now_ns() >= spin_end || ctp__now_ns() >= deadline_ns)
-                break;
-            for (unsigned i = 0, n = 1u << (round < 6 ? round : 6); i < n; i++)
-                ctp__cpu_relax();
-        }
-    }
-
-    /* Park phase: one optional timed park (the backoff), then untimed. Any
-     * submission wakes a parked worker at once, timed or not. */
-    uint64_t backoff = pool->config.backoff_ns;
-    uint64_t backoff_end = backoff > 0 ? ctp__deadline(backoff) : 0;
-    for (;;) {
-        if (stop_waiting(pool, group))
-            goto out;
-        if ((t = ctp__find_task(w, may_steal)) != NULL)
-            goto out;
-        if (deadline_ns != CTP_WAIT_FOREVER && ctp__now_ns() >= deadline_ns)
-            goto out;
-        uint64_t until = deadline_ns;
-        if (backoff_end != 0) {
-            if (backoff_end < until)
-                until = backoff_end;
-            backoff_end = 0; /* only once */
-        }
-        ctp__sleep_park(w, group, until);
-    }
-out:
-    ctp__sleep_end_search(pool);
-    return t;
+    idle_find f = { w, group == NULL || ctp__stack_allows_steal(w) };
+    return ctp__sleep_idle(&w->pool->sleep, w->index, find_for_idle, &f, group != NULL ? &group->latch : NULL,
+                           deadline_ns, &w->sleep_counters);
 }
 
 void *ctp__worker_main(void *arg)

@@ -1,5 +1,13 @@
-/* The sleep/wake protocol. See docs/scheduler.md, "Sleeping and waking",
- * for the states, the invariants and the proof that no wake-up is lost.
+/* The sleep/wake protocol (sleep.h). docs/scheduler.md, "Sleeping and
+ * waking", has the states, the invariants and the proof that no wake-up is
+ * lost; model/park_wake.pml models the functions below one to one:
+ *
+ *   start_looking   searching += 1                       (model: srch)
+ *   found_work      searching -= 1; the last searcher
+ *                   hands visible work on                 (end_search)
+ *   found_none      park: announce, fence, re-check,
+ *                   block, leave, pass owed signals on    (park)
+ *   new_work        fence, read counts, wake              (notify)
  *
  * In one paragraph: a submitter publishes its task, issues a seq_cst fence
  * and reads `counts`; a worker about to sleep moves itself from searching to
@@ -7,47 +15,90 @@
  * more. One of the two fences comes first: if the submitter's, the worker
  * sees the task and does not sleep; if the worker's, the submitter sees it
  * parked and wakes it. The waker, not the sleeper, moves a woken worker from
- * parked back to searching, so concurrent submitters do not wake a crowd. */
-#include "pool.h"
+ * parked back to searching, so concurrent submitters do not wake a crowd.
+ *
+ * A wake of k workers must not depend on the waker keeping its CPU: on a
+ * small machine the first worker it signals often takes the waker's CPU at
+ * once, and the waker then sits in the run queue while the others it counted
+ * as searching are still asleep. So every signal the waker owes is recorded
+ * (`owed`) before the first is sent, and each worker that leaves its park
+ * sends the ones still owed. Each signal is sent once, by whoever claims it. */
+#include "sleep.h"
+
+#include "ctp/ctp.h"
 
 #include <stdlib.h>
 
-int ctp__sleep_init(ctp__sleep *s, uint32_t nworkers)
+static void hook(ctp__sleep *s, ctp_test_hook_point point)
+{
+    if (s->ops.hook != NULL)
+        s->ops.hook(s->ops.ctx, point);
+}
+
+static void count(_Atomic uint64_t *c)
+{
+    /* Relaxed: a statistic written by its owner only. */
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
+}
+
+int ctp__sleep_init(ctp__sleep *s, uint32_t nworkers, ctp__parker *const *parkers,
+                    const ctp__sleep_policy *policy, const ctp__sleep_ops *ops)
 {
     atomic_init(&s->counts, (uint64_t)0);
+    atomic_init(&s->owed, 0u);
     s->idle_len = 0;
+    s->nworkers = nworkers;
+    s->policy = *policy;
+    s->ops = *ops;
     s->idle = calloc(nworkers, sizeof *s->idle);
-    if (s->idle == NULL)
-        return CTP_ENOMEM;
-    if (pthread_mutex_init(&s->lock, NULL) != 0) {
+    s->parkers = calloc(nworkers, sizeof *s->parkers);
+    if (s->idle == NULL || s->parkers == NULL || pthread_mutex_init(&s->lock, NULL) != 0) {
         free(s->idle);
+        free(s->parkers);
+        s->idle = NULL;
+        s->parkers = NULL;
         return CTP_ENOMEM;
+    }
+    for (uint32_t i = 0; i < nworkers; i++) {
+        s->parkers[i] = parkers[i];
+        atomic_init(&parkers[i]->owed, false);
+        atomic_init(&parkers[i]->cpu, -1);
     }
     return CTP_OK;
 }
 
 void ctp__sleep_destroy(ctp__sleep *s)
 {
+    if (s->idle == NULL)
+        return;
     pthread_mutex_destroy(&s->lock);
     free(s->idle);
+    free(s->parkers);
     s->idle = NULL;
+    s->parkers = NULL;
 }
 
-/* Under the sleep lock: the idle-stack position of the newest parked worker
- * of `node` (any node for -1), or UINT32_MAX if there is none. */
-static uint32_t idle_find_locked(ctp_pool *pool, int node)
+uint32_t ctp__sleep_parked(ctp__sleep *s)
 {
-    ctp__sleep *s = &pool->sleep;
+    /* Relaxed: a statistic. */
+    return CTP__PARKED(atomic_load_explicit(&s->counts, memory_order_relaxed));
+}
+
+/* ---- The idle stack (under the lock) ------------------------------------ */
+
+/* The idle-stack position of the newest parked worker of `node` (any node
+ * for -1), or UINT32_MAX if there is none. */
+static uint32_t idle_find_locked(ctp__sleep *s, int node)
+{
     for (uint32_t i = s->idle_len; i-- > 0;)
-        if (node < 0 || pool->workers[s->idle[i]]->node == node)
+        if (node < 0 || s->parkers[s->idle[i]]->node == node)
             return i;
     return UINT32_MAX;
 }
 
-/* Under the sleep lock: takes the worker at idle-stack position pos off it. */
-static uint32_t idle_pop_locked(ctp_pool *pool, uint32_t pos)
+/* Takes the entry at idle-stack position pos off the stack. */
+static uint32_t idle_remove_at_locked(ctp__sleep *s, uint32_t pos)
 {
-    ctp__sleep *s = &pool->sleep;
     uint32_t idx = s->idle[pos];
     for (uint32_t j = pos; j + 1 < s->idle_len; j++)
         s->idle[j] = s->idle[j + 1];
@@ -55,55 +106,110 @@ static uint32_t idle_pop_locked(ctp_pool *pool, uint32_t pos)
     return idx;
 }
 
-/* Pops up to n workers off the idle stack (newest first: warm caches) and
- * signals them. The waker counts each one as searching. For node >= 0 it
- * wakes only that node's parked workers, or, if it has none parked, one
- * worker of another node (idle workers may take any node's work; the node's
- * own busy workers reach it at their next task boundary). */
-static void wake(ctp_pool *pool, size_t n, int node)
+static void idle_remove_locked(ctp__sleep *s, uint32_t idx)
 {
-    ctp__sleep *s = &pool->sleep;
-    uint32_t picked[32];
+    for (uint32_t i = s->idle_len; i-- > 0;) {
+        if (s->idle[i] == idx) {
+            idle_remove_at_locked(s, i);
+            return;
+        }
+    }
+}
+
+/* ---- Waking ------------------------------------------------------------ */
+
+/* Sends p's owed signal if nobody has yet. */
+static void send_owed(ctp__sleep *s, ctp__parker *p)
+{
+    /* Relaxed: the exchange only decides who sends; what the woken worker
+     * reads (notified) is ordered by the sleep lock it takes on waking. */
+    if (atomic_exchange_explicit(&p->owed, false, memory_order_relaxed)) {
+        atomic_fetch_sub_explicit(&s->owed, 1, memory_order_relaxed);
+        /* Worker parkers live as long as the pool; a late signal is only a
+         * spurious wake, which the worker re-checks under the lock. */
+        pthread_cond_signal(&p->cv);
+    }
+}
+
+/* Sends every signal still owed (a worker leaving its park). */
+static void pass_owed_on(ctp__sleep *s)
+{
+    for (uint32_t i = 0; i < s->nworkers; i++) {
+        /* Relaxed: a hint; the waker sends whatever we miss. */
+        if (atomic_load_explicit(&s->owed, memory_order_relaxed) == 0)
+            return;
+        send_owed(s, s->parkers[i]);
+    }
+}
+
+/* Pops up to n workers off the idle stack (newest first: warm caches), counts
+ * each as searching and signals them. For node >= 0 it wakes only that
+ * node's parked workers, or, if it has none parked, one worker of another
+ * node (idle workers may take any node's work; the node's own busy workers
+ * reach it at their next task boundary).
+ *
+ * All signals are owed before the first is sent, and workers that leave
+ * their park send the rest (pass_owed_on): the wake completes even if this
+ * thread loses its CPU after any signal. Workers that last ran on another
+ * CPU are signalled first, the one that shares ours last, so the first
+ * wake-up does not take the CPU we still need for the others. */
+static void wake(ctp__sleep *s, size_t n, int node)
+{
+    enum { MAX_ROUND = 32 };
+    uint32_t picked[MAX_ROUND];
     while (n > 0) {
         size_t k = 0;
         pthread_mutex_lock(&s->lock);
-        while (k < n && k < 32 && s->idle_len > 0) {
-            uint32_t pos = idle_find_locked(pool, node);
+        while (k < n && k < MAX_ROUND && s->idle_len > 0) {
+            uint32_t pos = idle_find_locked(s, node);
             if (pos == UINT32_MAX) {
                 if (k > 0)
                     break; /* woke this node's parked workers: enough */
-                pos = idle_find_locked(pool, -1);
+                pos = idle_find_locked(s, -1);
                 n = 1;
             }
-            uint32_t idx = idle_pop_locked(pool, pos);
-            ctp__parker *p = &pool->workers[idx]->parker;
+            uint32_t idx = idle_remove_at_locked(s, pos);
+            ctp__parker *p = s->parkers[idx];
             p->on_idle = false;
             p->notified = true;
-            /* Seq_cst: pairs with the fence in ctp__sleep_notify of other
+            /* Relaxed: published to the workers that pass it on by the lock. */
+            atomic_store_explicit(&p->owed, true, memory_order_relaxed);
+            atomic_fetch_add_explicit(&s->owed, 1, memory_order_relaxed);
+            /* Seq_cst: pairs with the fence in ctp__sleep_new_work of other
              * submitters, which then see a searcher and skip their wake. */
             atomic_fetch_add_explicit(&s->counts, CTP__SEARCHING_ONE - CTP__PARKED_ONE, memory_order_seq_cst);
             picked[k++] = idx;
         }
         pthread_mutex_unlock(&s->lock);
-        /* Signal outside the lock so the woken worker does not block on it.
-         * Worker parkers live as long as the pool, so this is safe; a late
-         * signal only causes a spurious wake, which the worker re-checks. */
-        for (size_t i = 0; i < k; i++)
-            pthread_cond_signal(&pool->workers[picked[i]]->parker.cv);
-        if (k < 32 || k >= n)
+        /* Outside the lock, so the woken worker does not block on it. */
+        int here = k > 1 ? ctp__current_cpu() : -1;
+        size_t sent = 0;
+        for (int pass = 0; pass < 2; pass++) {
+            for (size_t i = 0; i < k; i++) {
+                ctp__parker *p = s->parkers[picked[i]];
+                /* Relaxed: p->cpu is a placement hint, read racily. */
+                bool same = here >= 0 && atomic_load_explicit(&p->cpu, memory_order_relaxed) == here;
+                if (same != (pass == 1))
+                    continue;
+                if (sent++ > 0)
+                    hook(s, CTP_HOOK_BETWEEN_WAKES);
+                send_owed(s, p);
+            }
+        }
+        if (k < MAX_ROUND || k >= n)
             break; /* the stack ran empty, or we woke all we wanted */
         n -= k;
     }
 }
 
-void ctp__sleep_notify(ctp_pool *pool, size_t tasks, int node)
+void ctp__sleep_new_work(ctp__sleep *s, size_t tasks, int node)
 {
-    CTP__HOOK(pool, CTP_HOOK_BEFORE_NOTIFY);
-    /* Seq_cst fence: pairs with the fence in ctp__sleep_park (and in
-     * ctp__sleep_end_search). Either that worker's re-check sees the task we
-     * just published, or we see it parked (or no longer searching) here. */
+    hook(s, CTP_HOOK_BEFORE_NOTIFY);
+    /* Seq_cst fence: pairs with the fence in found_none (and in found_work).
+     * Either that worker's re-check sees the task we just published, or we
+     * see it parked (or no longer searching) here. */
     atomic_thread_fence(memory_order_seq_cst);
-    uint64_t c = atomic_load_explicit(&pool->sleep.counts, memory_order_relaxed);
+    uint64_t c = atomic_load_explicit(&s->counts, memory_order_relaxed);
     uint32_t parked = CTP__PARKED(c);
     if (parked == 0)
         return;
@@ -114,110 +220,108 @@ void ctp__sleep_notify(ctp_pool *pool, size_t tasks, int node)
         n = 1;
     } else {
         n = tasks < parked ? tasks : parked;
-        if (pool->config.wake_fanout != 0 && n > pool->config.wake_fanout)
-            n = pool->config.wake_fanout;
+        if (s->policy.wake_fanout != 0 && n > s->policy.wake_fanout)
+            n = s->policy.wake_fanout;
     }
-    wake(pool, n, node);
+    wake(s, n, node);
 }
 
-void ctp__sleep_begin_search(ctp_pool *pool)
+/* ---- Looking for work ---------------------------------------------------- */
+
+static void start_looking(ctp__sleep *s)
 {
-    /* Seq_cst: pairs with the fence in ctp__sleep_notify; a submitter that
+    /* Seq_cst: pairs with the fence in ctp__sleep_new_work; a submitter that
      * sees us searching leaves its task to us. */
-    atomic_fetch_add_explicit(&pool->sleep.counts, CTP__SEARCHING_ONE, memory_order_seq_cst);
+    atomic_fetch_add_explicit(&s->counts, CTP__SEARCHING_ONE, memory_order_seq_cst);
 }
 
-void ctp__sleep_end_search(ctp_pool *pool)
+/* Leaves the search (found work, or stopped looking). */
+static void found_work(ctp__sleep *s)
 {
-    /* Seq_cst: pairs with the fence in ctp__sleep_notify. A submitter that
+    /* Seq_cst: pairs with the fence in ctp__sleep_new_work. A submitter that
      * saw us searching did not wake anyone for its task. */
-    uint64_t prev =
-        atomic_fetch_sub_explicit(&pool->sleep.counts, CTP__SEARCHING_ONE, memory_order_seq_cst);
-    CTP__HOOK(pool, CTP_HOOK_AFTER_SEARCH);
+    uint64_t prev = atomic_fetch_sub_explicit(&s->counts, CTP__SEARCHING_ONE, memory_order_seq_cst);
+    hook(s, CTP_HOOK_AFTER_SEARCH);
     if (CTP__SEARCHING(prev) != 1 || CTP__PARKED(prev) == 0)
         return;
     /* We were the last searcher. Tasks whose submitters relied on us may
      * still be queued: look once more and hand them to a parked worker.
-     * Seq_cst fence: pairs with the submitter's fence in ctp__sleep_notify. */
+     * Seq_cst fence: pairs with the submitter's fence in ctp__sleep_new_work. */
     atomic_thread_fence(memory_order_seq_cst);
-    if (ctp__has_visible_work(pool))
-        ctp__sleep_notify(pool, 1, -1);
+    if (s->ops.has_work(s->ops.ctx))
+        ctp__sleep_new_work(s, 1, -1);
 }
 
-/* Under the sleep lock: removes worker idx from the middle of the idle stack. */
-static void idle_remove_locked(ctp__sleep *s, uint32_t idx)
+static void latch_add_locked(ctp__latch *l, ctp__parker *p)
 {
-    for (uint32_t i = s->idle_len; i-- > 0;) {
-        if (s->idle[i] == idx) {
-            for (uint32_t j = i; j + 1 < s->idle_len; j++)
-                s->idle[j] = s->idle[j + 1];
-            s->idle_len--;
-            return;
-        }
-    }
+    p->latch = l;
+    p->latch_next = l->wait_list;
+    l->wait_list = p;
+    p->on_latch = true;
+    /* Seq_cst: pairs with the load of waiters in ctp__sleep_latch_release;
+     * either the completer sees us registered or we see pending at zero. */
+    atomic_fetch_add_explicit(&l->waiters, 1, memory_order_seq_cst);
 }
 
-static void group_list_add_locked(struct ctp_group *g, ctp__parker *p)
+static void latch_remove_locked(ctp__parker *p)
 {
-    p->group_waiter = g;
-    p->group_next = g->wait_list;
-    g->wait_list = p;
-    p->on_group = true;
-    /* Seq_cst: pairs with the load of waiters in ctp__group_task_done; either
-     * the completer sees us registered or we see pending at zero. */
-    atomic_fetch_add_explicit(&g->waiters, 1, memory_order_seq_cst);
-}
-
-static void group_list_remove_locked(ctp__parker *p)
-{
-    struct ctp_group *g = p->group_waiter;
-    for (ctp__parker **pp = &g->wait_list; *pp != NULL; pp = &(*pp)->group_next) {
+    ctp__latch *l = p->latch;
+    for (ctp__parker **pp = &l->wait_list; *pp != NULL; pp = &(*pp)->latch_next) {
         if (*pp == p) {
-            *pp = p->group_next;
+            *pp = p->latch_next;
             break;
         }
     }
-    p->on_group = false;
-    p->group_waiter = NULL;
-    atomic_fetch_sub_explicit(&g->waiters, 1, memory_order_relaxed);
+    p->on_latch = false;
+    p->latch = NULL;
+    /* Relaxed: the completer only needs to see registrations (seq_cst above);
+     * a stale non-zero only costs it a lock round. */
+    atomic_fetch_sub_explicit(&l->waiters, 1, memory_order_relaxed);
 }
 
-static bool group_done(struct ctp_group *g)
+static bool latch_set(ctp__latch *l)
 {
-    /* Seq_cst: pairs with the completer's decrement (see group_list_add_locked). */
-    return g != NULL && atomic_load_explicit(&g->pending, memory_order_seq_cst) == 0;
+    return l != NULL && ctp__latch_done(l);
 }
 
-void ctp__sleep_park(ctp__worker *w, struct ctp_group *group, uint64_t deadline_ns)
+static bool stopping(ctp__sleep *s)
 {
-    ctp_pool *pool = w->pool;
-    ctp__sleep *s = &pool->sleep;
-    ctp__parker *p = &w->parker;
+    return s->ops.stopping(s->ops.ctx);
+}
 
-    /* 1. Announce: searching -> parked, on the idle stack (and the group's list). */
+/* Parks worker `idx` (which is searching) until notified, the latch is set,
+ * the pool stops, or deadline_ns. Returns with it counted as searching. */
+static void found_none(ctp__sleep *s, uint32_t idx, ctp__latch *latch, uint64_t deadline_ns,
+                       ctp__sleep_counters *counters)
+{
+    ctp__parker *p = s->parkers[idx];
+
+    /* 1. Announce: searching -> parked, on the idle stack (and the latch's list). */
+    int cpu = ctp__current_cpu();
     pthread_mutex_lock(&s->lock);
-    s->idle[s->idle_len++] = w->index;
+    s->idle[s->idle_len++] = idx;
     p->on_idle = true;
-    if (group != NULL)
-        group_list_add_locked(group, p);
-    /* Seq_cst: pairs with the fence in ctp__sleep_notify (via the fence below). */
+    atomic_store_explicit(&p->cpu, cpu, memory_order_relaxed); /* relaxed: a hint for wake's order */
+    if (latch != NULL)
+        latch_add_locked(latch, p);
+    /* Seq_cst: pairs with the fence in ctp__sleep_new_work (via the fence below). */
     atomic_fetch_add_explicit(&s->counts, CTP__PARKED_ONE - CTP__SEARCHING_ONE, memory_order_seq_cst);
     pthread_mutex_unlock(&s->lock);
 
-    if (atomic_load_explicit(&pool->state, memory_order_relaxed) != CTP__RUNNING)
-        ctp__lifecycle_poke(pool);
-    CTP__HOOK(pool, CTP_HOOK_BEFORE_PARK);
+    if (s->ops.parked != NULL)
+        s->ops.parked(s->ops.ctx);
+    hook(s, CTP_HOOK_BEFORE_PARK);
 
-    /* 2. Seq_cst fence: pairs with the fence in ctp__sleep_notify. After it,
-     * every task published before a submitter's fence is visible here. */
+    /* 2. Seq_cst fence: pairs with the fence in ctp__sleep_new_work. After
+     * it, every task published before a submitter's fence is visible here. */
     atomic_thread_fence(memory_order_seq_cst);
-    bool skip = ctp__has_visible_work(pool) || group_done(group) || ctp__stop_wanted(pool);
+    bool skip = s->ops.has_work(s->ops.ctx) || latch_set(latch) || stopping(s);
 
     /* 3. Block unless there is a reason not to. */
     bool blocked = false, timed_out = false;
     pthread_mutex_lock(&s->lock);
     if (!skip) {
-        while (!p->notified && !group_done(group) && !ctp__stop_wanted(pool)) {
+        while (!p->notified && !latch_set(latch) && !stopping(s)) {
             blocked = true;
             if (ctp__cond_wait_until(&p->cv, &s->lock, deadline_ns)) {
                 timed_out = true;
@@ -227,58 +331,132 @@ void ctp__sleep_park(ctp__worker *w, struct ctp_group *group, uint64_t deadline_
     }
     /* 4. Leave: a waker already moved us to searching; otherwise do it here. */
     bool notified = p->notified;
+    bool pass_on = false;
     if (notified) {
         p->notified = false;
         timed_out = false;
+        /* Relaxed: we are awake; nobody needs to signal us any more. */
+        if (atomic_exchange_explicit(&p->owed, false, memory_order_relaxed))
+            atomic_fetch_sub_explicit(&s->owed, 1, memory_order_relaxed);
+        /* Relaxed, under the lock: exact for every wake whose waker unlocked
+         * before we took the lock, ours included. */
+        pass_on = atomic_load_explicit(&s->owed, memory_order_relaxed) != 0;
     } else {
-        idle_remove_locked(s, w->index);
+        idle_remove_locked(s, idx);
         p->on_idle = false;
-        /* Seq_cst: like begin_search, submitters that see us searching rely on us. */
+        /* Seq_cst: like start_looking, submitters that see us searching rely on us. */
         atomic_fetch_add_explicit(&s->counts, CTP__SEARCHING_ONE - CTP__PARKED_ONE, memory_order_seq_cst);
     }
-    if (p->on_group)
-        group_list_remove_locked(p);
+    if (p->on_latch)
+        latch_remove_locked(p);
     pthread_mutex_unlock(&s->lock);
 
+    /* 5. Finish the wake that woke us: the waker may have lost its CPU to us. */
+    if (pass_on)
+        pass_owed_on(s);
+
     if (blocked)
-        ctp__count(&w->parks, 1);
+        count(&counters->parks);
     if (timed_out)
-        ctp__count(&w->backoff_timeouts, 1);
+        count(&counters->backoff_timeouts);
     if (notified)
-        ctp__count(&w->wakeups, 1);
+        count(&counters->wakeups);
 }
 
-void ctp__sleep_wake_all(ctp_pool *pool)
+/* Should a worker that looks for work stop looking (without a task)? */
+static bool stop_looking(ctp__sleep *s, ctp__latch *latch)
 {
-    pthread_mutex_lock(&pool->sleep.lock);
-    for (uint32_t i = 0; i < pool->nworkers; i++)
-        pthread_cond_signal(&pool->workers[i]->parker.cv);
-    pthread_mutex_unlock(&pool->sleep.lock);
+    return latch != NULL ? ctp__latch_done(latch) : stopping(s);
 }
 
-void ctp__sleep_group_done(ctp_pool *pool, struct ctp_group *g)
+void *ctp__sleep_idle(ctp__sleep *s, uint32_t worker, ctp__sleep_find_fn find, void *find_ctx,
+                      ctp__latch *latch, uint64_t deadline_ns, ctp__sleep_counters *counters)
 {
+    void *t = NULL;
+    start_looking(s);
+
+    /* Spin phase: keep looking, pausing between sweeps; no sleep, so new
+     * work is seen at the next sweep. At most half the workers (at least
+     * one) spin at a time: more spinners find no more work, they only take
+     * CPU from the threads producing it. */
+    uint64_t spin = s->policy.spin_ns;
+    /* Relaxed: a heuristic (how many spin now). */
+    uint32_t searching = CTP__SEARCHING(atomic_load_explicit(&s->counts, memory_order_relaxed));
+    if (spin > 0 && searching <= (s->nworkers + 1) / 2) {
+        uint64_t spin_end = ctp__now_ns() + spin;
+        for (unsigned round = 0;; round++) {
+            if (stop_looking(s, latch))
+                goto out;
+            if ((t = find(find_ctx)) != NULL)
+                goto out;
+            uint64_t now = ctp__now_ns();
+            if (now >= spin_end || now >= deadline_ns)
+                break;
+            for (unsigned i = 0, n = 1u << (round < 6 ? round : 6); i < n; i++)
+                ctp__cpu_relax();
+        }
+    }
+
+    /* Park phase: one optional timed park (the backoff), then untimed. Any
+     * submission wakes a parked worker at once, timed or not. */
+    uint64_t backoff = s->policy.backoff_ns;
+    uint64_t backoff_end = backoff > 0 ? ctp__deadline(backoff) : 0;
+    for (;;) {
+        if (stop_looking(s, latch))
+            goto out;
+        if ((t = find(find_ctx)) != NULL)
+            goto out;
+        if (deadline_ns != CTP_WAIT_FOREVER && ctp__now_ns() >= deadline_ns)
+            goto out;
+        uint64_t until = deadline_ns;
+        if (backoff_end != 0) {
+            if (backoff_end < until)
+                until = backoff_end;
+            backoff_end = 0; /* only once */
+        }
+        found_none(s, worker, latch, until, counters);
+    }
+out:
+    found_work(s);
+    return t;
+}
+
+void ctp__sleep_wake_all(ctp__sleep *s)
+{
+    pthread_mutex_lock(&s->lock);
+    for (uint32_t i = 0; i < s->nworkers; i++)
+        pthread_cond_signal(&s->parkers[i]->cv);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- Latches ------------------------------------------------------------- */
+
+void ctp__sleep_latch_release(ctp__sleep *s, ctp__latch *latch)
+{
+    /* Seq_cst: pairs with the seq_cst increment in latch_add_locked. */
+    if (atomic_load_explicit(&latch->waiters, memory_order_seq_cst) == 0)
+        return;
     /* Signalled under the lock: outside waiters' parkers live on their stacks
      * and are gone once they return. */
-    pthread_mutex_lock(&pool->sleep.lock);
-    for (ctp__parker *p = g->wait_list; p != NULL; p = p->group_next)
+    pthread_mutex_lock(&s->lock);
+    for (ctp__parker *p = latch->wait_list; p != NULL; p = p->latch_next)
         pthread_cond_signal(&p->cv);
-    pthread_mutex_unlock(&pool->sleep.lock);
+    pthread_mutex_unlock(&s->lock);
 }
 
-void ctp__sleep_group_block(ctp_pool *pool, struct ctp_group *g, uint64_t deadline_ns)
+void ctp__sleep_latch_block(ctp__sleep *s, ctp__latch *latch, uint64_t deadline_ns)
 {
-    ctp__parker p = { .notified = false, .on_idle = false, .on_group = false };
+    ctp__parker p = { .notified = false, .on_idle = false, .on_latch = false, .node = -1, .cpu = -1 };
     if (ctp__cond_init_monotonic(&p.cv) != 0)
-        return; /* caller loops; it degrades to re-checking, never hangs */
-    pthread_mutex_lock(&pool->sleep.lock);
-    group_list_add_locked(g, &p);
-    CTP__HOOK(pool, CTP_HOOK_GROUP_BLOCK);
-    while (!group_done(g)) {
-        if (ctp__cond_wait_until(&p.cv, &pool->sleep.lock, deadline_ns))
+        return; /* the caller loops; it degrades to re-checking, never hangs */
+    pthread_mutex_lock(&s->lock);
+    latch_add_locked(latch, &p);
+    hook(s, CTP_HOOK_GROUP_BLOCK);
+    while (!ctp__latch_done(latch)) {
+        if (ctp__cond_wait_until(&p.cv, &s->lock, deadline_ns))
             break;
     }
-    group_list_remove_locked(&p);
-    pthread_mutex_unlock(&pool->sleep.lock);
+    latch_remove_locked(&p);
+    pthread_mutex_unlock(&s->lock);
     pthread_cond_destroy(&p.cv);
 }

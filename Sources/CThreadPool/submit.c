@@ -93,7 +93,7 @@ static void count_groups(const ctp_task_desc *descs, size_t count)
     for (size_t i = 0; i < count; i++)
         if (descs[i].group != NULL)
             /* Relaxed: published with the task (release in push / unlock). */
-            atomic_fetch_add_explicit(&descs[i].group->pending, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&descs[i].group->latch.pending, 1, memory_order_relaxed);
 }
 
 /* From a worker of the pool: onto its own deque. */
@@ -164,7 +164,7 @@ static int submit_local(ctp__worker *w, const ctp_task_desc *descs, size_t count
     w->local_mask |= bits;
     if ((atomic_load_explicit(&pool->steal_hint, memory_order_relaxed) & bits) != bits)
         atomic_fetch_or_explicit(&pool->steal_hint, bits, memory_order_relaxed);
-    ctp__sleep_notify(pool, count, -1);
+    ctp__notify(pool, count, -1);
     return CTP_OK;
 }
 
@@ -232,7 +232,7 @@ static int submit_injected(ctp_pool *pool, const ctp_task_desc *descs, size_t co
         for (size_t i = 1; i < count && node >= 0; i++)
             if (home_node(pool, descs[i].node) != node)
                 node = -1;
-        ctp__sleep_notify(pool, count, pool->nnodes > 1 ? node : -1);
+        ctp__notify(pool, count, pool->nnodes > 1 ? node : -1);
     }
     return rc;
 }

@@ -1,8 +1,13 @@
-/* Monotonic time, deadlines and timed condition waits. */
-#define _POSIX_C_SOURCE 200809L
-#include "pool.h"
+/* The platform layer (platform.h): monotonic time, deadlines, timed
+ * condition waits and CPU hints. */
+#define _GNU_SOURCE /* sched_getcpu */
+#include "platform.h"
+
+#include "ctp/ctp.h"
 
 #include <errno.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <time.h>
 
 uint64_t ctp__now_ns(void)
@@ -28,6 +33,15 @@ void ctp__cpu_relax(void)
     __asm__ __volatile__("yield");
 #else
     atomic_signal_fence(memory_order_seq_cst);
+#endif
+}
+
+int ctp__current_cpu(void)
+{
+#ifdef __linux__
+    return sched_getcpu();
+#else
+    return -1;
 #endif
 }
 

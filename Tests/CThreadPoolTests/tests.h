@@ -27,6 +27,9 @@ struct test_case {
     X(parked_pool_makes_no_wakeups)                                                                \
     X(single_submit_wakes_one_worker)                                                              \
     X(batch_wakes_up_to_fanout)                                                                    \
+    X(sleep_fake_queue_no_lost_wakeups)                                                            \
+    X(sleep_wake_survives_stalled_waker)                                                           \
+    X(batch_after_park_reaches_every_worker)                                                       \
     X(shutdown_drain_runs_spawned_tasks)                                                           \
     X(shutdown_cancel_calls_on_cancel)                                                             \
     X(shutdown_timeout_keeps_pool_valid)                                                           \

@@ -1,0 +1,143 @@
+/* The sleep/wake protocol: the one owner of how workers look for work, spin,
+ * park and wake. docs/scheduler.md ("Sleeping and waking") has the states,
+ * the invariants and the proof that no wake-up is lost; model/park_wake.pml
+ * models this file step by step.
+ *
+ * The protocol knows nothing of tasks, queues or pools. Its user hands it:
+ *   - a find function (take one task, or NULL), called while a worker looks;
+ *   - ops: the "is there visible work anywhere" re-check made after the
+ *     park fence, the "workers must stop" condition, and two notifications;
+ *   - a call to ctp__sleep_new_work after every publish.
+ * That is what lets the test suite drive it with a fake queue.
+ *
+ * Layer: above the platform (platform.h), below the worker loop. */
+#ifndef CTP_SLEEP_H
+#define CTP_SLEEP_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "platform.h"
+#include "test_hooks.h"
+
+#define CTP__SLEEP_CACHELINE 64
+
+/* A count that reaches zero once, and the threads parked until it does: a
+ * task group's completion. `pending` is the user's to change (seq_cst
+ * decrement by the completer: see ctp__sleep_latch_release); the waiter list
+ * is the sleep module's. */
+typedef struct ctp__latch {
+    _Atomic size_t pending;           /* not yet finished; the latch is set at 0 */
+    _Atomic unsigned waiters;         /* parkers on wait_list */
+    struct ctp__parker *wait_list;    /* under the sleep lock */
+} ctp__latch;
+
+/* Something a thread blocks on: a worker's park, or an outside latch waiter.
+ * Fields without a note are guarded by the sleep lock. */
+typedef struct ctp__parker {
+    pthread_cond_t cv;
+    int node;          /* set once: the worker's node, for node-directed wakes */
+    _Atomic int cpu;   /* lock-free: CPU it last parked on (a hint for the wake order) */
+    bool notified;     /* a waker took us off the idle stack and counted us searching */
+    bool on_idle;      /* on the idle stack (workers only) */
+    bool on_latch;     /* on latch's waiter list */
+    ctp__latch *latch;
+    struct ctp__parker *latch_next;
+    /* Lock-free: notified, and the signal not yet sent. Whoever exchanges it
+     * from true sends the signal: the waker, or any worker leaving its park. */
+    _Atomic bool owed;
+} ctp__parker;
+
+/* Per-worker counters, written by that worker only. */
+typedef struct ctp__sleep_counters {
+    _Atomic uint64_t parks;            /* times it blocked */
+    _Atomic uint64_t wakeups;          /* times a waker ended its park */
+    _Atomic uint64_t backoff_timeouts; /* timed first parks that ran out */
+} ctp__sleep_counters;
+
+typedef struct ctp__sleep_policy {
+    uint64_t spin_ns;     /* spin phase before parking (0: one sweep) */
+    uint64_t backoff_ns;  /* first park timed this long (0: untimed) */
+    uint32_t wake_fanout; /* most workers one batch wakes (0: no limit) */
+} ctp__sleep_policy;
+
+typedef struct ctp__sleep_ops {
+    void *ctx;
+    /* Is any task visible in any queue? Called after the park fence: it must
+     * read every place a task can be published (the proof depends on it). */
+    bool (*has_work)(void *ctx);
+    /* Must parked workers leave for good (pool exiting)? */
+    bool (*stopping)(void *ctx);
+    /* A worker announced its park (shutdown watches for quiescence); or NULL. */
+    void (*parked)(void *ctx);
+    /* Test builds: the race-window hook; or NULL. */
+    void (*hook)(void *ctx, ctp_test_hook_point point);
+} ctp__sleep_ops;
+
+/* counts packs two numbers in one word so a submitter reads both at once:
+ *   bits  0..31  searching: workers looking for work (spinning or just woken)
+ *   bits 32..63  parked:    workers on the idle stack
+ * Invariant: parked == idle_len whenever the lock is free. Only threads
+ * holding the lock change `parked`; `searching` changes lock-free too. */
+#define CTP__SEARCHING_ONE ((uint64_t)1)
+#define CTP__PARKED_ONE ((uint64_t)1 << 32)
+#define CTP__SEARCHING(c) ((uint32_t)((c) & 0xffffffffu))
+#define CTP__PARKED(c) ((uint32_t)((c) >> 32))
+
+typedef struct ctp__sleep {
+    _Alignas(CTP__SLEEP_CACHELINE) _Atomic uint64_t counts;
+    /* Signals owed: parkers with `owed` set. A hint read by workers leaving
+     * their park (under the lock, so it is exact for wakes made before). */
+    _Atomic uint32_t owed;
+    _Alignas(CTP__SLEEP_CACHELINE) pthread_mutex_t lock;
+    uint32_t *idle;    /* under lock: stack of parked worker indices, newest last */
+    uint32_t idle_len; /* under lock */
+    uint32_t nworkers;
+    ctp__parker **parkers; /* set at init: worker i's parker */
+    ctp__sleep_policy policy;
+    ctp__sleep_ops ops;
+} ctp__sleep;
+
+/* Sets up s for nworkers workers whose parkers (cv initialised, node set)
+ * stay valid until ctp__sleep_destroy. CTP_OK or CTP_ENOMEM. */
+int ctp__sleep_init(ctp__sleep *s, uint32_t nworkers, ctp__parker *const *parkers,
+                    const ctp__sleep_policy *policy, const ctp__sleep_ops *ops);
+void ctp__sleep_destroy(ctp__sleep *s);
+
+/* New work: call after publishing `tasks` tasks (any thread). Wakes parked
+ * workers if the wake rule says so, node's first (node -1: any). */
+void ctp__sleep_new_work(ctp__sleep *s, size_t tasks, int node);
+
+/* The idle phase of worker `worker`: start looking, call find (spinning per
+ * the policy) until it returns a task, park when it finds none, and leave
+ * the search when it found work or must stop. Returns the task, or NULL when
+ * the latch (if any) is set, the pool stops (no latch), or deadline_ns
+ * passed. may call find many times; find runs on this thread. */
+typedef void *(*ctp__sleep_find_fn)(void *find_ctx);
+void *ctp__sleep_idle(ctp__sleep *s, uint32_t worker, ctp__sleep_find_fn find, void *find_ctx,
+                      ctp__latch *latch, uint64_t deadline_ns, ctp__sleep_counters *counters);
+
+/* Wakes every parked worker (shutdown: they see `stopping`). */
+void ctp__sleep_wake_all(ctp__sleep *s);
+
+/* Parked workers now (relaxed: a statistic). */
+uint32_t ctp__sleep_parked(ctp__sleep *s);
+
+/* The latch: *pending reached 0 (decremented with seq_cst by the caller):
+ * wakes its waiters if it has any. The latch memory must stay valid: waiters
+ * may have returned already. */
+void ctp__sleep_latch_release(ctp__sleep *s, ctp__latch *latch);
+/* Blocks an outside thread until the latch is set or deadline_ns. */
+void ctp__sleep_latch_block(ctp__sleep *s, ctp__latch *latch, uint64_t deadline_ns);
+/* The latch is set (seq_cst: pairs with the completer's decrement). */
+static inline bool ctp__latch_done(ctp__latch *latch)
+{
+    /* Seq_cst: pairs with the completer's seq_cst decrement and the waiter's
+     * seq_cst registration (latch_add_locked in sleep.c). */
+    return atomic_load_explicit(&latch->pending, memory_order_seq_cst) == 0;
+}
+
+#endif

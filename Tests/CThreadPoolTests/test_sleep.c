@@ -1,0 +1,340 @@
+/* The sleep/wake protocol on its own (sleep.c driven through sleep.h with a
+ * fake queue: a counter), and the wake of a batch through the public API
+ * when the submitter stops after its first wake-up. */
+#include "harness.h"
+
+#include "../../Sources/CThreadPool/sleep.h"
+#include "../../Sources/CThreadPool/test_hooks.h"
+
+#include <sched.h>
+#include <string.h>
+
+/* ---- A fake queue ------------------------------------------------------ */
+
+enum { FAKE_MAX_WORKERS = 8 };
+
+typedef struct fake_pool fake_pool;
+
+typedef struct fake_worker {
+    fake_pool *fp;
+    uint32_t index;
+    pthread_t thread;
+    ctp__parker parker;
+    ctp__sleep_counters counters;
+    _Atomic long taken;
+} fake_worker;
+
+struct fake_pool {
+    ctp__sleep sleep;
+    _Atomic long queued;   /* the fake queue: tasks waiting */
+    _Atomic long consumed; /* tasks taken */
+    _Atomic bool stop;
+    uint32_t n;
+    fake_worker w[FAKE_MAX_WORKERS];
+    /* what a taken task does (NULL: nothing) */
+    void (*on_take)(fake_pool *fp, fake_worker *w);
+    /* the race-window hook, for the stalled-waker test */
+    void (*hook)(fake_pool *fp, ctp_test_hook_point point);
+    _Atomic long distinct; /* workers that took at least one task */
+    _Atomic bool hook_armed;
+    _Atomic bool hook_timed_out;
+    _Atomic long distinct_at_timeout;
+};
+
+static bool fake_has_work(void *ctx)
+{
+    return atomic_load(&((fake_pool *)ctx)->queued) > 0;
+}
+
+static bool fake_stopping(void *ctx)
+{
+    return atomic_load(&((fake_pool *)ctx)->stop);
+}
+
+static void fake_hook(void *ctx, ctp_test_hook_point point)
+{
+    fake_pool *fp = ctx;
+    if (fp->hook != NULL)
+        fp->hook(fp, point);
+}
+
+/* Takes one task off the fake queue (the find function). */
+static void *fake_find(void *ctx)
+{
+    fake_worker *w = ctx;
+    long q = atomic_load(&w->fp->queued);
+    while (q > 0) {
+        if (atomic_compare_exchange_weak(&w->fp->queued, &q, q - 1))
+            return w; /* any non-NULL pointer is "a task" */
+    }
+    return NULL;
+}
+
+static void fake_run(fake_worker *w)
+{
+    if (atomic_fetch_add(&w->taken, 1) == 0)
+        atomic_fetch_add(&w->fp->distinct, 1);
+    atomic_fetch_add(&w->fp->consumed, 1);
+    if (w->fp->on_take != NULL)
+        w->fp->on_take(w->fp, w);
+}
+
+static void *fake_worker_main(void *arg)
+{
+    fake_worker *w = arg;
+    for (;;) {
+        void *t = fake_find(w);
+        if (t == NULL)
+            t = ctp__sleep_idle(&w->fp->sleep, w->index, fake_find, w, NULL, CTP_WAIT_FOREVER, &w->counters);
+        if (t == NULL)
+            return NULL; /* stopping */
+        fake_run(w);
+    }
+}
+
+static int fake_start(fake_pool *fp, uint32_t n)
+{
+    fp->n = n;
+    atomic_init(&fp->queued, 0);
+    atomic_init(&fp->consumed, 0);
+    atomic_init(&fp->stop, false);
+    atomic_init(&fp->distinct, 0);
+    atomic_init(&fp->hook_armed, false);
+    atomic_init(&fp->hook_timed_out, false);
+    atomic_init(&fp->distinct_at_timeout, 0);
+    ctp__parker *parkers[FAKE_MAX_WORKERS];
+    for (uint32_t i = 0; i < n; i++) {
+        fake_worker *w = &fp->w[i];
+        w->fp = fp;
+        w->index = i;
+        atomic_init(&w->taken, 0);
+        memset(&w->parker, 0, sizeof w->parker);
+        memset(&w->counters, 0, sizeof w->counters);
+        w->parker.node = 0;
+        if (pthread_cond_init(&w->parker.cv, NULL) != 0)
+            return -1;
+        parkers[i] = &w->parker;
+    }
+    ctp__sleep_policy policy = { 0, 0, 0 };
+    ctp__sleep_ops ops = { .ctx = fp, .has_work = fake_has_work, .stopping = fake_stopping,
+                           .parked = NULL, .hook = fake_hook };
+    if (ctp__sleep_init(&fp->sleep, n, parkers, &policy, &ops) != CTP_OK)
+        return -1;
+    for (uint32_t i = 0; i < n; i++)
+        if (pthread_create(&fp->w[i].thread, NULL, fake_worker_main, &fp->w[i]) != 0)
+            return -1;
+    return 0;
+}
+
+static void fake_wait_parked(fake_pool *fp, uint32_t n)
+{
+    while (ctp__sleep_parked(&fp->sleep) != n)
+        test_sleep_us(200);
+}
+
+static void fake_stop(fake_pool *fp)
+{
+    atomic_store(&fp->stop, true);
+    ctp__sleep_wake_all(&fp->sleep);
+    for (uint32_t i = 0; i < fp->n; i++)
+        pthread_join(fp->w[i].thread, NULL);
+    ctp__sleep_destroy(&fp->sleep);
+    for (uint32_t i = 0; i < fp->n; i++)
+        pthread_cond_destroy(&fp->w[i].parker.cv);
+}
+
+static void fake_submit(fake_pool *fp, long k)
+{
+    atomic_fetch_add(&fp->queued, k); /* publish (seq_cst) */
+    ctp__sleep_new_work(&fp->sleep, (size_t)k, -1);
+}
+
+/* Waits (bounded) for cond; false if it did not hold within ms. */
+#define WAIT_UNTIL(cond, ms)                                                                       \
+    ({                                                                                             \
+        uint64_t until_ = test_now_ns() + (uint64_t)(ms) * 1000000u;                               \
+        while (!(cond) && test_now_ns() < until_)                                                  \
+            sched_yield();                                                                         \
+        (cond);                                                                                    \
+    })
+
+/* ---- Tests ------------------------------------------------------------- */
+
+typedef struct submitter_arg {
+    fake_pool *fp;
+    long tasks;
+    unsigned seed;
+} submitter_arg;
+
+static void *fake_submitter(void *arg)
+{
+    submitter_arg *a = arg;
+    unsigned s = a->seed;
+    for (long done = 0; done < a->tasks;) {
+        s = s * 1103515245u + 12345u;
+        long k = 1 + (long)((s >> 16) % 4);
+        if (k > a->tasks - done)
+            k = a->tasks - done;
+        fake_submit(a->fp, k);
+        done += k;
+        if ((s >> 8) % 8 == 0)
+            test_sleep_us((s >> 4) % 50);
+    }
+    return NULL;
+}
+
+/* Every task submitted in single and batch wakes is taken, and the workers
+ * all park afterwards: no wake-up lost in the protocol on its own. */
+void test_sleep_fake_queue_no_lost_wakeups(void)
+{
+    static fake_pool fp;
+    memset(&fp, 0, sizeof fp);
+    CHECK_EQ(fake_start(&fp, 3), 0);
+    long rounds = scaled(200);
+    for (long r = 0; r < rounds; r++) {
+        long before = atomic_load(&fp.consumed);
+        submitter_arg a[2] = { { &fp, 50, (unsigned)r * 2 + 1 }, { &fp, 50, (unsigned)r * 2 + 2 } };
+        pthread_t t[2];
+        for (int i = 0; i < 2; i++)
+            pthread_create(&t[i], NULL, fake_submitter, &a[i]);
+        for (int i = 0; i < 2; i++)
+            pthread_join(t[i], NULL);
+        /* Bounded: a lost wake-up leaves tasks queued with workers parked. */
+        bool all = WAIT_UNTIL(atomic_load(&fp.consumed) == before + 100, 10000);
+        if (!all)
+            fprintf(stderr, "  round %ld: %ld of 100 taken, %ld queued, %u parked\n", r,
+                    atomic_load(&fp.consumed) - before, atomic_load(&fp.queued), ctp__sleep_parked(&fp.sleep));
+        CHECK(all);
+        if (r % 16 == 0)
+            fake_wait_parked(&fp, 3); /* start some rounds from a parked pool */
+    }
+    fake_wait_parked(&fp, 3);
+    CHECK_EQ(atomic_load(&fp.queued), 0);
+    CHECK_EQ(atomic_load(&fp.sleep.owed), 0);
+    fake_stop(&fp);
+}
+
+/* Each taken task holds its worker until every worker has taken one. */
+static void hold_until_all(fake_pool *fp, fake_worker *w)
+{
+    (void)w;
+    WAIT_UNTIL(atomic_load(&fp->distinct) == (long)fp->n, 3000);
+}
+
+/* The waker stops after its first wake-up (as when the worker it woke takes
+ * its CPU) until every worker has started a task. */
+static void stall_between_wakes(fake_pool *fp, ctp_test_hook_point point)
+{
+    if (point != CTP_HOOK_BETWEEN_WAKES || !atomic_exchange(&fp->hook_armed, false))
+        return;
+    if (!WAIT_UNTIL(atomic_load(&fp->distinct) == (long)fp->n, 3000)) {
+        atomic_store(&fp->distinct_at_timeout, atomic_load(&fp->distinct));
+        atomic_store(&fp->hook_timed_out, true);
+    }
+}
+
+/* A batch wake of k workers completes while the waker is stalled after its
+ * first signal: the woken workers send the signals it still owes. */
+void test_sleep_wake_survives_stalled_waker(void)
+{
+    static fake_pool fp;
+    for (uint32_t n = 2; n <= 4; n++) {
+        memset(&fp, 0, sizeof fp);
+        fp.on_take = hold_until_all;
+        fp.hook = stall_between_wakes;
+        CHECK_EQ(fake_start(&fp, n), 0);
+        for (int round = 0; round < 5; round++) {
+            fake_wait_parked(&fp, n);
+            for (uint32_t i = 0; i < n; i++)
+                atomic_store(&fp.w[i].taken, 0);
+            atomic_store(&fp.distinct, 0);
+            atomic_store(&fp.hook_armed, true);
+            fake_submit(&fp, (long)n * 4);
+            CHECK(WAIT_UNTIL(atomic_load(&fp.queued) == 0, 5000));
+            if (atomic_load(&fp.hook_timed_out))
+                fprintf(stderr, "  %u workers, round %d: only %ld took a task while the waker stalled\n", n,
+                        round, atomic_load(&fp.distinct_at_timeout));
+            CHECK(!atomic_load(&fp.hook_timed_out));
+            CHECK_EQ(atomic_load(&fp.distinct), n);
+        }
+        fake_wait_parked(&fp, n);
+        CHECK_EQ(atomic_load(&fp.sleep.owed), 0);
+        fake_stop(&fp);
+    }
+}
+
+/* ---- Through the public API ------------------------------------------- */
+
+typedef struct spread {
+    size_t want;              /* distinct threads the batch must reach */
+    _Atomic int seen[CTP_MAX_WORKERS + 1];
+    _Atomic long distinct;
+    _Atomic bool armed;
+    _Atomic bool stalled_out; /* the stalled submitter gave up waiting */
+} spread;
+
+static void spread_task(void *arg)
+{
+    spread *s = arg;
+    int w = ctp_worker_index();
+    if (atomic_fetch_add(&s->seen[w + 1], 1) == 0)
+        atomic_fetch_add(&s->distinct, 1);
+    /* Hold this thread until min(k, workers) threads have started tasks. */
+    WAIT_UNTIL(atomic_load(&s->distinct) >= (long)s->want, 3000);
+}
+
+static void spread_hook(ctp_test_hook_point point, void *ctx)
+{
+    spread *s = ctx;
+    if (point != CTP_HOOK_BETWEEN_WAKES || !atomic_load(&s->armed))
+        return;
+    atomic_store(&s->armed, false);
+    if (!WAIT_UNTIL(atomic_load(&s->distinct) >= (long)s->want, 3000))
+        atomic_store(&s->stalled_out, true);
+}
+
+/* Issue 11's regression: a batch of k tasks submitted after the workers
+ * parked runs on min(k, workers) workers even when the submitter stops after
+ * its first wake-up call (it sleeps in the hook until they all started). */
+void test_batch_after_park_reaches_every_worker(void)
+{
+    static spread s;
+    static const size_t worker_counts[] = { 2, 4 };
+    static const size_t batch_sizes[] = { 2, 16, 100 };
+    for (size_t wi = 0; wi < 2; wi++) {
+        size_t workers = worker_counts[wi];
+        memset(&s, 0, sizeof s);
+        ctp_config c;
+        ctp_config_init(&c);
+        c.workers = workers;
+        ctp_pool *pool = NULL;
+        CHECK_OK(ctp_test_pool_create_hooked(&c, spread_hook, &s, &pool));
+        for (size_t bi = 0; bi < 3; bi++) {
+            size_t k = batch_sizes[bi];
+            wait_parked(pool, workers);
+            for (size_t i = 0; i <= CTP_MAX_WORKERS; i++)
+                atomic_store(&s.seen[i], 0);
+            atomic_store(&s.distinct, 0);
+            s.want = k < workers ? k : workers;
+            atomic_store(&s.armed, true);
+            ctp_group *g;
+            CHECK_OK(ctp_group_create(pool, &g));
+            ctp_task_desc d[100];
+            for (size_t i = 0; i < k; i++) {
+                ctp_task_desc_init(&d[i], spread_task, &s);
+                d[i].group = g;
+            }
+            CHECK_OK(ctp_submit_batch(pool, d, k));
+            CHECK_OK(ctp_group_wait(g, CTP_WAIT_FOREVER));
+            CHECK_OK(ctp_group_destroy(g));
+            long workers_used = 0;
+            for (size_t i = 1; i <= workers; i++)
+                workers_used += atomic_load(&s.seen[i]) > 0;
+            if (workers_used < (long)s.want)
+                fprintf(stderr, "  %zu workers, batch of %zu: ran on %ld workers\n", workers, k, workers_used);
+            CHECK(!atomic_load(&s.stalled_out));
+            CHECK_EQ(workers_used, s.want);
+        }
+        CHECK_OK(ctp_pool_destroy(pool));
+    }
+}
