@@ -151,7 +151,8 @@ static size_t select_due(run_state *s, const size_t cap[CTPB_CLASSES], ctpb_bots
     return count;
 }
 
-static int run_rebuild(run_state *s, const ctpb_pool *pool, ctpb_bots_result *out, int measuring)
+static int run_rebuild(run_state *s, const ctpb_pool *pool, ctpb_bots_result *out, int measuring, uint64_t *work_sum,
+                       uint64_t *work_max)
 {
     int zones = s->w.nzones;
     for (int i = 0; i < zones; i++) {
@@ -164,11 +165,15 @@ static int run_rebuild(run_state *s, const ctpb_pool *pool, ctpb_bots_result *ou
         return -3;
     for (int i = 0; i < zones; i++) {
         uint32_t r = atomic_load_explicit(&s->rb_ran[i], memory_order_relaxed);
+        uint64_t body = s->rb_end[i] - s->rb_start[i];
         if (measuring) {
             out->rebuilds_submitted++;
             out->rebuilds_executed += r;
-            out->work_seconds += (double)(s->rb_end[i] - s->rb_start[i]) / 1e9;
+            out->work_seconds += (double)body / 1e9;
         }
+        *work_sum += body;
+        if (body > *work_max)
+            *work_max = body;
         if (r != 1)
             out->wrong_runs++;
     }
@@ -176,20 +181,160 @@ static int run_rebuild(run_state *s, const ctpb_pool *pool, ctpb_bots_result *ou
     return 0;
 }
 
-int ctpb_bots_run(const ctpb_bots_config *cfg, const ctpb_pool *pool, ctpb_bots_result *out)
+/* One batch's lower bound on `workers` threads: its work spread evenly, or
+ * its longest item if that is longer. */
+static uint64_t batch_ideal(uint64_t sum, uint64_t longest, size_t workers)
 {
-    memset(out, 0, sizeof *out);
-    out->home_share = out->taken_remote = -1.0;
+    uint64_t even = (sum + workers - 1) / workers;
+    return even > longest ? even : longest;
+}
+
+struct ctpb_bots_state {
+    ctpb_bots_config cfg;
+    ctpb_pool pool; /* a copy: the world keeps a pointer to it for node memory */
+    size_t workers; /* for the ideal */
+    run_state *s;
+    ctpb_bots_result out;
+    size_t cap[CTPB_CLASSES];
+    samples lat[CTPB_CLASSES], cost;
+    int k, total; /* ticks run (warm-up included), and in all */
+    int rc;       /* sticky: once a tick failed, every later call returns it */
+};
+
+static void sleep_until(uint64_t due)
+{
+    struct timespec ts = { (time_t)(due / 1000000000u), (long)(due % 1000000000u) };
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
+    }
+}
+
+/* Real time: sleeps until `due`, counting the gap and the process CPU in it. */
+static void idle_until(ctpb_bots_state *st, uint64_t due)
+{
+    uint64_t now = ctpb_now_ns();
+    if (due <= now)
+        return;
+    double c0 = process_cpu();
+    sleep_until(due);
+    st->out.idle_cpu_seconds += process_cpu() - c0;
+    st->out.idle_seconds += (double)(ctpb_now_ns() - now) / 1e9;
+}
+
+/* Tick number st->k + 1. */
+static int run_tick(ctpb_bots_state *st)
+{
+    run_state *s = st->s;
+    const ctpb_pool *pool = &st->pool;
+    ctpb_bots_result *out = &st->out;
+    const ctpb_bots_config *cfg = &st->cfg;
+    int k = st->k, measuring = k >= cfg->warmup_ticks;
+    uint64_t tick_start = ctpb_now_ns();
+    s->tick = (uint32_t)k + 1;
+
+    size_t count = select_due(s, st->cap, out, measuring);
+    uint64_t main_ns = ctpb_now_ns() - tick_start;
+
+    /* time inside the pool's run calls, and each batch's bodies */
+    uint64_t in_pool = 0, rb_sum = 0, rb_max = 0, up_sum = 0, up_max = 0;
+    if (s->tick % 2 == 0) {
+        uint64_t t0 = ctpb_now_ns();
+        int rc = run_rebuild(s, pool, out, measuring, &rb_sum, &rb_max);
+        if (rc != 0)
+            return rc;
+        in_pool += ctpb_now_ns() - t0; /* includes the short check loop: not counted as serial */
+    }
+
+    ctpb_batch b = { count, update_item, s, s->prio, s->node, s->submit };
+    uint64_t t0 = ctpb_now_ns();
+    if (pool->run(pool->impl, &b) != 0)
+        return -3;
+    in_pool += ctpb_now_ns() - t0;
+
+    /* after the wait: check, then drain the actions in submission order */
+    int rc = 0;
+    uint64_t first_submit = UINT64_MAX, first_start = UINT64_MAX, deadline = tick_start + cfg->tick_ns;
+    for (size_t i = 0; i < count; i++) {
+        uint32_t r = atomic_load_explicit(&s->ran[i], memory_order_relaxed);
+        if (r != 1)
+            out->wrong_runs++;
+        if (!measuring)
+            continue;
+        uint64_t body = s->end[i] - s->start[i];
+        up_sum += body;
+        if (body > up_max)
+            up_max = body;
+        out->updates_submitted++;
+        out->updates_executed += r;
+        unsigned c = s->prio[i];
+        uint64_t wait = s->start[i] > s->submit[i] ? s->start[i] - s->submit[i] : 0;
+        if (push(&st->lat[c], wait) || push(&st->cost, body))
+            rc = -2;
+        out->class_updates[c]++;
+        out->work_seconds += (double)body / 1e9;
+        if (wait > class_tolerance_ns[c])
+            out->late[c]++;
+        if (s->end[i] > deadline)
+            out->stranded++;
+        if (s->submit[i] < first_submit)
+            first_submit = s->submit[i];
+        if (s->start[i] < first_start)
+            first_start = s->start[i];
+    }
+    uint64_t drain_from = ctpb_now_ns();
+    for (size_t i = 0; i < count; i++)
+        for (int a = 0; a < s->nact[i]; a++) {
+            world_apply(&s->w, &s->actions[2 * i + a], s->tick);
+            out->actions += (uint64_t)measuring;
+        }
+    uint64_t tick_end = ctpb_now_ns();
+    main_ns += tick_end - drain_from;
+    if (measuring) {
+        int t = k - cfg->warmup_ticks;
+        uint64_t tick = tick_end - tick_start;
+        /* the serial part: everything the tick thread did outside the pool's
+         * run calls (classify, pick who is due, the exactly-once check,
+         * drain the actions) */
+        uint64_t serial = tick > in_pool ? tick - in_pool : 0;
+        out->tick_ns[t] = tick;
+        out->tick_wake_ns[t] = count && first_start > first_submit ? first_start - first_submit : 0;
+        out->tick_work_ns[t] = serial + rb_sum + up_sum;
+        out->tick_ideal_ns[t] =
+            serial + (rb_sum ? batch_ideal(rb_sum, rb_max, st->workers) : 0) + batch_ideal(up_sum, up_max, st->workers);
+        out->ticks_over_budget += tick > cfg->tick_ns;
+        out->work_seconds += (double)main_ns / 1e9;
+    }
+    st->k++;
+    if (cfg->progress && st->k % 10 == 0)
+        cfg->progress(cfg->progress_ctx, st->k, st->total);
+    return rc;
+}
+
+int ctpb_bots_begin(const ctpb_bots_config *cfg, const ctpb_pool *pool, ctpb_bots_state **state)
+{
+    if (!state)
+        return -1;
+    *state = NULL;
     if (!cfg || !pool || !pool->run || cfg->ticks < 1 || cfg->warmup_ticks < 0 || cfg->zones < 1 ||
         cfg->zones > 64 || cfg->bots < (size_t)cfg->zones * 2 || (cfg->realtime && cfg->tick_ns == 0))
         return -1;
+    ctpb_bots_state *st = calloc(1, sizeof *st);
     run_state *s = calloc(1, sizeof *s);
-    if (!s)
+    if (!st || !s) {
+        free(st);
+        free(s);
         return -2;
+    }
+    st->cfg = *cfg;
+    st->pool = *pool;
+    st->workers = cfg->workers ? cfg->workers : (pool->threads ? pool->threads : 1);
+    st->s = s;
+    st->out.home_share = st->out.taken_remote = -1.0;
+    st->total = cfg->warmup_ticks + cfg->ticks;
     size_t n = cfg->bots;
-    int rc = world_create(&s->w, n, cfg->zones, cfg->seed, pool);
+    int rc = world_create(&s->w, n, cfg->zones, cfg->seed, &st->pool);
     if (rc != 0) {
         free(s);
+        free(st);
         return rc;
     }
     s->bot_of = malloc(n * sizeof *s->bot_of);
@@ -205,123 +350,108 @@ int ctpb_bots_run(const ctpb_bots_config *cfg, const ctpb_pool *pool, ctpb_bots_
               !s->nact;
     for (int c = 0; c < CTPB_CLASSES; c++)
         bad |= !(s->due[c] = malloc(n * sizeof(uint32_t)));
+    ctpb_bots_result *out = &st->out;
     out->ticks = cfg->ticks;
     out->tick_ns = calloc((size_t)cfg->ticks, sizeof(uint64_t));
     out->tick_wake_ns = calloc((size_t)cfg->ticks, sizeof(uint64_t));
-    if (bad || !out->tick_ns || !out->tick_wake_ns) {
-        free_state(s);
-        free(s);
+    out->tick_work_ns = calloc((size_t)cfg->ticks, sizeof(uint64_t));
+    out->tick_ideal_ns = calloc((size_t)cfg->ticks, sizeof(uint64_t));
+    if (bad || !out->tick_ns || !out->tick_wake_ns || !out->tick_work_ns || !out->tick_ideal_ns) {
+        ctpb_bots_result r;
+        ctpb_bots_finish(st, &r);
+        ctpb_bots_result_free(&r);
         return -2;
     }
-    size_t cap[CTPB_CLASSES];
     for (int c = 0; c < CTPB_CLASSES; c++)
-        cap[c] = (class_budget[c] * n + 999) / 1000;
+        st->cap[c] = (class_budget[c] * n + 999) / 1000;
+    *state = st;
+    return 0;
+}
 
-    samples lat[CTPB_CLASSES] = { 0 }, cost = { 0 };
-    int total = cfg->warmup_ticks + cfg->ticks;
-    struct rusage ru0;
+int ctpb_bots_remaining(const ctpb_bots_state *st) { return st ? st->total - st->k : 0; }
+
+int ctpb_bots_step(ctpb_bots_state *st, int ticks)
+{
+    if (!st || ticks < 0)
+        return -1;
+    int done = 0;
+    /* warm-up ticks first, back to back, outside every measurement */
+    while (st->rc == 0 && done < ticks && st->k < st->cfg.warmup_ticks) {
+        st->rc = run_tick(st);
+        done += st->rc == 0;
+    }
+    if (st->rc != 0)
+        return st->rc;
+    if (done == ticks || st->k == st->total)
+        return done;
+
+    /* measured ticks: in real time on a beat of tick_ns from the first one,
+     * and the block lasts whole beats (the last tick's gap is counted too) */
+    const ctpb_bots_config *cfg = &st->cfg;
+    struct rusage ru0, ru1;
     getrusage(RUSAGE_SELF, &ru0);
-    double cpu_measured_from = rusage_cpu(&ru0);
-    uint64_t t_measure = ctpb_now_ns();
-    rc = 0;
-    for (int k = 0; k < total && rc == 0; k++) {
-        int measuring = k >= cfg->warmup_ticks;
-        if (k == cfg->warmup_ticks) {
-            getrusage(RUSAGE_SELF, &ru0);
-            cpu_measured_from = rusage_cpu(&ru0);
-            t_measure = ctpb_now_ns();
-        }
-        if (cfg->realtime && measuring) { /* warm-up ticks run back to back */
-            uint64_t due = t_measure + (uint64_t)(k - cfg->warmup_ticks) * cfg->tick_ns, now = ctpb_now_ns();
-            if (due > now) {
-                double c0 = process_cpu();
-                struct timespec ts = { (time_t)(due / 1000000000u), (long)(due % 1000000000u) };
-                while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
-                }
-                out->idle_cpu_seconds += process_cpu() - c0;
-                out->idle_seconds += (double)(ctpb_now_ns() - now) / 1e9;
-            }
-        }
-        uint64_t tick_start = ctpb_now_ns();
-        s->tick = (uint32_t)k + 1;
-
-        size_t count = select_due(s, cap, out, measuring);
-        uint64_t main_ns = ctpb_now_ns() - tick_start;
-
-        if (s->tick % 2 == 0 && (rc = run_rebuild(s, pool, out, measuring)) != 0)
-            break;
-
-        ctpb_batch b = { count, update_item, s, s->prio, s->node, s->submit };
-        if (pool->run(pool->impl, &b) != 0) {
-            rc = -3;
-            break;
-        }
-
-        /* after the wait: check, then drain the actions in submission order */
-        uint64_t first_submit = UINT64_MAX, first_start = UINT64_MAX, deadline = tick_start + cfg->tick_ns;
-        for (size_t i = 0; i < count; i++) {
-            uint32_t r = atomic_load_explicit(&s->ran[i], memory_order_relaxed);
-            if (r != 1)
-                out->wrong_runs++;
-            if (!measuring)
-                continue;
-            out->updates_submitted++;
-            out->updates_executed += r;
-            unsigned c = s->prio[i];
-            uint64_t wait = s->start[i] > s->submit[i] ? s->start[i] - s->submit[i] : 0;
-            if (push(&lat[c], wait) || push(&cost, s->end[i] - s->start[i]))
-                rc = -2;
-            out->class_updates[c]++;
-            out->work_seconds += (double)(s->end[i] - s->start[i]) / 1e9;
-            if (wait > class_tolerance_ns[c])
-                out->late[c]++;
-            if (s->end[i] > deadline)
-                out->stranded++;
-            if (s->submit[i] < first_submit)
-                first_submit = s->submit[i];
-            if (s->start[i] < first_start)
-                first_start = s->start[i];
-        }
-        uint64_t drain_from = ctpb_now_ns();
-        for (size_t i = 0; i < count; i++)
-            for (int a = 0; a < s->nact[i]; a++) {
-                world_apply(&s->w, &s->actions[2 * i + a], s->tick);
-                out->actions += (uint64_t)measuring;
-            }
-        uint64_t tick_end = ctpb_now_ns();
-        main_ns += tick_end - drain_from;
-        if (measuring) {
-            int t = k - cfg->warmup_ticks;
-            out->tick_ns[t] = tick_end - tick_start;
-            out->tick_wake_ns[t] = count && first_start > first_submit ? first_start - first_submit : 0;
-            out->ticks_over_budget += out->tick_ns[t] > cfg->tick_ns;
-            out->work_seconds += (double)main_ns / 1e9;
-        }
-        if (cfg->progress && (k + 1) % 10 == 0)
-            cfg->progress(cfg->progress_ctx, k + 1, total);
+    uint64_t anchor = ctpb_now_ns();
+    int beats = 0;
+    while (st->rc == 0 && done < ticks && st->k < st->total) {
+        if (cfg->realtime && beats > 0)
+            idle_until(st, anchor + (uint64_t)beats * cfg->tick_ns);
+        st->rc = run_tick(st);
+        beats++;
+        done += st->rc == 0;
     }
-    struct rusage ru1;
+    if (st->rc == 0 && cfg->realtime)
+        idle_until(st, anchor + (uint64_t)beats * cfg->tick_ns);
     getrusage(RUSAGE_SELF, &ru1);
-    out->wall_seconds = (double)(ctpb_now_ns() - t_measure) / 1e9;
-    out->cpu_seconds = rusage_cpu(&ru1) - cpu_measured_from;
-    out->context_switches =
-        (double)((ru1.ru_nvcsw + ru1.ru_nivcsw) - (ru0.ru_nvcsw + ru0.ru_nivcsw));
-    for (int c = 0; c < CTPB_CLASSES; c++) {
-        out->latency_ns[c] = lat[c].v;
-        out->latency_count[c] = lat[c].n;
+    st->out.wall_seconds += (double)(ctpb_now_ns() - anchor) / 1e9;
+    st->out.cpu_seconds += rusage_cpu(&ru1) - rusage_cpu(&ru0);
+    st->out.context_switches += (double)((ru1.ru_nvcsw + ru1.ru_nivcsw) - (ru0.ru_nvcsw + ru0.ru_nivcsw));
+    return st->rc != 0 ? st->rc : done;
+}
+
+int ctpb_bots_finish(ctpb_bots_state *st, ctpb_bots_result *out)
+{
+    if (!out)
+        return -1;
+    if (!st) {
+        memset(out, 0, sizeof *out);
+        out->home_share = out->taken_remote = -1.0;
+        return -1;
     }
-    for (int c = 0; c < CTPB_CLASSES; c++)
-        out->class_bots[c] /= (double)cfg->ticks;
-    out->cost_ns = cost.v;
-    out->cost_count = cost.n;
-    if (pool->locality)
-        pool->locality(pool->impl, &out->home_share, &out->taken_remote);
-    out->checksum = world_checksum(&s->w);
-    free_state(s);
-    free(s);
+    *out = st->out;
+    int measured = st->k > st->cfg.warmup_ticks ? st->k - st->cfg.warmup_ticks : 0;
+    for (int c = 0; c < CTPB_CLASSES; c++) {
+        out->latency_ns[c] = st->lat[c].v;
+        out->latency_count[c] = st->lat[c].n;
+        out->class_bots[c] /= measured > 0 ? (double)measured : 1.0;
+    }
+    out->cost_ns = st->cost.v;
+    out->cost_count = st->cost.n;
+    if (st->pool.locality)
+        st->pool.locality(st->pool.impl, &out->home_share, &out->taken_remote);
+    out->checksum = world_checksum(&st->s->w);
+    int rc = st->rc;
+    if (rc == 0 && st->k < st->total)
+        rc = -5;
     if (rc == 0 && out->wrong_runs)
         rc = -4;
+    free_state(st->s);
+    free(st->s);
+    free(st);
     return rc;
+}
+
+int ctpb_bots_run(const ctpb_bots_config *cfg, const ctpb_pool *pool, ctpb_bots_result *out)
+{
+    ctpb_bots_state *st;
+    int rc = ctpb_bots_begin(cfg, pool, &st);
+    if (rc != 0) {
+        memset(out, 0, sizeof *out);
+        out->home_share = out->taken_remote = -1.0;
+        return rc;
+    }
+    rc = ctpb_bots_step(st, cfg->warmup_ticks + cfg->ticks);
+    int frc = ctpb_bots_finish(st, out);
+    return rc < 0 ? rc : frc;
 }
 
 void ctpb_bots_result_free(ctpb_bots_result *r)
@@ -330,8 +460,28 @@ void ctpb_bots_result_free(ctpb_bots_result *r)
         return;
     free(r->tick_ns);
     free(r->tick_wake_ns);
+    free(r->tick_work_ns);
+    free(r->tick_ideal_ns);
     for (int c = 0; c < CTPB_CLASSES; c++)
         free(r->latency_ns[c]);
     free(r->cost_ns);
     memset(r, 0, sizeof *r);
+}
+
+/* ---- Interleaving helpers ------------------------------------------------- */
+
+double ctpb_process_cpu_seconds(void) { return process_cpu(); }
+
+double ctpb_settle(double max_seconds)
+{
+    uint64_t t0 = ctpb_now_ns(), limit = t0 + (uint64_t)(max_seconds * 1e9);
+    for (;;) {
+        double c0 = process_cpu();
+        uint64_t w0 = ctpb_now_ns();
+        sleep_until(w0 + 10000000u); /* 10 ms */
+        double used = process_cpu() - c0, span = (double)(ctpb_now_ns() - w0) / 1e9;
+        if (used < 0.05 * span || ctpb_now_ns() >= limit)
+            break;
+    }
+    return (double)(ctpb_now_ns() - t0) / 1e9;
 }

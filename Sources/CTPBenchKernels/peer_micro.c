@@ -147,6 +147,7 @@ double ctpb_peer_idle_cpu(const ctpb_pool *pool, double seconds)
 typedef struct tick_ctx {
     const uint32_t *cost_ns; /* busy time of each item */
     _Atomic uint64_t work_ns; /* relaxed: summed, read after pool->run returned */
+    _Atomic uint64_t longest_ns;
     _Atomic uint64_t done;
 } tick_ctx;
 
@@ -156,7 +157,11 @@ static void tick_item(void *ctx, size_t i)
     uint64_t start = ctpb_now_ns(), until = start + t->cost_ns[i], now;
     while ((now = ctpb_now_ns()) < until) {
     }
-    atomic_fetch_add_explicit(&t->work_ns, now - start, memory_order_relaxed);
+    uint64_t busy = now - start, longest = atomic_load_explicit(&t->longest_ns, memory_order_relaxed);
+    atomic_fetch_add_explicit(&t->work_ns, busy, memory_order_relaxed);
+    while (busy > longest && !atomic_compare_exchange_weak_explicit(&t->longest_ns, &longest, busy,
+                                                                    memory_order_relaxed, memory_order_relaxed)) {
+    }
     atomic_fetch_add_explicit(&t->done, 1, memory_order_relaxed);
 }
 
@@ -197,6 +202,7 @@ int ctpb_peer_tick(const ctpb_pool *pool, const uint32_t *cost_ns, size_t tasks,
         }
         tick_ctx t = { .cost_ns = cost_ns };
         atomic_init(&t.work_ns, 0);
+        atomic_init(&t.longest_ns, 0);
         atomic_init(&t.done, 0);
         ctpb_batch b = { tasks, tick_item, &t, prio, node, submit };
         sleep_us(pause_us);
@@ -204,6 +210,7 @@ int ctpb_peer_tick(const ctpb_pool *pool, const uint32_t *cost_ns, size_t tasks,
         rc = pool->run(pool->impl, &b);
         out->tick_ns = ctpb_now_ns() - t0;
         out->work_ns = atomic_load_explicit(&t.work_ns, memory_order_relaxed);
+        out->longest_ns = atomic_load_explicit(&t.longest_ns, memory_order_relaxed);
         if (rc == 0 && atomic_load_explicit(&t.done, memory_order_relaxed) != tasks)
             rc = -1;
     }

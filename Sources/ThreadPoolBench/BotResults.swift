@@ -3,15 +3,51 @@ import Foundation
 
 let classNames = ["EMERGENCY", "HIGH", "MEDIUM", "LOW"]
 
-/// One pool's figures for one world size, as printed and written to JSON.
+/// Median and range of one figure over the repetitions.
+struct Spread: Codable, Sendable {
+    var median: Double
+    var min: Double
+    var max: Double
+
+    init(_ values: [Double]) {
+        let v = values.filter { $0.isFinite }.sorted()
+        guard !v.isEmpty else { median = 0; min = 0; max = 0; return }
+        median = v.count % 2 == 1 ? v[v.count / 2] : (v[v.count / 2 - 1] + v[v.count / 2]) / 2
+        min = v[0]
+        max = v[v.count - 1]
+    }
+
+    /// "1.52 (1.48-1.60)", or "1.52" when the range is one value.
+    func render(_ digits: Int = 2, scale: Double = 1, suffix: String = "") -> String {
+        let m = fmt(median * scale, digits) + suffix
+        let lo = fmt(min * scale, digits), hi = fmt(max * scale, digits)
+        return lo == hi ? m : "\(m) (\(lo)-\(hi))"
+    }
+}
+
+/// One repetition of one pool: its tick figures, from its own ticks (us).
+struct BotRepetition: Codable {
+    var tickP50: Double
+    var tickP99: Double
+    var idealP50: Double
+    var idealP99: Double
+    var ticksPerSecond: Double
+    var checksum: UInt64
+}
+
+/// One pool's figures for one world size, as printed and written to JSON:
+/// distributions and counters pooled over the repetitions, and per
+/// repetition the tick percentiles the ratios are medians of.
 struct BotRun: Codable {
     var pool: String
     var bots: Int
     var flatOut: Bool
     var threads: Int
-    var ticks: Int
+    var ticks: Int                      // measured, all repetitions together
     var tick: LatencySummary            // microseconds
     var tickSamplesMs: [Double]         // sorted, for the chart
+    var ideal: LatencySummary           // the tick's limit on the workers (see docs/benchmark.md), us
+    var workPerTickMicros: Double       // mean measured work per tick (serial part + bodies)
     var ticksOverBudget: UInt64
     var ticksPerSecond: Double          // measured ticks / wall seconds
     var wake: LatencySummary            // tick's first submit to first start, us
@@ -36,14 +72,54 @@ struct BotRun: Codable {
     var homeShare: Double?
     var takenRemote: Double?
     var checksum: UInt64
+    var repetitions: [BotRepetition]
+    // Over the repetitions: median (min-max).
+    var tickP50: Spread
+    var tickP99: Spread
+    var idealP50: Spread
+    var idealP99: Spread
+    var p50OverIdeal: Spread
+    var p99OverIdeal: Spread
+    var ticksPerSecondSpread: Spread
+    // Against ctp in the same repetition; set by `compare(to:)`.
+    var p50OverCtp: Spread?
+    var p99OverCtp: Spread?
+    var ctpTicksPerSecondOverPool: Spread?
 
-    init(pool: String, bots: Int, flatOut: Bool, threads: Int, result r: ctpb_bots_result) {
+    /// `results`: one per repetition, each complete.
+    init(pool: String, bots: Int, flatOut: Bool, threads: Int, results: [ctpb_bots_result]) {
         func samples(_ p: UnsafeMutablePointer<UInt64>?, _ n: Int) -> [UInt64] {
             guard let p, n > 0 else { return [] }
             return Array(UnsafeBufferPointer(start: p, count: n))
         }
-        let t = Int(r.ticks)
-        let tickNs = samples(r.tick_ns, t)
+        func classSamples(_ r: ctpb_bots_result, _ c: Int) -> [UInt64] {
+            withUnsafeBytes(of: r.latency_ns) { lp in
+                withUnsafeBytes(of: r.latency_count) { cp in
+                    samples(lp.load(fromByteOffset: c * 8, as: UnsafeMutablePointer<UInt64>?.self),
+                            cp.load(fromByteOffset: c * 8, as: Int.self))
+                }
+            }
+        }
+        func sum(_ f: (ctpb_bots_result) -> UInt64) -> UInt64 { results.reduce(0) { $0 + f($1) } }
+        func sumD(_ f: (ctpb_bots_result) -> Double) -> Double { results.reduce(0) { $0 + f($1) } }
+        let t = results.reduce(0) { $0 + Int($1.ticks) }
+        var tickNs: [UInt64] = [], idealNs: [UInt64] = [], workNs: [UInt64] = [], wakeNs: [UInt64] = []
+        var lat: [[UInt64]] = Array(repeating: [], count: 4), costs: [UInt64] = []
+        var reps: [BotRepetition] = []
+        for r in results {
+            let n = Int(r.ticks)
+            let ticksOfRep = samples(r.tick_ns, n), idealOfRep = samples(r.tick_ideal_ns, n)
+            let ts = LatencySummary(nanoseconds: ticksOfRep), id = LatencySummary(nanoseconds: idealOfRep)
+            reps.append(BotRepetition(tickP50: ts.p50, tickP99: ts.p99, idealP50: id.p50, idealP99: id.p99,
+                                      ticksPerSecond: r.wall_seconds > 0 ? Double(n) / r.wall_seconds : 0,
+                                      checksum: r.checksum))
+            tickNs += ticksOfRep
+            idealNs += idealOfRep
+            workNs += samples(r.tick_work_ns, n)
+            wakeNs += samples(r.tick_wake_ns, n)
+            for c in 0..<4 { lat[c] += classSamples(r, c) }
+            costs += samples(r.cost_ns, Int(r.cost_count))
+        }
         self.pool = pool
         self.bots = bots
         self.flatOut = flatOut
@@ -51,38 +127,56 @@ struct BotRun: Codable {
         ticks = t
         tick = LatencySummary(nanoseconds: tickNs)
         tickSamplesMs = tickNs.sorted().map { Double($0) / 1e6 }
-        ticksOverBudget = r.ticks_over_budget
-        ticksPerSecond = r.wall_seconds > 0 ? Double(t) / r.wall_seconds : 0
-        wake = LatencySummary(nanoseconds: samples(r.tick_wake_ns, t))
-        latency = withUnsafeBytes(of: r.latency_ns) { lp in
-            withUnsafeBytes(of: r.latency_count) { cp in
-                (0..<4).map { c in
-                    LatencySummary(nanoseconds: samples(lp.load(fromByteOffset: c * 8, as: UnsafeMutablePointer<UInt64>?.self),
-                                                        cp.load(fromByteOffset: c * 8, as: Int.self)))
-                }
-            }
-        }
-        let costs = samples(r.cost_ns, Int(r.cost_count))
+        ideal = LatencySummary(nanoseconds: idealNs)
+        workPerTickMicros = workNs.isEmpty ? 0 : Double(workNs.reduce(0, +)) / Double(workNs.count) / 1000
+        ticksOverBudget = sum { $0.ticks_over_budget }
+        let wall = sumD { $0.wall_seconds }, cpu = sumD { $0.cpu_seconds }, work = sumD { $0.work_seconds }
+        let idleSeconds = sumD { $0.idle_seconds }
+        ticksPerSecond = wall > 0 ? Double(t) / wall : 0
+        wake = LatencySummary(nanoseconds: wakeNs)
+        latency = lat.map { LatencySummary(nanoseconds: $0) }
         cost = LatencySummary(nanoseconds: costs)
         costMeanMicros = costs.isEmpty ? 0 : Double(costs.reduce(0, +)) / Double(costs.count) / 1000
-        late = [r.late.0, r.late.1, r.late.2, r.late.3]
-        stranded = r.stranded
-        deferredPerTick = Double(r.deferred) / Double(t)
-        updatesPerTick = [r.class_updates.0, r.class_updates.1, r.class_updates.2, r.class_updates.3].map { Double($0) / Double(t) }
-        botsPerClass = [r.class_bots.0, r.class_bots.1, r.class_bots.2, r.class_bots.3]
-        actions = r.actions
-        updatesSubmitted = r.updates_submitted
-        updatesExecuted = r.updates_executed
-        rebuildsSubmitted = r.rebuilds_submitted
-        rebuildsExecuted = r.rebuilds_executed
-        cpuPerSecond = r.wall_seconds > 0 ? r.cpu_seconds / r.wall_seconds : 0
-        workPerSecond = r.wall_seconds > 0 ? r.work_seconds / r.wall_seconds : 0
-        cpuOverWork = r.work_seconds > 0 ? r.cpu_seconds / r.work_seconds : 0
-        idleCpuShare = r.idle_seconds > 0 ? r.idle_cpu_seconds / r.idle_seconds : 0
-        contextSwitchesPerWorkerPerSecond = r.wall_seconds > 0 ? r.context_switches / Double(max(threads, 1)) / r.wall_seconds : 0
-        homeShare = r.home_share >= 0 ? r.home_share : nil
-        takenRemote = r.taken_remote >= 0 ? r.taken_remote : nil
-        checksum = r.checksum
+        late = [sum { $0.late.0 }, sum { $0.late.1 }, sum { $0.late.2 }, sum { $0.late.3 }]
+        stranded = sum { $0.stranded }
+        deferredPerTick = t > 0 ? Double(sum { $0.deferred }) / Double(t) : 0
+        updatesPerTick = [sum { $0.class_updates.0 }, sum { $0.class_updates.1 }, sum { $0.class_updates.2 },
+                          sum { $0.class_updates.3 }].map { t > 0 ? Double($0) / Double(t) : 0 }
+        let reps_ = Double(max(results.count, 1))
+        botsPerClass = [sumD { $0.class_bots.0 }, sumD { $0.class_bots.1 }, sumD { $0.class_bots.2 },
+                        sumD { $0.class_bots.3 }].map { $0 / reps_ }
+        actions = sum { $0.actions }
+        updatesSubmitted = sum { $0.updates_submitted }
+        updatesExecuted = sum { $0.updates_executed }
+        rebuildsSubmitted = sum { $0.rebuilds_submitted }
+        rebuildsExecuted = sum { $0.rebuilds_executed }
+        cpuPerSecond = wall > 0 ? cpu / wall : 0
+        workPerSecond = wall > 0 ? work / wall : 0
+        cpuOverWork = work > 0 ? cpu / work : 0
+        idleCpuShare = idleSeconds > 0 ? sumD { $0.idle_cpu_seconds } / idleSeconds : 0
+        contextSwitchesPerWorkerPerSecond = wall > 0 ? sumD { $0.context_switches } / Double(max(threads, 1)) / wall : 0
+        let last = results.last
+        homeShare = last.flatMap { $0.home_share >= 0 ? $0.home_share : nil }
+        takenRemote = last.flatMap { $0.taken_remote >= 0 ? $0.taken_remote : nil }
+        checksum = results.first?.checksum ?? 0
+        repetitions = reps
+        tickP50 = Spread(reps.map(\.tickP50))
+        tickP99 = Spread(reps.map(\.tickP99))
+        idealP50 = Spread(reps.map(\.idealP50))
+        idealP99 = Spread(reps.map(\.idealP99))
+        p50OverIdeal = Spread(reps.map { $0.tickP50 / $0.idealP50 })
+        p99OverIdeal = Spread(reps.map { $0.tickP99 / $0.idealP99 })
+        ticksPerSecondSpread = Spread(reps.map(\.ticksPerSecond))
+    }
+
+    /// Ratios to `base` (ctp), repetition by repetition: each pair ran in
+    /// the same stretch of time, interleaved.
+    mutating func compare(to base: BotRun) {
+        let pairs = Array(zip(repetitions, base.repetitions))
+        guard !pairs.isEmpty else { return }
+        p50OverCtp = Spread(pairs.map { $0.tickP50 / $1.tickP50 })
+        p99OverCtp = Spread(pairs.map { $0.tickP99 / $1.tickP99 })
+        ctpTicksPerSecondOverPool = Spread(pairs.map { $1.ticksPerSecond / $0.ticksPerSecond })
     }
 }
 
@@ -91,34 +185,53 @@ enum BotTables {
     static func us(_ v: Double) -> String { v >= 10_000 ? fmt(v / 1000, 1) + "ms" : fmt(v, 0) }
     static func ratio(_ a: Double, _ b: Double) -> String { b > 0 ? fmt(a / b, 2) + "x" : "-" }
 
-    /// The tables for one world size, with each pool's ratio to ctp.
+    /// The tables for one world size, with each pool's ratios to the ideal and to ctp.
     static func render(_ runs: [BotRun], flatOut: Bool) -> String {
         guard let first = runs.first else { return "" }
         let base = runs.first { $0.pool == "ctp" } ?? first
         let n = first.bots
+        let reps = first.repetitions.count
         var out = ""
+        let mode = flatOut ? "flat out (ticks back to back)" : "real time (one tick every 50 ms)"
+        var head = ["pool", "tick p50 ms", "tick p99 ms", "ideal p50", "ideal p99", "p50/ideal", "p99/ideal",
+                    "p50/\(base.pool)", "p99/\(base.pool)"]
+        if flatOut { head += ["ticks/s", "\(base.pool)/pool"] }
+        var r0 = Table(title: "\(n) bots, \(mode): tick time against its ideal and \(base.pool), " +
+                       (reps > 1 ? "median of \(reps) repetitions (min-max)" : "one repetition"),
+                       header: head)
+        for r in runs {
+            var row = [r.pool, r.tickP50.render(scale: 1e-3), r.tickP99.render(scale: 1e-3),
+                       r.idealP50.render(scale: 1e-3), r.idealP99.render(scale: 1e-3),
+                       r.p50OverIdeal.render(suffix: "x"), r.p99OverIdeal.render(suffix: "x"),
+                       r.p50OverCtp?.render(suffix: "x") ?? "-", r.p99OverCtp?.render(suffix: "x") ?? "-"]
+            if flatOut {
+                row += [r.ticksPerSecondSpread.render(0), r.ctpTicksPerSecondOverPool?.render(suffix: "x") ?? "-"]
+            }
+            r0.add(row)
+        }
+        out += r0.render()
+        let pooled = reps > 1 ? ", all \(reps) repetitions pooled" : ""
         if flatOut {
-            var t = Table(title: "\(n) bots, flat out (ticks back to back)",
-                          header: ["pool", "ticks/s", "ctp/pool", "tick p50 ms", "p99", "max", "p99 / ctp", "CPU/work", "csw/worker/s"])
+            var t = Table(title: "\(n) bots, flat out: tail and CPU\(pooled)",
+                          header: ["pool", "ticks/s", "tick p50 ms", "p99", "max", "CPU/work", "csw/worker/s"])
             for r in runs {
-                t.add([r.pool, fmt(r.ticksPerSecond, 0), ratio(base.ticksPerSecond, r.ticksPerSecond), ms(r.tick.p50),
-                       ms(r.tick.p99), ms(r.tick.max), ratio(r.tick.p99, base.tick.p99), fmt(r.cpuOverWork, 2),
-                       fmt(r.contextSwitchesPerWorkerPerSecond, 0)])
+                t.add([r.pool, fmt(r.ticksPerSecond, 0), ms(r.tick.p50), ms(r.tick.p99), ms(r.tick.max),
+                       fmt(r.cpuOverWork, 2), fmt(r.contextSwitchesPerWorkerPerSecond, 0)])
             }
             out += t.render()
         } else {
-            var t = Table(title: "\(n) bots, real time (one tick every 50 ms): tick time, wake-up, CPU",
-                          header: ["pool", "tick p50 ms", "p99", "max", ">50ms", "p99 / ctp", "wake p99 us", "CRIT p99 us",
+            var t = Table(title: "\(n) bots, real time: tail, wake-up, CPU\(pooled)",
+                          header: ["pool", "tick p50 ms", "p99", "max", ">50ms", "wake p99 us", "CRIT p99 us",
                                    "late", "stranded", "CPU s/s", "CPU/work", "idle CPU", "csw/worker/s"])
             for r in runs {
                 t.add([r.pool, ms(r.tick.p50), ms(r.tick.p99), ms(r.tick.max), "\(r.ticksOverBudget)",
-                       ratio(r.tick.p99, base.tick.p99), us(r.wake.p99), us(r.latency[0].p99),
+                       us(r.wake.p99), us(r.latency[0].p99),
                        "\(r.late.reduce(0, +))", "\(r.stranded)", fmt(r.cpuPerSecond, 3), fmt(r.cpuOverWork, 2),
                        fmt(r.idleCpuShare * 100, 1) + "%", fmt(r.contextSwitchesPerWorkerPerSecond, 0)])
             }
             out += t.render()
         }
-        var l = Table(title: "\(n) bots: submit-to-start by class, p50 / p99 / max (us)",
+        var l = Table(title: "\(n) bots: submit-to-start by class, p50 / p99 / max (us)\(pooled)",
                       header: ["pool"] + classNames)
         for r in runs {
             l.add([r.pool] + r.latency.map { "\(us($0.p50)) / \(us($0.p99)) / \(us($0.max))" })
@@ -127,15 +240,21 @@ enum BotTables {
         out += "\nWork per tick: " + zip(classNames, first.updatesPerTick).map { "\($0) \(fmt($1, 1))" }.joined(separator: ", ") +
             " updates; bots per class " + first.botsPerClass.map { fmt($0, 0) }.joined(separator: "/") +
             "; \(fmt(first.deferredPerTick, 1)) due updates deferred per tick by the budgets" +
-            "; update cost mean \(fmt(first.costMeanMicros, 1)) us, p50 \(fmt(first.cost.p50, 1)), p99 \(fmt(first.cost.p99, 0)), max \(fmt(first.cost.max, 0)) us.\n"
-        out += "Every pool ran every update exactly once (\(first.updatesSubmitted) updates, \(first.rebuildsSubmitted) grid rebuilds per pool); final world checksum " +
-            (runs.allSatisfy { $0.checksum == first.checksum } ? "identical across pools.\n" : "DIFFERS between pools.\n")
+            "; update cost mean \(fmt(first.costMeanMicros, 1)) us, p50 \(fmt(first.cost.p50, 1)), p99 \(fmt(first.cost.p99, 0)), max \(fmt(first.cost.max, 0)) us" +
+            "; measured work \(ms(base.workPerTickMicros)) ms per tick on \(base.pool), ideal p50 \(ms(base.ideal.p50)) ms.\n"
+        out += "Ideal: the tick thread's serial part plus, per batch, the bodies' measured time divided by the workers " +
+            "(or the longest body if longer); each pool's from its own ticks.\n"
+        out += "Every pool ran every update exactly once (\(first.updatesSubmitted) updates, \(first.rebuildsSubmitted) grid rebuilds per pool" +
+            (reps > 1 ? " over \(reps) repetitions" : "") + "); final world checksum " +
+            (runs.allSatisfy { r in r.repetitions.allSatisfy { $0.checksum == first.checksum } }
+                ? "identical across pools.\n" : "DIFFERS between pools.\n")
         for r in runs where r.homeShare != nil {
             out += "\(r.pool): \(fmt(r.homeShare! * 100, 1))% of node-affine tasks ran on their home node, \(Int(r.takenRemote ?? 0)) taken from another node.\n"
         }
         let peers = runs.filter { !$0.pool.hasPrefix("ctp") }
-        if base.pool == "ctp", let best = peers.min(by: { $0.tick.p99 < $1.tick.p99 }) {
-            out += "ctp tick p99 = \(ratio(base.tick.p99, best.tick.p99)) the best peer's (\(best.pool), \(ms(best.tick.p99)) ms).\n"
+        if base.pool == "ctp", let best = peers.min(by: { $0.tickP99.median < $1.tickP99.median }) {
+            out += "ctp tick p99 = \(ratio(base.tickP99.median, best.tickP99.median)) the best peer's " +
+                "(\(best.pool), \(ms(best.tickP99.median)) ms; medians over the repetitions).\n"
         }
         return out
     }

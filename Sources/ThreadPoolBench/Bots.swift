@@ -13,8 +13,8 @@ struct Bots: ParsableCommand {
             transform: parseList)
     var bots: [Int] = [1000]
 
-    @Option(help: "Measured ticks per pool.")
-    var ticks: Int = 200
+    @Option(help: "Measured ticks per pool in each repetition.")
+    var ticks: Int = 100
 
     @Option(help: "Warm-up ticks per pool, run back to back before measuring.")
     var warmup: Int = 100
@@ -38,7 +38,14 @@ struct Bots: ParsableCommand {
     @Option(help: "World seed (every pool gets the same world).")
     var seed: UInt64 = 42
 
-    @Flag(help: "30 measured ticks, 20 warm-up: a smoke run.")
+    @Option(name: .customLong("repeat"),
+            help: "Repetitions (each on fresh worlds); ratios are the median over them, with min-max.")
+    var repetitions: Int = 3
+
+    @Option(help: "Ticks each pool runs in its turn before the next pool's (pools take turns round-robin).")
+    var block: Int = 10
+
+    @Flag(help: "20 measured ticks, 10 warm-up per repetition: a smoke run.")
     var quick = false
 
     @Option(help: "Write every figure as JSON to this file.")
@@ -58,63 +65,36 @@ struct Bots: ParsableCommand {
         }
         guard (1...64).contains(zones) else { throw ValidationError("--zones must be 1 to 64") }
         guard ticks >= 1, warmup >= 0, workers >= 0 else { throw ValidationError("--ticks >= 1, --warmup >= 0, --workers >= 0") }
+        guard repetitions >= 1, block >= 1 else { throw ValidationError("--repeat >= 1, --block >= 1") }
     }
 
     func run() throws {
         let w = workers > 0 ? workers : ProcessInfo.processInfo.activeProcessorCount
-        let measured = quick ? 30 : ticks
-        let warm = quick ? 20 : warmup
+        let measured = quick ? 20 : ticks
+        let warm = quick ? 10 : warmup
         let specs = pools.compactMap { name in allPeers.first { $0.name == name } }
         let mode = flatOut ? "flat out" : "real time (50 ms ticks)"
         var all: [BotRun] = []
         var failures: [String] = []
-        print("Bot simulation: \(mode), \(measured) ticks after \(warm) warm-up, \(zones) zones, \(w) workers, " +
+        print("Bot simulation: \(mode), \(repetitions) repetitions of \(measured) ticks per pool after \(warm) warm-up, " +
+              "pools taking turns in blocks of \(block) ticks, \(zones) zones, \(w) workers, " +
               "seed \(seed)\(topology.map { ", topology \($0)" } ?? ""); \(machineDescription())")
         for n in bots {
-            var runs: [BotRun] = []
-            for (k, spec) in specs.enumerated() {
-                let label = "\(n) bots · \(spec.name) (\(k + 1)/\(specs.count))"
-                progress("\(label): \(warm + measured) ticks")
-                var pool = try spec.make(PeerOptions(workers: w, topology: topology))
-                defer { pool.destroy(pool.impl) }
-                let reporter = ProgressReporter(label: label)
-                var cfg = ctpb_bots_config()
-                cfg.bots = n
-                cfg.zones = Int32(zones)
-                cfg.ticks = Int32(measured)
-                cfg.warmup_ticks = Int32(warm)
-                cfg.realtime = flatOut ? 0 : 1
-                cfg.tick_ns = 50_000_000
-                cfg.seed = seed
-                cfg.progress = { ctx, tick, total in
-                    Unmanaged<ProgressReporter>.fromOpaque(ctx!).takeUnretainedValue().update(tick, total)
-                }
-                cfg.progress_ctx = Unmanaged.passUnretained(reporter).toOpaque()
-                var r = ctpb_bots_result()
-                let rc = withExtendedLifetime(reporter) { ctpb_bots_run(&cfg, &pool, &r) }
-                reporter.finish()
-                defer { ctpb_bots_result_free(&r) }
-                if rc != 0 {
-                    failures.append("\(spec.name) at \(n) bots: driver error \(rc)" +
-                                    (r.wrong_runs > 0 ? " (\(r.wrong_runs) updates ran other than once)" : ""))
-                    continue
-                }
-                let run = BotRun(pool: spec.name, bots: n, flatOut: flatOut, threads: pool.threads, result: r)
-                if run.updatesExecuted != run.updatesSubmitted || run.rebuildsExecuted != run.rebuildsSubmitted {
-                    failures.append("\(spec.name) at \(n) bots: executed \(run.updatesExecuted) of \(run.updatesSubmitted) updates")
-                }
-                runs.append(run)
-            }
-            if let first = runs.first, runs.contains(where: { $0.checksum != first.checksum }) {
-                failures.append("at \(n) bots the final worlds differ: " +
-                                runs.map { "\($0.pool) \(String($0.checksum, radix: 16))" }.joined(separator: ", "))
+            let (runs, failed) = try runInterleaved(specs: specs, bots: n, workers: w, measured: measured, warm: warm)
+            failures += failed
+            if let first = runs.first,
+               runs.contains(where: { r in r.repetitions.contains { $0.checksum != first.checksum } }) {
+                failures.append("at \(n) bots the final worlds differ: " + runs.map { r in
+                    "\(r.pool) " + r.repetitions.map { String($0.checksum, radix: 16) }.joined(separator: "/")
+                }.joined(separator: ", "))
             }
             print(BotTables.render(runs, flatOut: flatOut))
             all.append(contentsOf: runs)
         }
         let doc = BotReport(date: ISO8601DateFormatter().string(from: Date()), machine: machineDescription(),
                             command: CommandLine.arguments.joined(separator: " "), mode: mode, workers: w,
-                            ticks: measured, warmup: warm, zones: zones, topology: topology,
+                            ticks: measured, warmup: warm, repetitions: repetitions, block: block, zones: zones,
+                            topology: topology,
                             peers: specs.map { "\($0.name): \($0.summary)" }, runs: all, failures: failures)
         for path in [json, report].compactMap({ $0 }) {
             try FileManager.default.createDirectory(at: URL(fileURLWithPath: path).deletingLastPathComponent(),
@@ -131,6 +111,89 @@ struct Bots: ParsableCommand {
             throw ExitCode(2)
         }
     }
+
+    /// Every pool on its own world of `bots` bots (the same seed, so the same
+    /// world), `repetitions` times. In each repetition every pool first runs
+    /// its warm-up ticks, then the pools take turns, round-robin, `block`
+    /// measured ticks at a time, so that whatever else the machine does hits
+    /// them all alike; the order rotates by one pool each repetition. Before
+    /// each turn the process waits until it is quiet (ctpb_settle), so that
+    /// threads still spinning from one pool's turn do not run into the next.
+    private func runInterleaved(specs: [PeerSpec], bots n: Int, workers w: Int, measured: Int,
+                                warm: Int) throws -> ([BotRun], [String]) {
+        var failures: [String] = []
+        let pools = UnsafeMutablePointer<ctpb_pool>.allocate(capacity: specs.count)
+        var made = 0
+        defer {
+            for i in 0..<made { pools[i].destroy(pools[i].impl) }
+            pools.deinitialize(count: made)
+            pools.deallocate()
+        }
+        for spec in specs {
+            (pools + made).initialize(to: try spec.make(PeerOptions(workers: w, topology: topology)))
+            made += 1
+        }
+        var results: [[ctpb_bots_result]] = Array(repeating: [], count: specs.count)
+        defer { for i in results.indices { for j in results[i].indices { ctpb_bots_result_free(&results[i][j]) } } }
+        var broken = Set<Int>() // failed once: left out of later repetitions and of the tables
+        let reporter = ProgressReporter(label: "\(n) bots")
+        defer { reporter.finish() }
+        for rep in 0..<repetitions {
+            let order = (0..<specs.count).map { (rep + $0) % specs.count }.filter { !broken.contains($0) }
+            var states = [OpaquePointer?](repeating: nil, count: specs.count)
+            var cfg = ctpb_bots_config()
+            cfg.bots = n
+            cfg.zones = Int32(zones)
+            cfg.ticks = Int32(measured)
+            cfg.warmup_ticks = Int32(warm)
+            cfg.realtime = flatOut ? 0 : 1
+            cfg.tick_ns = 50_000_000
+            cfg.seed = seed
+            cfg.workers = w
+            progress("\(n) bots · repetition \(rep + 1)/\(repetitions): \(warm) warm-up ticks per pool, then " +
+                     "\(measured) measured in turns of \(block)")
+            for i in order {
+                let rc = ctpb_bots_begin(&cfg, pools + i, &states[i])
+                if rc != 0 { throw PeerError(description: "\(specs[i].name): could not set up the world (\(rc))") }
+                _ = ctpb_bots_step(states[i], Int32(warm))
+            }
+            var done = 0
+            while done < measured {
+                let b = min(block, measured - done)
+                for i in order {
+                    ctpb_settle(0.5)
+                    _ = ctpb_bots_step(states[i], Int32(b))
+                    reporter.update("repetition \(rep + 1)/\(repetitions) · \(specs[i].name) · tick \(done + b)/\(measured)")
+                }
+                done += b
+            }
+            for i in order {
+                var r = ctpb_bots_result()
+                let rc = ctpb_bots_finish(states[i], &r)
+                let name = specs[i].name
+                if rc != 0 {
+                    failures.append("\(name) at \(n) bots: driver error \(rc)" +
+                                    (r.wrong_runs > 0 ? " (\(r.wrong_runs) updates ran other than once)" : "") +
+                                    ", repetition \(rep + 1)")
+                    ctpb_bots_result_free(&r)
+                    broken.insert(i)
+                    continue
+                }
+                if r.updates_executed != r.updates_submitted || r.rebuilds_executed != r.rebuilds_submitted {
+                    failures.append("\(name) at \(n) bots: executed \(r.updates_executed) of \(r.updates_submitted) updates, " +
+                                    "repetition \(rep + 1)")
+                }
+                results[i].append(r)
+            }
+        }
+        var runs = specs.indices.filter { !broken.contains($0) }.map { i in
+            BotRun(pool: specs[i].name, bots: n, flatOut: flatOut, threads: pools[i].threads, results: results[i])
+        }
+        if let base = runs.first(where: { $0.pool == "ctp" }) ?? runs.first {
+            for i in runs.indices { runs[i].compare(to: base) }
+        }
+        return (runs, failures)
+    }
 }
 
 func parseList(_ s: String) throws -> [Int] {
@@ -145,9 +208,9 @@ final class ProgressReporter {
     let label: String
     let tty = isatty(2) != 0
     init(label: String) { self.label = label }
-    func update(_ tick: Int32, _ total: Int32) {
+    func update(_ status: String) {
         guard tty else { return }
-        FileHandle.standardError.write(Data("\r  … \(label): tick \(tick)/\(total)   ".utf8))
+        FileHandle.standardError.write(Data("\r\u{1b}[K  … \(label): \(status)".utf8))
     }
     func finish() {
         if tty { FileHandle.standardError.write(Data("\r\u{1b}[K".utf8)) }

@@ -73,6 +73,7 @@ typedef struct ctpb_bots_config {
     uint64_t seed;
     void (*progress)(void *ctx, int tick, int ticks); /* optional, every 10 ticks */
     void *progress_ctx;
+    size_t workers;     /* threads the ideal tick divides the work by (0 = pool->threads) */
 } ctpb_bots_config;
 
 /** Everything one run measured. Arrays are owned by the result: free with
@@ -81,6 +82,11 @@ typedef struct ctpb_bots_result {
     int ticks;
     uint64_t *tick_ns;                        /* [ticks] tick start to actions drained */
     uint64_t *tick_wake_ns;                   /* [ticks] tick's first submit to first start */
+    uint64_t *tick_work_ns;                   /* [ticks] serial part + every body's wall time */
+    uint64_t *tick_ideal_ns;                  /* [ticks] the limit on config->workers threads: the
+                                                 serial part (the tick thread's time outside the
+                                                 pool's run calls) plus, per batch, its bodies'
+                                                 wall time / workers or its longest body if longer */
     uint64_t *latency_ns[CTPB_CLASSES];       /* submit-to-start per update, by class */
     size_t latency_count[CTPB_CLASSES];
     uint64_t *cost_ns;                        /* wall time of each update body */
@@ -96,8 +102,9 @@ typedef struct ctpb_bots_result {
     uint64_t actions;                         /* main-thread actions drained */
     uint64_t class_updates[CTPB_CLASSES];
     double class_bots[CTPB_CLASSES];          /* bots in each class, mean over measured ticks */
-    double wall_seconds;                      /* measured ticks, idle gaps included */
-    double cpu_seconds;                       /* process CPU over the same span (getrusage) */
+    double wall_seconds;                      /* measured ticks, idle gaps included (in real time
+                                                 each block of ticks lasts whole 50 ms beats) */
+    double cpu_seconds;                       /* process CPU over the same spans (getrusage) */
     double work_seconds;                      /* update + rebuild bodies + main-thread phases */
     double idle_seconds, idle_cpu_seconds;    /* real time: the gaps between ticks */
     double context_switches;                  /* process-wide, over the span */
@@ -105,12 +112,44 @@ typedef struct ctpb_bots_result {
     uint64_t checksum;                        /* of the final world: equal for every pool */
 } ctpb_bots_result;
 
-/** Runs the simulation on `pool` (not destroyed). Returns 0, or a negative
- *  error: -1 bad config, -2 out of memory, -3 pool->run failed, -4 an item ran
- *  other than once (see wrong_runs). On every return *out may be freed. */
+/** Runs the simulation on `pool` (not destroyed): begin, one step of every
+ *  tick, finish. Returns 0, or a negative error: -1 bad config, -2 out of
+ *  memory, -3 pool->run failed, -4 an item ran other than once (see
+ *  wrong_runs). On every return *out may be freed. */
 int ctpb_bots_run(const ctpb_bots_config *config, const ctpb_pool *pool, ctpb_bots_result *out);
 
+/* The same run in steps, so that several pools can take turns on one machine
+ * (`threadpool-bench bots` runs them round-robin in blocks of ticks, each on
+ * its own world built from the same seed). */
+typedef struct ctpb_bots_state ctpb_bots_state;
+
+/** Builds the world and the buffers for one run of `pool` (the table is
+ *  copied; the pool itself must outlive the state). 0 or -1/-2 as above. */
+int ctpb_bots_begin(const ctpb_bots_config *config, const ctpb_pool *pool, ctpb_bots_state **state);
+
+/** Runs up to `ticks` more ticks: warm-up ticks first, back to back and not
+ *  measured; then measured ones, in real time on a beat of tick_ns counted from
+ *  the first of this call, the call returning at the beat after its last tick
+ *  (so a block of n ticks lasts n beats, its gaps all measured). Returns the
+ *  ticks run, or a negative error (-2, -3), which every later call repeats. */
+int ctpb_bots_step(ctpb_bots_state *state, int ticks);
+
+/** Ticks left to run, warm-up included. */
+int ctpb_bots_remaining(const ctpb_bots_state *state);
+
+/** Fills *out (free with ctpb_bots_result_free) and frees the state. Returns
+ *  0, the step error, -4 as above, or -5 if ticks were left. */
+int ctpb_bots_finish(ctpb_bots_state *state, ctpb_bots_result *out);
+
 void ctpb_bots_result_free(ctpb_bots_result *result);
+
+/** Process CPU seconds, user + system (getrusage). */
+double ctpb_process_cpu_seconds(void);
+
+/** Waits, in windows of 10 ms, until the process uses under 5% of a CPU (no
+ *  pool's threads still spinning from its last batch), at most max_seconds.
+ *  Returns the seconds waited. Run between two pools' turns. */
+double ctpb_settle(double max_seconds);
 
 /** CLOCK_MONOTONIC in nanoseconds. */
 uint64_t ctpb_now_ns(void);
@@ -142,8 +181,9 @@ int ctpb_peer_trickle(const ctpb_pool *pool, size_t tasks, unsigned period_us, u
 double ctpb_peer_idle_cpu(const ctpb_pool *pool, double seconds);
 
 typedef struct ctpb_peer_tick_result {
-    uint64_t tick_ns; /* submit of the batch to its last item done */
-    uint64_t work_ns; /* the items' measured busy time, summed */
+    uint64_t tick_ns;     /* submit of the batch to its last item done */
+    uint64_t work_ns;     /* the items' measured busy time, summed */
+    uint64_t longest_ns;  /* the longest item's measured busy time */
 } ctpb_peer_tick_result;
 
 /** Fills cost_ns with a tick's mixed task costs for `seed`: 90% 8-14 us, 9%
