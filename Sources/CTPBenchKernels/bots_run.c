@@ -17,6 +17,13 @@ uint64_t ctpb_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t ctpb_thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static double rusage_cpu(const struct rusage *ru)
 {
     return (double)ru->ru_utime.tv_sec + (double)ru->ru_utime.tv_usec / 1e6 + (double)ru->ru_stime.tv_sec +
@@ -64,6 +71,7 @@ typedef struct run_state {
     uint8_t *prio;
     int16_t *node;
     uint64_t *submit, *start, *end;
+    uint64_t *cpu;         /* each body's thread CPU time, for the ideal */
     _Atomic uint32_t *ran; /* relaxed counts; read after pool->run returned */
     action *actions;       /* 2 slots per item */
     uint8_t *nact;
@@ -71,16 +79,17 @@ typedef struct run_state {
     /* the rebuild batch: item i rebuilds zone i */
     uint8_t rb_prio[64];
     int16_t rb_node[64];
-    uint64_t rb_submit[64], rb_start[64], rb_end[64];
+    uint64_t rb_submit[64], rb_start[64], rb_end[64], rb_cpu[64];
     _Atomic uint32_t rb_ran[64];
 } run_state;
 
 static void update_item(void *ctx, size_t i)
 {
     run_state *s = ctx;
-    uint64_t t0 = ctpb_now_ns();
+    uint64_t t0 = ctpb_now_ns(), c0 = ctpb_thread_cpu_ns();
     atomic_fetch_add_explicit(&s->ran[i], 1, memory_order_relaxed);
     s->nact[i] = (uint8_t)world_update_bot(&s->w, s->bot_of[i], s->tick, &s->actions[2 * i]);
+    s->cpu[i] = ctpb_thread_cpu_ns() - c0;
     s->start[i] = t0;
     s->end[i] = ctpb_now_ns();
 }
@@ -88,9 +97,10 @@ static void update_item(void *ctx, size_t i)
 static void rebuild_item(void *ctx, size_t i)
 {
     run_state *s = ctx;
-    uint64_t t0 = ctpb_now_ns();
+    uint64_t t0 = ctpb_now_ns(), c0 = ctpb_thread_cpu_ns();
     atomic_fetch_add_explicit(&s->rb_ran[i], 1, memory_order_relaxed);
     world_rebuild_zone(&s->w, (int)i);
+    s->rb_cpu[i] = ctpb_thread_cpu_ns() - c0;
     s->rb_start[i] = t0;
     s->rb_end[i] = ctpb_now_ns();
 }
@@ -103,6 +113,7 @@ static void free_state(run_state *s)
     free(s->submit);
     free(s->start);
     free(s->end);
+    free(s->cpu);
     free((void *)s->ran);
     free(s->actions);
     free(s->nact);
@@ -165,15 +176,14 @@ static int run_rebuild(run_state *s, const ctpb_pool *pool, ctpb_bots_result *ou
         return -3;
     for (int i = 0; i < zones; i++) {
         uint32_t r = atomic_load_explicit(&s->rb_ran[i], memory_order_relaxed);
-        uint64_t body = s->rb_end[i] - s->rb_start[i];
         if (measuring) {
             out->rebuilds_submitted++;
             out->rebuilds_executed += r;
-            out->work_seconds += (double)body / 1e9;
+            out->work_seconds += (double)(s->rb_end[i] - s->rb_start[i]) / 1e9;
         }
-        *work_sum += body;
-        if (body > *work_max)
-            *work_max = body;
+        *work_sum += s->rb_cpu[i];
+        if (s->rb_cpu[i] > *work_max)
+            *work_max = s->rb_cpu[i];
         if (r != 1)
             out->wrong_runs++;
     }
@@ -181,8 +191,9 @@ static int run_rebuild(run_state *s, const ctpb_pool *pool, ctpb_bots_result *ou
     return 0;
 }
 
-/* One batch's lower bound on `workers` threads: its work spread evenly, or
- * its longest item if that is longer. */
+/* One batch's lower bound on `workers` threads: its work (the bodies' thread
+ * CPU time, which a preempted body does not inflate) spread evenly, or its
+ * longest body if that is longer. */
 static uint64_t batch_ideal(uint64_t sum, uint64_t longest, size_t workers)
 {
     uint64_t even = (sum + workers - 1) / workers;
@@ -260,9 +271,9 @@ static int run_tick(ctpb_bots_state *st)
         if (!measuring)
             continue;
         uint64_t body = s->end[i] - s->start[i];
-        up_sum += body;
-        if (body > up_max)
-            up_max = body;
+        up_sum += s->cpu[i];
+        if (s->cpu[i] > up_max)
+            up_max = s->cpu[i];
         out->updates_submitted++;
         out->updates_executed += r;
         unsigned c = s->prio[i];
@@ -343,10 +354,11 @@ int ctpb_bots_begin(const ctpb_bots_config *cfg, const ctpb_pool *pool, ctpb_bot
     s->submit = malloc(n * sizeof(uint64_t));
     s->start = malloc(n * sizeof(uint64_t));
     s->end = malloc(n * sizeof(uint64_t));
+    s->cpu = malloc(n * sizeof(uint64_t));
     s->ran = calloc(n, sizeof *s->ran);
     s->actions = malloc(2 * n * sizeof *s->actions);
     s->nact = malloc(n);
-    int bad = !s->bot_of || !s->prio || !s->node || !s->submit || !s->start || !s->end || !s->ran || !s->actions ||
+    int bad = !s->bot_of || !s->prio || !s->node || !s->submit || !s->start || !s->end || !s->cpu || !s->ran || !s->actions ||
               !s->nact;
     for (int c = 0; c < CTPB_CLASSES; c++)
         bad |= !(s->due[c] = malloc(n * sizeof(uint32_t)));

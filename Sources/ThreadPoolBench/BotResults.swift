@@ -242,9 +242,9 @@ enum BotTables {
             "; \(fmt(first.deferredPerTick, 1)) due updates deferred per tick by the budgets" +
             "; update cost mean \(fmt(first.costMeanMicros, 1)) us, p50 \(fmt(first.cost.p50, 1)), p99 \(fmt(first.cost.p99, 0)), max \(fmt(first.cost.max, 0)) us" +
             "; measured work \(ms(base.workPerTickMicros)) ms per tick on \(base.pool), ideal p50 \(ms(base.ideal.p50)) ms.\n"
-        out += "Ideal: the tick thread's serial part plus, per batch, the bodies' measured time divided by the workers " +
-            "(or the longest body if longer); each pool's from its own ticks.\n"
-        out += "Every pool ran every update exactly once (\(first.updatesSubmitted) updates, \(first.rebuildsSubmitted) grid rebuilds per pool" +
+        out += "Ideal: the tick thread's serial part (its time outside the pool's run calls) plus, per batch, the bodies' " +
+            "thread CPU time divided by the workers (or the longest body's if longer); each pool's from its own ticks.\n"
+        out += "Every pool above ran every update exactly once (\(first.updatesSubmitted) updates, \(first.rebuildsSubmitted) grid rebuilds per pool" +
             (reps > 1 ? " over \(reps) repetitions" : "") + "); final world checksum " +
             (runs.allSatisfy { r in r.repetitions.allSatisfy { $0.checksum == first.checksum } }
                 ? "identical across pools.\n" : "DIFFERS between pools.\n")

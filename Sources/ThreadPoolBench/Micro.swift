@@ -7,7 +7,7 @@ import ThreadPoolSwift
 /// raw reference measured in the same process.
 struct Micro: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Wake latency, external burst, fib fork-join, trickle and idle CPU, parallel for.")
+        abstract: "Wake latency, external burst, fib fork-join, trickle and idle CPU, parallel for, tick after a park.")
 
     @Option(help: "Pool workers (0 = one per CPU).")
     var workers: Int = 0
@@ -27,8 +27,42 @@ struct Micro: ParsableCommand {
     @Flag(help: "Fewer rounds, for a smoke run.")
     var quick = false
 
+    @Option(help: "Tick scenario: tasks per tick, comma-separated.", transform: parseList)
+    var tickSizes: [Int] = [16, 100, 1000]
+
+    @Option(help: "Tick scenario: ticks per pool in each repetition (10 with --quick).")
+    var tickRounds: Int = 40
+
+    @Option(help: "Tick scenario: repetitions; ratios are the median over them, with min-max.")
+    var tickRepeats: Int = 3
+
+    @Option(help: "Tick scenario: ticks each pool runs in its turn before the next pool's (10 with --quick).")
+    var tickBlock: Int = 20
+
+    @Option(help: "Tick scenario: pause before each tick, in microseconds (long enough for the workers to park).")
+    var tickPauseUs: UInt32 = 3000
+
+    @Flag(help: "Run only the tick scenario.")
+    var tickOnly = false
+
     @Option(help: "Write every figure as JSON to this file.")
     var json: String?
+
+    func validate() throws {
+        guard !tickSizes.isEmpty, tickSizes.allSatisfy({ $0 >= 1 && $0 <= 1_000_000 }) else {
+            throw ValidationError("--tick-sizes: each between 1 and 1,000,000")
+        }
+        guard tickRounds >= 1, tickRepeats >= 1, tickBlock >= 1 else {
+            throw ValidationError("--tick-rounds, --tick-repeats, --tick-block >= 1")
+        }
+    }
+
+    struct TickResults: Codable {
+        var machine: String
+        var workers: Int
+        var tickPauseMicros: UInt32
+        var tick: [TickRun]
+    }
 
     struct Results: Codable {
         var machine: String
@@ -51,6 +85,8 @@ struct Micro: ParsableCommand {
         var cSubmitPerSecondSameRun: Double
         var asyncOnPoolSeconds: Double
         var asyncOnGlobalSeconds: Double
+        var tickPauseMicros: UInt32
+        var tick: [TickRun]
     }
 
     struct ZoneRun: Codable {
@@ -68,6 +104,20 @@ struct Micro: ParsableCommand {
         let burst = quick ? 400_000 : burstTasks
         let reps = quick ? 2 : repeats
         let fibN = quick ? min(fib, 27) : fib
+        let tickOptions = TickOptions(sizes: tickSizes, rounds: quick ? min(tickRounds, 10) : tickRounds,
+                                      repetitions: tickRepeats, block: quick ? min(tickBlock, 10) : tickBlock,
+                                      pauseMicros: tickPauseUs, seed: 0x7469_636b)
+        if tickOnly {
+            let ticks = try runTickScenario(workers: w, options: tickOptions)
+            print(renderTickScenario(ticks, options: tickOptions, workers: w))
+            if let json {
+                let enc = JSONEncoder()
+                enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try enc.encode(TickResults(machine: machineDescription(), workers: w, tickPauseMicros: tickPauseUs,
+                                           tick: ticks)).write(to: URL(fileURLWithPath: json))
+            }
+            return
+        }
 
         progress("wake latency: \(rounds) rounds, pool vs bare condvar")
         var ctpNs = [UInt64](repeating: 0, count: rounds)
@@ -110,6 +160,7 @@ struct Micro: ParsableCommand {
         let fibSeq = ctpb_fib_sequential(fibN, &seqValue)
         let loopSeq = ctpb_parallel_for(0, 10_000_000, Int32(reps))
         let peerRuns = try runPeerMicro(workers: w, quick: quick, reps: reps, fibN: fibN, fibValue: seqValue)
+        let tickRuns = try runTickScenario(workers: w, options: tickOptions)
 
         let zoneTicks = quick ? 100 : 1000
         progress("zones on nodes: 8 zones x 512 bots, \(zoneTicks) ticks, NUMA auto vs off")
@@ -189,6 +240,7 @@ struct Micro: ParsableCommand {
         sw.add(["task group on the global executor (ms)", fmt(asyncTimes.global * 1000), "1.00"])
         print(sw.render())
         print(renderPeerMicro(peerRuns, fibN: fibN, fibSequential: fibSeq, loopSequential: loopSeq))
+        print(renderTickScenario(tickRuns, options: tickOptions, workers: w))
 
         if let json {
             let r = Results(machine: machineDescription(), workers: w, wakeCtp: wakeCtp, wakeCondvar: wakeCv,
@@ -204,7 +256,8 @@ struct Micro: ParsableCommand {
                             zones: zoneRuns,
                             swiftSubmitPerSecond: Double(swiftTasks) / swiftBest,
                             cSubmitPerSecondSameRun: Double(swiftTasks) / cBest,
-                            asyncOnPoolSeconds: asyncTimes.pool, asyncOnGlobalSeconds: asyncTimes.global)
+                            asyncOnPoolSeconds: asyncTimes.pool, asyncOnGlobalSeconds: asyncTimes.global,
+                            tickPauseMicros: tickPauseUs, tick: tickRuns)
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             try enc.encode(r).write(to: URL(fileURLWithPath: json))

@@ -82,11 +82,11 @@ typedef struct ctpb_bots_result {
     int ticks;
     uint64_t *tick_ns;                        /* [ticks] tick start to actions drained */
     uint64_t *tick_wake_ns;                   /* [ticks] tick's first submit to first start */
-    uint64_t *tick_work_ns;                   /* [ticks] serial part + every body's wall time */
+    uint64_t *tick_work_ns;                   /* [ticks] serial part + every body's thread CPU time */
     uint64_t *tick_ideal_ns;                  /* [ticks] the limit on config->workers threads: the
                                                  serial part (the tick thread's time outside the
                                                  pool's run calls) plus, per batch, its bodies'
-                                                 wall time / workers or its longest body if longer */
+                                                 CPU time / workers or its longest body's if longer */
     uint64_t *latency_ns[CTPB_CLASSES];       /* submit-to-start per update, by class */
     size_t latency_count[CTPB_CLASSES];
     uint64_t *cost_ns;                        /* wall time of each update body */
@@ -154,6 +154,9 @@ double ctpb_settle(double max_seconds);
 /** CLOCK_MONOTONIC in nanoseconds. */
 uint64_t ctpb_now_ns(void);
 
+/** The calling thread's CPU time in nanoseconds (CLOCK_THREAD_CPUTIME_ID). */
+uint64_t ctpb_thread_cpu_ns(void);
+
 /* ---- Micro-benchmarks through the same interface (peer_micro.c) ---------- */
 
 /** Wake latency of a parked pool: `rounds` times, sleep gap_us, then run a
@@ -182,8 +185,8 @@ double ctpb_peer_idle_cpu(const ctpb_pool *pool, double seconds);
 
 typedef struct ctpb_peer_tick_result {
     uint64_t tick_ns;     /* submit of the batch to its last item done */
-    uint64_t work_ns;     /* the items' measured busy time, summed */
-    uint64_t longest_ns;  /* the longest item's measured busy time */
+    uint64_t work_ns;     /* the items' measured busy time (thread CPU time), summed */
+    uint64_t longest_ns;  /* the longest item's */
 } ctpb_peer_tick_result;
 
 /** Fills cost_ns with a tick's mixed task costs for `seed`: 90% 8-14 us, 9%
@@ -191,7 +194,8 @@ typedef struct ctpb_peer_tick_result {
 void ctpb_tick_costs(uint32_t *cost_ns, size_t tasks, uint64_t seed);
 
 /** One tick after a pause: sleeps pause_us (long enough for the workers to
- *  park), then runs one batch of `tasks` busy items of cost_ns[i] each. */
+ *  park), then runs one batch of `tasks` busy items, item i burning cost_ns[i]
+ *  of its thread's CPU time (a preempted item does not progress). */
 int ctpb_peer_tick(const ctpb_pool *pool, const uint32_t *cost_ns, size_t tasks, unsigned pause_us,
                    ctpb_peer_tick_result *out);
 
