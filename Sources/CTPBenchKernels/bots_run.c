@@ -492,7 +492,7 @@ double ctpb_settle(double max_seconds)
         uint64_t w0 = ctpb_now_ns();
         sleep_until(w0 + 10000000u); /* 10 ms */
         double used = process_cpu() - c0, span = (double)(ctpb_now_ns() - w0) / 1e9;
-        if (used < 0.05 * span || ctpb_now_ns() >= limit)
+        if (used < 0.15 * span || ctpb_now_ns() >= limit)
             break;
     }
     return (double)(ctpb_now_ns() - t0) / 1e9;

@@ -146,9 +146,11 @@ void ctpb_bots_result_free(ctpb_bots_result *result);
 /** Process CPU seconds, user + system (getrusage). */
 double ctpb_process_cpu_seconds(void);
 
-/** Waits, in windows of 10 ms, until the process uses under 5% of a CPU (no
- *  pool's threads still spinning from its last batch), at most max_seconds.
- *  Returns the seconds waited. Run between two pools' turns. */
+/** Waits, in windows of 10 ms, until the process uses under 15% of a CPU (no
+ *  pool's threads still spinning from its last batch: libomp spins 200 ms; a
+ *  pool that polls while idle, like legacy-003's 1 ms timed waits, stays
+ *  under it), at most max_seconds. Returns the seconds waited. Run between
+ *  two pools' turns. */
 double ctpb_settle(double max_seconds);
 
 /** CLOCK_MONOTONIC in nanoseconds. */
