@@ -1,13 +1,20 @@
-/* Promela model of ctp's park/wake protocol (Sources/CThreadPool/sleep.c,
- * scheduler.c) and of shutdown (pool.c). See docs/scheduler.md.
+/* Promela model of ctp's park/wake protocol (Sources/CThreadPool/sleep.c:
+ * start_looking, found_work, found_none, new_work and wake map onto the
+ * inlines and labels below) and of shutdown (pool.c). See docs/scheduler.md.
  *
  * Checked by spin in the test command (scripts/test.sh):
  *   1. No stranded task: in any state where nothing can move (submitters
- *      done, every worker blocked in its park or inside a task that never
- *      returns), no task is queued while a worker is parked.
+ *      done or stalled, every worker blocked in its park or inside a task
+ *      that never returns), no task is queued while a worker is blocked in
+ *      its park, whether parked or already counted as woken.
  *   2. Shutdown terminates: unless a task never returns, such a final state
  *      has every worker exited and the pool stopped; spin also reports any
  *      other deadlock (invalid end state).
+ * A waker may stop for good after any signal of a wake but its first (as
+ * when the worker it signalled takes its CPU and keeps it): the condition
+ * variable is modelled as a `signalled` flag a blocked worker waits for, and
+ * a signal sent while the worker is not blocked is lost, as with a real
+ * condition variable.
  * Promela runs interleavings under sequential consistency; the C code gets
  * the same orderings from its seq_cst fences (see the comments there).
  *
@@ -15,6 +22,7 @@
  * (scripts/test.sh runs them and expects spin to fail):
  *   NO_RECHECK     the worker parks without looking at the queues again
  *   NO_HANDOFF     the last searcher leaves without checking for work
+ *   NO_PASS_ON     a woken worker does not send the signals its waker still owes
  */
 
 #ifndef W
@@ -35,6 +43,11 @@ byte searching = 0;      /* counts: searching half */
 byte parked = 0;         /* counts: parked half (== number of on_idle) */
 bool on_idle[W];
 bool notified[W];
+bool owed[W];            /* notified, signal not yet sent */
+byte owedc = 0;          /* sleep.owed: number of owed signals */
+bool signalled[W];       /* the condition variable: a signal is pending */
+byte blocked = 0;        /* workers blocked in cond_wait */
+byte stalls = 0;         /* wakers that stopped for good between signals */
 bool lock = false;       /* the sleep mutex */
 bool exiting = false;
 bool stopped = false;
@@ -44,21 +57,59 @@ byte stuck = 0;          /* workers inside a task that never returns */
 inline acquire() { atomic { !lock -> lock = true } }
 inline release() { lock = false }
 
-/* wake(n): pop up to n parked workers; the waker counts them searching. */
-inline wake(n) {
-    byte k = 0;
-    byte i;
-    acquire();
-    for (i : 0 .. W - 1) {
+/* send(i): whoever claims an owed signal sends it. */
+inline send(i) {
+    atomic {
         if
-        :: k < n && on_idle[i] ->
-            on_idle[i] = false; notified[i] = true;
-            parked--; searching++; k++
+        :: owed[i] -> owed[i] = false; owedc--; signalled[i] = true
         :: else -> skip
         fi
     }
+}
+
+/* A waker may stop for good here, between two of its signals. */
+inline maybe_stall() {
+    if
+    :: sent > 0 && stalls == 0 ->
+        atomic { stalls == 0 -> stalls++ };
+end_stalled:
+        (false)
+    :: skip
+    fi
+}
+
+/* wake(n): pop up to n parked workers and count them searching, owe each a
+ * signal (all under the lock), then send them, starting at any of them. */
+inline wake(n) {
+    byte k = 0;
+    byte i;
+    byte mine = 0;
+    byte sent = 0;
+    byte first;
+    acquire();
+    atomic {
+        for (i : 0 .. W - 1) {
+            if
+            :: k < n && on_idle[i] ->
+                on_idle[i] = false; notified[i] = true;
+                owed[i] = true; owedc++;
+                parked--; searching++; k++;
+                mine = mine | (1 << i)
+            :: else -> skip
+            fi
+        };
+        i = 0
+    };
     release();
-    k = 0
+    select(first : 0 .. W - 1);
+    for (i : 0 .. W - 1) {
+        if
+        :: (mine & (1 << ((first + i) % W))) != 0 ->
+            maybe_stall(); send((first + i) % W); sent++
+        :: else -> skip
+        fi
+    }
+    atomic { k = 0; mine = 0; sent = 0; first = 0; i = 0 }
 }
 
 /* ctp__sleep_notify after publishing `tasks` tasks: the fence, then one
@@ -92,6 +143,8 @@ proctype worker(byte id) {
     bool srch = false;
     bool got;
     bool skip_block;
+    bool pass_on = false;
+    byte j;
 top:
     /* ctp__find_task */
     atomic {
@@ -160,23 +213,41 @@ park:
 #else
     skip_block = (q > 0 || exiting);
 #endif
-    /* 3. block on the condition variable */
+    /* 3. block on the condition variable: cond_wait unlocks and waits in
+     * one step; a signal sent before that is lost. */
     acquire();
-    if
+    do
     :: !skip_block && !notified[id] && !exiting ->
-        release();
+        atomic { signalled[id] = false; blocked++; release() };
 end_parked:
-        (notified[id] || exiting);   /* a signal after the predicate changed */
+        atomic { (signalled[id] || exiting) -> blocked-- };
         acquire()
-    :: else -> skip
-    fi;
+    :: else -> break
+    od;
     skip_block = false;
     /* 4. leave */
     if
-    :: notified[id] -> notified[id] = false
+    :: notified[id] ->
+        notified[id] = false;
+        atomic {    /* the exchange on our own owed flag */
+            if
+            :: owed[id] -> owed[id] = false; owedc--
+            :: else -> skip
+            fi
+        };
+        pass_on = (owedc > 0)
     :: else -> on_idle[id] = false; parked--; searching++
     fi;
     release();
+    /* 5. send the signals our waker still owes */
+#ifndef NO_PASS_ON
+    if
+    :: pass_on ->
+        atomic { for (j : 0 .. W - 1) { send(j) }; j = 0 }
+    :: else -> skip
+    fi;
+#endif
+    pass_on = false;
     srch = true;
     goto top;
 out:
@@ -206,10 +277,10 @@ end_join:
  * acceptable. */
 proctype checker() {
     timeout ->
-    /* no task queued while a worker sleeps */
-    assert(q == 0 || parked == 0);
-    /* unless a task never returns, shutdown completed */
-    assert(stuck > 0 || (stopped && exited == W))
+    /* no task queued while a worker sleeps, parked or woken but unsignalled */
+    assert(q == 0 || (parked == 0 && blocked == 0));
+    /* unless a task never returns or a waker stopped, shutdown completed */
+    assert(stuck > 0 || stalls > 0 || (stopped && exited == W))
 }
 
 init {

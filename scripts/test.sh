@@ -4,7 +4,7 @@
 #   2. the C test suite (with the race-window hooks compiled in)
 #   3. the same suite under ThreadSanitizer, and under AddressSanitizer + UBSan,
 #      and the C++ wrapper's tests under both
-#   4. the Promela model of the park/wake protocol, checked with spin, and two
+#   4. the Promela model of the park/wake protocol, checked with spin, and three
 #      seeded protocol bugs that the check must catch
 #   5. the CMake build: C++ wrapper tests and examples under ctest, exported
 #      symbols and SONAME, install into a temporary prefix, and consumer
@@ -152,6 +152,7 @@ model() { # model NAME EXPECT(pass|fail) [spin -D flags]
 model protocol pass
 model no-recheck fail -DNO_RECHECK
 model no-handoff fail -DNO_HANDOFF
+model no-pass-on fail -DNO_PASS_ON
 
 note "5. CMake: build, C++ wrapper tests and examples (ctest), install, consumers"
 cm="$out/cmake"
