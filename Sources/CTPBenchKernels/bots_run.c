@@ -382,6 +382,14 @@ int ctpb_bots_begin(const ctpb_bots_config *cfg, const ctpb_pool *pool, ctpb_bot
 
 int ctpb_bots_remaining(const ctpb_bots_state *st) { return st ? st->total - st->k : 0; }
 
+int ctpb_bots_set_pool(ctpb_bots_state *st, const ctpb_pool *pool)
+{
+    if (pool->alloc_on_node != NULL || st->pool.alloc_on_node != NULL)
+        return -1;
+    st->pool = *pool;
+    return 0;
+}
+
 int ctpb_bots_step(ctpb_bots_state *st, int ticks)
 {
     if (!st || ticks < 0)

@@ -115,7 +115,11 @@ static ctp__task *take_injected(ctp__worker *w, ctp__injector *inj, int p, bool 
 {
     ctp_pool *pool = w->pool;
     size_t want = 1;
-    if (!remote) {
+    /* CRITICAL tasks are taken one at a time: left in the injector they run
+     * in submission order on whichever thread comes first (a batch on one
+     * deque would queue them behind that worker's current task, and thieves
+     * take a batch newest first). */
+    if (!remote && p != CTP_PRIORITY_CRITICAL) {
         size_t queued = atomic_load_explicit(&inj->count, memory_order_relaxed);
         want = queued / pool->nworkers + 1;
         if (want > 32)

@@ -125,13 +125,32 @@ struct Bots: ParsableCommand {
         let pools = UnsafeMutablePointer<ctpb_pool>.allocate(capacity: specs.count)
         var made = 0
         defer {
-            for i in 0..<made { pools[i].destroy(pools[i].impl) }
             pools.deinitialize(count: made)
             pools.deallocate()
         }
+        // Pools that poll while idle live only during their own turns; the
+        // others for the whole run. alive[i]: pools[i] holds a live pool.
+        var alive = [Bool](repeating: false, count: specs.count)
+        defer { for i in 0..<made where alive[i] { pools[i].destroy(pools[i].impl) } }
         for spec in specs {
             (pools + made).initialize(to: try spec.make(PeerOptions(workers: w, topology: topology)))
+            alive[made] = true
             made += 1
+        }
+        func enterTurn(_ i: Int, _ state: OpaquePointer?) throws {
+            guard specs[i].pollsWhileIdle else { return }
+            if !alive[i] {
+                pools[i] = try specs[i].make(PeerOptions(workers: w, topology: topology))
+                alive[i] = true
+                var warm = ctpb_peer_burst_result()
+                _ = ctpb_peer_burst(pools + i, 64, &warm) // start its threads
+            }
+            if let state { _ = ctpb_bots_set_pool(state, pools + i) }
+        }
+        func leaveTurn(_ i: Int) {
+            guard specs[i].pollsWhileIdle, alive[i] else { return }
+            pools[i].destroy(pools[i].impl)
+            alive[i] = false
         }
         var results: [[ctpb_bots_result]] = Array(repeating: [], count: specs.count)
         defer { for i in results.indices { for j in results[i].indices { ctpb_bots_result_free(&results[i][j]) } } }
@@ -153,16 +172,20 @@ struct Bots: ParsableCommand {
             progress("\(n) bots · repetition \(rep + 1)/\(repetitions): \(warm) warm-up ticks per pool, then " +
                      "\(measured) measured in turns of \(block)")
             for i in order {
+                try enterTurn(i, nil)
                 let rc = ctpb_bots_begin(&cfg, pools + i, &states[i])
                 if rc != 0 { throw PeerError(description: "\(specs[i].name): could not set up the world (\(rc))") }
                 _ = ctpb_bots_step(states[i], Int32(warm))
+                leaveTurn(i)
             }
             var done = 0
             while done < measured {
                 let b = min(block, measured - done)
                 for i in order {
+                    try enterTurn(i, states[i])
                     ctpb_settle(0.5)
                     _ = ctpb_bots_step(states[i], Int32(b))
+                    leaveTurn(i)
                     reporter.update("repetition \(rep + 1)/\(repetitions) · \(specs[i].name) · tick \(done + b)/\(measured)")
                 }
                 done += b

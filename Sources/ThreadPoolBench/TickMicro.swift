@@ -72,14 +72,22 @@ func runTickScenario(workers: Int, options o: TickOptions) throws -> [TickRun] {
     let specs = allPeers.filter { defaultPeerNames.contains($0.name) }
     let pools = UnsafeMutablePointer<ctpb_pool>.allocate(capacity: specs.count)
     var made = 0
+    // Pools that poll while idle live only during their own turns (their
+    // idle cost would land on the others); alive[i]: pools[i] is live.
+    var alive = [Bool](repeating: false, count: specs.count)
     defer {
-        for i in 0..<made { pools[i].destroy(pools[i].impl) }
+        for i in 0..<made where alive[i] { pools[i].destroy(pools[i].impl) }
         pools.deinitialize(count: made)
         pools.deallocate()
     }
     for spec in specs {
         (pools + made).initialize(to: try spec.make(PeerOptions(workers: workers, topology: nil)))
+        alive[made] = true
         made += 1
+    }
+    for i in specs.indices where specs[i].pollsWhileIdle {
+        pools[i].destroy(pools[i].impl)
+        alive[i] = false
     }
     let reporter = ProgressReporter(label: "tick")
     defer { reporter.finish() }
@@ -102,6 +110,18 @@ func runTickScenario(workers: Int, options o: TickOptions) throws -> [TickRun] {
             while start < o.rounds {
                 let end = min(start + o.block, o.rounds)
                 for i in order {
+                    if !alive[i] {
+                        pools[i] = try specs[i].make(PeerOptions(workers: workers, topology: nil))
+                        alive[i] = true
+                        var warm = ctpb_peer_burst_result()
+                        _ = ctpb_peer_burst(pools + i, 64, &warm) // start its threads
+                    }
+                    defer {
+                        if specs[i].pollsWhileIdle {
+                            pools[i].destroy(pools[i].impl)
+                            alive[i] = false
+                        }
+                    }
                     ctpb_settle(0.5)
                     let c0 = ctpb_process_cpu_seconds()
                     for r in start..<end {

@@ -134,6 +134,12 @@ int ctpb_bots_begin(const ctpb_bots_config *config, const ctpb_pool *pool, ctpb_
  *  ticks run, or a negative error (-2, -3), which every later call repeats. */
 int ctpb_bots_step(ctpb_bots_state *state, int ticks);
 
+/** Hands the state a new pool between steps (the table is copied), for a pool
+ *  that is created for each of its turns and destroyed after it. Only for a
+ *  pool without alloc_on_node (the world's memory stays where it is).
+ *  0, or -1 if the pool has alloc_on_node. */
+int ctpb_bots_set_pool(ctpb_bots_state *state, const ctpb_pool *pool);
+
 /** Ticks left to run, warm-up included. */
 int ctpb_bots_remaining(const ctpb_bots_state *state);
 
