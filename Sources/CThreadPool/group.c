@@ -105,6 +105,11 @@ int ctp_group_submit(ctp_group *group, ctp_priority priority, ctp_task_fn fn, vo
 }
 
 
+static bool past(uint64_t deadline)
+{
+    return deadline != CTP_WAIT_FOREVER && ctp__now_ns() >= deadline;
+}
+
 static int wait_on_worker(ctp__worker *w, ctp_group *g, uint64_t deadline)
 {
     ctp_pool *pool = w->pool;
@@ -112,10 +117,27 @@ static int wait_on_worker(ctp__worker *w, ctp_group *g, uint64_t deadline)
         /* Acquire: pairs with the decrement in ctp__group_task_done. */
         if (atomic_load_explicit(&g->latch.pending, memory_order_acquire) == 0)
             return CTP_OK;
-        ctp__task *t = ctp__find_task(w, ctp__stack_allows_steal(w));
+        /* No task starts past the deadline: a timed wait overruns it by at
+         * most the task it was running when the deadline passed. */
+        if (past(deadline))
+            return CTP_ETIMEDOUT;
+        if (!ctp__stack_allows_steal(w)) {
+            /* Too deep in its stack to run other work: it runs its own
+             * deque's tasks (the group's children it pushed) and otherwise
+             * blocks on the group alone. It does not look for work it may
+             * not take, so it neither spins nor counts as a searcher that
+             * submitters would rely on (their wake goes to a worker that can
+             * take the task). Only this worker pushes to its own deque, so
+             * nothing appears there while it blocks. */
+            ctp__task *own = ctp__find_task(w, false);
+            if (own != NULL)
+                ctp__run_task(pool, w, own);
+            else
+                ctp__sleep_latch_block(&pool->sleep, &g->latch, deadline);
+            continue;
+        }
+        ctp__task *t = ctp__find_task(w, true);
         if (t == NULL) {
-            if (deadline != CTP_WAIT_FOREVER && ctp__now_ns() >= deadline)
-                return CTP_ETIMEDOUT;
             t = ctp__worker_idle(w, g, deadline);
             if (t == NULL)
                 continue; /* done, or deadline: re-checked at the top */
@@ -168,6 +190,8 @@ static int wait_outside(ctp_pool *pool, ctp_group *g, uint64_t deadline)
         /* Acquire: pairs with the decrement in ctp__group_task_done. */
         if (atomic_load_explicit(&g->latch.pending, memory_order_acquire) == 0)
             return CTP_OK;
+        if (past(deadline))
+            return CTP_ETIMEDOUT; /* no task starts past the deadline */
         ctp__task *t = NULL;
         if (tls->task_depth < CTP__OUTSIDE_HELP_DEPTH)
             t = ctp__find_task_outside(pool);
@@ -175,8 +199,6 @@ static int wait_outside(ctp_pool *pool, ctp_group *g, uint64_t deadline)
             run_outside(pool, t);
             continue;
         }
-        if (deadline != CTP_WAIT_FOREVER && ctp__now_ns() >= deadline)
-            return CTP_ETIMEDOUT;
         ctp__sleep_latch_block(&pool->sleep, &g->latch, deadline);
     }
 }

@@ -387,10 +387,12 @@ void *ctp__sleep_idle(ctp__sleep *s, uint32_t worker, ctp__sleep_find_fn find, v
         for (unsigned round = 0;; round++) {
             if (stop_looking(s, latch))
                 goto out;
+            uint64_t now = ctp__now_ns();
+            if (now >= deadline_ns)
+                goto out; /* a timed wait takes no task past its deadline */
             if ((t = find(find_ctx)) != NULL)
                 goto out;
-            uint64_t now = ctp__now_ns();
-            if (now >= spin_end || now >= deadline_ns)
+            if (now >= spin_end)
                 break;
             for (unsigned i = 0, n = 1u << (round < 6 ? round : 6); i < n; i++)
                 ctp__cpu_relax();
@@ -404,9 +406,10 @@ void *ctp__sleep_idle(ctp__sleep *s, uint32_t worker, ctp__sleep_find_fn find, v
     for (;;) {
         if (stop_looking(s, latch))
             goto out;
-        if ((t = find(find_ctx)) != NULL)
-            goto out;
+        /* The deadline first: a timed wait takes no task past it. */
         if (deadline_ns != CTP_WAIT_FOREVER && ctp__now_ns() >= deadline_ns)
+            goto out;
+        if ((t = find(find_ctx)) != NULL)
             goto out;
         uint64_t until = deadline_ns;
         if (backoff_end != 0) {

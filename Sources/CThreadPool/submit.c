@@ -1,5 +1,5 @@
 /* Submission: validation, then a worker's own deque or the injection queue,
- * then the wake decision (ctp__sleep_notify). Batches are all or none. */
+ * then the wake decision (ctp__notify, i.e. ctp__sleep_new_work). Batches are all or none. */
 #include "pool.h"
 
 #include <string.h>
@@ -182,13 +182,23 @@ static int submit_injected(ctp_pool *pool, const ctp_task_desc *descs, size_t co
         if (involved[n])
             pthread_mutex_lock(&pool->injs[n].lock);
     int rc = CTP_OK;
-    if (!inside && atomic_load_explicit(&pool->state, memory_order_relaxed) != CTP__RUNNING)
+    size_t cap = pool->config.queue_capacity;
+    bool reserved = false; /* counted in ext_queued already */
+    if (!inside && atomic_load_explicit(&pool->state, memory_order_relaxed) != CTP__RUNNING) {
         rc = CTP_ESHUTDOWN;
-    else if (!inside && pool->config.queue_capacity != 0 &&
-             (count > pool->config.queue_capacity ||
-              atomic_load_explicit(&pool->ext_queued, memory_order_relaxed) >
-                  pool->config.queue_capacity - count))
-        rc = CTP_EFULL;
+    } else if (!inside && cap != 0) {
+        /* Reserve with one atomic add, so submitters holding different
+         * injectors' locks cannot both pass the bound (each sees the other's
+         * reservation); undone if the batch is refused. Relaxed: the count
+         * is the only thing it protects. */
+        size_t before = atomic_fetch_add_explicit(&pool->ext_queued, count, memory_order_relaxed);
+        if (count > cap || before > cap - count) {
+            atomic_fetch_sub_explicit(&pool->ext_queued, count, memory_order_relaxed);
+            rc = CTP_EFULL;
+        } else {
+            reserved = true;
+        }
+    }
     ctp__task *list = NULL, **tail = &list;
     for (size_t i = 0; rc == CTP_OK && i < count; i++) {
         int home = home_node(pool, descs[i].node);
@@ -202,6 +212,8 @@ static int submit_injected(ctp_pool *pool, const ctp_task_desc *descs, size_t co
                 list = next;
             }
             rc = CTP_ENOMEM;
+            if (reserved)
+                atomic_fetch_sub_explicit(&pool->ext_queued, count, memory_order_relaxed);
             break;
         }
         fill(t, &descs[i], !inside, home);
@@ -212,7 +224,7 @@ static int submit_injected(ctp_pool *pool, const ctp_task_desc *descs, size_t co
         count_groups(descs, count);
         /* Before publishing: see the quiescence check. Release: pairs with its acquire loads. */
         atomic_fetch_add_explicit(&pool->ext_submitted, count, memory_order_release);
-        if (!inside)
+        if (!inside && !reserved)
             atomic_fetch_add_explicit(&pool->ext_queued, count, memory_order_relaxed);
         while (list != NULL) {
             ctp__task *t = list;

@@ -30,6 +30,9 @@ struct test_case {
     X(sleep_fake_queue_no_lost_wakeups)                                                            \
     X(sleep_wake_survives_stalled_waker)                                                           \
     X(batch_after_park_reaches_every_worker)                                                       \
+    X(deep_waiter_does_not_absorb_wakes)                                                           \
+    X(queue_capacity_holds_across_nodes)                                                           \
+    X(timed_wait_starts_no_task_past_deadline)                                                     \
     X(shutdown_drain_runs_spawned_tasks)                                                           \
     X(shutdown_cancel_calls_on_cancel)                                                             \
     X(shutdown_timeout_keeps_pool_valid)                                                           \

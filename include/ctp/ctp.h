@@ -290,8 +290,14 @@ CTP_API int ctp_group_submit(ctp_group *group, ctp_priority priority, ctp_task_f
  *  While it waits it runs other queued tasks (its own worker's first), so
  *  nested fork-join completes even on a one-worker pool; this also holds
  *  from a thread outside the pool. Tasks may be added to the group while it
- *  waits. Returns CTP_OK, CTP_ETIMEDOUT (tasks keep running; wait again),
- *  CTP_EINVAL (NULL). Any thread; several threads may wait on one group. */
+ *  waits. A timed wait starts no task once its deadline has passed, so it
+ *  returns at most one task's run time late (the task it was running when
+ *  the deadline passed). A waiter too deep in its stack to run other tasks
+ *  (a worker with under a quarter of its stack free) runs only the tasks it
+ *  submitted itself and otherwise blocks, without taking a wake-up meant
+ *  for an idle worker. Returns CTP_OK, CTP_ETIMEDOUT (tasks keep running;
+ *  wait again), CTP_EINVAL (NULL). Any thread; several threads may wait on
+ *  one group. */
 CTP_API int ctp_group_wait(ctp_group *group, uint64_t timeout_ns);
 
 /** Frees an idle group. Errors: CTP_EINVAL (NULL, or tasks still pending:

@@ -1,0 +1,264 @@
+/* Regression tests for defects found by attacking the public API (issue 12):
+ * a worker too deep in its stack absorbing wakes and spinning, the bounded
+ * queue exceeded across nodes, timed waits running tasks past the deadline. */
+#include "harness.h"
+
+#include "../../Sources/CThreadPool/pool.h"
+
+#include <sched.h>
+#include <string.h>
+
+/* ---- A worker that cannot take work does not search ------------------- */
+
+typedef struct deep_wait {
+    ctp_pool *pool;
+    gate release;             /* the child C waits here until T opens it */
+    _Atomic int child_started;
+    _Atomic int child_worker; /* the worker that runs C */
+    _Atomic int a_worker;     /* the worker that runs A */
+    _Atomic int a_waiting;    /* A is about to wait on its group */
+    _Atomic int a_done;
+    _Atomic int t_worker;     /* the worker that runs T */
+    _Atomic int a_rc;
+} deep_wait;
+
+static void child_task(void *arg)
+{
+    deep_wait *d = arg;
+    atomic_store(&d->child_worker, ctp_worker_index());
+    atomic_store(&d->child_started, 1);
+    gate_task(&d->release); /* until T runs */
+}
+
+static int __attribute__((noinline)) wait_deep(deep_wait *d, ctp_group *g)
+{
+    /* 52 KiB of this 64 KiB stack in use: less than a quarter is free, so
+     * the wait may not run other workers' tasks. */
+    volatile char frame[52 * 1024];
+    memset((char *)frame, 1, sizeof frame);
+    atomic_store(&d->a_waiting, 1);
+    int rc = ctp_group_wait(g, CTP_WAIT_FOREVER);
+    return rc + frame[100] - 1;
+}
+
+static void task_a(void *arg)
+{
+    deep_wait *d = arg;
+    atomic_store(&d->a_worker, ctp_worker_index());
+    ctp_group *g;
+    if (ctp_group_create(d->pool, &g) != CTP_OK) {
+        atomic_store(&d->a_rc, -100);
+        atomic_store(&d->a_done, 1);
+        return;
+    }
+    ctp_group_submit(g, CTP_PRIORITY_NORMAL, child_task, d);
+    /* Let another worker take the child (it sits on our deque). */
+    while (!atomic_load(&d->child_started))
+        sched_yield();
+    atomic_store(&d->a_rc, wait_deep(d, g));
+    ctp_group_destroy(g);
+    atomic_store(&d->a_done, 1);
+}
+
+static void task_t(void *arg)
+{
+    deep_wait *d = arg;
+    atomic_store(&d->t_worker, ctp_worker_index());
+    gate_open(&d->release);
+}
+
+/* Issue 12, item 1: a worker waiting with too little stack to steal used to
+ * count as searching forever (it saw work it may not take), spin a CPU, and
+ * absorb the wake of a task submitted from outside while a third worker
+ * stayed parked. Now it blocks without searching, the third worker is the
+ * only idle one, and the submission wakes it. */
+void test_deep_waiter_does_not_absorb_wakes(void)
+{
+    static deep_wait d;
+    memset(&d, 0, sizeof d);
+    gate_init(&d.release);
+    atomic_store(&d.child_worker, -2);
+    atomic_store(&d.a_worker, -2);
+    atomic_store(&d.t_worker, -2);
+    ctp_config c;
+    ctp_config_init(&c);
+    c.workers = 3;
+    c.stack_size = 64 * 1024;
+    CHECK_OK(ctp_pool_create(&c, &d.pool));
+    wait_parked(d.pool, 3);
+    CHECK_OK(ctp_submit(d.pool, CTP_PRIORITY_NORMAL, task_a, &d));
+    /* Stable state: A waits, C blocks on its gate, one worker idle. The
+     * idle worker must be parked and nobody searching (A's worker spinning
+     * in its search was the defect). Polled until it holds 20 times in a
+     * row, for at most 5 s. */
+    int stable = 0;
+    uint64_t until = test_now_ns() + 5000000000u;
+    while (stable < 20 && test_now_ns() < until) {
+        uint64_t counts = atomic_load(&d.pool->sleep.counts);
+        if (atomic_load(&d.a_waiting) && CTP__PARKED(counts) == 1 && CTP__SEARCHING(counts) == 0)
+            stable++;
+        else
+            stable = 0;
+        test_sleep_us(1000);
+    }
+    if (stable < 20) {
+        uint64_t counts = atomic_load(&d.pool->sleep.counts);
+        fprintf(stderr, "  parked %u searching %u: the deep waiter still searches\n", CTP__PARKED(counts),
+                CTP__SEARCHING(counts));
+    }
+    CHECK(stable == 20);
+    /* T from outside wakes the parked worker, which runs it. */
+    CHECK_OK(ctp_submit(d.pool, CTP_PRIORITY_NORMAL, task_t, &d));
+    while (!atomic_load(&d.a_done))
+        test_sleep_us(200);
+    CHECK_EQ(atomic_load(&d.a_rc), CTP_OK);
+    int a = atomic_load(&d.a_worker), ch = atomic_load(&d.child_worker), t = atomic_load(&d.t_worker);
+    CHECK(a >= 0 && ch >= 0 && t >= 0);
+    CHECK(a != ch);
+    CHECK(t != a && t != ch);
+    CHECK_OK(ctp_pool_destroy(d.pool));
+}
+
+/* ---- The bounded queue holds across nodes ------------------------------ */
+
+typedef struct cap_round {
+    ctp_pool *pool;
+    pthread_barrier_t start, done;
+    _Atomic int accepted;
+    _Atomic long ran;
+    int rounds;
+} cap_round;
+
+typedef struct cap_thread {
+    cap_round *r;
+    int node;
+} cap_thread;
+
+static void cap_task(void *arg)
+{
+    atomic_fetch_add(&((cap_round *)arg)->ran, 1);
+}
+
+static void *cap_submitter(void *arg)
+{
+    cap_thread *ct = arg;
+    cap_round *r = ct->r;
+    for (int i = 0; i < r->rounds; i++) {
+        pthread_barrier_wait(&r->start);
+        ctp_task_desc desc;
+        ctp_task_desc_init(&desc, cap_task, r);
+        desc.node = ct->node;
+        if (ctp_submit_desc(r->pool, &desc) == CTP_OK)
+            atomic_fetch_add(&r->accepted, 1);
+        pthread_barrier_wait(&r->done);
+    }
+    return NULL;
+}
+
+/* Issue 12, item 2 (the old code let two through in about 1 round in 400):
+ * with capacity 1 and three threads submitting to two
+ * nodes and the node-less queue at once (each under its own injector lock),
+ * exactly one submission is accepted per round. */
+void test_queue_capacity_holds_across_nodes(void)
+{
+    static cap_round r;
+    memset(&r, 0, sizeof r);
+    r.rounds = (int)scaled(20000);
+    ctp_config c;
+    ctp_config_init(&c);
+    c.workers = 2;
+    c.topology = "0;1";
+    c.queue_capacity = 1;
+    CHECK_OK(ctp_pool_create(&c, &r.pool));
+    /* Both workers blocked, so nothing queued starts by itself. */
+    gate g;
+    gate_init(&g);
+    for (int n = 0; n < 2; n++) {
+        ctp_task_desc desc;
+        ctp_task_desc_init(&desc, gate_task, &g);
+        desc.node = n;
+        CHECK_OK(ctp_submit_desc(r.pool, &desc));
+        wait_entered(&g, n + 1);
+    }
+    pthread_barrier_init(&r.start, NULL, 4);
+    pthread_barrier_init(&r.done, NULL, 4);
+    cap_thread ct[3] = { { &r, 0 }, { &r, 1 }, { &r, -1 } };
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++)
+        pthread_create(&th[i], NULL, cap_submitter, &ct[i]);
+    int over = 0, under = 0;
+    for (int i = 0; i < r.rounds; i++) {
+        atomic_store(&r.accepted, 0);
+        pthread_barrier_wait(&r.start);
+        pthread_barrier_wait(&r.done);
+        int a = atomic_load(&r.accepted);
+        over += a > 1;
+        under += a < 1;
+        /* Run what was accepted from here, emptying the queue again. */
+        while (ctp_pool_help(r.pool) == 1) {
+        }
+    }
+    for (int i = 0; i < 3; i++)
+        pthread_join(th[i], NULL);
+    if (over > 0 || under > 0)
+        fprintf(stderr, "  rounds with more than one accepted: %d, with none: %d\n", over, under);
+    CHECK_EQ(over, 0);
+    CHECK_EQ(under, 0);
+    CHECK_EQ(atomic_load(&r.ran), r.rounds);
+    gate_open(&g);
+    CHECK_OK(ctp_pool_destroy(r.pool));
+    pthread_barrier_destroy(&r.start);
+    pthread_barrier_destroy(&r.done);
+}
+
+/* ---- Timed waits start no task past the deadline ----------------------- */
+
+typedef struct slow_ctx {
+    pthread_t waiter;
+    _Atomic int run_by_waiter;
+    _Atomic int ran;
+} slow_ctx;
+
+static void slow_task(void *arg)
+{
+    slow_ctx *s = arg;
+    if (pthread_equal(pthread_self(), s->waiter))
+        atomic_fetch_add(&s->run_by_waiter, 1);
+    test_sleep_us(50000);
+    atomic_fetch_add(&s->ran, 1);
+}
+
+/* Issue 12, item 4: one worker busy, six unrelated 50 ms tasks queued, a
+ * 10 ms wait on a group whose task is queued behind them: the wait returns
+ * CTP_ETIMEDOUT after running at most one task, not after running all of
+ * them and the group's (which returned CTP_OK after 350 ms). */
+void test_timed_wait_starts_no_task_past_deadline(void)
+{
+    ctp_pool *pool = make_pool(1);
+    CHECK(pool != NULL);
+    gate g;
+    gate_init(&g);
+    CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, gate_task, &g));
+    wait_entered(&g, 1);
+    static slow_ctx s;
+    memset(&s, 0, sizeof s);
+    s.waiter = pthread_self();
+    for (int i = 0; i < 6; i++)
+        CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, slow_task, &s));
+    ctp_group *grp;
+    CHECK_OK(ctp_group_create(pool, &grp));
+    _Atomic long done = 0;
+    CHECK_OK(ctp_group_submit(grp, CTP_PRIORITY_NORMAL, count_task, &done));
+    int rc = ctp_group_wait(grp, 10 * 1000 * 1000);
+    int by_waiter = atomic_load(&s.run_by_waiter);
+    if (rc != CTP_ETIMEDOUT || by_waiter > 1)
+        fprintf(stderr, "  wait returned %d after running %d tasks\n", rc, by_waiter);
+    CHECK_EQ(rc, CTP_ETIMEDOUT);
+    CHECK(by_waiter <= 1);
+    gate_open(&g);
+    CHECK_OK(ctp_group_wait(grp, CTP_WAIT_FOREVER));
+    CHECK_OK(ctp_group_destroy(grp));
+    CHECK_EQ(atomic_load(&done), 1);
+    CHECK_OK(ctp_pool_destroy(pool));
+    CHECK_EQ(atomic_load(&s.ran), 6);
+}
