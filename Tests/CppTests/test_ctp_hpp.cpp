@@ -1,6 +1,7 @@
 // Tests of include/ctp/ctp.hpp: exceptions reach wait(), RAII shutdown runs
 // everything, move-only callables run or are destroyed exactly once, large
-// callables take the heap path, errors come back as ctp::error / error_code.
+// callables take the heap path, errors come back as ctp::error / error_code,
+// refused submissions leave the caller's callable untouched.
 #include <ctp/ctp.hpp>
 
 #include <array>
@@ -10,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -224,6 +226,263 @@ void priorities_and_worker_index()
     CHECK(ctp::worker_index() == -1);
 }
 
+// Refused submissions (issue 12, item 5): a callable whose submission is
+// refused (queue full, shutdown) is left untouched, still the caller's, so a
+// server can retry it; only an accepted submission moves from it.
+
+// A move-only job small enough to live inside the task.
+struct small_job {
+    std::unique_ptr<int> p;
+    std::atomic<int> *ran;
+    void operator()() { *ran += *p; }
+};
+// The same, too large for the task (the heap path).
+struct large_job {
+    std::unique_ptr<int> p;
+    std::atomic<int> *ran;
+    std::array<char, 2 * CTP_INLINE_CAPACITY> ballast{};
+    void operator()() { *ran += *p + ballast[0]; }
+};
+static_assert(sizeof(small_job) + sizeof(void *) <= CTP_INLINE_CAPACITY, "small_job must fit the task");
+static_assert(sizeof(large_job) > CTP_INLINE_CAPACITY, "large_job must not fit the task");
+static_assert(!std::is_copy_constructible_v<small_job> && !std::is_copy_constructible_v<large_job>);
+
+// A pool with one worker, held by a gate, and a bounded queue of 1 that is
+// full: submissions from this thread are refused with errc::full until open().
+struct full_pool {
+    std::atomic<bool> release{false}, started{false}; // before pool: outlive it
+    std::atomic<int> fillers{0};
+    ctp::pool pool{make_config()};
+
+    static ctp::config make_config()
+    {
+        ctp::config c;
+        c.workers = 1;
+        c.queue_capacity = 1;
+        return c;
+    }
+    full_pool()
+    {
+        pool.submit([this] {
+            started = true;
+            while (!release)
+                std::this_thread::yield();
+        });
+        while (!started)
+            std::this_thread::yield();
+        pool.submit([this] { fillers++; }); // waits unstarted: the queue is full
+    }
+    void open() { release = true; }
+    ~full_pool() { release = true; } // before ~pool drains
+};
+
+// try_submit refused with full, twice; retried after the gate opens until
+// accepted; runs exactly once; moved from only when accepted.
+template <class Job> void try_submit_full_keeps_callable()
+{
+    std::atomic<int> ran{0};
+    {
+        full_pool fp;
+        Job job{std::make_unique<int>(1), &ran};
+        std::error_code ec = fp.pool.try_submit(std::move(job));
+        CHECK(ec == ctp::errc::full);
+        CHECK(job.p != nullptr && *job.p == 1); // untouched, still ours
+        ec = fp.pool.try_submit(std::move(job));
+        CHECK(ec == ctp::errc::full);
+        CHECK(job.p != nullptr);
+        CHECK(fp.pool.stats().rejected == 2);
+        fp.open();
+        for (;;) {
+            ec = fp.pool.try_submit(std::move(job));
+            if (ec != ctp::errc::full)
+                break;
+            CHECK(job.p != nullptr);
+            std::this_thread::yield(); // the filler is still queued
+        }
+        CHECK(!ec);
+        CHECK(job.p == nullptr); // accepted: moved from
+        fp.pool.shutdown();
+        CHECK(fp.fillers == 1);
+    }
+    CHECK(ran == 1);
+}
+
+// The same through the throwing submit and task_group::run.
+template <class Job, class Submit> void throwing_submit_full_keeps_callable(Submit submit)
+{
+    std::atomic<int> ran{0};
+    {
+        full_pool fp;
+        Job job{std::make_unique<int>(1), &ran};
+        bool caught = false;
+        try {
+            submit(fp.pool, std::move(job));
+        } catch (const ctp::error &e) {
+            caught = e.code() == ctp::errc::full;
+        }
+        CHECK(caught);
+        CHECK(job.p != nullptr && *job.p == 1);
+        fp.open();
+        for (bool accepted = false; !accepted;) {
+            try {
+                submit(fp.pool, std::move(job));
+                accepted = true;
+            } catch (const ctp::error &e) {
+                CHECK(e.code() == ctp::errc::full);
+                CHECK(job.p != nullptr);
+                std::this_thread::yield();
+            }
+        }
+        CHECK(job.p == nullptr);
+        fp.pool.shutdown();
+    }
+    CHECK(ran == 1);
+}
+
+template <class Job> void submit_full_keeps_callable()
+{
+    throwing_submit_full_keeps_callable<Job>([](ctp::pool &p, Job &&job) { p.submit(std::move(job)); });
+}
+
+template <class Job> void group_run_full_keeps_callable()
+{
+    std::atomic<int> ran{0};
+    {
+        full_pool fp;
+        ctp::task_group g(fp.pool);
+        Job job{std::make_unique<int>(1), &ran};
+        bool caught = false;
+        try {
+            g.run(std::move(job));
+        } catch (const ctp::error &e) {
+            caught = e.code() == ctp::errc::full;
+        }
+        CHECK(caught);
+        CHECK(job.p != nullptr && *job.p == 1);
+        fp.open();
+        for (bool accepted = false; !accepted;) {
+            try {
+                g.run(std::move(job));
+                accepted = true;
+            } catch (const ctp::error &e) {
+                CHECK(e.code() == ctp::errc::full);
+                CHECK(job.p != nullptr);
+                std::this_thread::yield();
+            }
+        }
+        CHECK(job.p == nullptr);
+        g.wait();
+        CHECK(ran == 1);
+    }
+    CHECK(ran == 1);
+}
+
+// After shutdown every path refuses with errc::shutdown and leaves the job
+// ours: it still runs, once, on another pool.
+template <class Job> void shutdown_keeps_callable()
+{
+    std::atomic<int> ran{0};
+    Job job{std::make_unique<int>(1), &ran};
+    {
+        ctp::pool pool(ctp::config{1});
+        ctp::task_group g(pool);
+        pool.shutdown();
+        CHECK(pool.try_submit(std::move(job)) == ctp::errc::shutdown);
+        CHECK(job.p != nullptr);
+        int refused = 0;
+        try {
+            pool.submit(std::move(job), ctp::priority::high);
+        } catch (const ctp::error &e) {
+            refused += e.code() == ctp::errc::shutdown;
+        }
+        CHECK(job.p != nullptr);
+        try {
+            g.run(std::move(job));
+        } catch (const ctp::error &e) {
+            refused += e.code() == ctp::errc::shutdown;
+        }
+        CHECK(refused == 2);
+        CHECK(job.p != nullptr && *job.p == 1);
+    }
+    CHECK(ran == 0);
+    {
+        ctp::pool other(ctp::config{1});
+        other.submit(std::move(job));
+        CHECK(job.p == nullptr);
+        other.shutdown();
+    }
+    CHECK(ran == 1);
+}
+
+// Copies (lvalues, here with a copy constructor that may throw, so the
+// wrapper copies before submitting): a refused one leaves no copy behind,
+// an accepted one runs the copy once and leaves the original as it was.
+template <std::size_t Ballast> void lvalue_copy_refused_leaves_no_copy()
+{
+    tracker::live = 0;
+    std::atomic<int> ran{0};
+    {
+        full_pool fp;
+        std::array<char, Ballast> ballast{};
+        auto job = [ballast, t = tracker(), &ran] { ran += 1 + ballast[0]; };
+        static_assert(!std::is_nothrow_copy_constructible_v<decltype(job)>);
+        CHECK(tracker::live == 1);
+        CHECK(fp.pool.try_submit(job) == ctp::errc::full);
+        CHECK(tracker::live == 1);
+        bool caught = false;
+        try {
+            fp.pool.submit(job);
+        } catch (const ctp::error &e) {
+            caught = e.code() == ctp::errc::full;
+        }
+        CHECK(caught && tracker::live == 1);
+        fp.open();
+        while (fp.pool.try_submit(job) == ctp::errc::full)
+            std::this_thread::yield();
+        fp.pool.shutdown();
+        CHECK(ran == 1);
+        CHECK(tracker::live == 1); // the copy ran and was destroyed; ours is left
+    }
+    CHECK(tracker::live == 0);
+}
+
+// A callable whose move constructor may throw takes the heap path and is
+// moved only once accepted: a refused one was never moved. If that move
+// throws, the exception is reported as the task's.
+struct throwing_move_job {
+    std::unique_ptr<int> p;
+    std::atomic<int> *ran;
+    bool throw_on_move = false;
+    throwing_move_job(std::unique_ptr<int> q, std::atomic<int> *r) : p(std::move(q)), ran(r) {}
+    throwing_move_job(throwing_move_job &&o) noexcept(false) : ran(o.ran), throw_on_move(o.throw_on_move)
+    {
+        if (o.throw_on_move)
+            throw std::runtime_error("move failed");
+        p = std::move(o.p);
+    }
+    void operator()() { *ran += *p; }
+};
+
+void throwing_move_refused_then_reported()
+{
+    try_submit_full_keeps_callable<throwing_move_job>();
+    shutdown_keeps_callable<throwing_move_job>();
+    std::atomic<int> ran{0};
+    throwing_move_job job{std::make_unique<int>(1), &ran};
+    job.throw_on_move = true;
+    ctp::pool pool(ctp::config{1});
+    pool.submit(std::move(job)); // accepted; the move into the task throws
+    bool caught = false;
+    try {
+        pool.shutdown();
+    } catch (const std::runtime_error &e) {
+        caught = std::string(e.what()) == "move failed";
+    }
+    CHECK(caught);
+    CHECK(ran == 0);
+    CHECK(job.p != nullptr); // the move threw before taking it
+}
+
 } // namespace
 
 int main()
@@ -241,6 +500,17 @@ int main()
         {"large_callables_use_the_heap_path", large_callables_use_the_heap_path},
         {"errors_as_exceptions_and_codes", errors_as_exceptions_and_codes},
         {"priorities_and_worker_index", priorities_and_worker_index},
+        {"try_submit_full_keeps_callable<small>", try_submit_full_keeps_callable<small_job>},
+        {"try_submit_full_keeps_callable<large>", try_submit_full_keeps_callable<large_job>},
+        {"submit_full_keeps_callable<small>", submit_full_keeps_callable<small_job>},
+        {"submit_full_keeps_callable<large>", submit_full_keeps_callable<large_job>},
+        {"group_run_full_keeps_callable<small>", group_run_full_keeps_callable<small_job>},
+        {"group_run_full_keeps_callable<large>", group_run_full_keeps_callable<large_job>},
+        {"shutdown_keeps_callable<small>", shutdown_keeps_callable<small_job>},
+        {"shutdown_keeps_callable<large>", shutdown_keeps_callable<large_job>},
+        {"lvalue_copy_refused_leaves_no_copy<small>", lvalue_copy_refused_leaves_no_copy<8>},
+        {"lvalue_copy_refused_leaves_no_copy<large>", lvalue_copy_refused_leaves_no_copy<2 * CTP_INLINE_CAPACITY>},
+        {"throwing_move_refused_then_reported", throwing_move_refused_then_reported},
     };
     int passed = 0, failed = 0;
     for (const test &t : tests) {

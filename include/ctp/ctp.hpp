@@ -20,6 +20,14 @@
 // ones included. A callable that fits in CTP_INLINE_CAPACITY bytes (with the
 // wrapper's bookkeeping) and is nothrow-move-constructible is stored inside
 // the task itself: no allocation. Larger ones are moved to the heap.
+// A refused submission (queue full, shutdown, no memory, or any other error,
+// thrown by submit/run or returned by try_submit) leaves the callable
+// untouched: not moved from, still owned by the caller, who may submit it
+// again (retrying after errc::full is fine). Only an accepted submission
+// moves from it (an lvalue is copied instead). The one exception: a callable
+// passed as an rvalue whose move constructor may throw is moved once the
+// submission is accepted, where nothing may fail; if that move throws, the
+// exception is reported as the task's own (like one thrown by the task).
 //
 // Threads: every member function may be called from any thread, including
 // the pool's own tasks, except pool's destructor, shutdown with a timeout,
@@ -138,8 +146,8 @@ private:
     std::atomic<std::size_t> count_{0};
 };
 
-/// A callable and where its exception goes. Stored inside the task when it
-/// fits (see submit_callable), else on the heap.
+/// A callable and where its exception goes, stored inside the task (see
+/// submit_callable).
 template <class F> struct boxed {
     F fn;
     exception_slot *errors;
@@ -155,56 +163,181 @@ template <class F> struct boxed {
         self->~boxed();
     }
     static void cancel(void *p) noexcept { static_cast<boxed *>(p)->~boxed(); }
+    /// Moves a boxed made before the submission into the task.
     static void relocate(void *dst, void *src) noexcept
     {
         boxed *from = static_cast<boxed *>(src);
         ::new (dst) boxed(std::move(*from));
         from->~boxed();
     }
-    static void run_heap(void *p) noexcept
-    {
-        std::unique_ptr<boxed> self(static_cast<boxed *>(p));
-        try {
-            self->fn();
-        } catch (...) {
-            self->errors->capture(std::current_exception());
-        }
-    }
-    static void cancel_heap(void *p) noexcept { delete static_cast<boxed *>(p); }
 };
 
 template <class F>
 inline constexpr bool fits_inline = sizeof(boxed<F>) <= CTP_INLINE_CAPACITY && alignof(boxed<F>) <= 16 &&
                                     std::is_nothrow_move_constructible_v<F>;
 
-/// Submits f, inline when it fits. Returns the C error code; on error f is
-/// left as it was (the caller still owns it).
+/// What ctp_submit_inline is given when the callable is built only once the
+/// submission is accepted: the caller's callable (Fn as forwarded to
+/// submit_callable) and where exceptions go. Heap callables also carry their
+/// storage, allocated before the submission (and, for a copy that may throw,
+/// the callable already built there). ctp_submit_inline calls relocate only
+/// after every check has passed, so a refused submission never reads *f.
+/// Padded to the payload's size, as ctp_submit_inline's contract describes
+/// the source.
+template <class Fn, std::size_t Size> union source {
+    struct fields {
+        std::remove_reference_t<Fn> *f;
+        exception_slot *errors;
+        void *storage;
+        bool built;
+    } s;
+    unsigned char pad[Size];
+};
+
+/// Storage for a callable too large (or too alignment-hungry, or with a move
+/// that may throw) for the task. Allocated before the submission with
+/// nothrow new, so running out of memory is an error code, not bad_alloc.
+template <class F> void *heap_allocate() noexcept
+{
+    if constexpr (alignof(F) > __STDCPP_DEFAULT_NEW_ALIGNMENT__)
+        return ::operator new(sizeof(F), std::align_val_t(alignof(F)), std::nothrow);
+    else
+        return ::operator new(sizeof(F), std::nothrow);
+}
+template <class F> void heap_free(void *p) noexcept
+{
+    if constexpr (alignof(F) > __STDCPP_DEFAULT_NEW_ALIGNMENT__)
+        ::operator delete(p, std::align_val_t(alignof(F)));
+    else
+        ::operator delete(p);
+}
+
+/// What the task holds for a heap callable: the callable, or null when
+/// moving it to the heap threw (failed then holds that exception, which is
+/// reported as the task's), and where its exception goes.
+template <class F> struct heap_task {
+    F *fn;
+    exception_slot *errors;
+    std::exception_ptr failed;
+
+    static void destroy(F *fn) noexcept
+    {
+        fn->~F();
+        heap_free<F>(fn);
+    }
+    static void run(void *p) noexcept
+    {
+        heap_task *self = static_cast<heap_task *>(p);
+        if (self->fn != nullptr) {
+            try {
+                (*self->fn)();
+            } catch (...) {
+                self->errors->capture(std::current_exception());
+            }
+            destroy(self->fn);
+        } else {
+            self->errors->capture(std::move(self->failed));
+        }
+        self->~heap_task();
+    }
+    static void cancel(void *p) noexcept
+    {
+        heap_task *self = static_cast<heap_task *>(p);
+        if (self->fn != nullptr)
+            destroy(self->fn);
+        self->~heap_task();
+    }
+    /// Builds the task's heap_task from a source: the callable is moved (or
+    /// copied) from the caller's object into the storage now, the submission
+    /// having been accepted, unless it was built before.
+    template <class Fn, class Src> static void relocate(void *dst, void *src) noexcept
+    {
+        auto &s = static_cast<Src *>(src)->s;
+        heap_task *t = ::new (dst) heap_task{nullptr, s.errors, nullptr};
+        if (s.built) {
+            t->fn = static_cast<F *>(s.storage);
+        } else if constexpr (std::is_nothrow_constructible_v<F, Fn &&>) {
+            t->fn = ::new (s.storage) F(std::forward<Fn>(*s.f));
+        } else {
+            try {
+                t->fn = ::new (s.storage) F(std::forward<Fn>(*s.f));
+            } catch (...) {
+                heap_free<F>(s.storage);
+                t->failed = std::current_exception();
+            }
+        }
+    }
+};
+
+/// Submits f. Returns the C error code. On error f is untouched: not moved
+/// from (not even read, unless it is copied), still the caller's; on success
+/// it was moved from (copied if given as an lvalue).
+///
+/// Small callables (fits_inline) live inside the task, no allocation: f is
+/// moved into the task by ctp_submit_inline's relocate, which runs only once
+/// the submission has been accepted. Other callables get heap storage first
+/// (nothrow; CTP_ENOMEM if none), and relocate moves f there and stores the
+/// pointer in the task. A copy that may throw is made before submitting
+/// (it only reads f), so its exception reaches the caller; a move that may
+/// throw can only happen in relocate, which must not fail: its exception is
+/// reported as the task's exception instead.
 template <class Fn>
 int submit_callable(ctp_pool *pool, ctp_group *group, priority prio, Fn &&f, exception_slot *errors)
 {
     using F = std::decay_t<Fn>;
-    using B = boxed<F>;
     ctp_task_desc d;
     ctp_task_desc_init(&d, nullptr, nullptr);
     d.priority = static_cast<ctp_priority>(prio);
     d.group = group;
     if constexpr (fits_inline<F>) {
+        using B = boxed<F>;
         d.fn = &B::run;
         d.on_cancel = &B::cancel;
-        alignas(16) unsigned char staging[sizeof(B)];
-        B *b = ::new (staging) B{F(std::forward<Fn>(f)), errors};
-        int rc = ctp_submit_inline(pool, &d, b, sizeof(B), &B::relocate);
-        if (rc != CTP_OK)
-            b->~B(); /* not relocated: ours to destroy */
-        return rc;
+        if constexpr (std::is_nothrow_constructible_v<F, Fn &&>) {
+            using S = source<Fn, sizeof(B)>;
+            S src{{std::addressof(f), errors, nullptr, false}};
+            return ctp_submit_inline(pool, &d, &src, sizeof(B), [](void *dst, void *from) noexcept {
+                auto &s = static_cast<S *>(from)->s;
+                ::new (dst) B{F(std::forward<Fn>(*s.f)), s.errors};
+            });
+        } else {
+            /* A copy that may throw (a move of F cannot: fits_inline): made
+             * here, from f, which it leaves as it was. */
+            alignas(16) unsigned char staging[sizeof(B)];
+            B *b = ::new (staging) B{F(std::forward<Fn>(f)), errors};
+            int rc = ctp_submit_inline(pool, &d, b, sizeof(B), &B::relocate);
+            if (rc != CTP_OK)
+                b->~B(); /* not relocated: ours to destroy */
+            return rc;
+        }
     } else {
-        std::unique_ptr<B> b(new B{F(std::forward<Fn>(f)), errors});
-        d.fn = &B::run_heap;
-        d.on_cancel = &B::cancel_heap;
-        d.arg = b.get();
-        int rc = ctp_submit_desc(pool, &d);
-        if (rc == CTP_OK)
-            b.release();
+        using T = heap_task<F>;
+        using S = source<Fn, sizeof(T)>;
+        static_assert(sizeof(T) <= CTP_INLINE_CAPACITY && alignof(T) <= 16);
+        d.fn = &T::run;
+        d.on_cancel = &T::cancel;
+        void *storage = heap_allocate<F>();
+        if (storage == nullptr)
+            return CTP_ENOMEM;
+        /* Only a copy may be built before the submission: it leaves f as it
+         * was. A (non-const) rvalue is moved in relocate, once accepted. */
+        constexpr bool build_now = !std::is_nothrow_constructible_v<F, Fn &&> &&
+                                   !(std::is_rvalue_reference_v<Fn &&> && !std::is_const_v<std::remove_reference_t<Fn>>);
+        if constexpr (build_now) {
+            try {
+                ::new (storage) F(std::forward<Fn>(f));
+            } catch (...) {
+                heap_free<F>(storage);
+                throw;
+            }
+        }
+        S src{{std::addressof(f), errors, storage, build_now}};
+        int rc = ctp_submit_inline(pool, &d, &src, sizeof(T), &T::template relocate<Fn, S>);
+        if (rc != CTP_OK) {
+            if constexpr (build_now)
+                static_cast<F *>(storage)->~F();
+            heap_free<F>(storage);
+        }
         return rc;
     }
 }
@@ -244,12 +377,15 @@ public:
     }
     ~pool() { destroy(); }
 
-    /// Queues f() (fire and forget). Throws ctp::error on failure (f untouched).
+    /// Queues f() (fire and forget). On success f was moved from (copied if
+    /// an lvalue). Throws ctp::error on failure (errc::full, shutdown,
+    /// no_memory, ...); f is then untouched: not moved from, still yours.
     template <class F> void submit(F &&f, priority prio = priority::normal)
     {
         detail::check(detail::submit_callable(pool_, nullptr, prio, std::forward<F>(f), errors_.get()), "ctp_submit");
     }
-    /// Like submit, returning the error instead of throwing it.
+    /// Like submit, returning the error instead of throwing it: on an error
+    /// f is untouched (not moved from) and may be submitted again.
     template <class F> std::error_code try_submit(F &&f, priority prio = priority::normal)
     {
         return to_error_code(detail::submit_callable(pool_, nullptr, prio, std::forward<F>(f), errors_.get()));
@@ -325,7 +461,9 @@ public:
             std::terminate();
     }
 
-    /// Queues f() in this group. Throws ctp::error on failure (f untouched).
+    /// Queues f() in this group. On success f was moved from (copied if an
+    /// lvalue). Throws ctp::error on failure (errc::full, shutdown,
+    /// no_memory, ...); f is then untouched: not moved from, still yours.
     template <class F> void run(F &&f, priority prio = priority::normal)
     {
         detail::check(detail::submit_callable(pool_, group_, prio, std::forward<F>(f), &errors_), "ctp_group_submit");
