@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,17 @@
 
 #ifdef CTP_HAVE_LIBNUMA
 #include <numa.h>
+
+/* Serialises every libnuma call ctp makes except numa_free (a plain munmap).
+ * libnuma fills process-wide caches on first use without a lock (the per-node
+ * CPU masks behind numa_node_to_cpus, the distance table behind
+ * numa_distance), and ctp_pool_create may run on several threads at once, so
+ * ctp's calls must not overlap. This is ctp's one piece of process-wide
+ * mutable state, and it cannot be per pool: the state it guards is
+ * libnuma's, shared by every pool of the process. A static initialiser needs
+ * no setup and no teardown. (Calls the application makes to libnuma itself
+ * are outside ctp's reach; ctp only reads those caches after filling them.) */
+static pthread_mutex_t numa_lock = PTHREAD_MUTEX_INITIALIZER;
 #endif
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -57,6 +69,20 @@ static long read_number(const char **p)
     return v;
 }
 
+/* The node tables for `nodes` nodes (1 .. CTP__MAX_NODES) in one block:
+ * `nodes` rows of distances, then cpu_first, copied from `first`. */
+static int alloc_tables(ctp__topology *t, int nodes, const int *first)
+{
+    size_t rows = sizeof *t->distance * (size_t)nodes; /* a multiple of 64: ints align after it */
+    unsigned char *block = malloc(rows + sizeof(int) * ((size_t)nodes + 1));
+    if (block == NULL)
+        return CTP_ENOMEM;
+    t->distance = (unsigned char (*)[CTP__MAX_NODES])block;
+    t->cpu_first = (int *)(block + rows);
+    memcpy(t->cpu_first, first, sizeof(int) * ((size_t)nodes + 1));
+    return CTP_OK;
+}
+
 int ctp__topology_parse(const char *spec, ctp__topology *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
@@ -81,7 +107,8 @@ int ctp__topology_parse(const char *spec, ctp__topology *out, char *err, size_t 
     }
     int rc = CTP_OK, ncpus = 0, node = 0;
     const char *p = buf;
-    out->cpu_first[0] = 0;
+    int first[CTP__MAX_NODES + 1];
+    first[0] = 0;
     for (;;) { /* one node per iteration */
         if (node >= CTP__MAX_NODES) {
             rc = fail(err, errlen, "topology has more than %d nodes", CTP__MAX_NODES);
@@ -127,7 +154,7 @@ int ctp__topology_parse(const char *spec, ctp__topology *out, char *err, size_t 
             rc = fail(err, errlen, "topology node %d has no CPUs", node);
             goto done;
         }
-        out->cpu_first[++node] = ncpus;
+        first[++node] = ncpus;
         if (*p == ';') {
             p++;
             continue;
@@ -135,6 +162,9 @@ int ctp__topology_parse(const char *spec, ctp__topology *out, char *err, size_t 
         break;
     }
     out->nodes = node;
+    rc = alloc_tables(out, node, first);
+    if (rc != CTP_OK)
+        goto done;
     /* Distances: "|row;row", default 10 on the diagonal and 20 elsewhere. */
     for (int i = 0; i < node; i++)
         for (int j = 0; j < node; j++)
@@ -181,6 +211,8 @@ done:
     free(buf);
     free(cpus);
     free(seen);
+    if (rc != CTP_OK)
+        ctp__topology_free(out); /* nothing left behind on an error */
     return rc;
 }
 
@@ -193,52 +225,57 @@ static int single_node(ctp__topology *out)
     if (n > CTP__MAX_CPU_ID + 1)
         n = CTP__MAX_CPU_ID + 1;
     out->cpus = malloc(sizeof(int) * (size_t)n);
-    if (out->cpus == NULL)
+    const int first[2] = { 0, (int)n };
+    if (out->cpus == NULL || alloc_tables(out, 1, first) != CTP_OK) {
+        ctp__topology_free(out);
         return CTP_ENOMEM;
+    }
     for (long i = 0; i < n; i++)
         out->cpus[i] = (int)i;
     out->nodes = 1;
-    out->cpu_first[0] = 0;
-    out->cpu_first[1] = (int)n;
     out->distance[0][0] = 10;
     return CTP_OK;
 }
 
-int ctp__topology_discover(ctp__topology *out)
-{
 #ifdef CTP_HAVE_LIBNUMA
+/* The machine's nodes that have CPUs, through libnuma; numa_lock held.
+ * Returns false (nothing allocated) where libnuma cannot tell: NUMA
+ * unavailable, no node with CPUs, or out of memory. */
+static bool discover_locked(ctp__topology *out)
+{
     if (numa_available() < 0)
-        return single_node(out);
+        return false;
     memset(out, 0, sizeof *out);
     int max_node = numa_max_node();
     int ncpus = numa_num_configured_cpus();
+    if (ncpus < 1)
+        return false;
+    if (ncpus > CTP__MAX_CPU_ID + 1)
+        ncpus = CTP__MAX_CPU_ID + 1; /* CPU ids above that are not used */
     struct bitmask *mask = numa_allocate_cpumask();
-    out->cpus = malloc(sizeof(int) * (size_t)(ncpus > 0 ? ncpus : 1));
-    if (mask == NULL || out->cpus == NULL) {
-        if (mask != NULL)
-            numa_free_cpumask(mask);
-        free(out->cpus);
-        return single_node(out);
-    }
+    out->cpus = malloc(sizeof(int) * (size_t)ncpus);
     int node_ids[CTP__MAX_NODES];
+    int first[CTP__MAX_NODES + 1];
     int n = 0, k = 0;
-    for (int node = 0; node <= max_node && n < CTP__MAX_NODES; node++) {
+    first[0] = 0;
+    for (int node = 0; mask != NULL && out->cpus != NULL && node <= max_node && n < CTP__MAX_NODES; node++) {
         if (numa_node_to_cpus(node, mask) != 0)
             continue;
         int before = k;
-        for (int c = 0; c < ncpus && c <= CTP__MAX_CPU_ID; c++)
+        /* k < ncpus: a CPU listed under two nodes cannot overrun cpus. */
+        for (int c = 0; c < ncpus && k < ncpus; c++)
             if (numa_bitmask_isbitset(mask, (unsigned)c))
                 out->cpus[k++] = c;
         if (k == before)
             continue; /* memory-only node: no workers there */
         node_ids[n] = node;
-        out->cpu_first[n] = before;
-        out->cpu_first[++n] = k;
+        first[++n] = k;
     }
-    numa_free_cpumask(mask);
-    if (n == 0) {
-        free(out->cpus);
-        return single_node(out);
+    if (mask != NULL)
+        numa_free_cpumask(mask);
+    if (n == 0 || alloc_tables(out, n, first) != CTP_OK) {
+        ctp__topology_free(out);
+        return false;
     }
     out->nodes = n;
     for (int i = 0; i < n; i++)
@@ -247,16 +284,29 @@ int ctp__topology_discover(ctp__topology *out)
             out->distance[i][j] = (unsigned char)(d > 0 && d < 256 ? d : (i == j ? 10 : 20));
         }
     out->from_libnuma = n > 1; /* binding pages pays only with several nodes */
-    return CTP_OK;
-#else
-    return single_node(out);
+    return true;
+}
 #endif
+
+int ctp__topology_discover(ctp__topology *out)
+{
+#ifdef CTP_HAVE_LIBNUMA
+    pthread_mutex_lock(&numa_lock);
+    bool found = discover_locked(out);
+    pthread_mutex_unlock(&numa_lock);
+    if (found)
+        return CTP_OK;
+#endif
+    return single_node(out);
 }
 
 void ctp__topology_free(ctp__topology *t)
 {
     free(t->cpus);
     t->cpus = NULL;
+    free(t->distance); /* and cpu_first, in the same block */
+    t->distance = NULL;
+    t->cpu_first = NULL;
 }
 
 void ctp__place_workers(const ctp__topology *t, unsigned workers, unsigned *per_node)
@@ -283,15 +333,26 @@ void ctp__place_workers(const ctp__topology *t, unsigned workers, unsigned *per_
 
 void *ctp__node_alloc(bool bind, int node, size_t size)
 {
+    /* Rounding up to 64 bytes must not wrap around to a small block (issue
+     * 12). No object may exceed PTRDIFF_MAX bytes (differences of pointers
+     * into it would overflow; glibc's malloc and mmap refuse such sizes, and
+     * sanitizers abort on them), and below that the rounding cannot wrap. */
+    _Static_assert((uintmax_t)PTRDIFF_MAX <= (uintmax_t)SIZE_MAX - 63, "rounding up to 64 must not wrap");
+    if (size > (size_t)PTRDIFF_MAX)
+        return NULL;
 #ifdef CTP_HAVE_LIBNUMA
-    if (bind)
-        return numa_alloc_onnode(size, node);
+    if (bind) {
+        pthread_mutex_lock(&numa_lock);
+        void *p = numa_alloc_onnode(size, node);
+        pthread_mutex_unlock(&numa_lock);
+        return p;
+    }
 #else
     (void)bind;
 #endif
     (void)node;
-    size_t rounded = (size + 63) / 64 * 64;
-    return aligned_alloc(64, rounded == 0 ? 64 : rounded);
+    size_t rounded = size == 0 ? 64 : (size + 63) / 64 * 64;
+    return aligned_alloc(64, rounded);
 }
 
 void ctp__node_free(bool bind, void *ptr, size_t size)

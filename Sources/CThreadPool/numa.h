@@ -13,18 +13,25 @@
 
 typedef struct ctp__topology {
     int nodes;
-    int cpu_first[CTP__MAX_NODES + 1]; /* node n's CPUs: cpus[cpu_first[n] .. cpu_first[n+1]) */
+    /* The tables live on the heap, so the struct stays small on creators'
+     * stacks (the runtime keeps every frame under 2 KB). cpu_first points
+     * into distance's block: one free releases both. */
+    int *cpu_first; /* nodes + 1 entries; node n's CPUs: cpus[cpu_first[n] .. cpu_first[n+1]) */
     int *cpus;
-    unsigned char distance[CTP__MAX_NODES][CTP__MAX_NODES]; /* 10 = local */
+    unsigned char (*distance)[CTP__MAX_NODES]; /* [i][j] for i, j < nodes; 10 = local */
     bool from_libnuma; /* real nodes: memory can be bound to them */
 } ctp__topology;
 
 /* Parses the CTP_TOPOLOGY syntax ("0-7;8-15", optionally "|10,21;21,10").
- * On error returns CTP_EINVAL and writes a sentence naming the problem. */
+ * On error returns CTP_EINVAL and writes a sentence naming the problem.
+ * On any error nothing is left allocated in *out; on success free it with
+ * ctp__topology_free. */
 int ctp__topology_parse(const char *spec, ctp__topology *out, char *err, size_t errlen);
 
 /* The machine's topology through libnuma, or one node of every online CPU
- * where libnuma is missing or says NUMA is unavailable. */
+ * where libnuma is missing or says NUMA is unavailable. Any thread: ctp's
+ * libnuma calls are serialised (see numa.c). CTP_ENOMEM leaves nothing
+ * allocated. */
 int ctp__topology_discover(ctp__topology *out);
 
 void ctp__topology_free(ctp__topology *t);
@@ -34,7 +41,8 @@ void ctp__topology_free(ctp__topology *t);
 void ctp__place_workers(const ctp__topology *t, unsigned workers, unsigned *per_node);
 
 /* Memory on a node: libnuma's node-bound pages where the topology is real,
- * else plain cache-line-aligned memory. */
+ * else plain cache-line-aligned memory. NULL when out of memory, and for
+ * sizes above PTRDIFF_MAX (so rounding up to 64 bytes never wraps). */
 void *ctp__node_alloc(bool bind, int node, size_t size);
 void ctp__node_free(bool bind, void *ptr, size_t size);
 

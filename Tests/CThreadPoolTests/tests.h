@@ -48,7 +48,12 @@ struct test_case {
     X(numa_affine_tasks_run_on_their_node)                                                         \
     X(numa_remote_fallback_when_node_blocked)                                                      \
     X(numa_no_remote_steal_with_local_work)                                                        \
-    X(numa_machine_topology_and_memory)
+    X(numa_machine_topology_and_memory)                                                            \
+    X(limits_parallel_for_nested_min_stack)                                                        \
+    X(limits_parallel_for_nested_deep)                                                             \
+    X(limits_parallel_for_many_workers)                                                            \
+    X(limits_alloc_on_node_overflow)                                                               \
+    X(limits_concurrent_create_real_topology)
 
 #define DECLARE(name) void test_##name(void);
 TESTS(DECLARE)
