@@ -2,6 +2,8 @@
  * push, pop and steal carry the same step comments so they read side by side. */
 #include "deque.h"
 
+#include "platform.h"
+
 #include <stdlib.h>
 
 #ifdef CTP_TEST_HOOKS
@@ -10,7 +12,7 @@
 
 static ctp__deque_buf *buf_new(int64_t capacity)
 {
-    ctp__deque_buf *b = malloc(sizeof *b + (size_t)capacity * sizeof(_Atomic(ctp__task *)));
+    ctp__deque_buf *b = ctp__malloc(sizeof *b + (size_t)capacity * sizeof(_Atomic(ctp__task *)));
     if (b == NULL)
         return NULL;
     b->retired_next = NULL;

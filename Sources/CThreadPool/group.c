@@ -30,7 +30,7 @@ static ctp_group *group_alloc(ctp_pool *pool)
         pool->free_groups = g->next_free;
     pthread_mutex_unlock(&pool->life_lock);
     if (g == NULL) {
-        g = malloc(sizeof *g);
+        g = ctp__malloc(sizeof *g);
         if (g != NULL) {
             /* Set once: a group never changes pool, and a free group has no
              * pending tasks and no waiters (destroy checks both). The fields
@@ -47,7 +47,7 @@ static ctp_group *group_alloc(ctp_pool *pool)
 
 int ctp_group_create(ctp_pool *pool, ctp_group **out_group)
 {
-    if (pool == NULL || out_group == NULL)
+    if (pool == NULL || out_group == NULL || ctp__forked(pool))
         return CTP_EINVAL;
     if (atomic_load_explicit(&pool->state, memory_order_relaxed) == CTP__STOPPED)
         return CTP_ESHUTDOWN;
@@ -164,7 +164,7 @@ static void run_outside(ctp_pool *pool, ctp__task *t)
 
 int ctp_pool_help(ctp_pool *pool)
 {
-    if (pool == NULL)
+    if (pool == NULL || ctp__forked(pool))
         return CTP_EINVAL;
     ctp__worker *w = ctp__current_worker(pool);
     if (w != NULL) {
@@ -205,7 +205,7 @@ static int wait_outside(ctp_pool *pool, ctp_group *g, uint64_t deadline)
 
 int ctp_group_wait(ctp_group *g, uint64_t timeout_ns)
 {
-    if (g == NULL)
+    if (g == NULL || ctp__forked(g->pool))
         return CTP_EINVAL;
     uint64_t deadline = ctp__deadline(timeout_ns);
     ctp__worker *w = ctp__current_worker(g->pool);

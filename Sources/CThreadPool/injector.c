@@ -44,7 +44,7 @@ void ctp__injector_push_locked(ctp__injector *inj, ctp__task *task)
         inj->lists[p].head = task;
     inj->lists[p].tail = task;
     /* Relaxed: these hints are published by the unlock (release) and by the
-     * submitter's seq_cst fence in ctp__sleep_notify. */
+     * submitter's seq_cst fence in ctp__sleep_new_work. */
     atomic_store_explicit(&inj->mask, atomic_load_explicit(&inj->mask, memory_order_relaxed) | (1u << p),
                           memory_order_relaxed);
     atomic_store_explicit(&inj->count, atomic_load_explicit(&inj->count, memory_order_relaxed) + 1,

@@ -16,6 +16,8 @@
 #define _GNU_SOURCE /* cpu_set_t, pthread_setaffinity_np */
 #include "numa.h"
 
+#include "platform.h"
+
 #include <ctype.h>
 #include <pthread.h>
 #include <sched.h>
@@ -74,7 +76,7 @@ static long read_number(const char **p)
 static int alloc_tables(ctp__topology *t, int nodes, const int *first)
 {
     size_t rows = sizeof *t->distance * (size_t)nodes; /* a multiple of 64: ints align after it */
-    unsigned char *block = malloc(rows + sizeof(int) * ((size_t)nodes + 1));
+    unsigned char *block = ctp__malloc(rows + sizeof(int) * ((size_t)nodes + 1));
     if (block == NULL)
         return CTP_ENOMEM;
     t->distance = (unsigned char (*)[CTP__MAX_NODES])block;
@@ -90,15 +92,15 @@ int ctp__topology_parse(const char *spec, ctp__topology *out, char *err, size_t 
         return fail(err, errlen, "topology is empty: expected CPU lists per node like \"0-7;8-15\"");
     /* Work on a copy without blanks. */
     size_t len = strlen(spec);
-    char *buf = malloc(len + 1), *w = buf;
+    char *buf = ctp__malloc(len + 1), *w = buf;
     if (buf == NULL)
         return CTP_ENOMEM;
     for (const char *s = spec; *s; s++)
         if (!isspace((unsigned char)*s))
             *w++ = *s;
     *w = '\0';
-    int *cpus = malloc(sizeof(int) * (CTP__MAX_CPU_ID + 1));
-    unsigned char *seen = calloc(CTP__MAX_CPU_ID + 1, 1);
+    int *cpus = ctp__malloc(sizeof(int) * (CTP__MAX_CPU_ID + 1));
+    unsigned char *seen = ctp__calloc(CTP__MAX_CPU_ID + 1, 1);
     if (cpus == NULL || seen == NULL) {
         free(buf);
         free(cpus);
@@ -201,7 +203,7 @@ int ctp__topology_parse(const char *spec, ctp__topology *out, char *err, size_t 
         rc = fail(err, errlen, "topology: unexpected \"%s\"", p);
         goto done;
     }
-    out->cpus = malloc(sizeof(int) * (size_t)ncpus);
+    out->cpus = ctp__malloc(sizeof(int) * (size_t)ncpus);
     if (out->cpus == NULL) {
         rc = CTP_ENOMEM;
         goto done;
@@ -224,7 +226,7 @@ static int single_node(ctp__topology *out)
         n = 1;
     if (n > CTP__MAX_CPU_ID + 1)
         n = CTP__MAX_CPU_ID + 1;
-    out->cpus = malloc(sizeof(int) * (size_t)n);
+    out->cpus = ctp__malloc(sizeof(int) * (size_t)n);
     const int first[2] = { 0, (int)n };
     if (out->cpus == NULL || alloc_tables(out, 1, first) != CTP_OK) {
         ctp__topology_free(out);
@@ -253,7 +255,7 @@ static bool discover_locked(ctp__topology *out)
     if (ncpus > CTP__MAX_CPU_ID + 1)
         ncpus = CTP__MAX_CPU_ID + 1; /* CPU ids above that are not used */
     struct bitmask *mask = numa_allocate_cpumask();
-    out->cpus = malloc(sizeof(int) * (size_t)ncpus);
+    out->cpus = ctp__malloc(sizeof(int) * (size_t)ncpus);
     int node_ids[CTP__MAX_NODES];
     int first[CTP__MAX_NODES + 1];
     int n = 0, k = 0;
@@ -351,8 +353,7 @@ void *ctp__node_alloc(bool bind, int node, size_t size)
     (void)bind;
 #endif
     (void)node;
-    size_t rounded = size == 0 ? 64 : (size + 63) / 64 * 64;
-    return aligned_alloc(64, rounded);
+    return ctp__aligned_alloc(64, size == 0 ? 64 : size); /* rounds up to 64 */
 }
 
 void ctp__node_free(bool bind, void *ptr, size_t size)

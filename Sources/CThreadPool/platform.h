@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* CLOCK_MONOTONIC in nanoseconds. */
@@ -18,6 +19,22 @@ void ctp__cpu_relax(void);
  * thread may move right after. */
 int ctp__current_cpu(void);
 int ctp__cond_init_monotonic(pthread_cond_t *cv);
+
+/* Memory and threads (resources.c): malloc, calloc (overflow-checked),
+ * aligned_alloc (size rounded up to the alignment, overflow-checked) and
+ * pthread_create. Every allocation and thread the runtime makes goes
+ * through these, so test builds (CTP_TEST_HOOKS) can fail the n-th one
+ * (ctp_test_fail_nth in test_hooks.h); release builds call libc directly. */
+void *ctp__malloc(size_t size);
+void *ctp__calloc(size_t n, size_t size);
+void *ctp__aligned_alloc(size_t align, size_t size);
+int ctp__thread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *), void *arg);
+
+/* Fork detection (resources.c): the number of fork()s between the first
+ * pool creation and now, in this process's line (a child sees one more than
+ * its parent had). _watch registers the handler (at pool creation). */
+unsigned ctp__fork_generation_watch(void);
+unsigned ctp__fork_generation(void);
 /* Waits on cv until signalled or the monotonic deadline; true on timeout. */
 bool ctp__cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *m, uint64_t deadline_ns);
 

@@ -113,7 +113,7 @@ static ctp__worker *new_worker(ctp_pool *pool, uint32_t index, int node)
     w->index = index;
     w->node = node;
     w->rng = index * 2654435761u + 1u;
-    w->victims = malloc(sizeof(uint32_t) * pool->nworkers);
+    w->victims = ctp__malloc(sizeof(uint32_t) * pool->nworkers);
     if (w->victims == NULL || ctp__cond_init_monotonic(&w->parker.cv) != 0) {
         free(w->victims);
         ctp__node_free(pool->bind_memory, w, sizeof *w);
@@ -155,7 +155,8 @@ static ctp__worker *new_worker(ctp_pool *pool, uint32_t index, int node)
     return w;
 }
 
-/* Frees everything; workers must not be running. */
+/* Frees everything that was set up, however far creation got; workers
+ * must not be running. */
 static void free_pool(ctp_pool *pool)
 {
     if (pool->workers != NULL) {
@@ -169,20 +170,18 @@ static void free_pool(ctp_pool *pool)
         pool->free_groups = g->next_free;
         free(g);
     }
-    if (pool->injs != NULL) {
-        for (int n = 0; n <= pool->nnodes; n++)
-            ctp__injector_destroy(&pool->injs[n]);
-        free(pool->injs);
-    }
-    if (pool->depots != NULL) {
-        for (int n = 0; n < pool->nnodes; n++)
-            ctp__depot_destroy(&pool->depots[n]);
-        free(pool->depots);
-    }
+    for (int n = 0; n < pool->ninjs_ready; n++)
+        ctp__injector_destroy(&pool->injs[n]);
+    free(pool->injs);
+    for (int n = 0; n < pool->ndepots_ready; n++)
+        ctp__depot_destroy(&pool->depots[n]);
+    free(pool->depots);
     ctp__sleep_destroy(&pool->sleep);
     ctp__topology_free(&pool->topo);
-    pthread_cond_destroy(&pool->life_cv);
-    pthread_mutex_destroy(&pool->life_lock);
+    if (pool->life_cv_ready)
+        pthread_cond_destroy(&pool->life_cv);
+    if (pool->life_lock_ready)
+        pthread_mutex_destroy(&pool->life_lock);
     free(pool);
 }
 
@@ -232,7 +231,7 @@ static void sleep_hook(void *ctx, ctp_test_hook_point point)
 
 static int init_sleep(ctp_pool *pool)
 {
-    ctp__parker **parkers = malloc(sizeof *parkers * pool->nworkers);
+    ctp__parker **parkers = ctp__malloc(sizeof *parkers * pool->nworkers);
     if (parkers == NULL)
         return CTP_ENOMEM;
     for (uint32_t i = 0; i < pool->nworkers; i++) {
@@ -270,13 +269,14 @@ static int create_pool(const ctp_config *config, ctp_pool **out_pool)
     if (rc != CTP_OK)
         return rc;
 
-    ctp_pool *pool = aligned_alloc(CTP__CACHELINE, (sizeof(ctp_pool) + CTP__CACHELINE - 1) /
-                                                       CTP__CACHELINE * CTP__CACHELINE);
+    ctp_pool *pool = ctp__aligned_alloc(CTP__CACHELINE, (sizeof(ctp_pool) + CTP__CACHELINE - 1) /
+                                                            CTP__CACHELINE * CTP__CACHELINE);
     if (pool == NULL) {
         ctp__topology_free(&topo);
         return create_error(CTP_ENOMEM, "out of memory");
     }
     memset(pool, 0, sizeof *pool);
+    pool->fork_generation = ctp__fork_generation_watch();
     pool->topo = topo;
     uint32_t topo_cpus = (uint32_t)topo.cpu_first[topo.nodes];
     pool->nworkers = cfg.workers != 0 ? (uint32_t)cfg.workers
@@ -304,59 +304,42 @@ static int create_pool(const ctp_config *config, ctp_pool **out_pool)
     pool->config = cfg;
     atomic_init(&pool->state, CTP__RUNNING);
 
-    bool ok = pthread_mutex_init(&pool->life_lock, NULL) == 0 && ctp__cond_init_monotonic(&pool->life_cv) == 0;
-    pool->depots = ok ? calloc((size_t)pool->nnodes, sizeof *pool->depots) : NULL;
-    pool->injs = pool->depots != NULL ? aligned_alloc(64, sizeof *pool->injs * (size_t)(pool->nnodes + 1)) : NULL;
-    if (pool->injs == NULL) {
-        free(pool->depots);
-        pool->depots = NULL;
-        pthread_cond_destroy(&pool->life_cv);
-        pthread_mutex_destroy(&pool->life_lock);
-        ctp__topology_free(&pool->topo);
-        free(pool);
-        return create_error(CTP_ENOMEM, "out of memory");
+    /* From here every failure takes the one unwind below: free_pool frees
+     * exactly what was set up (the *_ready fields say how far it got). */
+    pool->life_lock_ready = pthread_mutex_init(&pool->life_lock, NULL) == 0;
+    if (!pool->life_lock_ready)
+        goto fail;
+    pool->life_cv_ready = ctp__cond_init_monotonic(&pool->life_cv) == 0;
+    if (!pool->life_cv_ready)
+        goto fail;
+    pool->depots = ctp__calloc((size_t)pool->nnodes, sizeof *pool->depots);
+    if (pool->depots == NULL)
+        goto fail;
+    for (; pool->ndepots_ready < pool->nnodes; pool->ndepots_ready++)
+        if (ctp__depot_init(&pool->depots[pool->ndepots_ready], pool->bind_memory, pool->ndepots_ready) != CTP_OK)
+            goto fail;
+    pool->injs = ctp__aligned_alloc(64, sizeof *pool->injs * (size_t)(pool->nnodes + 1));
+    if (pool->injs == NULL)
+        goto fail;
+    for (; pool->ninjs_ready <= pool->nnodes; pool->ninjs_ready++) {
+        int n = pool->ninjs_ready;
+        if (ctp__injector_init(&pool->injs[n], &pool->depots[n < pool->nnodes ? n : 0]) != CTP_OK)
+            goto fail;
     }
-    int inited_depots = 0, inited_injs = 0;
-    for (; inited_depots < pool->nnodes; inited_depots++)
-        if (ctp__depot_init(&pool->depots[inited_depots], pool->bind_memory, inited_depots) != CTP_OK)
-            break;
-    if (inited_depots == pool->nnodes)
-        for (; inited_injs <= pool->nnodes; inited_injs++)
-            if (ctp__injector_init(&pool->injs[inited_injs],
-                                   &pool->depots[inited_injs < pool->nnodes ? inited_injs : 0]) != CTP_OK)
-                break;
-    if (inited_injs != pool->nnodes + 1) {
-        while (inited_injs-- > 0)
-            ctp__injector_destroy(&pool->injs[inited_injs]);
-        while (inited_depots-- > 0)
-            ctp__depot_destroy(&pool->depots[inited_depots]);
-        free(pool->injs);
-        free(pool->depots);
-        pool->injs = NULL;
-        pool->depots = NULL;
-        free_pool(pool);
-        return create_error(CTP_ENOMEM, "out of memory");
-    }
-    pool->workers = calloc(pool->nworkers, sizeof *pool->workers);
-    if (pool->workers == NULL) {
-        free_pool(pool);
-        return create_error(CTP_ENOMEM, "out of memory");
-    }
-    for (int n = 0; n < pool->nnodes; n++) {
-        for (uint32_t i = pool->worker_first[n]; i < pool->worker_first[n + 1]; i++) {
-            pool->workers[i] = new_worker(pool, i, n);
-            if (pool->workers[i] == NULL) {
-                free_pool(pool);
-                return create_error(CTP_ENOMEM, "out of memory");
-            }
-        }
-    }
-    if (init_sleep(pool) != CTP_OK) {
-        free_pool(pool);
-        return create_error(CTP_ENOMEM, "out of memory");
-    }
+    pool->workers = ctp__calloc(pool->nworkers, sizeof *pool->workers);
+    if (pool->workers == NULL)
+        goto fail;
+    for (int n = 0; n < pool->nnodes; n++)
+        for (uint32_t i = pool->worker_first[n]; i < pool->worker_first[n + 1]; i++)
+            if ((pool->workers[i] = new_worker(pool, i, n)) == NULL)
+                goto fail;
+    if (init_sleep(pool) != CTP_OK)
+        goto fail;
     *out_pool = pool;
     return CTP_OK;
+fail:
+    free_pool(pool);
+    return create_error(CTP_ENOMEM, "out of memory");
 }
 
 /* Starts the workers and waits until each has set itself up on its node
@@ -371,7 +354,7 @@ static int start_workers(ctp_pool *pool)
     uint32_t started = 0;
     for (uint32_t i = 0; i < pool->nworkers; i++) {
         ctp__worker *w = pool->workers[i];
-        if (pthread_create(&w->thread, &attr, ctp__worker_main, w) != 0) {
+        if (ctp__thread_create(&w->thread, &attr, ctp__worker_main, w) != 0) {
             rc = create_error(CTP_ENOMEM, "out of threads");
             break;
         }
@@ -477,7 +460,7 @@ static void unlock_injectors(ctp_pool *pool)
 
 int ctp_pool_shutdown(ctp_pool *pool, ctp_shutdown_mode mode, uint64_t timeout_ns)
 {
-    if (pool == NULL || (mode != CTP_SHUTDOWN_DRAIN && mode != CTP_SHUTDOWN_CANCEL))
+    if (pool == NULL || (mode != CTP_SHUTDOWN_DRAIN && mode != CTP_SHUTDOWN_CANCEL) || ctp__forked(pool))
         return CTP_EINVAL;
     bool inside = ctp__is_inside(pool);
     if (inside && timeout_ns != 0)
@@ -527,8 +510,8 @@ int ctp_pool_shutdown(ctp_pool *pool, ctp_shutdown_mode mode, uint64_t timeout_n
 
 int ctp_pool_destroy(ctp_pool *pool)
 {
-    if (pool == NULL)
-        return CTP_EINVAL;
+    if (pool == NULL || ctp__forked(pool))
+        return CTP_EINVAL; /* in a forked child: see ctp.h, "fork" */
     if (ctp__is_inside(pool))
         return CTP_EDEADLK;
     int rc = ctp_pool_shutdown(pool, CTP_SHUTDOWN_DRAIN, CTP_WAIT_FOREVER);
@@ -566,6 +549,7 @@ int ctp_pool_stats(ctp_pool *pool, ctp_stats *out)
     out->queued = atomic_load_explicit(&pool->ext_queued, memory_order_relaxed);
     out->workers = pool->nworkers;
     out->parked = ctp__sleep_parked(&pool->sleep);
+    out->workers_lost = atomic_load_explicit(&pool->workers_lost, memory_order_relaxed);
     return CTP_OK;
 }
 

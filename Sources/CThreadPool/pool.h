@@ -18,6 +18,7 @@
 #include "test_hooks.h"
 
 #define CTP__CACHELINE 64
+#define CTP__RUNNING_MAX 16
 
 /* ---- Workers ------------------------------------------------------------ */
 
@@ -48,6 +49,12 @@ typedef struct ctp__worker {
     struct ctp_group *free_groups; /* owner only */
     size_t free_group_count;       /* owner only */
     ctp__parker parker;            /* guarded by the sleep lock */
+    /* Owner only: tasks this worker is running, outermost first (a helping
+     * wait nests them); the groups of the first CTP__RUNNING_MAX. If the
+     * thread exits inside a task (pthread_exit), its cleanup handler
+     * finishes them so that waiters and shutdown do not wait forever. */
+    unsigned running;
+    struct ctp_group *running_group[CTP__RUNNING_MAX];
     ctp__deque deques[CTP_PRIORITY_COUNT];
     /* Statistics, owner-written. */
     _Alignas(CTP__CACHELINE) ctp__counter submitted;
@@ -96,6 +103,11 @@ struct ctp_pool {
     _Atomic bool exiting;
     pthread_mutex_t life_lock;
     pthread_cond_t life_cv; /* shutdown waiters; signalled on park and helper finish */
+    unsigned fork_generation; /* ctp__fork_generation() at creation */
+    _Atomic uint32_t workers_lost; /* workers that exited inside a task */
+    /* How far creation got (free_pool frees exactly that). */
+    bool life_lock_ready, life_cv_ready;
+    int ndepots_ready, ninjs_ready;
     bool joining;           /* under life_lock */
     bool joined;            /* under life_lock */
     uint32_t ready;         /* under life_lock: workers that initialised */
@@ -125,6 +137,13 @@ struct ctp_group {
     ctp__latch latch;         /* pending: tasks submitted and not yet finished */
     struct ctp_group *next_free;
 };
+
+/* In a process forked after pool was created: every call on it is refused
+ * (it has no workers there; see resources.c). */
+static inline bool ctp__forked(const ctp_pool *pool)
+{
+    return pool->fork_generation != ctp__fork_generation();
+}
 
 /* ---- Per-thread context --------------------------------------------------
  * Which pool the current thread works for. Thread-local, not shared. */

@@ -243,6 +243,8 @@ void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t)
     ctp__tls *tls = w == NULL ? ctp__tls_get() : NULL;
     if (tls != NULL)
         tls->task_depth++;
+    else if (w->running++ < CTP__RUNNING_MAX)
+        w->running_group[w->running - 1] = g; /* for worker_lost */
     /* Acquire: pairs with the release store in ctp_pool_shutdown. */
     bool cancelled = atomic_load_explicit(&pool->cancel, memory_order_acquire);
     if (cancelled) {
@@ -253,6 +255,8 @@ void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t)
     }
     if (tls != NULL)
         tls->task_depth--;
+    else
+        w->running--;
     if (keep != NULL)
         recycle(pool, w, keep);
 
@@ -295,6 +299,35 @@ ctp__task *ctp__worker_idle(ctp__worker *w, struct ctp_group *group, uint64_t de
     idle_find f = { w, group == NULL || ctp__stack_allows_steal(w) };
     return ctp__sleep_idle(&w->pool->sleep, w->index, find_for_idle, &f, group != NULL ? &group->latch : NULL,
                            deadline_ns, &w->sleep_counters);
+}
+
+/* The worker's thread exits inside a task (the task called pthread_exit,
+ * or the thread was cancelled): runs as its cleanup handler. The tasks it
+ * was running count as finished and their groups are told, so that waiters
+ * and the shutdown's quiescence check do not wait for them forever; the
+ * worker is reported and not replaced (its queued tasks are stolen by the
+ * others). */
+static void worker_lost(void *arg)
+{
+    ctp__worker *w = arg;
+    ctp_pool *pool = w->pool;
+    unsigned n = w->running;
+    for (unsigned i = n; i-- > 0;) {
+        ctp__count(&w->executed, 1);
+        if (i < CTP__RUNNING_MAX && w->running_group[i] != NULL)
+            ctp__group_task_done(w->running_group[i]);
+    }
+    w->running = 0;
+    /* Relaxed: a statistic. */
+    unsigned lost = atomic_fetch_add_explicit(&pool->workers_lost, 1, memory_order_relaxed) + 1;
+    fprintf(stderr,
+            "ctp: worker %u of pool \"%s\" exited inside a task (pthread_exit or cancellation); "
+            "%u of %u workers lost, not replaced\n",
+            (unsigned)w->index, pool->name, lost, (unsigned)pool->nworkers);
+    ctp__tls *tls = ctp__tls_get();
+    tls->pool = NULL;
+    tls->worker = NULL;
+    ctp__lifecycle_poke(pool);
 }
 
 void *ctp__worker_main(void *arg)
@@ -351,6 +384,7 @@ void *ctp__worker_main(void *arg)
         return NULL;
     }
 
+    pthread_cleanup_push(worker_lost, w);
     for (;;) {
         ctp__task *t = ctp__find_task(w, true);
         if (t == NULL) {
@@ -360,6 +394,7 @@ void *ctp__worker_main(void *arg)
         }
         ctp__run_task(pool, w, t);
     }
+    pthread_cleanup_pop(0);
     tls->pool = NULL;
     tls->worker = NULL;
     return NULL;

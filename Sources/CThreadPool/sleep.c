@@ -50,8 +50,8 @@ int ctp__sleep_init(ctp__sleep *s, uint32_t nworkers, ctp__parker *const *parker
     s->nworkers = nworkers;
     s->policy = *policy;
     s->ops = *ops;
-    s->idle = calloc(nworkers, sizeof *s->idle);
-    s->parkers = calloc(nworkers, sizeof *s->parkers);
+    s->idle = ctp__calloc(nworkers, sizeof *s->idle);
+    s->parkers = ctp__calloc(nworkers, sizeof *s->parkers);
     if (s->idle == NULL || s->parkers == NULL || pthread_mutex_init(&s->lock, NULL) != 0) {
         free(s->idle);
         free(s->parkers);

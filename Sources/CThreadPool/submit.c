@@ -191,8 +191,10 @@ static int submit_injected(ctp_pool *pool, const ctp_task_desc *descs, size_t co
          * injectors' locks cannot both pass the bound (each sees the other's
          * reservation); undone if the batch is refused. Relaxed: the count
          * is the only thing it protects. */
-        size_t before = atomic_fetch_add_explicit(&pool->ext_queued, count, memory_order_relaxed);
-        if (count > cap || before > cap - count) {
+        size_t before = count > cap ? cap : atomic_fetch_add_explicit(&pool->ext_queued, count, memory_order_relaxed);
+        if (count > cap) {
+            rc = CTP_EFULL; /* never fits: no reservation made */
+        } else if (before > cap - count) {
             atomic_fetch_sub_explicit(&pool->ext_queued, count, memory_order_relaxed);
             rc = CTP_EFULL;
         } else {
@@ -251,6 +253,8 @@ static int submit_injected(ctp_pool *pool, const ctp_task_desc *descs, size_t co
 
 static int submit(ctp_pool *pool, const ctp_task_desc *descs, size_t count, const ctp__payload *pl)
 {
+    if (ctp__forked(pool))
+        return CTP_EINVAL;
     bool local = true;
     ctp__worker *w = ctp__current_worker(pool);
     for (size_t i = 0; i < count; i++) {

@@ -108,9 +108,15 @@ static int fake_start(fake_pool *fp, uint32_t n)
         w->fp = fp;
         w->index = i;
         atomic_init(&w->taken, 0);
-        memset(&w->parker, 0, sizeof w->parker);
-        memset(&w->counters, 0, sizeof w->counters);
+        w->parker.notified = false;
+        w->parker.on_idle = false;
+        w->parker.on_latch = false;
+        w->parker.latch = NULL;
+        w->parker.latch_next = NULL;
         w->parker.node = 0;
+        atomic_init(&w->counters.parks, 0);
+        atomic_init(&w->counters.wakeups, 0);
+        atomic_init(&w->counters.backoff_timeouts, 0);
         if (pthread_cond_init(&w->parker.cv, NULL) != 0)
             return -1;
         parkers[i] = &w->parker;

@@ -33,6 +33,10 @@ struct test_case {
     X(deep_waiter_does_not_absorb_wakes)                                                           \
     X(queue_capacity_holds_across_nodes)                                                           \
     X(timed_wait_starts_no_task_past_deadline)                                                     \
+    X(fault_injection_create)                                                                      \
+    X(fault_injection_submit_and_groups)                                                           \
+    X(worker_exit_inside_task_is_reported)                                                         \
+    X(fork_child_refuses_inherited_pool)                                                           \
     X(shutdown_drain_runs_spawned_tasks)                                                           \
     X(shutdown_cancel_calls_on_cancel)                                                             \
     X(shutdown_timeout_keeps_pool_valid)                                                           \

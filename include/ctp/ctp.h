@@ -181,6 +181,8 @@ typedef struct ctp_stats {
     uint64_t workers;    /* worker threads */
     uint64_t parked;     /* workers parked right now */
     uint64_t executed_by_priority[CTP_PRIORITY_COUNT];
+    uint64_t workers_lost; /* workers whose thread exited inside a task
+                              (pthread_exit or cancellation): not replaced */
 } ctp_stats;
 
 /** Per-node statistics (ctp_pool_node_stats), a snapshot like ctp_stats. */
@@ -208,6 +210,14 @@ CTP_API void ctp_task_desc_init(ctp_task_desc *desc, ctp_task_fn fn, void *arg);
 /* ------------------------------------------------------------------------ */
 /* Pool lifecycle                                                           */
 /* ------------------------------------------------------------------------ */
+
+/* Processes and threads: a pool belongs to the process that created it. In
+ * a child forked after creation every call on it returns CTP_EINVAL (and
+ * ctp_pool_destroy frees nothing there); the child may create new pools.
+ * A task that ends its worker's thread (pthread_exit, cancellation) loses
+ * that worker: it is reported on stderr and counted in
+ * ctp_stats.workers_lost, the task counts as finished, and the pool goes on
+ * with the others (the worker is not replaced). */
 
 /** Creates a pool and starts its workers. config NULL = defaults.
  *  On CTP_OK, *out_pool owns the pool until ctp_pool_destroy.

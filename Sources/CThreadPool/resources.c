@@ -1,0 +1,113 @@
+/* Memory, threads and fork detection for the whole runtime (platform.h),
+ * and the test
+ * builds' fault injection: with CTP_TEST_HOOKS the n-th allocation or
+ * thread creation can be made to fail, so the tests can check that every
+ * failure path unwinds (nothing leaked, nothing half-queued). */
+#include "platform.h"
+
+#include "test_hooks.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#ifdef CTP_TEST_HOOKS
+/* Test builds only: process-wide countdowns set by ctp_test_fail_nth. This
+ * is the runtime's one piece of global mutable state, and it exists only in
+ * the test build. Relaxed: each call takes one number; tests set them from
+ * one thread while the runtime is quiet. */
+static _Atomic long alloc_countdown = -1;
+static _Atomic long thread_countdown = -1;
+static _Atomic long alloc_calls;
+
+void ctp_test_fail_nth(long alloc_n, long thread_n)
+{
+    atomic_store_explicit(&alloc_countdown, alloc_n, memory_order_relaxed);
+    atomic_store_explicit(&thread_countdown, thread_n, memory_order_relaxed);
+    atomic_store_explicit(&alloc_calls, 0, memory_order_relaxed);
+}
+
+long ctp_test_alloc_count(void)
+{
+    return atomic_load_explicit(&alloc_calls, memory_order_relaxed);
+}
+
+/* True if this call is the one to fail. */
+static bool take(_Atomic long *countdown)
+{
+    long n = atomic_load_explicit(countdown, memory_order_relaxed);
+    while (n >= 0) {
+        if (atomic_compare_exchange_weak_explicit(countdown, &n, n - 1, memory_order_relaxed,
+                                                  memory_order_relaxed))
+            return n == 0;
+    }
+    return false;
+}
+
+static bool alloc_fails(void)
+{
+    atomic_fetch_add_explicit(&alloc_calls, 1, memory_order_relaxed);
+    return take(&alloc_countdown);
+}
+#define ALLOC_FAILS() alloc_fails()
+#define THREAD_FAILS() take(&thread_countdown)
+#else
+#define ALLOC_FAILS() false
+#define THREAD_FAILS() false
+#endif
+
+void *ctp__malloc(size_t size)
+{
+    return ALLOC_FAILS() ? NULL : malloc(size);
+}
+
+void *ctp__calloc(size_t n, size_t size)
+{
+    if (size != 0 && n > SIZE_MAX / size)
+        return NULL;
+    return ALLOC_FAILS() ? NULL : calloc(n, size);
+}
+
+void *ctp__aligned_alloc(size_t align, size_t size)
+{
+    if (size > SIZE_MAX - (align - 1))
+        return NULL;
+    size_t rounded = (size + align - 1) / align * align;
+    return ALLOC_FAILS() ? NULL : aligned_alloc(align, rounded == 0 ? align : rounded);
+}
+
+int ctp__thread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+    return THREAD_FAILS() ? -1 : pthread_create(thread, attr, fn, arg);
+}
+
+/* Fork detection. A pthread_atfork handler, registered once at the first
+ * pool creation, bumps the generation in every child process; a pool keeps
+ * the generation it was created in, so in a child (where it has no worker
+ * threads and its locks may be held by threads that do not exist there) it
+ * refuses every call. Fork is process-wide by nature, so this is the one
+ * process-wide variable of release builds. Relaxed: the child's handler runs
+ * before any of the child's code, on its only thread. */
+static _Atomic unsigned fork_generation;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void in_child(void)
+{
+    atomic_fetch_add_explicit(&fork_generation, 1, memory_order_relaxed);
+}
+
+static void register_fork_handler(void)
+{
+    pthread_atfork(NULL, NULL, in_child);
+}
+
+unsigned ctp__fork_generation_watch(void)
+{
+    pthread_once(&fork_once, register_fork_handler);
+    return ctp__fork_generation();
+}
+
+unsigned ctp__fork_generation(void)
+{
+    return atomic_load_explicit(&fork_generation, memory_order_relaxed);
+}
