@@ -214,12 +214,31 @@ static bool sleep_stopping(void *ctx)
     return ctp__stop_wanted(ctx);
 }
 
+/* The pool went idle (the last worker announced its park) after a burst:
+ * return the task memory beyond what ticks need (see ctp_pool_trim). */
+static void trim_if_idle(ctp_pool *pool)
+{
+    if (ctp__sleep_parked(&pool->sleep) < pool->nworkers)
+        return;
+    size_t high = 0, freed = 0;
+    for (int n = 0; n < pool->nnodes; n++)
+        if (ctp__depot_free_nodes(&pool->depots[n]) > CTP__TRIM_HIGH)
+            high++;
+    if (high == 0)
+        return;
+    for (int n = 0; n < pool->nnodes; n++)
+        freed += ctp__depot_trim(&pool->depots[n], CTP__TRIM_KEEP);
+    if (freed > 0)
+        ctp__release_free_memory();
+}
+
 static void sleep_parked(void *ctx)
 {
     ctp_pool *pool = ctx;
     /* Relaxed: a hint; shutdown re-checks quiescence itself. */
     if (atomic_load_explicit(&pool->state, memory_order_relaxed) != CTP__RUNNING)
         ctp__lifecycle_poke(pool);
+    trim_if_idle(pool);
 }
 
 #ifdef CTP_TEST_HOOKS
@@ -521,6 +540,18 @@ int ctp_pool_destroy(ctp_pool *pool)
     return CTP_OK;
 }
 
+int ctp_pool_trim(ctp_pool *pool)
+{
+    if (pool == NULL || ctp__forked(pool))
+        return CTP_EINVAL;
+    size_t freed = 0;
+    for (int n = 0; n < pool->nnodes; n++)
+        freed += ctp__depot_trim(&pool->depots[n], 0);
+    if (freed > 0)
+        ctp__release_free_memory();
+    return CTP_OK;
+}
+
 int ctp_pool_stats(ctp_pool *pool, ctp_stats *out)
 {
     if (pool == NULL || out == NULL)
@@ -550,6 +581,8 @@ int ctp_pool_stats(ctp_pool *pool, ctp_stats *out)
     out->workers = pool->nworkers;
     out->parked = ctp__sleep_parked(&pool->sleep);
     out->workers_lost = atomic_load_explicit(&pool->workers_lost, memory_order_relaxed);
+    for (int n = 0; n < pool->nnodes; n++)
+        out->task_memory_bytes += ctp__depot_bytes(&pool->depots[n]);
     return CTP_OK;
 }
 

@@ -11,6 +11,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #ifdef CTP_TEST_HOOKS
 /* Test builds only: process-wide countdowns set by ctp_test_fail_nth. This
  * is the runtime's one piece of global mutable state, and it exists only in
@@ -74,6 +78,14 @@ void *ctp__aligned_alloc(size_t align, size_t size)
         return NULL;
     size_t rounded = (size + align - 1) / align * align;
     return ALLOC_FAILS() ? NULL : aligned_alloc(align, rounded == 0 ? align : rounded);
+}
+
+void ctp__release_free_memory(void)
+{
+#ifdef __GLIBC__
+    /* glibc keeps freed heap memory for reuse; hand the free pages back. */
+    malloc_trim(0);
+#endif
 }
 
 int ctp__thread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)

@@ -301,6 +301,19 @@ ctp__task *ctp__worker_idle(ctp__worker *w, struct ctp_group *group, uint64_t de
                            deadline_ns, &w->sleep_counters);
 }
 
+/* Going idle: if the depot holds far more free task nodes than any tick
+ * needs (a burst is over), give our own cache back to it, so the trim that
+ * runs when the pool is idle (ctp__pool_trim_if_idle, from the park) can
+ * free whole slabs. A steady load of up to CTP__TRIM_HIGH nodes in flight
+ * never triggers it, so nothing is freed and reallocated per tick. One
+ * relaxed load when there is nothing to do. */
+static void trim_when_idle(ctp__worker *w)
+{
+    ctp__task_depot *depot = &w->pool->depots[w->node];
+    if (ctp__depot_free_nodes(depot) + w->cache.count > CTP__TRIM_HIGH)
+        ctp__task_cache_flush(&w->cache, depot);
+}
+
 /* The worker's thread exits inside a task (the task called pthread_exit,
  * or the thread was cancelled): runs as its cleanup handler. The tasks it
  * was running count as finished and their groups are told, so that waiters
@@ -388,6 +401,7 @@ void *ctp__worker_main(void *arg)
     for (;;) {
         ctp__task *t = ctp__find_task(w, true);
         if (t == NULL) {
+            trim_when_idle(w);
             t = ctp__worker_idle(w, NULL, CTP_WAIT_FOREVER);
             if (t == NULL)
                 break; /* exiting: the pool is quiescent */

@@ -2,7 +2,9 @@
 #include "task.h"
 
 #include "numa.h"
+#include "platform.h"
 
+#include <stdlib.h>
 
 typedef struct ctp__slab {
     struct ctp__slab *next;
@@ -14,8 +16,9 @@ int ctp__depot_init(ctp__task_depot *depot, bool bind, int node)
     depot->bind = bind;
     depot->node = node;
     depot->batches = NULL;
-    depot->free_batches = 0;
+    atomic_init(&depot->free_batches, 0);
     depot->slabs = NULL;
+    atomic_init(&depot->slab_count, 0);
     return pthread_mutex_init(&depot->lock, NULL) == 0 ? CTP_OK : CTP_ENOMEM;
 }
 
@@ -40,7 +43,7 @@ static int depot_refill(ctp__task_cache *cache, ctp__task_depot *depot)
     ctp__task *batch = depot->batches;
     if (batch != NULL) {
         depot->batches = (ctp__task *)batch->arg;
-        depot->free_batches--;
+        atomic_fetch_sub_explicit(&depot->free_batches, 1, memory_order_relaxed); /* under lock */
         pthread_mutex_unlock(&depot->lock);
         size_t n = 0;
         for (ctp__task *t = batch; t != NULL; t = t->next)
@@ -56,6 +59,7 @@ static int depot_refill(ctp__task_cache *cache, ctp__task_depot *depot)
     }
     slab->next = depot->slabs;
     depot->slabs = slab;
+    atomic_fetch_add_explicit(&depot->slab_count, 1, memory_order_relaxed); /* under lock */
     pthread_mutex_unlock(&depot->lock);
     for (size_t i = 0; i < CTP__SLAB_TASKS; i++)
         slab->tasks[i].next = (i + 1 < CTP__SLAB_TASKS) ? &slab->tasks[i + 1] : NULL;
@@ -90,7 +94,7 @@ static void spill_batch(ctp__task_cache *cache, ctp__task_depot *depot)
     pthread_mutex_lock(&depot->lock);
     batch->arg = depot->batches;
     depot->batches = batch;
-    depot->free_batches++;
+    atomic_fetch_add_explicit(&depot->free_batches, 1, memory_order_relaxed); /* under lock */
     pthread_mutex_unlock(&depot->lock);
 }
 
@@ -108,4 +112,128 @@ void ctp__task_cache_flush(ctp__task_cache *cache, ctp__task_depot *depot)
     while (cache->head != NULL)
         spill_batch(cache, depot);
     cache->count = 0;
+}
+
+size_t ctp__depot_free_nodes(ctp__task_depot *depot)
+{
+    /* Relaxed: a hint. */
+    return atomic_load_explicit(&depot->free_batches, memory_order_relaxed) * CTP__BATCH;
+}
+
+size_t ctp__depot_bytes(ctp__task_depot *depot)
+{
+    /* Relaxed: a statistic. */
+    return atomic_load_explicit(&depot->slab_count, memory_order_relaxed) * sizeof(ctp__slab);
+}
+
+static int cmp_ptr(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Index in sorted[0..n) of the slab holding t. */
+static size_t slab_of(ctp__slab *const *sorted, size_t n, const ctp__task *t)
+{
+    size_t lo = 0, hi = n;
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if ((uintptr_t)sorted[mid] <= (uintptr_t)t)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+size_t ctp__depot_trim(ctp__task_depot *depot, size_t keep_nodes)
+{
+    pthread_mutex_lock(&depot->lock);
+    size_t nslabs = atomic_load_explicit(&depot->slab_count, memory_order_relaxed), freed = 0;
+    size_t free_nodes = 0;
+    for (ctp__task *b = depot->batches; b != NULL; b = (ctp__task *)b->arg)
+        for (ctp__task *t = b; t != NULL; t = t->next)
+            free_nodes++;
+    if (nslabs == 0 || free_nodes < CTP__SLAB_TASKS || free_nodes - CTP__SLAB_TASKS < keep_nodes) {
+        pthread_mutex_unlock(&depot->lock);
+        return 0;
+    }
+    /* Count each slab's free nodes (slabs sorted by address; a node belongs
+     * to the slab with the highest address not above it). */
+    ctp__slab **sorted = ctp__calloc(nslabs, sizeof *sorted);
+    uint16_t *count = ctp__calloc(nslabs, sizeof *count);
+    if (sorted == NULL || count == NULL) {
+        pthread_mutex_unlock(&depot->lock);
+        free(sorted);
+        free(count);
+        return 0; /* no memory to trim with: try another time */
+    }
+    size_t k = 0;
+    for (ctp__slab *sl = depot->slabs; sl != NULL; sl = sl->next)
+        sorted[k++] = sl;
+    qsort(sorted, nslabs, sizeof *sorted, cmp_ptr);
+    for (ctp__task *b = depot->batches; b != NULL; b = (ctp__task *)b->arg)
+        for (ctp__task *t = b; t != NULL; t = t->next)
+            count[slab_of(sorted, nslabs, t)]++;
+    /* Choose fully free slabs while enough free nodes remain; mark them by
+     * a count of UINT16_MAX. */
+    size_t remaining = free_nodes;
+    for (size_t i = 0; i < nslabs; i++) {
+        if (count[i] == CTP__SLAB_TASKS && remaining - CTP__SLAB_TASKS >= keep_nodes) {
+            count[i] = UINT16_MAX;
+            remaining -= CTP__SLAB_TASKS;
+            freed++;
+        }
+    }
+    if (freed > 0) {
+        /* Rebuild the free batches from the nodes that stay. */
+        ctp__task *old = depot->batches, *cur = NULL;
+        size_t in_cur = 0;
+        depot->batches = NULL;
+        size_t batches = 0;
+        while (old != NULL) {
+            ctp__task *next_batch = (ctp__task *)old->arg;
+            for (ctp__task *t = old, *next; t != NULL; t = next) {
+                next = t->next;
+                if (count[slab_of(sorted, nslabs, t)] == UINT16_MAX)
+                    continue;
+                if (cur == NULL || in_cur == CTP__BATCH) {
+                    if (cur != NULL) {
+                        cur->arg = depot->batches;
+                        depot->batches = cur;
+                        batches++;
+                    }
+                    cur = NULL;
+                    in_cur = 0;
+                }
+                t->next = cur;
+                cur = t;
+                in_cur++;
+            }
+            old = next_batch;
+        }
+        if (cur != NULL) {
+            cur->arg = depot->batches;
+            depot->batches = cur;
+            batches++;
+        }
+        atomic_store_explicit(&depot->free_batches, batches, memory_order_relaxed); /* under lock */
+        /* Unlink and free the chosen slabs. */
+        ctp__slab **link = (ctp__slab **)&depot->slabs;
+        while (*link != NULL) {
+            ctp__slab *sl = *link;
+            size_t i = slab_of(sorted, nslabs, (const ctp__task *)(const void *)sl->tasks);
+            if (count[i] == UINT16_MAX) {
+                *link = sl->next;
+                ctp__node_free(depot->bind, sl, sizeof *sl);
+                atomic_fetch_sub_explicit(&depot->slab_count, 1, memory_order_relaxed); /* under lock */
+            } else {
+                link = &sl->next;
+            }
+        }
+    }
+    pthread_mutex_unlock(&depot->lock);
+    free(sorted);
+    free(count);
+    return freed;
 }

@@ -9,11 +9,14 @@
  *     caches that run dry take a batch from it (depot mutex, once per batch);
  *   - the depot allocates a new slab only when it has no free batch, so in
  *     steady state no submission calls malloc.
- * Slabs are freed when the pool is destroyed. */
+ * Slabs whose nodes are all free in the depot are returned to the system by
+ * ctp__depot_trim (ctp_pool_trim, and automatically when the pool goes idle
+ * holding much more than it needs); the rest are freed with the pool. */
 #ifndef CTP_TASK_H
 #define CTP_TASK_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,8 +52,9 @@ typedef struct ctp__task_depot {
     bool bind; /* slabs bound to `node` with libnuma */
     int node;
     ctp__task *batches;  /* under lock: list of batch heads, linked via ->arg */
-    size_t free_batches; /* under lock */
+    _Atomic size_t free_batches; /* changed under lock; read relaxed as a hint */
     void *slabs;         /* under lock: allocated slabs, for freeing */
+    _Atomic size_t slab_count;   /* changed under lock; read relaxed for statistics */
 } ctp__task_depot;
 
 int ctp__depot_init(ctp__task_depot *depot, bool bind, int node);
@@ -64,5 +68,13 @@ void ctp__task_free(ctp__task_cache *cache, ctp__task_depot *depot, ctp__task *t
 
 /* Returns every node of cache to depot (cache becomes empty). */
 void ctp__task_cache_flush(ctp__task_cache *cache, ctp__task_depot *depot);
+
+/* Frees the depot's slabs whose every node is free in the depot, keeping at
+ * least keep_nodes free nodes. Any thread; safe while the pool runs. Returns
+ * the number of slabs freed. */
+size_t ctp__depot_trim(ctp__task_depot *depot, size_t keep_nodes);
+/* Free nodes held by the depot (relaxed, a hint) and bytes of its slabs. */
+size_t ctp__depot_free_nodes(ctp__task_depot *depot);
+size_t ctp__depot_bytes(ctp__task_depot *depot);
 
 #endif

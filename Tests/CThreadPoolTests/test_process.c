@@ -95,3 +95,53 @@ void test_fork_child_refuses_inherited_pool(void)
     CHECK_OK(ctp_pool_destroy(pool));
     CHECK_EQ(atomic_load(&ran), 2);
 }
+
+/* After a burst the pool gives its task memory back when it goes idle, and
+ * ctp_pool_trim gives back the rest of what is free (issue 12, item 9). */
+void test_burst_memory_is_returned(void)
+{
+    enum { BURST = 100000, BATCH = 1000 };
+    ctp_pool *pool = make_pool(2);
+    CHECK(pool != NULL);
+    static ctp_task_desc d[BATCH];
+    _Atomic long ran = 0;
+    for (int i = 0; i < BATCH; i++)
+        ctp_task_desc_init(&d[i], count_task, &ran);
+    /* Queue the whole burst before the workers drain it: hold them. */
+    gate g;
+    gate_init(&g);
+    CHECK_OK(ctp_submit(pool, CTP_PRIORITY_CRITICAL, gate_task, &g));
+    CHECK_OK(ctp_submit(pool, CTP_PRIORITY_CRITICAL, gate_task, &g));
+    wait_entered(&g, 2);
+    for (int b = 0; b < BURST / BATCH; b++)
+        CHECK_OK(ctp_submit_batch(pool, d, BATCH));
+    ctp_stats st;
+    CHECK_OK(ctp_pool_stats(pool, &st));
+    uint64_t peak = st.task_memory_bytes;
+    CHECK(peak >= (uint64_t)BURST * 100); /* every queued task holds a node */
+    gate_open(&g);
+    while (atomic_load(&ran) < BURST)
+        test_sleep_us(1000);
+    wait_parked(pool, 2);
+    /* The last worker to park trims (right after it announced the park, so
+     * poll, for at most 10 s): what stays is what sits in the workers' own
+     * caches and the trim's reserve, against the peak's ~390 blocks. */
+    uint64_t idle = peak, until = test_now_ns() + 10000000000u;
+    while (idle * 5 > peak && test_now_ns() < until) {
+        test_sleep_us(1000);
+        CHECK_OK(ctp_pool_stats(pool, &st));
+        idle = st.task_memory_bytes;
+    }
+    if (idle * 5 > peak)
+        fprintf(stderr, "  task memory: peak %llu, after idle %llu\n", (unsigned long long)peak,
+                (unsigned long long)idle);
+    CHECK(idle * 5 <= peak);
+    CHECK_OK(ctp_pool_trim(pool));
+    CHECK_OK(ctp_pool_stats(pool, &st));
+    CHECK(st.task_memory_bytes <= idle);
+    /* Still works, and allocates again as needed. */
+    for (int b = 0; b < 3; b++)
+        CHECK_OK(ctp_submit_batch(pool, d, BATCH));
+    CHECK_OK(ctp_pool_destroy(pool));
+    CHECK_EQ(atomic_load(&ran), BURST + 3 * BATCH);
+}

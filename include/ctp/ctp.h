@@ -183,7 +183,19 @@ typedef struct ctp_stats {
     uint64_t executed_by_priority[CTP_PRIORITY_COUNT];
     uint64_t workers_lost; /* workers whose thread exited inside a task
                               (pthread_exit or cancellation): not replaced */
+    uint64_t task_memory_bytes; /* memory held for task nodes (in use or free
+                                   for reuse); see ctp_pool_trim */
 } ctp_stats;
+
+/** Returns the memory of task nodes that are free for reuse to the system,
+ *  as far as it can: nodes are kept in blocks of 256, and a block goes back
+ *  only when all of its nodes are free and not in a worker's own cache. The
+ *  pool does this by itself when it goes idle holding more than about
+ *  16,000 free nodes (after a burst), keeping about 4,000; a pool whose
+ *  ticks keep fewer than that in flight never frees and reallocates. Deque
+ *  buffers grown by a burst are kept until the pool is destroyed. Safe at
+ *  any time, from any thread, while the pool runs. Errors: CTP_EINVAL. */
+CTP_API int ctp_pool_trim(ctp_pool *pool);
 
 /** Per-node statistics (ctp_pool_node_stats), a snapshot like ctp_stats. */
 typedef struct ctp_node_stats {
