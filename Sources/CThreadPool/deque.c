@@ -30,6 +30,7 @@ int ctp__deque_init(ctp__deque *d, int64_t capacity)
     atomic_init(&d->top, 0);
     atomic_init(&d->bottom, 0);
     atomic_init(&d->buf, b);
+    d->trimmed_at = -1;
     return 0;
 }
 
@@ -59,6 +60,28 @@ static ctp__deque_buf *grow(ctp__deque *d, ctp__deque_buf *old, int64_t t, int64
      * sees the new buffer sees the copied slots. */
     atomic_store_explicit(&d->buf, nb, memory_order_release);
     return nb;
+}
+
+void ctp__deque_trim(ctp__deque *d)
+{
+    int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
+    if (b == d->trimmed_at)
+        return; /* nothing pushed since the last trim */
+    ctp__deque_buf *a = atomic_load_explicit(&d->buf, memory_order_relaxed);
+    if (a->retired_next == NULL)
+        return; /* never grew: its one small buffer stays */
+    /* Acquire: as in push; top only grows, so empty now means empty until
+     * we push. Why a stale thief cannot take anything once the deque is
+     * empty: it claims index t by CAS on top from t; index t can leave the
+     * deque only through such a CAS (a steal, or the owner's pop of the
+     * last element), so if top were still t the deque would hold t. Hence
+     * top > t now, and its CAS fails whatever the slot held. */
+    int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
+    if (t < b)
+        return;
+    for (ctp__deque_buf *x = a; x != NULL; x = x->retired_next)
+        ctp__discard_pages(x->slots, (size_t)(x->mask + 1) * sizeof x->slots[0]);
+    d->trimmed_at = b;
 }
 
 int ctp__deque_reserve(ctp__deque *d, int64_t extra)

@@ -30,6 +30,7 @@ typedef struct ctp__deque {
     _Alignas(64) _Atomic int64_t top; /* thieves and the owner's last-element pop CAS it */
     _Alignas(64) _Atomic int64_t bottom; /* written by the owner only */
     _Atomic(ctp__deque_buf *) buf;       /* replaced by the owner only (grow) */
+    int64_t trimmed_at;                  /* owner only: bottom when last trimmed, or -1 */
 } ctp__deque;
 
 enum { CTP__DEQUE_INITIAL = 256 };
@@ -43,6 +44,15 @@ int ctp__deque_push(ctp__deque *d, ctp__task *task);
 /* Owner only. Makes room for `extra` more pushes that cannot fail.
  * Returns 0, or -1 if out of memory (the deque is unchanged). */
 int ctp__deque_reserve(ctp__deque *d, int64_t extra);
+
+/* Owner only, when it goes idle: if the deque is empty, hands the pages of
+ * its grown buffers (current and retired) back to the system, keeping the
+ * mappings. Safe against thieves still reading a buffer they loaded earlier:
+ * once the deque is empty every such thief's claim of `top` fails, whatever
+ * it read from a slot (see deque.c), and reading a discarded page gives
+ * zeros, not a fault. Costs nothing unless the deque grew and was used since
+ * the last trim. */
+void ctp__deque_trim(ctp__deque *d);
 
 /* Owner only. Newest task, or NULL if empty. */
 ctp__task *ctp__deque_pop(ctp__deque *d);

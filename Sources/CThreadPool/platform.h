@@ -32,6 +32,9 @@ int ctp__thread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn
 /* After freeing a lot: asks the C library to return free pages to the
  * system (glibc's malloc_trim; nothing elsewhere). Not for hot paths. */
 void ctp__release_free_memory(void);
+/* Hands the whole pages inside [start, start + len) back to the system; the
+ * range stays mapped and reads as zeros until written again. */
+void ctp__discard_pages(void *start, size_t len);
 
 /* Fork detection (resources.c): the number of fork()s between the first
  * pool creation and now, in this process's line (a child sees one more than

@@ -3,6 +3,7 @@
  * builds' fault injection: with CTP_TEST_HOOKS the n-th allocation or
  * thread creation can be made to fail, so the tests can check that every
  * failure path unwinds (nothing leaked, nothing half-queued). */
+#define _DEFAULT_SOURCE /* madvise */
 #include "platform.h"
 
 #include "test_hooks.h"
@@ -10,6 +11,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -86,6 +89,17 @@ void ctp__release_free_memory(void)
     /* glibc keeps freed heap memory for reuse; hand the free pages back. */
     malloc_trim(0);
 #endif
+}
+
+void ctp__discard_pages(void *start, size_t len)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0)
+        return;
+    uintptr_t p = (uintptr_t)page;
+    uintptr_t from = ((uintptr_t)start + p - 1) / p * p, to = ((uintptr_t)start + len) / p * p;
+    if (to > from)
+        madvise((void *)from, to - from, MADV_DONTNEED);
 }
 
 int ctp__thread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)

@@ -303,8 +303,8 @@ ctp__task *ctp__worker_idle(ctp__worker *w, struct ctp_group *group, uint64_t de
 
 /* Going idle: if the depot holds far more free task nodes than any tick
  * needs (a burst is over), give our own cache back to it, so the trim that
- * runs when the pool is idle (ctp__pool_trim_if_idle, from the park) can
- * free whole slabs. A steady load of up to CTP__TRIM_HIGH nodes in flight
+ * runs when the pool goes idle (trim_if_idle in pool.c, from the park) can
+ * free whole slabs; and discard the pages of deques a burst grew. A steady load of up to CTP__TRIM_HIGH nodes in flight
  * never triggers it, so nothing is freed and reallocated per tick. One
  * relaxed load when there is nothing to do. */
 static void trim_when_idle(ctp__worker *w)
@@ -312,6 +312,9 @@ static void trim_when_idle(ctp__worker *w)
     ctp__task_depot *depot = &w->pool->depots[w->node];
     if (ctp__depot_free_nodes(depot) + w->cache.count > CTP__TRIM_HIGH)
         ctp__task_cache_flush(&w->cache, depot);
+    /* Deques a burst grew: their pages go back while they are empty. */
+    for (int p = 0; p < CTP_PRIORITY_COUNT; p++)
+        ctp__deque_trim(&w->deques[p]);
 }
 
 /* The worker's thread exits inside a task (the task called pthread_exit,

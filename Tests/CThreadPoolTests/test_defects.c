@@ -262,3 +262,89 @@ void test_timed_wait_starts_no_task_past_deadline(void)
     CHECK_OK(ctp_pool_destroy(pool));
     CHECK_EQ(atomic_load(&s.ran), 6);
 }
+
+/* ---- Deque pages come back after a burst from inside a task ----------- */
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* Resident pages of a deque's buffers (current and retired). */
+static size_t resident_pages(ctp__deque *d)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    size_t resident = 0;
+    for (ctp__deque_buf *x = atomic_load(&d->buf); x != NULL; x = x->retired_next) {
+        uintptr_t from = ((uintptr_t)x->slots + (uintptr_t)page - 1) / (uintptr_t)page * (uintptr_t)page;
+        uintptr_t to = ((uintptr_t)x->slots + (size_t)(x->mask + 1) * sizeof(void *)) / (uintptr_t)page *
+                       (uintptr_t)page;
+        if (to <= from)
+            continue;
+        size_t n = (to - from) / (size_t)page;
+        unsigned char *vec = malloc(n);
+        if (vec == NULL || mincore((void *)from, to - from, vec) != 0) {
+            free(vec);
+            return SIZE_MAX;
+        }
+        for (size_t i = 0; i < n; i++)
+            resident += vec[i] & 1;
+        free(vec);
+    }
+    return resident;
+}
+
+typedef struct spawn_ctx {
+    ctp_pool *pool;
+    _Atomic long ran;
+    _Atomic int rc;
+} spawn_ctx;
+
+static void spawned_noop(void *arg)
+{
+    atomic_fetch_add(&((spawn_ctx *)arg)->ran, 1);
+}
+
+enum { SPAWN_TOTAL = 200000, SPAWN_BATCH = 1000 };
+
+static void spawner(void *arg)
+{
+    spawn_ctx *c = arg;
+    static ctp_task_desc d[SPAWN_BATCH]; /* one spawner runs at a time */
+    for (int i = 0; i < SPAWN_BATCH; i++)
+        ctp_task_desc_init(&d[i], spawned_noop, c);
+    for (int b = 0; b < SPAWN_TOTAL / SPAWN_BATCH; b++) {
+        int rc = ctp_submit_batch(c->pool, d, SPAWN_BATCH);
+        if (rc != CTP_OK)
+            atomic_store(&c->rc, rc);
+    }
+}
+
+/* Issue 12, item 9: a task pushes 200,000 tasks onto its worker's own deque,
+ * growing it to 256 K slots (2 MiB plus the retired halves); once the worker
+ * has run them and gone idle, the buffers' pages are back with the system
+ * (counted with mincore), and the deque still works. */
+void test_grown_deque_pages_returned_when_idle(void)
+{
+    static spawn_ctx c;
+    memset(&c, 0, sizeof c);
+    c.pool = make_pool(1);
+    CHECK(c.pool != NULL);
+    CHECK_OK(ctp_submit(c.pool, CTP_PRIORITY_NORMAL, spawner, &c));
+    while (atomic_load(&c.ran) < SPAWN_TOTAL)
+        test_sleep_us(1000);
+    CHECK_EQ(atomic_load(&c.rc), CTP_OK);
+    wait_parked(c.pool, 1);
+    ctp__deque *d = &c.pool->workers[0]->deques[CTP_PRIORITY_NORMAL];
+    ctp__deque_buf *cur = atomic_load(&d->buf);
+    CHECK(cur->mask + 1 >= SPAWN_TOTAL); /* it grew */
+    size_t resident = resident_pages(d);
+    if (resident > 4)
+        fprintf(stderr, "  %zu pages of the grown deque still resident\n", resident);
+    CHECK(resident <= 4);
+    /* Reused after the trim: every slot reads back what was pushed. */
+    atomic_store(&c.ran, 0);
+    CHECK_OK(ctp_submit(c.pool, CTP_PRIORITY_NORMAL, spawner, &c));
+    while (atomic_load(&c.ran) < SPAWN_TOTAL)
+        test_sleep_us(1000);
+    CHECK_OK(ctp_pool_destroy(c.pool));
+    CHECK_EQ(atomic_load(&c.ran), SPAWN_TOTAL);
+}
