@@ -192,9 +192,11 @@ typedef struct ctp_stats {
  *  only when all of its nodes are free and not in a worker's own cache. The
  *  pool does this by itself when it goes idle holding more than about
  *  16,000 free nodes (after a burst), keeping about 4,000; a pool whose
- *  ticks keep fewer than that in flight never frees and reallocates. Deque
- *  buffers grown by a burst are kept until the pool is destroyed. Safe at
- *  any time, from any thread, while the pool runs. Errors: CTP_EINVAL. */
+ *  ticks keep fewer than that in flight never frees and reallocates. Worker
+ *  deques grown by a burst give their pages back by themselves when their
+ *  worker goes idle with them empty (the address range stays reserved for
+ *  reuse). Safe at any time, from any thread, while the pool runs.
+ *  Errors: CTP_EINVAL (NULL, or a pool inherited across fork). */
 CTP_API int ctp_pool_trim(ctp_pool *pool);
 
 /** Per-node statistics (ctp_pool_node_stats), a snapshot like ctp_stats. */
