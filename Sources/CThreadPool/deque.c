@@ -6,10 +6,6 @@
 
 #include <stdlib.h>
 
-#ifdef CTP_TEST_HOOKS
-#include "pool.h"
-#endif
-
 static ctp__deque_buf *buf_new(int64_t capacity)
 {
     ctp__deque_buf *b = ctp__malloc(sizeof *b + (size_t)capacity * sizeof(_Atomic(ctp__task *)));
@@ -31,6 +27,10 @@ int ctp__deque_init(ctp__deque *d, int64_t capacity)
     atomic_init(&d->bottom, 0);
     atomic_init(&d->buf, b);
     d->trimmed_at = -1;
+#ifdef CTP_TEST_HOOKS
+    d->test_hook = NULL;
+    d->test_hook_ctx = NULL;
+#endif
     return 0;
 }
 
@@ -148,10 +148,8 @@ ctp__task *ctp__deque_pop(ctp__deque *d)
     return x;
 }
 
-ctp__task *ctp__deque_steal(ctp__deque *d, bool *retry, struct ctp_pool *hook_pool)
+ctp__steal_result ctp__deque_steal(ctp__deque *d, ctp__task **out)
 {
-    (void)hook_pool;
-    *retry = false;
     /* Load the top index. Acquire: pairs with other thieves' and the owner's
      * CAS on top. */
     int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
@@ -162,20 +160,19 @@ ctp__task *ctp__deque_steal(ctp__deque *d, bool *retry, struct ctp_pool *hook_po
     int64_t b = atomic_load_explicit(&d->bottom, memory_order_acquire);
     /* Is the queue empty? */
     if (t >= b)
-        return NULL;
+        return CTP__STEAL_EMPTY;
     /* Acquire: pairs with the release store of buf in grow. */
     ctp__deque_buf *a = atomic_load_explicit(&d->buf, memory_order_acquire);
     ctp__task *x = atomic_load_explicit(&a->slots[t & a->mask], memory_order_relaxed);
 #ifdef CTP_TEST_HOOKS
-    if (hook_pool != NULL)
-        CTP__HOOK(hook_pool, CTP_HOOK_IN_STEAL);
+    if (d->test_hook != NULL)
+        d->test_hook(d->test_hook_ctx);
 #endif
     /* Claim slot t. Seq_cst CAS: pairs with the owner's last-element CAS and
      * other thieves' CAS. */
     if (!atomic_compare_exchange_strong_explicit(&d->top, &t, t + 1, memory_order_seq_cst,
-                                                 memory_order_relaxed)) {
-        *retry = true;
-        return NULL;
-    }
-    return x;
+                                                 memory_order_relaxed))
+        return CTP__STEAL_RETRY;
+    *out = x;
+    return CTP__STEAL_SUCCESS;
 }

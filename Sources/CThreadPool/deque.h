@@ -31,6 +31,12 @@ typedef struct ctp__deque {
     _Alignas(64) _Atomic int64_t bottom; /* written by the owner only */
     _Atomic(ctp__deque_buf *) buf;       /* replaced by the owner only (grow) */
     int64_t trimmed_at;                  /* owner only: bottom when last trimmed, or -1 */
+#ifdef CTP_TEST_HOOKS
+    /* Test builds: called inside steal, between reading the slot and
+     * claiming it, to widen that race window; NULL = none. */
+    void (*test_hook)(void *ctx);
+    void *test_hook_ctx;
+#endif
 } ctp__deque;
 
 enum { CTP__DEQUE_INITIAL = 256 };
@@ -57,10 +63,16 @@ void ctp__deque_trim(ctp__deque *d);
 /* Owner only. Newest task, or NULL if empty. */
 ctp__task *ctp__deque_pop(ctp__deque *d);
 
-/* Any thread. Oldest task, or NULL if empty or lost a race (see *retry).
- * hook_pool: the pool whose test hook runs inside the steal (test builds). */
-struct ctp_pool;
-ctp__task *ctp__deque_steal(ctp__deque *d, bool *retry, struct ctp_pool *hook_pool);
+/* What a steal found. */
+typedef enum {
+    CTP__STEAL_EMPTY = 0,   /* the deque was empty */
+    CTP__STEAL_SUCCESS = 1, /* *out holds the oldest task, now ours */
+    CTP__STEAL_RETRY = 2    /* lost a race for it (another thief, or the owner's
+                               last pop): the deque may still hold tasks */
+} ctp__steal_result;
+
+/* Any thread. Takes the oldest task. */
+ctp__steal_result ctp__deque_steal(ctp__deque *d, ctp__task **out);
 
 /* Any thread. A hint: may be stale by the time the caller acts on it. After
  * a seq_cst fence it sees every push that came before the pusher's fence. */

@@ -64,14 +64,13 @@ static inline uint32_t next_rand(uint32_t *state)
     return x;
 }
 
-static ctp__task *steal_from(ctp_pool *pool, ctp__worker *v, int p)
+static ctp__task *steal_from(ctp__worker *v, int p)
 {
-    for (;;) {
-        bool retry;
-        ctp__task *t = ctp__deque_steal(&v->deques[p], &retry, pool);
-        if (t != NULL || !retry)
-            return t;
+    ctp__task *t;
+    ctp__steal_result r;
+    while ((r = ctp__deque_steal(&v->deques[p], &t)) == CTP__STEAL_RETRY) {
     }
+    return r == CTP__STEAL_SUCCESS ? t : NULL;
 }
 
 /* Steals one task of priority p from w's victims [from, to) in its steal
@@ -82,7 +81,7 @@ static ctp__task *steal_range(ctp__worker *w, int p, uint32_t from, uint32_t to,
     uint32_t n = to - from;
     for (uint32_t k = 0; k < n; k++) {
         uint32_t idx = from + (start + k) % n;
-        ctp__task *t = steal_from(w->pool, w->pool->workers[w->victims[idx]], p);
+        ctp__task *t = steal_from(w->pool->workers[w->victims[idx]], p);
         if (t != NULL) {
             ctp__count(&w->steals, 1);
             if (idx >= w->nlocal) {
@@ -207,7 +206,7 @@ ctp__task *ctp__find_task_outside(ctp_pool *pool)
                 ctp__injector_take(&pool->injs[n], p, &t, 1) == 1)
                 return t;
         for (uint32_t k = 0; k < pool->nworkers; k++)
-            if ((t = steal_from(pool, pool->workers[(start + k) % pool->nworkers], p)) != NULL)
+            if ((t = steal_from(pool->workers[(start + k) % pool->nworkers], p)) != NULL)
                 return t;
     }
     return NULL;
@@ -346,6 +345,14 @@ static void worker_lost(void *arg)
     ctp__lifecycle_poke(pool);
 }
 
+#ifdef CTP_TEST_HOOKS
+/* The deque's race-window hook, forwarded to the pool's test hook. */
+static void steal_hook(void *ctx)
+{
+    CTP__HOOK((ctp_pool *)ctx, CTP_HOOK_IN_STEAL);
+}
+#endif
+
 void *ctp__worker_main(void *arg)
 {
     ctp__worker *w = arg;
@@ -377,9 +384,14 @@ void *ctp__worker_main(void *arg)
         ctp__pin_thread(&pool->topo, w->node, pool->topo.cpus[first + (int)(nth % (uint32_t)count)]);
     }
     int p = 0;
-    for (; p < CTP_PRIORITY_COUNT; p++)
+    for (; p < CTP_PRIORITY_COUNT; p++) {
         if (ctp__deque_init(&w->deques[p], CTP__DEQUE_INITIAL) != 0)
             break;
+#ifdef CTP_TEST_HOOKS
+        w->deques[p].test_hook = steal_hook;
+        w->deques[p].test_hook_ctx = pool;
+#endif
+    }
     bool ok = p == CTP_PRIORITY_COUNT;
     if (!ok)
         while (p-- > 0)

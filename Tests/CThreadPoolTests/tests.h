@@ -9,6 +9,9 @@ struct test_case {
 
 #define TESTS(X)                                                                                   \
     X(api_bad_input)                                                                               \
+    X(deque_order_single_thread)                                                                   \
+    X(deque_owner_against_thieves)                                                                 \
+    X(deque_growth_under_steals)                                                                   \
     X(api_config_validation)                                                                       \
     X(api_strerror_and_index)                                                                      \
     X(submit_runs_every_task_once)                                                                 \
