@@ -63,7 +63,7 @@ int ctp_group_destroy(ctp_group *g)
 {
     if (g == NULL)
         return CTP_EINVAL;
-    /* Acquire: pairs with the acq_rel decrement in ctp__group_task_done. */
+    /* Acquire: pairs with the seq_cst decrement in ctp__group_task_done. */
     if (atomic_load_explicit(&g->latch.pending, memory_order_acquire) != 0 ||
         atomic_load_explicit(&g->latch.waiters, memory_order_acquire) != 0)
         return CTP_EINVAL;
@@ -85,9 +85,9 @@ int ctp_group_destroy(ctp_group *g)
 void ctp__group_task_done(ctp_group *g)
 {
     ctp_pool *pool = g->pool;
-    /* Acq_rel: releases the task's effects to the waiter that sees zero
-     * (acquire load in ctp_group_wait); seq_cst for the Dekker pairing with
-     * the waiter's registration in latch_add_locked (sleep.c). */
+    /* Seq_cst: releases the task's effects to the waiter that sees zero
+     * (acquire load in ctp_group_wait), and is the Dekker pairing with the
+     * waiter's registration in latch_add_locked (sleep.c). */
     if (atomic_fetch_sub_explicit(&g->latch.pending, 1, memory_order_seq_cst) != 1)
         return;
     ctp__sleep_latch_release(&pool->sleep, &g->latch);

@@ -87,3 +87,17 @@ size_t ctp__injector_take(ctp__injector *inj, int lowest, ctp__task **out, size_
     pthread_mutex_unlock(&inj->lock);
     return n;
 }
+
+void ctp__injectors_lock(ctp__injector *injs, int n, const bool *which)
+{
+    for (int i = 0; i < n; i++)
+        if (which == NULL || which[i])
+            pthread_mutex_lock(&injs[i].lock);
+}
+
+void ctp__injectors_unlock(ctp__injector *injs, int n, const bool *which)
+{
+    for (int i = n; i-- > 0;)
+        if (which == NULL || which[i])
+            pthread_mutex_unlock(&injs[i].lock);
+}

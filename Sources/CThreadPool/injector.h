@@ -13,6 +13,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "task.h"
@@ -39,6 +40,12 @@ void ctp__injector_destroy(ctp__injector *inj);
 
 /* Caller holds inj->lock. Appends task at the tail of its priority list. */
 void ctp__injector_push_locked(ctp__injector *inj, ctp__task *task);
+
+/* Locks injs[i] for every i < n with which[i] (every one if which is NULL)
+ * in index order, the runtime's lock order for injectors; unlock in
+ * reverse. */
+void ctp__injectors_lock(ctp__injector *injs, int n, const bool *which);
+void ctp__injectors_unlock(ctp__injector *injs, int n, const bool *which);
 
 /* Takes up to max tasks of the highest non-empty priority not lower than
  * `lowest` (numerically <=) into out[] in FIFO order; returns how many. */

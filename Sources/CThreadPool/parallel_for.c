@@ -35,7 +35,7 @@ static void run_chunks(void *arg)
     ctp__pfor *pf = arg;
     for (;;) {
         /* Relaxed: each chunk index is claimed once; results are published
-         * by the group's completion (acq_rel) to the caller. Each claimant
+         * by the group's completion (seq_cst decrement) to the caller. Each claimant
          * moves `next` past `chunks` once before it returns, so it ends at
          * most chunks + CTP_MAX_WORKERS + 1: no wrap (see ctp_parallel_for). */
         size_t c = atomic_fetch_add_explicit(&pf->next, 1, memory_order_relaxed);

@@ -1,5 +1,7 @@
-/* Pool lifecycle: create, shutdown (RUNNING -> DRAINING -> STOPPED), destroy,
- * and statistics. See docs/scheduler.md, "Shutdown".
+/* Pool lifecycle: create (workers placed, deques first-touched on their
+ * node, a start barrier), shutdown (RUNNING -> DRAINING -> STOPPED),
+ * destroy, trim. Configuration is config.c, statistics stats.c. See
+ * docs/scheduler.md, "Shutdown".
  *
  * Lock order: life_lock, then the injector locks in index order, then the
  * sleep lock; never the other way. */
@@ -7,85 +9,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <stdio.h>
-
-enum {
-    CTP__DEFAULT_SPIN_NS = 0,
-};
-#define CTP__DEFAULT_STACK ((size_t)8 << 20)
-#define CTP__MIN_STACK ((size_t)64 << 10)
-#define CTP__MAX_SPIN_NS ((uint64_t)1000000000u)
-#define CTP__MAX_BACKOFF_NS ((uint64_t)60000000000u)
-
-void ctp_config_init(ctp_config *config)
-{
-    if (config == NULL)
-        return;
-    memset(config, 0, sizeof *config);
-    config->workers = 0;
-    config->queue_capacity = 0;
-    config->spin_ns = CTP__DEFAULT_SPIN_NS;
-    config->backoff_ns = 0;
-    config->wake_fanout = 0;
-    config->stack_size = 0;
-    config->name = NULL;
-    config->numa_mode = CTP_NUMA_AUTO;
-    config->affinity = CTP_AFFINITY_NONE;
-    config->topology = NULL;
-}
-
-/* The reason the last ctp_pool_create on this thread failed. */
-static _Thread_local char last_error[256];
-
-const char *ctp_last_error_message(void)
-{
-    return last_error;
-}
-
-static int create_error(int rc, const char *msg)
-{
-    snprintf(last_error, sizeof last_error, "%s", msg);
-    return rc;
-}
-
-static int validate_config(const ctp_config *c)
-{
-    if (c->workers > CTP_MAX_WORKERS)
-        return create_error(CTP_EINVAL, "workers is above CTP_MAX_WORKERS (1024)");
-    if (c->spin_ns > CTP__MAX_SPIN_NS)
-        return create_error(CTP_EINVAL, "spin_ns is above 1 second");
-    if (c->backoff_ns > CTP__MAX_BACKOFF_NS)
-        return create_error(CTP_EINVAL, "backoff_ns is above 60 seconds");
-    if (c->stack_size != 0 && c->stack_size < CTP__MIN_STACK)
-        return create_error(CTP_EINVAL, "stack_size is below 64 KiB");
-    if ((unsigned)c->numa_mode > CTP_NUMA_OFF)
-        return create_error(CTP_EINVAL, "numa_mode is not CTP_NUMA_AUTO or CTP_NUMA_OFF");
-    if ((unsigned)c->affinity > CTP_AFFINITY_CPU)
-        return create_error(CTP_EINVAL, "affinity is not a ctp_affinity value");
-    return CTP_OK;
-}
-
-/* The topology: config, else CTP_TOPOLOGY, else the machine's. */
-static int load_topology(const ctp_config *c, ctp__topology *t, bool *simulated)
-{
-    const char *spec = c->topology;
-    const char *origin = "config.topology";
-    if (spec == NULL) {
-        spec = getenv("CTP_TOPOLOGY");
-        origin = "CTP_TOPOLOGY";
-    }
-    *simulated = spec != NULL;
-    if (spec == NULL)
-        return ctp__topology_discover(t) == CTP_OK ? CTP_OK : create_error(CTP_ENOMEM, "out of memory reading the topology");
-    char err[200];
-    int rc = ctp__topology_parse(spec, t, err, sizeof err);
-    if (rc == CTP_EINVAL) {
-        char msg[256];
-        snprintf(msg, sizeof msg, "%s: %s", origin, err);
-        return create_error(rc, msg);
-    }
-    return rc == CTP_OK ? CTP_OK : create_error(rc, "out of memory reading the topology");
-}
 
 static void free_worker(ctp_pool *pool, ctp__worker *w)
 {
@@ -276,15 +199,15 @@ static int create_pool(const ctp_config *config, ctp_pool **out_pool)
         ctp_config_init(&cfg);
     else
         cfg = *config;
-    int rc = validate_config(&cfg);
+    int rc = ctp__config_validate(&cfg);
     if (rc != CTP_OK)
         return rc;
     if (cfg.stack_size == 0)
-        cfg.stack_size = CTP__DEFAULT_STACK;
+        cfg.stack_size = CTP__DEFAULT_STACK_SIZE;
 
     ctp__topology topo;
     bool simulated;
-    rc = load_topology(&cfg, &topo, &simulated);
+    rc = ctp__config_topology(&cfg, &topo, &simulated);
     if (rc != CTP_OK)
         return rc;
 
@@ -292,7 +215,7 @@ static int create_pool(const ctp_config *config, ctp_pool **out_pool)
                                                             CTP__CACHELINE * CTP__CACHELINE);
     if (pool == NULL) {
         ctp__topology_free(&topo);
-        return create_error(CTP_ENOMEM, "out of memory");
+        return ctp__create_error(CTP_ENOMEM, "out of memory");
     }
     memset(pool, 0, sizeof *pool);
     pool->fork_generation = ctp__fork_generation_watch();
@@ -358,7 +281,7 @@ static int create_pool(const ctp_config *config, ctp_pool **out_pool)
     return CTP_OK;
 fail:
     free_pool(pool);
-    return create_error(CTP_ENOMEM, "out of memory");
+    return ctp__create_error(CTP_ENOMEM, "out of memory");
 }
 
 /* Starts the workers and waits until each has set itself up on its node
@@ -367,14 +290,14 @@ static int start_workers(ctp_pool *pool)
 {
     pthread_attr_t attr;
     if (pthread_attr_init(&attr) != 0)
-        return create_error(CTP_ENOMEM, "out of threads");
+        return ctp__create_error(CTP_ENOMEM, "out of threads");
     pthread_attr_setstacksize(&attr, pool->config.stack_size);
     int rc = CTP_OK;
     uint32_t started = 0;
     for (uint32_t i = 0; i < pool->nworkers; i++) {
         ctp__worker *w = pool->workers[i];
         if (ctp__thread_create(&w->thread, &attr, ctp__worker_main, w) != 0) {
-            rc = create_error(CTP_ENOMEM, "out of threads");
+            rc = ctp__create_error(CTP_ENOMEM, "out of threads");
             break;
         }
         w->started = true;
@@ -385,7 +308,7 @@ static int start_workers(ctp_pool *pool)
     while (pool->ready < started)
         pthread_cond_wait(&pool->life_cv, &pool->life_lock);
     if (pool->init_failed && rc == CTP_OK)
-        rc = create_error(CTP_ENOMEM, "out of memory in a worker");
+        rc = ctp__create_error(CTP_ENOMEM, "out of memory in a worker");
     if (rc == CTP_OK)
         pool->released = true;
     pthread_cond_broadcast(&pool->life_cv);
@@ -396,9 +319,9 @@ static int start_workers(ctp_pool *pool)
 /* hook: the test builds' race-window hook (ignored in release builds). */
 static int create_and_start(const ctp_config *config, ctp_pool **out_pool, ctp_test_hook_fn hook, void *ctx)
 {
-    last_error[0] = '\0';
+    ctp__create_error(CTP_OK, ""); /* no error yet */
     if (out_pool == NULL)
-        return create_error(CTP_EINVAL, "out_pool is NULL");
+        return ctp__create_error(CTP_EINVAL, "out_pool is NULL");
     *out_pool = NULL;
     ctp_pool *pool;
     int rc = create_pool(config, &pool);
@@ -467,14 +390,12 @@ static bool quiescent(ctp_pool *pool)
 /* In index order, the order every multi-injector submission uses too. */
 static void lock_injectors(ctp_pool *pool)
 {
-    for (int n = 0; n <= pool->nnodes; n++)
-        pthread_mutex_lock(&pool->injs[n].lock);
+    ctp__injectors_lock(pool->injs, pool->nnodes + 1, NULL);
 }
 
 static void unlock_injectors(ctp_pool *pool)
 {
-    for (int n = pool->nnodes; n >= 0; n--)
-        pthread_mutex_unlock(&pool->injs[n].lock);
+    ctp__injectors_unlock(pool->injs, pool->nnodes + 1, NULL);
 }
 
 int ctp_pool_shutdown(ctp_pool *pool, ctp_shutdown_mode mode, uint64_t timeout_ns)
@@ -552,81 +473,3 @@ int ctp_pool_trim(ctp_pool *pool)
     return CTP_OK;
 }
 
-int ctp_pool_stats(ctp_pool *pool, ctp_stats *out)
-{
-    if (pool == NULL || out == NULL)
-        return CTP_EINVAL;
-    memset(out, 0, sizeof *out);
-    for (uint32_t i = 0; i < pool->nworkers; i++) {
-        ctp__worker *w = pool->workers[i];
-        out->submitted += atomic_load_explicit(&w->submitted, memory_order_relaxed);
-        out->executed += atomic_load_explicit(&w->executed, memory_order_relaxed);
-        out->cancelled += atomic_load_explicit(&w->cancelled, memory_order_relaxed);
-        out->steals += atomic_load_explicit(&w->steals, memory_order_relaxed);
-        out->injected += atomic_load_explicit(&w->injected, memory_order_relaxed);
-        out->parks += atomic_load_explicit(&w->sleep_counters.parks, memory_order_relaxed);
-        out->wakeups += atomic_load_explicit(&w->sleep_counters.wakeups, memory_order_relaxed);
-        out->backoff_timeouts += atomic_load_explicit(&w->sleep_counters.backoff_timeouts, memory_order_relaxed);
-        for (int p = 0; p < CTP_PRIORITY_COUNT; p++)
-            out->executed_by_priority[p] +=
-                atomic_load_explicit(&w->executed_by_priority[p], memory_order_relaxed);
-    }
-    out->submitted += atomic_load_explicit(&pool->ext_submitted, memory_order_relaxed);
-    out->executed += atomic_load_explicit(&pool->helper_executed, memory_order_relaxed);
-    for (int p = 0; p < CTP_PRIORITY_COUNT; p++)
-        out->executed_by_priority[p] += atomic_load_explicit(&pool->helper_by_priority[p], memory_order_relaxed);
-    out->cancelled += atomic_load_explicit(&pool->helper_cancelled, memory_order_relaxed);
-    out->rejected = atomic_load_explicit(&pool->rejected, memory_order_relaxed);
-    out->queued = atomic_load_explicit(&pool->ext_queued, memory_order_relaxed);
-    out->workers = pool->nworkers;
-    out->parked = ctp__sleep_parked(&pool->sleep);
-    out->workers_lost = atomic_load_explicit(&pool->workers_lost, memory_order_relaxed);
-    for (int n = 0; n < pool->nnodes; n++)
-        out->task_memory_bytes += ctp__depot_bytes(&pool->depots[n]);
-    return CTP_OK;
-}
-
-int ctp_pool_node_count(ctp_pool *pool)
-{
-    return pool == NULL ? CTP_EINVAL : pool->nnodes;
-}
-
-int ctp_worker_node(ctp_pool *pool, int worker)
-{
-    if (pool == NULL || worker < 0 || (uint32_t)worker >= pool->nworkers)
-        return CTP_EINVAL;
-    return pool->workers[worker]->node;
-}
-
-void *ctp_alloc_on_node(ctp_pool *pool, int node, size_t size)
-{
-    if (pool == NULL || node < 0 || node >= pool->nnodes || size == 0)
-        return NULL;
-    return ctp__node_alloc(pool->bind_memory, node, size);
-}
-
-void ctp_free_on_node(ctp_pool *pool, void *ptr, size_t size)
-{
-    if (pool == NULL || ptr == NULL)
-        return;
-    ctp__node_free(pool->bind_memory, ptr, size);
-}
-
-int ctp_pool_node_stats(ctp_pool *pool, int node, ctp_node_stats *out)
-{
-    if (pool == NULL || out == NULL || node < 0 || node >= pool->nnodes)
-        return CTP_EINVAL;
-    memset(out, 0, sizeof *out);
-    for (uint32_t i = pool->worker_first[node]; i < pool->worker_first[node + 1]; i++) {
-        ctp__worker *w = pool->workers[i];
-        out->workers++;
-        out->executed += atomic_load_explicit(&w->executed, memory_order_relaxed);
-        out->taken_remote += atomic_load_explicit(&w->taken_remote, memory_order_relaxed);
-        uint64_t remote = atomic_load_explicit(&w->steals_remote, memory_order_relaxed);
-        out->steals_remote += remote;
-        out->steals_local += atomic_load_explicit(&w->steals, memory_order_relaxed) - remote;
-        out->affine_executed += atomic_load_explicit(&w->affine_executed, memory_order_relaxed);
-        out->affine_home += atomic_load_explicit(&w->affine_home, memory_order_relaxed);
-    }
-    return CTP_OK;
-}

@@ -190,6 +190,15 @@ static inline void ctp__notify(ctp_pool *pool, size_t tasks, int node)
 }
 bool ctp__stack_allows_steal(ctp__worker *w);
 
+/* ---- Configuration (config.c) ------------------------------------------- */
+#define CTP__DEFAULT_STACK_SIZE ((size_t)8 << 20)
+/* Records msg for ctp_last_error_message on this thread; returns rc. */
+int ctp__create_error(int rc, const char *msg);
+/* CTP_OK, or CTP_EINVAL with the message recorded. */
+int ctp__config_validate(const ctp_config *c);
+/* The topology: config, else CTP_TOPOLOGY, else the machine's. */
+int ctp__config_topology(const ctp_config *c, ctp__topology *t, bool *simulated);
+
 /* ---- Lifecycle (pool.c) ---------------------------------------------------- */
 /* Called when a worker parks or a helper finishes while the pool shuts down. */
 void ctp__lifecycle_poke(ctp_pool *pool);

@@ -178,9 +178,7 @@ static int submit_injected(ctp_pool *pool, const ctp_task_desc *descs, size_t co
     bool involved[CTP__MAX_NODES + 1] = { false };
     for (size_t i = 0; i < count; i++)
         involved[injector_index(pool, home_node(pool, descs[i].node))] = true;
-    for (int n = 0; n <= pool->nnodes; n++)
-        if (involved[n])
-            pthread_mutex_lock(&pool->injs[n].lock);
+    ctp__injectors_lock(pool->injs, pool->nnodes + 1, involved);
     int rc = CTP_OK;
     size_t cap = pool->config.queue_capacity;
     bool reserved = false; /* counted in ext_queued already */
@@ -235,9 +233,7 @@ static int submit_injected(ctp_pool *pool, const ctp_task_desc *descs, size_t co
             ctp__injector_push_locked(&pool->injs[injector_index(pool, t->node)], t);
         }
     }
-    for (int n = pool->nnodes; n >= 0; n--)
-        if (involved[n])
-            pthread_mutex_unlock(&pool->injs[n].lock);
+    ctp__injectors_unlock(pool->injs, pool->nnodes + 1, involved);
     if (rc == CTP_ESHUTDOWN || rc == CTP_EFULL)
         atomic_fetch_add_explicit(&pool->rejected, 1, memory_order_relaxed);
     if (rc == CTP_OK) {

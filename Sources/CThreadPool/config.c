@@ -1,0 +1,78 @@
+/* Pool configuration: defaults, validation with a message for each bad
+ * setting (ctp_last_error_message), and which topology a pool uses. */
+#include "pool.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    CTP__DEFAULT_SPIN_NS = 0,
+};
+#define CTP__MIN_STACK ((size_t)64 << 10)
+#define CTP__MAX_SPIN_NS ((uint64_t)1000000000u)
+#define CTP__MAX_BACKOFF_NS ((uint64_t)60000000000u)
+
+void ctp_config_init(ctp_config *config)
+{
+    if (config == NULL)
+        return;
+    memset(config, 0, sizeof *config); /* every field's default is 0 / NULL ... */
+    config->spin_ns = CTP__DEFAULT_SPIN_NS; /* ... except these */
+    config->numa_mode = CTP_NUMA_AUTO;
+    config->affinity = CTP_AFFINITY_NONE;
+}
+
+/* The reason the last ctp_pool_create on this thread failed. */
+static _Thread_local char last_error[256];
+
+const char *ctp_last_error_message(void)
+{
+    return last_error;
+}
+
+int ctp__create_error(int rc, const char *msg)
+{
+    snprintf(last_error, sizeof last_error, "%s", msg);
+    return rc;
+}
+
+int ctp__config_validate(const ctp_config *c)
+{
+    if (c->workers > CTP_MAX_WORKERS)
+        return ctp__create_error(CTP_EINVAL, "workers is above CTP_MAX_WORKERS (1024)");
+    if (c->spin_ns > CTP__MAX_SPIN_NS)
+        return ctp__create_error(CTP_EINVAL, "spin_ns is above 1 second");
+    if (c->backoff_ns > CTP__MAX_BACKOFF_NS)
+        return ctp__create_error(CTP_EINVAL, "backoff_ns is above 60 seconds");
+    if (c->stack_size != 0 && c->stack_size < CTP__MIN_STACK)
+        return ctp__create_error(CTP_EINVAL, "stack_size is below 64 KiB");
+    if ((unsigned)c->numa_mode > CTP_NUMA_OFF)
+        return ctp__create_error(CTP_EINVAL, "numa_mode is not CTP_NUMA_AUTO or CTP_NUMA_OFF");
+    if ((unsigned)c->affinity > CTP_AFFINITY_CPU)
+        return ctp__create_error(CTP_EINVAL, "affinity is not a ctp_affinity value");
+    return CTP_OK;
+}
+
+/* The topology: config, else CTP_TOPOLOGY, else the machine's. */
+int ctp__config_topology(const ctp_config *c, ctp__topology *t, bool *simulated)
+{
+    const char *spec = c->topology;
+    const char *origin = "config.topology";
+    if (spec == NULL) {
+        spec = getenv("CTP_TOPOLOGY");
+        origin = "CTP_TOPOLOGY";
+    }
+    *simulated = spec != NULL;
+    if (spec == NULL)
+        return ctp__topology_discover(t) == CTP_OK ? CTP_OK : ctp__create_error(CTP_ENOMEM, "out of memory reading the topology");
+    char err[200];
+    int rc = ctp__topology_parse(spec, t, err, sizeof err);
+    if (rc == CTP_EINVAL) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s: %s", origin, err);
+        return ctp__create_error(rc, msg);
+    }
+    return rc == CTP_OK ? CTP_OK : ctp__create_error(rc, "out of memory reading the topology");
+}
+
