@@ -63,7 +63,7 @@ int ctp_group_destroy(ctp_group *g)
 {
     if (g == NULL)
         return CTP_EINVAL;
-    /* Acquire: pairs with the seq_cst decrement in ctp__group_task_done. */
+    /* Acquire: pairs with the seq_cst count-down (ctp__sleep_latch_count_down). */
     if (atomic_load_explicit(&g->latch.pending, memory_order_acquire) != 0 ||
         atomic_load_explicit(&g->latch.waiters, memory_order_acquire) != 0)
         return CTP_EINVAL;
@@ -84,13 +84,7 @@ int ctp_group_destroy(ctp_group *g)
 
 void ctp__group_task_done(ctp_group *g)
 {
-    ctp_pool *pool = g->pool;
-    /* Seq_cst: releases the task's effects to the waiter that sees zero
-     * (acquire load in ctp_group_wait), and is the Dekker pairing with the
-     * waiter's registration in latch_add_locked (sleep.c). */
-    if (atomic_fetch_sub_explicit(&g->latch.pending, 1, memory_order_seq_cst) != 1)
-        return;
-    ctp__sleep_latch_release(&pool->sleep, &g->latch);
+    ctp__sleep_latch_count_down(&g->pool->sleep, &g->latch);
 }
 
 int ctp_group_submit(ctp_group *group, ctp_priority priority, ctp_task_fn fn, void *arg)
@@ -114,7 +108,7 @@ static int wait_on_worker(ctp__worker *w, ctp_group *g, uint64_t deadline)
 {
     ctp_pool *pool = w->pool;
     for (;;) {
-        /* Acquire: pairs with the decrement in ctp__group_task_done. */
+        /* Acquire: pairs with the seq_cst count-down (ctp__sleep_latch_count_down). */
         if (atomic_load_explicit(&g->latch.pending, memory_order_acquire) == 0)
             return CTP_OK;
         /* No task starts past the deadline: a timed wait overruns it by at
@@ -187,7 +181,7 @@ static int wait_outside(ctp_pool *pool, ctp_group *g, uint64_t deadline)
 {
     ctp__tls *tls = ctp__tls_get();
     for (;;) {
-        /* Acquire: pairs with the decrement in ctp__group_task_done. */
+        /* Acquire: pairs with the seq_cst count-down (ctp__sleep_latch_count_down). */
         if (atomic_load_explicit(&g->latch.pending, memory_order_acquire) == 0)
             return CTP_OK;
         if (past(deadline))

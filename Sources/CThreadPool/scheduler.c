@@ -279,7 +279,7 @@ void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t)
                                   memory_order_release);
     }
     if (g != NULL)
-        ctp__group_task_done(g);
+        ctp__sleep_latch_count_down(&pool->sleep, &g->latch);
 }
 
 typedef struct idle_find {
@@ -330,7 +330,7 @@ static void worker_lost(void *arg)
     for (unsigned i = n; i-- > 0;) {
         ctp__count(&w->executed, 1);
         if (i < CTP__RUNNING_MAX && w->running_group[i] != NULL)
-            ctp__group_task_done(w->running_group[i]);
+            ctp__sleep_latch_count_down(&pool->sleep, &w->running_group[i]->latch);
     }
     w->running = 0;
     /* Relaxed: a statistic. */

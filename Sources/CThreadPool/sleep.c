@@ -447,6 +447,13 @@ void ctp__sleep_latch_release(ctp__sleep *s, ctp__latch *latch)
     pthread_mutex_unlock(&s->lock);
 }
 
+void ctp__sleep_latch_count_down(ctp__sleep *s, ctp__latch *latch)
+{
+    /* Seq_cst: see the contract at ctp__latch (sleep.h). */
+    if (atomic_fetch_sub_explicit(&latch->pending, 1, memory_order_seq_cst) == 1)
+        ctp__sleep_latch_release(s, latch);
+}
+
 void ctp__sleep_latch_block(ctp__sleep *s, ctp__latch *latch, uint64_t deadline_ns)
 {
     ctp__parker p = { .notified = false, .on_idle = false, .on_latch = false, .node = -1, .cpu = -1 };

@@ -25,10 +25,23 @@
 
 #define CTP__SLEEP_CACHELINE 64
 
-/* A count that reaches zero once, and the threads parked until it does: a
- * task group's completion. `pending` is the user's to change (seq_cst
- * decrement by the completer: see ctp__sleep_latch_release); the waiter list
- * is the sleep module's. */
+/* A latch: a count that reaches zero, and the threads parked until it does
+ * (a task group's completion).
+ *
+ * Ordering contract, in one place:
+ *   - count up: relaxed, before the counted task is published (the publish
+ *     is the release that orders it);
+ *   - count down (ctp__sleep_latch_count_down): seq_cst RMW after the task
+ *     ran. It releases the task's effects to any thread that reads zero
+ *     with acquire (ctp__latch_done, or the waiter's own acquire load), and
+ *     it is one side of a Dekker pair with a waiter's registration: the
+ *     waiter does waiters += 1 (seq_cst), then reads pending; the completer
+ *     decrements pending, then reads waiters (seq_cst). So either the
+ *     completer sees the waiter registered and signals it, or the waiter
+ *     sees zero and does not block.
+ *   - the memory must stay valid after it reaches zero: a late completer
+ *     reads `waiters` after the waiter may have returned (groups are
+ *     type-stable for the pool's lifetime). */
 typedef struct ctp__latch {
     _Atomic size_t pending;           /* not yet finished; the latch is set at 0 */
     _Atomic unsigned waiters;         /* parkers on wait_list */
@@ -130,6 +143,8 @@ uint32_t ctp__sleep_parked(ctp__sleep *s);
  * wakes its waiters if it has any. The latch memory must stay valid: waiters
  * may have returned already. */
 void ctp__sleep_latch_release(ctp__sleep *s, ctp__latch *latch);
+/* Counts one task of the latch down; the last one wakes its waiters. */
+void ctp__sleep_latch_count_down(ctp__sleep *s, ctp__latch *latch);
 /* Blocks an outside thread until the latch is set or deadline_ns. */
 void ctp__sleep_latch_block(ctp__sleep *s, ctp__latch *latch, uint64_t deadline_ns);
 /* The latch is set (seq_cst: pairs with the completer's decrement). */
