@@ -357,13 +357,6 @@ int ctp_test_pool_create_hooked(const ctp_config *config, ctp_test_hook_fn hook,
 }
 #endif
 
-void ctp__lifecycle_poke(ctp_pool *pool)
-{
-    pthread_mutex_lock(&pool->life_lock);
-    pthread_cond_broadcast(&pool->life_cv);
-    pthread_mutex_unlock(&pool->life_lock);
-}
-
 /* True when every task ever accepted has finished (run or cancelled).
  * Finished counts are read before submitted counts, and every task is
  * counted submitted before it is published and finished after it ran, so

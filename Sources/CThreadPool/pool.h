@@ -200,8 +200,16 @@ int ctp__config_validate(const ctp_config *c);
 int ctp__config_topology(const ctp_config *c, ctp__topology *t, bool *simulated);
 
 /* ---- Lifecycle (pool.c) ---------------------------------------------------- */
-/* Called when a worker parks or a helper finishes while the pool shuts down. */
-void ctp__lifecycle_poke(ctp_pool *pool);
+/* Wakes the shutdown waiter to re-check quiescence: called when a worker
+ * parks, a helper finishes or a worker is lost while the pool shuts down.
+ * Inline here (not in pool.c) so the layers below lifecycle can poke it
+ * without calling up into pool.c. */
+static inline void ctp__lifecycle_poke(ctp_pool *pool)
+{
+    pthread_mutex_lock(&pool->life_lock);
+    pthread_cond_broadcast(&pool->life_cv);
+    pthread_mutex_unlock(&pool->life_lock);
+}
 static inline bool ctp__stop_wanted(ctp_pool *pool)
 {
     return atomic_load_explicit(&pool->exiting, memory_order_acquire); /* pairs with the release store in stop_workers */
