@@ -189,7 +189,7 @@ int main(int argc, char **argv)
     }
     if (total != expected_updates || dead_now != 0)
         errors++;
-    ctp_stats st = pool.stats();
+    ctp::stats st = pool.stats();
     std::printf("ticks %llu, bot updates %llu (expected %llu), respawns applied %llu, ticks over 50 ms %llu, "
                 "pool executed %llu, errors %llu\n",
                 static_cast<unsigned long long>(tick), static_cast<unsigned long long>(total),

@@ -1,12 +1,18 @@
 // Tests of include/ctp/ctp.hpp: exceptions reach wait(), RAII shutdown runs
 // everything, move-only callables run or are destroyed exactly once, large
 // callables take the heap path, errors come back as ctp::error / error_code,
-// refused submissions leave the caller's callable untouched.
+// refused submissions leave the caller's callable untouched; every config
+// field reaches the pool; shutdown modes and timeouts; stats as a struct.
 #include <ctp/ctp.hpp>
+
+#include <pthread.h>
 
 #include <array>
 #include <atomic>
 #include <cstdio>
+#include <cstring>
+#include <numeric>
+#include <set>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -162,7 +168,7 @@ void move_only_callables_once()
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
             release = true;
         });
-        pool.shutdown(CTP_SHUTDOWN_CANCEL);
+        pool.shutdown(ctp::shutdown_mode::cancel);
         opener.join();
         CHECK(pool.stats().cancelled == 100);
     }
@@ -483,6 +489,337 @@ void throwing_move_refused_then_reported()
     CHECK(job.p != nullptr); // the move threw before taking it
 }
 
+
+// Issue 13: ctp::config has every ctp_config field, shutdown takes
+// ctp::shutdown_mode, stats are a C++ struct.
+
+// A compile-time check that the types are the C++ ones.
+static_assert(std::is_same_v<decltype(ctp::config{}.spin), std::chrono::nanoseconds>);
+static_assert(std::is_same_v<decltype(ctp::config{}.name), std::optional<std::string>>);
+static_assert(std::is_same_v<decltype(ctp::config{}.topology), std::optional<std::string>>);
+static_assert(std::is_same_v<decltype(ctp::config{}.numa_mode), ctp::numa_mode>);
+static_assert(std::is_same_v<decltype(ctp::config{}.affinity), ctp::affinity>);
+static_assert(std::is_same_v<decltype(std::declval<ctp::pool &>().stats()), ctp::stats>);
+static_assert(std::is_same_v<decltype(ctp::stats{}.executed_by_priority), std::array<std::uint64_t, CTP_PRIORITY_COUNT>>);
+
+// Runs n tasks on pool and waits for them.
+void run_tasks(ctp::pool &pool, int n, std::atomic<int> &ran)
+{
+    ctp::task_group g(pool);
+    for (int i = 0; i < n; i++)
+        g.run([&ran] { ran++; });
+    g.wait();
+}
+
+// The defaults are ctp_config_init's.
+void config_defaults_match_c()
+{
+    ctp_config c;
+    ctp_config_init(&c);
+    ctp_config d = ctp::config{}.to_c();
+    CHECK(d.workers == c.workers && d.queue_capacity == c.queue_capacity);
+    CHECK(d.spin_ns == c.spin_ns && d.backoff_ns == c.backoff_ns);
+    CHECK(d.wake_fanout == c.wake_fanout && d.stack_size == c.stack_size);
+    CHECK(d.name == nullptr && d.topology == nullptr);
+    CHECK(d.numa_mode == c.numa_mode && d.affinity == c.affinity);
+}
+
+// Every field set to a non-default value reaches ctp_config and makes a
+// working pool with those settings.
+void config_every_field_round_trips()
+{
+    ctp::config c;
+    c.workers = 2;
+    c.queue_capacity = 5000;
+    c.spin = std::chrono::microseconds(20);
+    c.backoff = std::chrono::milliseconds(1);
+    c.wake_fanout = 1;
+    c.stack_size = 256 << 10;
+    c.name = "cppt";
+    c.numa_mode = ctp::numa_mode::automatic;
+    c.affinity = ctp::affinity::node;
+    c.topology = "0;1";
+    ctp_config cc = c.to_c();
+    CHECK(cc.workers == 2 && cc.queue_capacity == 5000);
+    CHECK(cc.spin_ns == 20000 && cc.backoff_ns == 1000000);
+    CHECK(cc.wake_fanout == 1 && cc.stack_size == (256u << 10));
+    CHECK(std::strcmp(cc.name, "cppt") == 0 && std::strcmp(cc.topology, "0;1") == 0);
+    CHECK(cc.numa_mode == CTP_NUMA_AUTO && cc.affinity == CTP_AFFINITY_NODE);
+
+    ctp::pool pool(c);
+    c.name = "changed"; // copied at creation: the pool keeps its own
+    c.topology.reset();
+    CHECK(pool.node_count() == 2);
+    std::set<int> nodes{pool.worker_node(0), pool.worker_node(1)};
+    CHECK(nodes == (std::set<int>{0, 1}));
+    CHECK(pool.node_stats(0).workers == 1 && pool.node_stats(1).workers == 1);
+
+    // Thread names: "<name>-<index>"; nodes: each worker on its own.
+    // Fire and forget, so that only workers run them (a waiting thread helps).
+    std::mutex m;
+    std::set<std::string> names;
+    std::atomic<int> bad_node{0}, done{0};
+    for (int i = 0; i < 200; i++)
+        pool.submit([&] {
+            int w = ctp::worker_index();
+            if (w < 0 || ctp::current_node() != pool.worker_node(w))
+                bad_node++;
+            char buf[32] = {0};
+            pthread_getname_np(pthread_self(), buf, sizeof buf);
+            {
+                std::lock_guard<std::mutex> lock(m);
+                names.insert(buf);
+            }
+            done++;
+        });
+    while (done < 200 || pool.stats().executed < 200)
+        std::this_thread::yield();
+    CHECK(bad_node == 0);
+    CHECK(!names.empty());
+    for (const std::string &n : names)
+        CHECK(n == "cppt-0" || n == "cppt-1");
+    CHECK(ctp::current_node() == -1);
+    ctp::stats st = pool.stats();
+    CHECK(st.workers == 2);
+    ctp::node_stats n0 = pool.node_stats(0), n1 = pool.node_stats(1);
+    CHECK(n0.executed + n1.executed == 200);
+    bool caught = false;
+    try {
+        (void)pool.node_stats(2);
+    } catch (const ctp::error &e) {
+        caught = e.code() == ctp::errc::invalid_argument;
+    }
+    CHECK(caught);
+}
+
+// numa_mode::off: one node whatever the topology; the other affinities.
+void config_numa_off_and_affinities()
+{
+    for (ctp::affinity a : {ctp::affinity::none, ctp::affinity::node, ctp::affinity::cpu}) {
+        ctp::config c;
+        c.workers = 2;
+        c.topology = "0;1";
+        c.numa_mode = ctp::numa_mode::off;
+        c.affinity = a;
+        ctp::pool pool(c);
+        CHECK(pool.node_count() == 1);
+        CHECK(pool.worker_node(0) == 0 && pool.worker_node(1) == 0);
+        std::atomic<int> ran{0};
+        run_tasks(pool, 100, ran);
+        CHECK(ran == 100);
+        CHECK(pool.node_stats(0).workers == 2);
+    }
+    for (ctp::affinity a : {ctp::affinity::none, ctp::affinity::cpu}) {
+        ctp::config c;
+        c.workers = 2;
+        c.topology = "0;1";
+        c.affinity = a;
+        ctp::pool pool(c);
+        CHECK(pool.node_count() == 2);
+        std::atomic<int> ran{0};
+        run_tasks(pool, 100, ran);
+        CHECK(ran == 100);
+    }
+    // A topology with workers = 0: one worker per CPU it lists.
+    ctp::config c;
+    c.topology = "0-2";
+    ctp::pool pool(c);
+    CHECK(pool.stats().workers == 3);
+    CHECK(pool.node_count() == 1);
+}
+
+// Bad settings throw invalid_argument with the C library's reason.
+void config_invalid_settings_throw()
+{
+    auto reason = [](const ctp::config &c) -> std::string {
+        try {
+            ctp::pool p(c);
+        } catch (const ctp::error &e) {
+            if (e.code() == ctp::errc::invalid_argument)
+                return e.what();
+            return "wrong code";
+        }
+        return "accepted";
+    };
+    ctp::config c;
+    c.topology = "0;;x";
+    std::string why = reason(c);
+    CHECK(why.find("ctp_pool_create") != std::string::npos && why.find("config.topology") != std::string::npos);
+    c = {};
+    c.spin = std::chrono::seconds(2);
+    CHECK(reason(c).find("spin_ns") != std::string::npos);
+    c = {};
+    c.spin = std::chrono::nanoseconds(-1);
+    CHECK(reason(c).find("spin_ns") != std::string::npos);
+    c = {};
+    c.backoff = std::chrono::seconds(61);
+    CHECK(reason(c).find("backoff_ns") != std::string::npos);
+    c = {};
+    c.stack_size = 1024;
+    CHECK(reason(c).find("stack_size") != std::string::npos);
+    c = {};
+    c.numa_mode = static_cast<ctp::numa_mode>(7);
+    CHECK(reason(c).find("numa_mode") != std::string::npos);
+    c = {};
+    c.affinity = static_cast<ctp::affinity>(7);
+    CHECK(reason(c).find("affinity") != std::string::npos);
+}
+
+// A one-worker pool whose worker is held by a gate until open().
+struct gated_pool {
+    std::atomic<bool> release{false}, started{false}; // before pool: outlive it
+    ctp::pool pool{ctp::config{1}};
+    gated_pool()
+    {
+        pool.submit([this] {
+            started = true;
+            while (!release)
+                std::this_thread::yield();
+        });
+        while (!started)
+            std::this_thread::yield();
+    }
+    void open() { release = true; }
+    ~gated_pool() { release = true; }
+};
+
+// shutdown(cancel): the unstarted callables are destroyed without running
+// (on_cancel), counted as cancelled; the running task finishes; later
+// submissions are refused; a later drain does not switch back.
+void shutdown_cancel_drops_unstarted()
+{
+    tracker::live = 0;
+    tracker::runs = 0;
+    std::atomic<int> ran{0};
+    {
+        gated_pool gp;
+        for (int i = 0; i < 50; i++)
+            gp.pool.submit([t = tracker()] { tracker::runs++; }, ctp::priority::low);
+        for (int i = 0; i < 50; i++) {
+            std::array<long, 32> big{}; // the heap path
+            gp.pool.submit([big, t = tracker()] { tracker::runs += 1 + static_cast<int>(big[0]); });
+        }
+        CHECK(tracker::live == 100);
+        // Timeout: the worker is held, so the pool cannot stop yet.
+        bool timed_out = false;
+        try {
+            gp.pool.shutdown(ctp::shutdown_mode::cancel, std::chrono::milliseconds(10));
+        } catch (const ctp::error &e) {
+            timed_out = e.code() == ctp::errc::timed_out;
+        }
+        CHECK(timed_out);
+        CHECK(gp.pool.try_submit([&ran] { ran++; }) == ctp::errc::shutdown);
+        gp.open();
+        gp.pool.shutdown(ctp::shutdown_mode::drain); // cancel stays
+        CHECK(tracker::runs == 0);
+        CHECK(tracker::live == 0);
+        ctp::stats st = gp.pool.stats();
+        CHECK(st.cancelled == 100);
+        CHECK(st.submitted == 101 && st.executed == 1);
+        CHECK(st.rejected == 1);
+        CHECK(st.queued == 0);
+    }
+    CHECK(ran == 0);
+}
+
+// shutdown(drain) with a timeout: times out while a task holds the worker,
+// then completes and has run everything; a negative timeout is zero.
+void shutdown_drain_with_timeouts()
+{
+    std::atomic<int> ran{0};
+    gated_pool gp;
+    for (int i = 0; i < 100; i++)
+        gp.pool.submit([&ran] { ran++; });
+    for (auto timeout : {std::chrono::nanoseconds(0), std::chrono::nanoseconds(-5)}) {
+        bool timed_out = false;
+        try {
+            gp.pool.shutdown(ctp::shutdown_mode::drain, timeout);
+        } catch (const ctp::error &e) {
+            timed_out = e.code() == ctp::errc::timed_out;
+        }
+        CHECK(timed_out);
+    }
+    CHECK(ran == 0);
+    gp.open();
+    gp.pool.shutdown(ctp::shutdown_mode::drain, std::chrono::seconds(60));
+    CHECK(ran == 100);
+    ctp::stats st = gp.pool.stats();
+    CHECK(st.submitted == 101 && st.executed == 101 && st.cancelled == 0);
+    gp.pool.shutdown(); // stopped already: returns at once
+}
+
+// From the pool's own task: a non-zero timeout is a deadlock error, a zero
+// one starts the shutdown (timed_out).
+void shutdown_from_a_task()
+{
+    ctp::pool pool(ctp::config{1});
+    std::atomic<int> deadlock{0}, timed_out{0};
+    pool.submit([&] {
+        try {
+            pool.shutdown(ctp::shutdown_mode::drain, std::chrono::seconds(1));
+        } catch (const ctp::error &e) {
+            deadlock += e.code() == ctp::errc::deadlock;
+        }
+        try {
+            pool.shutdown(ctp::shutdown_mode::drain, std::chrono::nanoseconds(0));
+        } catch (const ctp::error &e) {
+            timed_out += e.code() == ctp::errc::timed_out;
+        }
+    });
+    while (pool.try_submit([] {}) != ctp::errc::shutdown)
+        std::this_thread::yield(); // until the task has started the shutdown
+    pool.shutdown();
+    CHECK(deadlock == 1);
+    CHECK(timed_out == 1);
+}
+
+// stats: consistent after the work is done; executed_by_priority indexed
+// by priority; trim callable and never grows the memory held.
+void stats_consistent_and_trim()
+{
+    ctp::pool pool(ctp::config{2});
+    const ctp::priority prios[] = {ctp::priority::critical, ctp::priority::high, ctp::priority::normal,
+                                   ctp::priority::low, ctp::priority::idle};
+    {
+        ctp::task_group g(pool);
+        for (std::size_t p = 0; p < ctp::priority_count; p++)
+            for (std::size_t i = 0; i < 1000 * (p + 1); i++)
+                g.run([] {}, prios[p]);
+        g.wait();
+    }
+    for (int i = 0; i < 500; i++)
+        pool.submit([] {});
+    ctp::stats st;
+    auto by_priority = [](const ctp::stats &x) {
+        return std::accumulate(x.executed_by_priority.begin(), x.executed_by_priority.end(), std::uint64_t{0});
+    };
+    for (;;) { // fire-and-forget tasks: wait until every counter has them
+        st = pool.stats(); // (a snapshot may be a few events apart)
+        if (st.executed == st.submitted && by_priority(st) == st.executed)
+            break;
+        std::this_thread::yield();
+    }
+    CHECK(st.submitted == 15500);
+    CHECK(st.executed == 15500);
+    for (std::size_t p = 0; p < ctp::priority_count; p++)
+        CHECK(st.executed_at(prios[p]) == 1000 * (p + 1) + (prios[p] == ctp::priority::normal ? 500 : 0));
+    CHECK(st.executed_by_priority[static_cast<std::size_t>(ctp::priority::idle)] == 5000);
+    CHECK(st.cancelled == 0 && st.rejected == 0 && st.queued == 0);
+    CHECK(st.workers == 2 && st.workers_lost == 0);
+    CHECK(st.parked <= st.workers);
+    CHECK(st.task_memory_bytes > 0);
+    pool.trim();
+    ctp::stats after = pool.stats();
+    CHECK(after.task_memory_bytes <= st.task_memory_bytes);
+    CHECK(after.executed == st.executed);
+    std::uint64_t node_executed = 0;
+    for (int n = 0; n < pool.node_count(); n++)
+        node_executed += pool.node_stats(n).executed;
+    CHECK(node_executed <= after.executed); // the waiting thread ran some too
+    pool.shutdown();
+    pool.trim(); // callable after shutdown too
+}
+
 } // namespace
 
 int main()
@@ -511,6 +848,14 @@ int main()
         {"lvalue_copy_refused_leaves_no_copy<small>", lvalue_copy_refused_leaves_no_copy<8>},
         {"lvalue_copy_refused_leaves_no_copy<large>", lvalue_copy_refused_leaves_no_copy<2 * CTP_INLINE_CAPACITY>},
         {"throwing_move_refused_then_reported", throwing_move_refused_then_reported},
+        {"config_defaults_match_c", config_defaults_match_c},
+        {"config_every_field_round_trips", config_every_field_round_trips},
+        {"config_numa_off_and_affinities", config_numa_off_and_affinities},
+        {"config_invalid_settings_throw", config_invalid_settings_throw},
+        {"shutdown_cancel_drops_unstarted", shutdown_cancel_drops_unstarted},
+        {"shutdown_drain_with_timeouts", shutdown_drain_with_timeouts},
+        {"shutdown_from_a_task", shutdown_from_a_task},
+        {"stats_consistent_and_trim", stats_consistent_and_trim},
     };
     int passed = 0, failed = 0;
     for (const test &t : tests) {

@@ -37,14 +37,17 @@
 
 #include <ctp/ctp.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <memory>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <type_traits>
@@ -86,6 +89,7 @@ inline std::error_code to_error_code(int rc) noexcept
 class error : public std::system_error {
 public:
     explicit error(int rc, const char *what) : std::system_error(rc, category(), what) {}
+    explicit error(int rc, const std::string &what) : std::system_error(rc, category(), what) {}
 };
 
 namespace detail {
@@ -105,7 +109,35 @@ enum class priority {
     idle = CTP_PRIORITY_IDLE,
 };
 
-/// Pool settings; see ctp_config in ctp.h for each field.
+/// Number of priorities (the size of stats::executed_by_priority).
+inline constexpr std::size_t priority_count = CTP_PRIORITY_COUNT;
+
+/// How pool::shutdown treats tasks that have not started (ctp_shutdown_mode).
+enum class shutdown_mode {
+    drain = CTP_SHUTDOWN_DRAIN,   ///< run everything queued and everything it spawns
+    cancel = CTP_SHUTDOWN_CANCEL, ///< drop unstarted tasks: their callables are destroyed unrun
+};
+
+/// NUMA mode (ctp_numa_mode). automatic: follow the topology; off: behave
+/// as one node.
+enum class numa_mode {
+    automatic = CTP_NUMA_AUTO,
+    off = CTP_NUMA_OFF,
+};
+
+/// Worker CPU affinity (ctp_affinity): none, pinned to their node's CPUs,
+/// or one CPU each.
+enum class affinity {
+    none = CTP_AFFINITY_NONE,
+    node = CTP_AFFINITY_NODE,
+    cpu = CTP_AFFINITY_CPU,
+};
+
+/// Pool settings: every field of ctp_config (see ctp.h for each), with the
+/// same defaults. Zero counts mean "the default" as in C; spin and backoff
+/// are the C fields spin_ns and backoff_ns; name and topology are copied
+/// when the pool is created, and std::nullopt is the C NULL (name "ctp";
+/// topology from the environment variable CTP_TOPOLOGY, else the machine's).
 struct config {
     std::size_t workers = 0;
     std::size_t queue_capacity = 0;
@@ -113,7 +145,97 @@ struct config {
     std::chrono::nanoseconds backoff{0};
     unsigned wake_fanout = 0;
     std::size_t stack_size = 0;
-    const char *name = nullptr;
+    std::optional<std::string> name{};
+    ctp::numa_mode numa_mode = ctp::numa_mode::automatic;
+    ctp::affinity affinity = ctp::affinity::none;
+    /// A simulated topology such as "0-7;8-15" (syntax in ctp.h).
+    std::optional<std::string> topology{};
+
+    /// The C configuration; its strings point into this object, so it is
+    /// valid while this config lives unchanged.
+    ctp_config to_c() const noexcept
+    {
+        ctp_config c;
+        ctp_config_init(&c);
+        c.workers = workers;
+        c.queue_capacity = queue_capacity;
+        /* Negative durations are rejected like too large ones: they become
+         * huge unsigned values, which ctp_pool_create refuses (EINVAL). */
+        c.spin_ns = static_cast<std::uint64_t>(spin.count());
+        c.backoff_ns = static_cast<std::uint64_t>(backoff.count());
+        c.wake_fanout = wake_fanout;
+        c.stack_size = stack_size;
+        c.name = name ? name->c_str() : nullptr;
+        c.numa_mode = static_cast<ctp_numa_mode>(numa_mode);
+        c.affinity = static_cast<ctp_affinity>(affinity);
+        c.topology = topology ? topology->c_str() : nullptr;
+        return c;
+    }
+};
+
+/// A snapshot of a pool's counters (ctp_stats; see ctp.h for each field).
+struct stats {
+    std::uint64_t submitted = 0;
+    std::uint64_t executed = 0;
+    std::uint64_t cancelled = 0;
+    std::uint64_t rejected = 0;
+    std::uint64_t steals = 0;
+    std::uint64_t injected = 0;
+    std::uint64_t parks = 0;
+    std::uint64_t wakeups = 0;
+    std::uint64_t backoff_timeouts = 0;
+    std::uint64_t queued = 0;
+    std::uint64_t workers = 0;
+    std::uint64_t parked = 0;
+    /// Indexed by static_cast<std::size_t>(priority); see executed_at.
+    std::array<std::uint64_t, priority_count> executed_by_priority{};
+    std::uint64_t workers_lost = 0;
+    std::uint64_t task_memory_bytes = 0;
+
+    /// Tasks of priority p that have run.
+    std::uint64_t executed_at(priority p) const noexcept
+    {
+        return executed_by_priority[static_cast<std::size_t>(p)];
+    }
+
+    static stats from_c(const ctp_stats &c) noexcept
+    {
+        stats s;
+        s.submitted = c.submitted;
+        s.executed = c.executed;
+        s.cancelled = c.cancelled;
+        s.rejected = c.rejected;
+        s.steals = c.steals;
+        s.injected = c.injected;
+        s.parks = c.parks;
+        s.wakeups = c.wakeups;
+        s.backoff_timeouts = c.backoff_timeouts;
+        s.queued = c.queued;
+        s.workers = c.workers;
+        s.parked = c.parked;
+        for (std::size_t i = 0; i < priority_count; i++)
+            s.executed_by_priority[i] = c.executed_by_priority[i];
+        s.workers_lost = c.workers_lost;
+        s.task_memory_bytes = c.task_memory_bytes;
+        return s;
+    }
+};
+
+/// A snapshot of one NUMA node's counters (ctp_node_stats; see ctp.h).
+struct node_stats {
+    std::uint64_t workers = 0;
+    std::uint64_t executed = 0;
+    std::uint64_t taken_remote = 0;
+    std::uint64_t steals_local = 0;
+    std::uint64_t steals_remote = 0;
+    std::uint64_t affine_executed = 0;
+    std::uint64_t affine_home = 0;
+
+    static node_stats from_c(const ctp_node_stats &c) noexcept
+    {
+        return {c.workers, c.executed, c.taken_remote, c.steals_local, c.steals_remote, c.affine_executed,
+                c.affine_home};
+    }
 };
 
 namespace detail {
@@ -349,18 +471,19 @@ int submit_callable(ctp_pool *pool, ctp_group *group, priority prio, Fn &&f, exc
 class pool {
 public:
     pool() : pool(config{}) {}
+    /// Throws ctp::error (invalid_argument with ctp_last_error_message()'s
+    /// reason in what(), no_memory).
     explicit pool(const config &c)
     {
-        ctp_config cc;
-        ctp_config_init(&cc);
-        cc.workers = c.workers;
-        cc.queue_capacity = c.queue_capacity;
-        cc.spin_ns = static_cast<uint64_t>(c.spin.count());
-        cc.backoff_ns = static_cast<uint64_t>(c.backoff.count());
-        cc.wake_fanout = c.wake_fanout;
-        cc.stack_size = c.stack_size;
-        cc.name = c.name;
-        detail::check(ctp_pool_create(&cc, &pool_), "ctp_pool_create");
+        ctp_config cc = c.to_c();
+        int rc = ctp_pool_create(&cc, &pool_);
+        if (rc != CTP_OK) {
+            std::string what = "ctp_pool_create";
+            const char *why = ctp_last_error_message();
+            if (why != nullptr && *why != '\0')
+                what.append(": ").append(why);
+            throw error(rc, what);
+        }
         errors_ = std::make_unique<detail::exception_slot>();
     }
     pool(const pool &) = delete;
@@ -398,22 +521,64 @@ public:
             std::rethrow_exception(e);
     }
 
-    /// Stops the pool (see ctp_pool_shutdown); then rethrows the first
-    /// fire-and-forget exception. Throws ctp::error(timed_out) on timeout.
-    void shutdown(ctp_shutdown_mode mode = CTP_SHUTDOWN_DRAIN,
+    /// Stops the pool (see ctp_pool_shutdown): from the first call on,
+    /// submissions from outside the pool are refused with errc::shutdown.
+    /// drain runs every queued task; cancel destroys the callables of tasks
+    /// that have not started without running them (running ones finish). A
+    /// later call may switch drain to cancel, never back. Waits up to
+    /// timeout (default: as long as it takes; negative = 0), then rethrows
+    /// the first fire-and-forget exception. Throws ctp::error(timed_out) if
+    /// the timeout passed first (the pool keeps stopping; call again), and
+    /// errc::deadlock if called with a non-zero timeout from the pool's own
+    /// task (use a zero timeout there: it starts the shutdown and throws
+    /// timed_out).
+    void shutdown(shutdown_mode mode = shutdown_mode::drain,
                   std::chrono::nanoseconds timeout = std::chrono::nanoseconds::max())
     {
-        uint64_t ns = timeout == std::chrono::nanoseconds::max() ? CTP_WAIT_FOREVER
-                                                                 : static_cast<uint64_t>(timeout.count());
-        detail::check(ctp_pool_shutdown(pool_, mode, ns), "ctp_pool_shutdown");
+        std::uint64_t ns = timeout == std::chrono::nanoseconds::max() ? CTP_WAIT_FOREVER
+                           : timeout.count() < 0                     ? 0
+                                                                     : static_cast<std::uint64_t>(timeout.count());
+        detail::check(ctp_pool_shutdown(pool_, static_cast<ctp_shutdown_mode>(mode), ns), "ctp_pool_shutdown");
         rethrow();
     }
+    /// The C enum, for code written before shutdown_mode.
+    [[deprecated("use ctp::shutdown_mode")]] void shutdown(ctp_shutdown_mode mode, std::chrono::nanoseconds timeout =
+                                                                                      std::chrono::nanoseconds::max())
+    {
+        shutdown(static_cast<shutdown_mode>(mode), timeout);
+    }
 
-    ctp_stats stats() const
+    /// A snapshot of the pool's counters.
+    ctp::stats stats() const
     {
         ctp_stats s;
         detail::check(ctp_pool_stats(pool_, &s), "ctp_pool_stats");
-        return s;
+        return ctp::stats::from_c(s);
+    }
+
+    /// Returns free task memory to the system (ctp_pool_trim). Any thread.
+    void trim() { detail::check(ctp_pool_trim(pool_), "ctp_pool_trim"); }
+
+    /// Nodes the pool places work on (1 with numa_mode::off).
+    int node_count() const
+    {
+        int n = ctp_pool_node_count(pool_);
+        detail::check(n < 0 ? n : CTP_OK, "ctp_pool_node_count");
+        return n;
+    }
+    /// The node of worker `worker` (0 .. workers-1).
+    int worker_node(int worker) const
+    {
+        int n = ctp_worker_node(pool_, worker);
+        detail::check(n < 0 ? n : CTP_OK, "ctp_worker_node");
+        return n;
+    }
+    /// Counters of node `node` (0 .. node_count()-1).
+    ctp::node_stats node_stats(int node) const
+    {
+        ctp_node_stats s;
+        detail::check(ctp_pool_node_stats(pool_, node, &s), "ctp_pool_node_stats");
+        return ctp::node_stats::from_c(s);
     }
 
     /// The C handle, for calls this header does not wrap. Still owned here.
@@ -525,6 +690,9 @@ void parallel_for(pool &p, std::size_t first, std::size_t last, std::size_t grai
 
 /// This thread's worker index in its pool, or -1.
 inline int worker_index() noexcept { return ctp_worker_index(); }
+
+/// The NUMA node of the calling worker, or -1 on a thread that is not one.
+inline int current_node() noexcept { return ctp_current_node(); }
 
 } // namespace ctp
 
