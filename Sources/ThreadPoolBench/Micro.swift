@@ -192,6 +192,7 @@ struct Micro: ParsableCommand {
             for _ in 0..<swiftTasks { try pool.submit {} }
             let t1 = DispatchTime.now().uptimeNanoseconds
             while pool.stats.executed < UInt64(swiftTasks) { usleep(100) }
+            try pool.shutdown()
             swiftBest = min(swiftBest, Double(t1 - t0) / 1e9)
             var r = ctpb_burst_result()
             guard ctpb_burst(w, swiftTasks, 1, &r) == 0 else { throw ValidationError("burst run failed") }
@@ -295,6 +296,7 @@ func runAsyncComparison(workers: Int, children: Int, repeats: Int) throws -> (po
         done.signal()
     }
     done.wait()
+    try pool.shutdown()
     return result.get()
 }
 

@@ -32,6 +32,8 @@ public enum ShutdownMode: Sendable {
     /// Drop unstarted tasks: their closures are released without running, and
     /// value-returning tasks' handles throw ``ThreadPoolError/cancelled``.
     case cancel
+
+    var c: ctp_shutdown_mode { self == .drain ? CTP_SHUTDOWN_DRAIN : CTP_SHUTDOWN_CANCEL }
 }
 
 extension ThreadPool {

@@ -1,5 +1,4 @@
 import CThreadPool
-import Foundation
 
 /// Swift concurrency on the pool: `withTaskExecutorPreference(pool) { ... }`
 /// and `Task(executorPreference: pool) { ... }` run async code, and the child
@@ -8,7 +7,7 @@ extension ThreadPool: TaskExecutor {
     /// Runs `job` on a worker. The job and this executor (two words, no
     /// allocation) travel inside the C task. A job is never dropped: if the
     /// pool refuses or cancels it (after a shutdown), it runs on a thread of
-    /// its own instead.
+    /// its own instead (or, if no thread can be made, on the caller).
     public func enqueue(_ job: consuming ExecutorJob) {
         var payload = ExecutorPayload(job: UnownedJob(job), executor: asUnownedTaskExecutor())
         var desc = ctp_task_desc()
@@ -18,8 +17,7 @@ extension ThreadPool: TaskExecutor {
             ctp_submit_inline(handle, &desc, p, MemoryLayout<ExecutorPayload>.size, nil)
         }
         if rc != Int32(CTP_OK) {
-            let p = payload
-            Thread.detachNewThread { p.job.runSynchronously(on: p.executor) }
+            runElsewhere(payload)
         }
     }
 }
@@ -36,6 +34,12 @@ private func runExecutorJob(_ p: UnsafeMutableRawPointer?) {
 }
 
 private func rescueExecutorJob(_ p: UnsafeMutableRawPointer?) {
-    let payload = p!.load(as: ExecutorPayload.self)
-    Thread.detachNewThread { payload.job.runSynchronously(on: payload.executor) }
+    runElsewhere(p!.load(as: ExecutorPayload.self))
+}
+
+/// A job the pool will not run: on a thread of its own, else right here.
+private func runElsewhere(_ payload: ExecutorPayload) {
+    if !detachThread({ payload.job.runSynchronously(on: payload.executor) }) {
+        payload.job.runSynchronously(on: payload.executor)
+    }
 }

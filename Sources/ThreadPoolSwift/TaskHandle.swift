@@ -1,71 +1,109 @@
 import CThreadPool
-import Foundation
+import Synchronization
 
 /// The eventual value (or error) of a closure submitted with
 /// ``ThreadPool/submit(priority:node:_:)-(_,_,()->Value)``.
-public final class TaskHandle<Value: Sendable>: @unchecked Sendable {
+///
+/// Wait for it with ``wait()`` from synchronous code (it helps run the pool's
+/// tasks meanwhile) or with `await` ``value`` from async code.
+public final class TaskHandle<Value: Sendable>: Sendable {
+    private struct State {
+        var result: Result<Value, any Error>?
+        /// Threads blocked in wait().
+        var sleepers: [Semaphore] = []
+        /// Tasks suspended in `value`, by id (so a cancelled one can leave).
+        var continuations: [UInt64: CheckedContinuation<Value, any Error>] = [:]
+        /// Ids whose task was cancelled before its continuation was stored.
+        var cancelledEarly: Set<UInt64> = []
+        var nextID: UInt64 = 0
+    }
+
     private let pool: ThreadPool
-    private let condition = NSCondition()
-    private var result: Result<Value, any Error>?               // guarded by condition
-    private var continuations: [CheckedContinuation<Value, any Error>] = [] // guarded by condition
+    private let state = Mutex(State())
 
     init(pool: ThreadPool) { self.pool = pool }
 
     func complete(_ r: Result<Value, any Error>) {
-        condition.lock()
-        result = r
-        let waiting = continuations
-        continuations = []
-        condition.broadcast()
-        condition.unlock()
-        for c in waiting { c.resume(with: r) }
+        let (sleepers, continuations) = state.withLock { s in
+            s.result = r
+            let taken = (s.sleepers, Array(s.continuations.values))
+            s.sleepers = []
+            s.continuations = [:]
+            return taken
+        }
+        for t in sleepers { t.signal() }
+        for c in continuations { c.resume(with: r) }
     }
 
     /// Blocks until the closure finished, then returns its value or throws its
-    /// error (``ThreadPoolError/cancelled`` if a shutdown dropped it). While it
-    /// waits it runs other queued tasks of the pool, so waiting on a worker
-    /// cannot deadlock a one-worker pool.
+    /// error (``ThreadPoolError/cancelled`` if a shutdown dropped it).
+    ///
+    /// While it waits it runs other queued tasks of the pool (`ctp_pool_help`:
+    /// on a worker its own deque first), so waiting on a worker cannot
+    /// deadlock a one-worker pool; once nothing is left to run it blocks on a
+    /// semaphore until the closure completes. From async code use ``value``.
+    @available(*, noasync, message: "blocks the thread; use 'await handle.value'")
     public func wait() throws -> Value {
-        let onWorker = ctp_worker_index() >= 0
-        condition.lock()
-        while result == nil {
-            condition.unlock()
-            let helped = ctp_pool_help(pool.handle) == 1
-            condition.lock()
-            if helped || result != nil { continue }
-            if onWorker {
-                // Nothing to help with: the task runs elsewhere. A bounded wait
-                // covers the one case help declines (a nearly full stack).
-                _ = condition.wait(until: Date(timeIntervalSinceNow: 0.001))
-            } else {
-                condition.wait()
+        var sleeper: Semaphore?
+        while true {
+            if let r = state.withLock({ $0.result }) { return try r.get() }
+            if ctp_pool_help(pool.handle) == 1 { continue }
+            // Nothing to help with: the closure runs (or is about to) on
+            // another thread, which signals us when it completes.
+            let s = sleeper ?? Semaphore()
+            sleeper = s
+            let registered = state.withLock { st -> Bool in
+                guard st.result == nil else { return false }
+                st.sleepers.append(s)
+                return true
             }
+            if registered { s.wait() }
         }
-        let r = result!
-        condition.unlock()
-        return try r.get()
     }
 
     /// The value, awaited without blocking a thread.
+    ///
+    /// Honours cancellation: if the awaiting task is cancelled before the
+    /// closure completed, this throws `CancellationError` at once. The
+    /// closure itself is not stopped (it runs, or already runs, on the pool);
+    /// its result stays available to ``wait()`` and later reads of `value`.
     public var value: Value {
         get async throws {
-            try await withCheckedThrowingContinuation { (c: CheckedContinuation<Value, any Error>) in
-                condition.lock()
-                if let r = result {
-                    condition.unlock()
-                    c.resume(with: r)
-                } else {
-                    continuations.append(c)
-                    condition.unlock()
+            if let r = state.withLock({ $0.result }) { return try r.get() }
+            try Task.checkCancellation()
+            let id = state.withLock { s -> UInt64 in
+                s.nextID += 1
+                return s.nextID
+            }
+            return try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (c: CheckedContinuation<Value, any Error>) in
+                    // nil: stored, to be resumed by complete() or onCancel.
+                    let now = state.withLock { s -> Result<Value, any Error>? in
+                        if let r = s.result { return r }
+                        if s.cancelledEarly.remove(id) != nil { return .failure(CancellationError()) }
+                        s.continuations[id] = c
+                        return nil
+                    }
+                    if let r = now { c.resume(with: r) }
                 }
+            } onCancel: {
+                let c = state.withLock { s -> CheckedContinuation<Value, any Error>? in
+                    if let c = s.continuations.removeValue(forKey: id) { return c }
+                    if s.result == nil { s.cancelledEarly.insert(id) }
+                    return nil
+                }
+                c?.resume(throwing: CancellationError())
             }
         }
     }
 }
 
 /// Structured fork-join: submit closures, then wait for all of them. Waiting
-/// runs other queued tasks meanwhile. Destroying the group waits for its
-/// closures.
+/// runs other queued tasks meanwhile.
+///
+/// Releasing the group does not wait: closures still pending run as usual,
+/// and the C group is freed once they finished (at the latest when the pool
+/// is destroyed).
 public final class WorkGroup: @unchecked Sendable {
     let pool: ThreadPool
     let group: OpaquePointer
@@ -74,14 +112,17 @@ public final class WorkGroup: @unchecked Sendable {
     /// - Throws: ``ThreadPoolError/shutdown`` if the pool stopped, ``ThreadPoolError/outOfMemory``.
     public init(pool: ThreadPool) throws {
         self.pool = pool
+        pool.freeFinishedGroups()
         var g: OpaquePointer?
         try check(ctp_group_create(pool.handle, &g))
         group = g!
     }
 
     deinit {
-        _ = ctp_group_wait(group, UInt64.max)
-        _ = ctp_group_destroy(group)
+        // Never blocks: with closures pending the pool frees the group later.
+        if ctp_group_destroy(group) != Int32(CTP_OK) {
+            pool.adoptPendingGroup(group)
+        }
     }
 
     /// Queues `body` in this group. On error `body` is released without running.
@@ -89,15 +130,53 @@ public final class WorkGroup: @unchecked Sendable {
         try submitJob(pool.handle, Job(run: body, cancel: nil), priority: priority, node: node, group: group)
     }
 
-    /// Waits until every closure of the group has run (or was dropped).
+    /// Waits until every closure of the group has run (or was dropped),
+    /// running other queued tasks meanwhile (`ctp_group_wait`). From async
+    /// code use `await wait()`.
+    @available(*, noasync, message: "blocks the thread; use 'await group.wait()'")
     public func wait() {
         _ = ctp_group_wait(group, UInt64.max)
     }
 
     /// Waits at most `timeout`; returns false if closures are still pending.
+    @available(*, noasync, message: "blocks the thread; use 'await group.wait(timeout:)'")
     public func wait(timeout: Duration) -> Bool {
         ctp_group_wait(group, ThreadPool.nanoseconds(timeout)) == Int32(CTP_OK)
     }
+
+    /// Suspends until every closure of the group has run (or was dropped).
+    /// The helping wait runs as a task of the pool, so no thread of the
+    /// caller's executor blocks.
+    public func wait() async {
+        _ = await waitOnPool(UInt64.max)
+    }
+
+    /// Suspends at most `timeout`; returns false if closures are still pending.
+    public func wait(timeout: Duration) async -> Bool {
+        await waitOnPool(ThreadPool.nanoseconds(timeout)) == Int32(CTP_OK)
+    }
+
+    private func waitOnPool(_ ns: UInt64) async -> Int32 {
+        let g = GroupRef(handle: group)
+        return await withCheckedContinuation { (c: CheckedContinuation<Int32, Never>) in
+            let waitHere: @Sendable () -> Void = { c.resume(returning: ctp_group_wait(g.handle, ns)) }
+            // If the pool refuses or drops the waiting task (shut down), a
+            // thread of its own waits instead.
+            let elsewhere: @Sendable () -> Void = {
+                if !detachThread(waitHere) { c.resume(returning: Int32(CTP_ENOMEM)) }
+            }
+            do {
+                try submitJob(pool.handle, Job(run: waitHere, cancel: elsewhere), priority: .critical, node: nil, group: nil)
+            } catch {
+                elsewhere()
+            }
+        }
+    }
+}
+
+/// A C group pointer, to hand to another thread.
+struct GroupRef: @unchecked Sendable {
+    let handle: OpaquePointer
 }
 
 private struct RangeBody {
@@ -108,6 +187,9 @@ private struct RangeBody {
 extension ThreadPool {
     /// Calls `body` over `range` split into chunks of about `grain` indices
     /// (0 = automatic) on the workers and the caller; returns when all ran.
+    /// Blocks (helping); from async code run it inside a pool task or use a
+    /// task group under `withTaskExecutorPreference(pool)`.
+    @available(*, noasync, message: "blocks the thread; call it from a pool task or use a task group")
     public func parallelFor(_ range: Range<Int>, grain: Int = 0, _ body: @Sendable (Range<Int>) -> Void) throws {
         guard grain >= 0 else { throw ThreadPoolError.invalidArgument("grain must not be negative") }
         if range.isEmpty { return }
@@ -127,6 +209,8 @@ extension ThreadPool {
 
     /// Maps `items` concurrently on the pool, keeping their order. If
     /// `transform` throws, the first error is rethrown after all items ran.
+    /// Blocks (helping), like ``parallelFor(_:grain:_:)``.
+    @available(*, noasync, message: "blocks the thread; call it from a pool task or use a task group")
     public func concurrentMap<T: Sendable, R: Sendable>(_ items: [T], grain: Int = 0,
                                                         _ transform: @Sendable (T) throws -> R) throws -> [R] {
         let n = items.count
@@ -144,7 +228,7 @@ extension ThreadPool {
                 }
             }
         }
-        if let e = firstError.get() { throw e }
+        if let e = firstError.take() { throw e }
         return results.map { $0! }
     }
 }
@@ -155,9 +239,10 @@ private struct SendableBuffer<E>: @unchecked Sendable {
     init(_ b: UnsafeMutableBufferPointer<E>) { buffer = b }
 }
 
-private final class ErrorSlot: @unchecked Sendable {
-    private let lock = NSLock()
-    private var error: (any Error)?
-    func set(_ e: any Error) { lock.lock(); if error == nil { error = e }; lock.unlock() }
-    func get() -> (any Error)? { lock.lock(); defer { lock.unlock() }; return error }
+/// The first error of several closures.
+final class ErrorSlot: Sendable {
+    private let error = Mutex<(any Error)?>(nil)
+    func set(_ e: any Error) { error.withLock { if $0 == nil { $0 = e } } }
+    /// The error, leaving the slot empty.
+    func take() -> (any Error)? { error.withLock { e in defer { e = nil }; return e } }
 }

@@ -1,14 +1,29 @@
 import CThreadPool
-import Foundation
+import Synchronization
 
 /// A pool of worker threads running closures and Swift concurrency jobs.
 ///
-/// All methods may be called from any thread or task. Dropping the last
-/// reference drains the pool: every queued closure runs, then the workers
-/// exit. The C pool behind it is thread-safe, which makes the class
-/// `Sendable`.
+/// All methods may be called from any thread or task. The C pool behind it
+/// is thread-safe, which makes the class `Sendable`.
+///
+/// ## Lifetime: shut the pool down explicitly
+///
+/// Call ``shutdown(_:timeout:)`` (blocking) or ``shutdownGracefully(_:timeout:)``
+/// (async) before the last reference goes away. `deinit` never blocks: on a
+/// pool that stopped it only frees memory (the workers already exited). A
+/// pool released without any shutdown is a programming error: debug builds
+/// stop at an assertion; release builds write a line to standard error and
+/// let a detached thread of their own drain the pool, join its workers and
+/// free it, so the releasing thread (perhaps one of the pool's own workers)
+/// still does not wait.
 public final class ThreadPool: @unchecked Sendable {
     let handle: OpaquePointer
+    /// Whether a shutdown was asked for; whether one completed (workers exited).
+    private let shutdownStarted = Atomic<Bool>(false)
+    private let stopped = Atomic<Bool>(false)
+    /// Groups released while their closures were still pending: freed once
+    /// they are idle (see ``freeFinishedGroups()``), at the latest with the pool.
+    private let pendingGroups = Mutex<[GroupRef]>([])
 
     /// Creates a pool and starts its workers.
     /// - Throws: ``ThreadPoolError/invalidArgument(_:)`` naming the bad setting,
@@ -51,11 +66,39 @@ public final class ThreadPool: @unchecked Sendable {
     }
 
     deinit {
-        if ctp_pool_destroy(handle) == Int32(CTP_EDEADLK) {
-            // The last reference went away inside one of our own tasks: a
-            // worker cannot join itself, so another thread finishes the job.
-            let ref = PoolRef(handle: handle)
-            Thread.detachNewThread { _ = ctp_pool_destroy(ref.handle) }
+        let groups = pendingGroups.withLock { $0 }
+        if stopped.load(ordering: .acquiring) {
+            // Every worker exited: destroying joins finished threads and
+            // frees memory, nothing more.
+            for g in groups { _ = ctp_group_destroy(g.handle) }
+            if ctp_pool_destroy(handle) == Int32(CTP_OK) { return }
+        } else if !shutdownStarted.load(ordering: .relaxed) {
+            assertionFailure("ThreadPool released without shutdown(); call shutdown() or shutdownGracefully() first")
+            logError("ThreadPoolSwift: a ThreadPool was released without shutdown(); it drains on a thread of its own")
+        }
+        // Still running or draining: a detached thread finishes the job.
+        let ref = PoolRef(handle: handle)
+        let finish: @Sendable () -> Void = {
+            _ = ctp_pool_shutdown(ref.handle, CTP_SHUTDOWN_DRAIN, UInt64.max)
+            for g in groups { _ = ctp_group_destroy(g.handle) }
+            _ = ctp_pool_destroy(ref.handle)
+        }
+        if !detachThread(finish) {
+            // No thread to be had: start the drain and leave the pool (its
+            // memory and exited threads) behind rather than block here.
+            _ = ctp_pool_shutdown(handle, CTP_SHUTDOWN_DRAIN, 0)
+        }
+    }
+
+    func adoptPendingGroup(_ group: OpaquePointer) {
+        pendingGroups.withLock { $0.append(GroupRef(handle: group)) }
+    }
+
+    /// Frees the released groups whose closures have all finished.
+    func freeFinishedGroups() {
+        pendingGroups.withLock { groups in
+            if groups.isEmpty { return }
+            groups.removeAll { ctp_group_destroy($0.handle) == Int32(CTP_OK) }
         }
     }
 
@@ -86,16 +129,39 @@ public final class ThreadPool: @unchecked Sendable {
     }
 
     /// Stops the pool: moves it to draining, then waits up to `timeout` for it
-    /// to stop (see ``ShutdownMode``). Waits on a separate thread, so the
-    /// calling task does not block a worker.
-    /// - Throws: ``ThreadPoolError/timedOut`` (the pool keeps draining; call again).
-    public func shutdown(_ mode: ShutdownMode = .drain, timeout: Duration = .seconds(3600)) async throws {
+    /// to stop (see ``ShutdownMode``): blocks the calling thread. A later call
+    /// may switch `.drain` to `.cancel`; on a stopped pool it returns at once.
+    /// - Throws: ``ThreadPoolError/timedOut`` (the pool keeps draining; call
+    ///   again), ``ThreadPoolError/deadlock`` if called from one of the pool's
+    ///   own tasks (the shutdown has started; finish it from outside).
+    @available(*, noasync, message: "blocks the thread; use 'await shutdownGracefully()'")
+    public func shutdown(_ mode: ShutdownMode = .drain, timeout: Duration = .seconds(3600)) throws {
+        shutdownStarted.store(true, ordering: .relaxed)
+        let ns = Self.nanoseconds(timeout)
+        let rc = ctp_pool_shutdown(handle, mode.c, ns)
+        if rc == Int32(CTP_EDEADLK) {
+            _ = ctp_pool_shutdown(handle, mode.c, 0) // start it, at least
+        }
+        if rc == Int32(CTP_OK) { stopped.store(true, ordering: .releasing) }
+        try check(rc)
+    }
+
+    /// ``shutdown(_:timeout:)`` for async code: the blocking wait happens on
+    /// a thread of its own, so the calling task blocks no thread (not even
+    /// one of this pool's workers, if it runs on them).
+    /// - Throws: ``ThreadPoolError/timedOut`` (the pool keeps draining; call
+    ///   again), ``ThreadPoolError/outOfMemory`` if no thread could be made.
+    public func shutdownGracefully(_ mode: ShutdownMode = .drain, timeout: Duration = .seconds(3600)) async throws {
+        shutdownStarted.store(true, ordering: .relaxed)
         let ref = PoolRef(handle: handle)
         let ns = Self.nanoseconds(timeout)
-        let m = mode == .drain ? CTP_SHUTDOWN_DRAIN : CTP_SHUTDOWN_CANCEL
+        let m = mode.c
         let rc: Int32 = await withCheckedContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(returning: ctp_pool_shutdown(ref.handle, m, ns)) }
+            if !detachThread({ continuation.resume(returning: ctp_pool_shutdown(ref.handle, m, ns)) }) {
+                continuation.resume(returning: Int32(CTP_ENOMEM))
+            }
         }
+        if rc == Int32(CTP_OK) { stopped.store(true, ordering: .releasing) }
         try check(rc)
     }
 

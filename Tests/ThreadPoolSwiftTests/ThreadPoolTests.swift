@@ -28,6 +28,26 @@ final class Gate: @unchecked Sendable {
     func waitEntered(_ n: Int) { while entered.load(ordering: .relaxed) < n { usleep(100) } }
 }
 
+/// Plain threads that run a closure each, for blocking waits from outside the pool.
+final class WorkerThreads: @unchecked Sendable {
+    private var threads: [Thread] = []
+    private let done = NSCondition()
+    private var finished = 0
+    init(count: Int, _ body: @escaping @Sendable () -> Void) {
+        for _ in 0..<count {
+            let t = Thread { [self] in
+                body()
+                done.lock(); finished += 1; done.broadcast(); done.unlock()
+            }
+            threads.append(t)
+            t.start()
+        }
+    }
+    func join() {
+        done.lock(); while finished < threads.count { done.wait() }; done.unlock()
+    }
+}
+
 @Suite(.serialized) struct ThreadPoolTests {
     @Test func closuresRunExactlyOnceUnderLoad() async throws {
         let pool = try ThreadPool(configuration: .init())
@@ -48,7 +68,7 @@ final class Gate: @unchecked Sendable {
             }
             try await group.waitForAll()
         }
-        try await pool.shutdown(.drain)
+        try await pool.shutdownGracefully(.drain)
         var wrong = 0
         for i in 0..<counts.count where counts[i].load(ordering: .relaxed) != 1 { wrong += 1 }
         #expect(wrong == 0)
@@ -58,11 +78,10 @@ final class Gate: @unchecked Sendable {
     @Test func valuesAndErrorsComeBackThroughHandles() async throws {
         let pool = try ThreadPool(configuration: .init())
         let h = try pool.submit { 6 * 7 }
-        #expect(try h.wait() == 42)
         #expect(try await h.value == 42)
         let bad = try pool.submit { () throws -> Int in throw Boom(id: 7) }
-        #expect(throws: Boom(id: 7)) { try bad.wait() }
         await #expect(throws: Boom(id: 7)) { try await bad.value }
+        #expect(throws: Boom(id: 7)) { try bad.wait() }
         // Waiting on a worker of a one-worker pool helps instead of deadlocking.
         let one = try ThreadPool(configuration: { var c = ThreadPool.Configuration(); c.workers = 1; return c }())
         let outer = try one.submit { () throws -> Int in
@@ -70,6 +89,54 @@ final class Gate: @unchecked Sendable {
             return try inner.wait() + 1
         }
         #expect(try await outer.value == 6)
+        try await one.shutdownGracefully()
+        try await pool.shutdownGracefully()
+    }
+
+    @Test func blockingWaitsFromManyThreads() throws {
+        // Two workers busy behind a gate; eight outside threads wait on one
+        // handle: they help (running the queued closures) or block until
+        // it completes, with no polling.
+        let pool = try ThreadPool(configuration: { var c = ThreadPool.Configuration(); c.workers = 2; return c }())
+        let gate = Gate()
+        let slow = try pool.submit { () -> Int in gate.block(); return 9 }
+        let results = Atomic<Int>(0)
+        let waiters = WorkerThreads(count: 8) { _ = results.add((try? slow.wait()) ?? -100, ordering: .relaxed) }
+        gate.waitEntered(1)
+        usleep(20_000)
+        gate.release()
+        waiters.join()
+        #expect(results.load(ordering: .relaxed) == 72)
+        // A worker waiting on a closure another worker runs blocks, then wakes.
+        let gate2 = Gate()
+        let running = try pool.submit { () -> Int in gate2.block(); return 1 }
+        gate2.waitEntered(1)
+        let waiting = try pool.submit { try running.wait() + 1 }
+        usleep(20_000)
+        gate2.release()
+        #expect(try waiting.wait() == 2)
+        try pool.shutdown()
+    }
+
+    @Test func awaitingAValueHonoursCancellation() async throws {
+        let pool = try ThreadPool(configuration: { var c = ThreadPool.Configuration(); c.workers = 1; return c }())
+        let gate = Gate()
+        try pool.submit { gate.block() }
+        gate.waitEntered(1)
+        let queued = try pool.submit { 11 }
+        let waiter = Task { try await queued.value }
+        try await Task.sleep(for: .milliseconds(10))
+        waiter.cancel()
+        await #expect(throws: CancellationError.self) { try await waiter.value }
+        // Already cancelled before awaiting: throws at once too.
+        let early = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await queued.value
+        }
+        await #expect(throws: CancellationError.self) { try await early.value }
+        gate.release()
+        #expect(try await queued.value == 11) // the closure itself still ran
+        try await pool.shutdownGracefully()
     }
 
     @Test func asyncCodeUnderPreferenceRunsOnWorkers() async throws {
@@ -78,6 +145,10 @@ final class Gate: @unchecked Sendable {
         #expect(onWorker)
         let t = Task(executorPreference: pool) { ThreadPool.currentWorkerIndex != nil }
         #expect(await t.value)
+        // Shutting down from async code running on the pool itself: the wait
+        // happens on a thread of its own, the task resumes afterwards.
+        try await withTaskExecutorPreference(pool) { try await pool.shutdownGracefully() }
+        #expect(throws: ThreadPoolError.shutdown) { try pool.submit {} }
     }
 
     @Test func taskGroupOf100kChildrenUnderPreference() async throws {
@@ -92,6 +163,7 @@ final class Gate: @unchecked Sendable {
         }
         #expect(total == 100_000)
         #expect(onWorkers == 100_000)
+        try await pool.shutdownGracefully()
     }
 
     @Test func cancelReleasesClosuresAndFailsHandles() async throws {
@@ -107,7 +179,7 @@ final class Gate: @unchecked Sendable {
         }
         let handle = try pool.submit { 1 }
         #expect(Tracker.live.load(ordering: .relaxed) == before + 100)
-        async let stop: Void = pool.shutdown(.cancel)
+        async let stop: Void = pool.shutdownGracefully(.cancel)
         try await Task.sleep(for: .milliseconds(20))
         gate.release()
         try await stop
@@ -151,15 +223,15 @@ final class Gate: @unchecked Sendable {
         let pool = try ThreadPool(configuration: .init())
         let ran = Atomic<Int>(0)
         for _ in 0..<1000 { try pool.submit { _ = ran.add(1, ordering: .relaxed) } }
-        try await pool.shutdown(.drain)
+        try await pool.shutdownGracefully(.drain)
         #expect(ran.load(ordering: .relaxed) == 1000)
         #expect(throws: ThreadPoolError.shutdown) { try pool.submit {} }
         #expect(throws: ThreadPoolError.shutdown) { _ = try pool.submit { 1 } }
         #expect(throws: ThreadPoolError.shutdown) { _ = try WorkGroup(pool: pool) }
-        try await pool.shutdown(.cancel) // already stopped: fine
+        try await pool.shutdownGracefully(.cancel) // already stopped: fine
     }
 
-    @Test func noBoxedClosureLeaks() async throws {
+    @Test func noBoxedClosureLeaks() throws {
         let before = Tracker.live.load(ordering: .relaxed)
         do {
             let pool = try ThreadPool(configuration: .init())
@@ -170,6 +242,7 @@ final class Gate: @unchecked Sendable {
                 handles.append(try pool.submit { t.touch(); return i })
             }
             for (i, h) in handles.enumerated() { #expect(try h.wait() == i) }
+            try pool.shutdown()
         }
         // A handle completes before the worker drops the closure that completed
         // it, so the last releases may trail by a moment: wait for them
@@ -205,6 +278,55 @@ final class Gate: @unchecked Sendable {
         #expect(throws: Boom(id: 3)) {
             _ = try pool.concurrentMap(Array(0..<100)) { x -> Int in if x == 3 { throw Boom(id: 3) }; return x }
         }
+        try pool.shutdown()
+    }
+
+    @Test func workGroupAwaitedFromAsyncCode() async throws {
+        let pool = try ThreadPool(configuration: { var c = ThreadPool.Configuration(); c.workers = 2; return c }())
+        let group = try WorkGroup(pool: pool)
+        let n = Atomic<Int>(0)
+        for _ in 0..<500 { try group.submit { _ = n.add(1, ordering: .relaxed) } }
+        await group.wait()
+        #expect(n.load(ordering: .relaxed) == 500)
+        let gate = Gate()
+        try group.submit { gate.block() }
+        gate.waitEntered(1)
+        #expect(await group.wait(timeout: .milliseconds(10)) == false)
+        gate.release()
+        #expect(await group.wait(timeout: .seconds(30)))
+        try await pool.shutdownGracefully()
+        await group.wait() // the pool stopped: a thread of its own waits
+    }
+
+    @Test func releasingNeverBlocks() throws {
+        let pool = try ThreadPool(configuration: { var c = ThreadPool.Configuration(); c.workers = 1; return c }())
+        let gate = Gate()
+        let ran = Atomic<Int>(0)
+        do {
+            // Released with a closure blocked and one queued: deinit returns at once.
+            let group = try WorkGroup(pool: pool)
+            try group.submit { gate.block() }
+            try group.submit { _ = ran.add(1, ordering: .relaxed) }
+            gate.waitEntered(1)
+        }
+        gate.release()
+        // A group released inside its own closure (the closure held the last
+        // reference) is freed later too.
+        let gate2 = Gate()
+        do {
+            let g = try WorkGroup(pool: pool)
+            try g.submit { [g] in gate2.block(); _ = g; _ = ran.add(1, ordering: .relaxed) }
+        }
+        gate2.waitEntered(1)
+        gate2.release()
+        _ = try WorkGroup(pool: pool) // frees the finished ones
+        // Shutting down from one of the pool's own tasks would wait for itself.
+        let inside = try pool.submit { () -> Bool in
+            do { try pool.shutdown(timeout: .seconds(1)); return false } catch ThreadPoolError.deadlock { return true }
+        }
+        #expect(try inside.wait())
+        try pool.shutdown()
+        #expect(ran.load(ordering: .relaxed) == 2)
     }
 
     @Test func nodeHelpersOnASimulatedTopology() async throws {
@@ -221,5 +343,6 @@ final class Gate: @unchecked Sendable {
         #expect(throws: ThreadPoolError.self) { try pool.submit(node: 5) {} }
         #expect(pool.nodeStats(1) != nil)
         #expect(pool.nodeStats(9) == nil)
+        try await pool.shutdownGracefully()
     }
 }

@@ -33,5 +33,5 @@ final class CtpSwiftPeer: SwiftBotPool {
         }
     }
 
-    func close() {}
+    func close() { try? pool.shutdown() }
 }
