@@ -1,39 +1,41 @@
 import CThreadPool
 
-/// Task priorities; at each task boundary a worker takes the highest it can find.
-public enum Priority: Int, Sendable, CaseIterable {
-    case critical = 0, high, normal, low, idle
+extension ThreadPool {
+    /// Task priorities; at each task boundary a worker takes the highest it can find.
+    public enum Priority: Int, Sendable, CaseIterable {
+        case critical = 0, high, normal, low, idle
 
-    var c: ctp_priority { ctp_priority(rawValue: UInt32(rawValue)) }
-}
+        var c: ctp_priority { ctp_priority(rawValue: UInt32(rawValue)) }
+    }
 
-/// Whether the pool follows NUMA nodes.
-public enum NUMAMode: Sendable {
-    /// Follow the topology (the machine's, or ``ThreadPool/Configuration/topology``).
-    case auto
-    /// One node; node affinities are accepted and ignored.
-    case off
-}
+    /// Whether the pool follows NUMA nodes.
+    public enum NUMAMode: Sendable {
+        /// Follow the topology (the machine's, or ``ThreadPool/Configuration/topology``).
+        case auto
+        /// One node; node affinities are accepted and ignored.
+        case off
+    }
 
-/// Worker CPU affinity.
-public enum Affinity: Sendable {
-    /// Not pinned.
-    case none
-    /// Pinned to their node's CPUs.
-    case node
-    /// One CPU each.
-    case cpu
-}
+    /// Worker CPU affinity.
+    public enum Affinity: Sendable {
+        /// Not pinned.
+        case none
+        /// Pinned to their node's CPUs.
+        case node
+        /// One CPU each.
+        case cpu
+    }
 
-/// What a shutdown does with tasks that have not started.
-public enum ShutdownMode: Sendable {
-    /// Run everything queued and everything it spawns.
-    case drain
-    /// Drop unstarted tasks: their closures are released without running, and
-    /// value-returning tasks' handles throw ``ThreadPoolError/cancelled``.
-    case cancel
+    /// What a shutdown does with tasks that have not started.
+    public enum ShutdownMode: Sendable {
+        /// Run everything queued and everything it spawns.
+        case drain
+        /// Drop unstarted tasks: their closures are released without running, and
+        /// value-returning tasks' handles throw ``ThreadPoolError/cancelled``.
+        case cancel
 
-    var c: ctp_shutdown_mode { self == .drain ? CTP_SHUTDOWN_DRAIN : CTP_SHUTDOWN_CANCEL }
+        var c: ctp_shutdown_mode { self == .drain ? CTP_SHUTDOWN_DRAIN : CTP_SHUTDOWN_CANCEL }
+    }
 }
 
 extension ThreadPool {

@@ -1,7 +1,8 @@
 import CThreadPool
 
-/// An error from the thread pool: one case per C error code, plus
+/// An error from the thread pool: one case per failure of the C runtime, plus
 /// ``cancelled`` for a value-returning task dropped by a cancelling shutdown.
+/// (The C error codes themselves are not part of the Swift API.)
 public enum ThreadPoolError: Error, Sendable, Equatable, CustomStringConvertible {
     /// An argument or configuration value is invalid; the text says which.
     case invalidArgument(String)
@@ -19,7 +20,7 @@ public enum ThreadPoolError: Error, Sendable, Equatable, CustomStringConvertible
     case cancelled
 
     /// Maps a C error code (`CTP_E*`) to its case; `detail` explains an invalid argument.
-    public init(code: Int32, detail: String = "") {
+    init(code: Int32, detail: String = "") {
         switch code {
         case Int32(CTP_ENOMEM): self = .outOfMemory
         case Int32(CTP_ESHUTDOWN): self = .shutdown
@@ -31,7 +32,7 @@ public enum ThreadPoolError: Error, Sendable, Equatable, CustomStringConvertible
     }
 
     /// The C error code of this error (`CTP_ECANCELLED` does not exist in C: -100).
-    public var code: Int32 {
+    var code: Int32 {
         switch self {
         case .invalidArgument: return Int32(CTP_EINVAL)
         case .outOfMemory: return Int32(CTP_ENOMEM)

@@ -101,12 +101,17 @@ public final class TaskHandle<Value: Sendable>: Sendable {
 /// Structured fork-join: submit closures, then wait for all of them. Waiting
 /// runs other queued tasks meanwhile.
 ///
+/// Closures may throw: the first error thrown since the previous wait is
+/// rethrown by the next wait that sees the group finished (and then
+/// forgotten, so the group can be reused). Every closure runs regardless.
+///
 /// Releasing the group does not wait: closures still pending run as usual,
 /// and the C group is freed once they finished (at the latest when the pool
 /// is destroyed).
 public final class WorkGroup: @unchecked Sendable {
     let pool: ThreadPool
     let group: OpaquePointer
+    private let errors = ErrorSlot()
 
     /// Creates an empty group on `pool`.
     /// - Throws: ``ThreadPoolError/shutdown`` if the pool stopped, ``ThreadPoolError/outOfMemory``.
@@ -125,35 +130,50 @@ public final class WorkGroup: @unchecked Sendable {
         }
     }
 
-    /// Queues `body` in this group. On error `body` is released without running.
-    public func submit(priority: Priority = .normal, node: Int? = nil, _ body: @escaping @Sendable () -> Void) throws {
-        try submitJob(pool.handle, Job(run: body, cancel: nil), priority: priority, node: node, group: group)
+    /// Queues `body` in this group. If it throws, a later wait rethrows the
+    /// error (the first one). On a submission error `body` is released
+    /// without running and that error is thrown here.
+    public func submit(priority: ThreadPool.Priority = .normal, node: Int? = nil,
+                       _ body: @escaping @Sendable () throws -> Void) throws {
+        try submitJob(pool.handle, Job(run: body, cancel: nil, errors: errors), priority: priority, node: node, group: group)
     }
 
     /// Waits until every closure of the group has run (or was dropped),
-    /// running other queued tasks meanwhile (`ctp_group_wait`). From async
-    /// code use `await wait()`.
+    /// running other queued tasks meanwhile (`ctp_group_wait`), then rethrows
+    /// the first error a closure threw. From async code use `await wait()`.
     @available(*, noasync, message: "blocks the thread; use 'await group.wait()'")
-    public func wait() {
+    public func wait() throws {
         _ = ctp_group_wait(group, UInt64.max)
+        try rethrowFirst()
     }
 
-    /// Waits at most `timeout`; returns false if closures are still pending.
+    /// Waits at most `timeout`; returns false if closures are still pending,
+    /// true once all finished (rethrowing the first error a closure threw).
     @available(*, noasync, message: "blocks the thread; use 'await group.wait(timeout:)'")
-    public func wait(timeout: Duration) -> Bool {
-        ctp_group_wait(group, ThreadPool.nanoseconds(timeout)) == Int32(CTP_OK)
+    public func wait(timeout: Duration) throws -> Bool {
+        guard ctp_group_wait(group, ThreadPool.nanoseconds(timeout)) == Int32(CTP_OK) else { return false }
+        try rethrowFirst()
+        return true
     }
 
-    /// Suspends until every closure of the group has run (or was dropped).
-    /// The helping wait runs as a task of the pool, so no thread of the
-    /// caller's executor blocks.
-    public func wait() async {
+    /// Suspends until every closure of the group has run (or was dropped),
+    /// then rethrows the first error a closure threw. The helping wait runs
+    /// as a task of the pool, so no thread of the caller's executor blocks.
+    public func wait() async throws {
         _ = await waitOnPool(UInt64.max)
+        try rethrowFirst()
     }
 
-    /// Suspends at most `timeout`; returns false if closures are still pending.
-    public func wait(timeout: Duration) async -> Bool {
-        await waitOnPool(ThreadPool.nanoseconds(timeout)) == Int32(CTP_OK)
+    /// Suspends at most `timeout`; returns false if closures are still
+    /// pending, true once all finished (rethrowing the first error).
+    public func wait(timeout: Duration) async throws -> Bool {
+        guard await waitOnPool(ThreadPool.nanoseconds(timeout)) == Int32(CTP_OK) else { return false }
+        try rethrowFirst()
+        return true
+    }
+
+    private func rethrowFirst() throws {
+        if let e = errors.take() { throw e }
     }
 
     private func waitOnPool(_ ns: UInt64) async -> Int32 {

@@ -218,64 +218,66 @@ struct PoolRef: @unchecked Sendable {
     let handle: OpaquePointer
 }
 
-/// Pool counters (see `ctp_stats`): a snapshot taken without stopping the pool.
-public struct Stats: Sendable, Equatable {
-    /// Tasks accepted.
-    public var submitted: UInt64
-    /// Tasks whose closure returned.
-    public var executed: UInt64
-    /// Tasks dropped by a cancelling shutdown.
-    public var cancelled: UInt64
-    /// Submissions refused (queue full, shutting down).
-    public var rejected: UInt64
-    /// Tasks taken from another worker's deque.
-    public var steals: UInt64
-    /// Tasks taken from an injection queue.
-    public var injected: UInt64
-    /// Times a worker blocked on its condition variable.
-    public var parks: UInt64
-    /// Times a parked worker was woken by a submission.
-    public var wakeups: UInt64
-    /// Timed parks that ended by their timeout.
-    public var backoffTimeouts: UInt64
-    /// Tasks submitted from outside the pool and not yet started.
-    public var queued: UInt64
-    /// Worker threads.
-    public var workers: UInt64
-    /// Workers parked right now.
-    public var parked: UInt64
-    /// Executed tasks per priority, critical first.
-    public var executedByPriority: [UInt64]
+extension ThreadPool {
+    /// Pool counters (see `ctp_stats`): a snapshot taken without stopping the pool.
+    public struct Stats: Sendable, Equatable {
+        /// Tasks accepted.
+        public var submitted: UInt64
+        /// Tasks whose closure returned.
+        public var executed: UInt64
+        /// Tasks dropped by a cancelling shutdown.
+        public var cancelled: UInt64
+        /// Submissions refused (queue full, shutting down).
+        public var rejected: UInt64
+        /// Tasks taken from another worker's deque.
+        public var steals: UInt64
+        /// Tasks taken from an injection queue.
+        public var injected: UInt64
+        /// Times a worker blocked on its condition variable.
+        public var parks: UInt64
+        /// Times a parked worker was woken by a submission.
+        public var wakeups: UInt64
+        /// Timed parks that ended by their timeout.
+        public var backoffTimeouts: UInt64
+        /// Tasks submitted from outside the pool and not yet started.
+        public var queued: UInt64
+        /// Worker threads.
+        public var workers: UInt64
+        /// Workers parked right now.
+        public var parked: UInt64
+        /// Executed tasks per priority, critical first.
+        public var executedByPriority: [UInt64]
 
-    init(_ s: ctp_stats) {
-        submitted = s.submitted; executed = s.executed; cancelled = s.cancelled; rejected = s.rejected
-        steals = s.steals; injected = s.injected; parks = s.parks; wakeups = s.wakeups
-        backoffTimeouts = s.backoff_timeouts; queued = s.queued; workers = s.workers; parked = s.parked
-        var p = s.executed_by_priority
-        executedByPriority = withUnsafeBytes(of: &p) { Array($0.bindMemory(to: UInt64.self)) }
+        init(_ s: ctp_stats) {
+            submitted = s.submitted; executed = s.executed; cancelled = s.cancelled; rejected = s.rejected
+            steals = s.steals; injected = s.injected; parks = s.parks; wakeups = s.wakeups
+            backoffTimeouts = s.backoff_timeouts; queued = s.queued; workers = s.workers; parked = s.parked
+            var p = s.executed_by_priority
+            executedByPriority = withUnsafeBytes(of: &p) { Array($0.bindMemory(to: UInt64.self)) }
+        }
     }
-}
 
-/// Per-node counters (see `ctp_node_stats`).
-public struct NodeStats: Sendable, Equatable {
-    /// Workers placed on the node.
-    public var workers: UInt64
-    /// Tasks run by the node's workers.
-    public var executed: UInt64
-    /// Of those, taken from another node's queues.
-    public var takenRemote: UInt64
-    /// Steals from workers of the same node.
-    public var stealsLocal: UInt64
-    /// Steals from workers of other nodes.
-    public var stealsRemote: UInt64
-    /// Tasks with a node affinity run on this node.
-    public var affineExecuted: UInt64
-    /// Of those, tasks whose affinity was this node.
-    public var affineHome: UInt64
+    /// Per-node counters (see `ctp_node_stats`).
+    public struct NodeStats: Sendable, Equatable {
+        /// Workers placed on the node.
+        public var workers: UInt64
+        /// Tasks run by the node's workers.
+        public var executed: UInt64
+        /// Of those, taken from another node's queues.
+        public var takenRemote: UInt64
+        /// Steals from workers of the same node.
+        public var stealsLocal: UInt64
+        /// Steals from workers of other nodes.
+        public var stealsRemote: UInt64
+        /// Tasks with a node affinity run on this node.
+        public var affineExecuted: UInt64
+        /// Of those, tasks whose affinity was this node.
+        public var affineHome: UInt64
 
-    init(_ s: ctp_node_stats) {
-        workers = s.workers; executed = s.executed; takenRemote = s.taken_remote
-        stealsLocal = s.steals_local; stealsRemote = s.steals_remote
-        affineExecuted = s.affine_executed; affineHome = s.affine_home
+        init(_ s: ctp_node_stats) {
+            workers = s.workers; executed = s.executed; takenRemote = s.taken_remote
+            stealsLocal = s.steals_local; stealsRemote = s.steals_remote
+            affineExecuted = s.affine_executed; affineHome = s.affine_home
+        }
     }
 }

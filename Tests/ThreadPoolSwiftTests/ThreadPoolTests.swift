@@ -62,7 +62,7 @@ final class WorkerThreads: @unchecked Sendable {
                 group.addTask {
                     for i in 0..<perTask {
                         let id = t * perTask + i
-                        try pool.submit(priority: Priority.allCases[id % 5]) { _ = c.p[id].add(1, ordering: .relaxed) }
+                        try pool.submit(priority: ThreadPool.Priority.allCases[id % 5]) { _ = c.p[id].add(1, ordering: .relaxed) }
                     }
                 }
             }
@@ -256,14 +256,19 @@ final class WorkerThreads: @unchecked Sendable {
         let group = try WorkGroup(pool: pool)
         let n = Atomic<Int>(0)
         for _ in 0..<500 { try group.submit { _ = n.add(1, ordering: .relaxed) } }
-        group.wait()
+        try group.wait()
         #expect(n.load(ordering: .relaxed) == 500)
         let gate = Gate()
         try group.submit { gate.block() }
         gate.waitEntered(1)
-        #expect(group.wait(timeout: .milliseconds(10)) == false)
+        #expect(try group.wait(timeout: .milliseconds(10)) == false)
         gate.release()
-        #expect(group.wait(timeout: .seconds(30)))
+        #expect(try group.wait(timeout: .seconds(30)))
+        // Throwing closures: all run, the first error comes back once.
+        for i in 0..<100 { try group.submit { _ = n.add(1, ordering: .relaxed); if i == 42 { throw Boom(id: i) } } }
+        #expect(throws: Boom(id: 42)) { try group.wait() }
+        #expect(n.load(ordering: .relaxed) == 600)
+        try group.wait() // forgotten once rethrown
 
         let hits = UnsafeMutableBufferPointer<Atomic<Int>>.allocate(capacity: 1000)
         for i in 0..<1000 { (hits.baseAddress! + i).initialize(to: Atomic<Int>(0)) }
@@ -286,16 +291,18 @@ final class WorkerThreads: @unchecked Sendable {
         let group = try WorkGroup(pool: pool)
         let n = Atomic<Int>(0)
         for _ in 0..<500 { try group.submit { _ = n.add(1, ordering: .relaxed) } }
-        await group.wait()
+        try await group.wait()
         #expect(n.load(ordering: .relaxed) == 500)
         let gate = Gate()
         try group.submit { gate.block() }
         gate.waitEntered(1)
-        #expect(await group.wait(timeout: .milliseconds(10)) == false)
+        #expect(try await group.wait(timeout: .milliseconds(10)) == false)
         gate.release()
-        #expect(await group.wait(timeout: .seconds(30)))
+        #expect(try await group.wait(timeout: .seconds(30)))
+        try group.submit { throw Boom(id: 1) }
+        await #expect(throws: Boom(id: 1)) { try await group.wait() }
         try await pool.shutdownGracefully()
-        await group.wait() // the pool stopped: a thread of its own waits
+        try await group.wait() // the pool stopped: a thread of its own waits
     }
 
     @Test func releasingNeverBlocks() throws {

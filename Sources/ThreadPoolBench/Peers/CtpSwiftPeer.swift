@@ -21,12 +21,12 @@ final class CtpSwiftPeer: SwiftBotPool {
             let group = try WorkGroup(pool: pool)
             for i in 0..<batch.count {
                 batch.stamp(i)
-                try group.submit(priority: Priority(rawValue: batch.priority(i)) ?? .normal,
+                try group.submit(priority: ThreadPool.Priority(rawValue: batch.priority(i)) ?? .normal,
                                  node: nodes > 1 && batch.node(i) >= 0 ? batch.node(i) : nil) {
                     batch.run(i)
                 }
             }
-            group.wait()
+            try group.wait()
             return 0
         } catch {
             return -1
