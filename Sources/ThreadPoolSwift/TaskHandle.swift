@@ -253,6 +253,24 @@ extension ThreadPool {
     }
 }
 
+extension ThreadPool {
+    /// The blocking `parallelFor` for async code: it runs as a
+    /// task of the pool (which helps run the chunks), and the caller suspends.
+    /// If the awaiting task is cancelled, this throws `CancellationError`
+    /// at once while the chunks already queued still run.
+    public func parallelFor(_ range: Range<Int>, grain: Int = 0,
+                            _ body: @escaping @Sendable (Range<Int>) -> Void) async throws {
+        try await submit { [self] in try parallelFor(range, grain: grain, body) }.value
+    }
+
+    /// The blocking `concurrentMap` for async code, run like the async
+    /// `parallelFor`: as a task of the pool, while the caller suspends.
+    public func concurrentMap<T: Sendable, R: Sendable>(_ items: [T], grain: Int = 0,
+                                                        _ transform: @escaping @Sendable (T) throws -> R) async throws -> [R] {
+        try await submit { [self] in try concurrentMap(items, grain: grain, transform) }.value
+    }
+}
+
 /// A buffer shared by chunks that write disjoint indices.
 private struct SendableBuffer<E>: @unchecked Sendable {
     let buffer: UnsafeMutableBufferPointer<E>

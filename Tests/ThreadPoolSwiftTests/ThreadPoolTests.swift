@@ -301,6 +301,14 @@ final class WorkerThreads: @unchecked Sendable {
         #expect(try await group.wait(timeout: .seconds(30)))
         try group.submit { throw Boom(id: 1) }
         await #expect(throws: Boom(id: 1)) { try await group.wait() }
+        // The async twins of parallelFor and concurrentMap.
+        let sum = Atomic<Int>(0)
+        try await pool.parallelFor(0..<1000, grain: 10) { r in for i in r { _ = sum.add(i, ordering: .relaxed) } }
+        #expect(sum.load(ordering: .relaxed) == 499_500)
+        #expect(try await pool.concurrentMap(Array(0..<100)) { $0 + 1 } == Array(1...100))
+        await #expect(throws: Boom(id: 5)) {
+            _ = try await pool.concurrentMap(Array(0..<10)) { x -> Int in if x == 5 { throw Boom(id: 5) }; return x }
+        }
         try await pool.shutdownGracefully()
         try await group.wait() // the pool stopped: a thread of its own waits
     }
