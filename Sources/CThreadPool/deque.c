@@ -62,6 +62,13 @@ static ctp__deque_buf *grow(ctp__deque *d, ctp__deque_buf *old, int64_t t, int64
     return nb;
 }
 
+bool ctp__deque_trimmable(ctp__deque *d)
+{
+    int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
+    ctp__deque_buf *a = atomic_load_explicit(&d->buf, memory_order_relaxed);
+    return b != d->trimmed_at && a->retired_next != NULL;
+}
+
 void ctp__deque_trim(ctp__deque *d)
 {
     int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);

@@ -59,6 +59,8 @@ int ctp__deque_reserve(ctp__deque *d, int64_t extra);
  * zeros, not a fault. Costs nothing unless the deque grew and was used since
  * the last trim. */
 void ctp__deque_trim(ctp__deque *d);
+/* Owner only: has the deque grown, and been used since its last trim? */
+bool ctp__deque_trimmable(ctp__deque *d);
 
 /* Owner only. Newest task, or NULL if empty. */
 ctp__task *ctp__deque_pop(ctp__deque *d);

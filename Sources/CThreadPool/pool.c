@@ -137,31 +137,12 @@ static bool sleep_stopping(void *ctx)
     return ctp__stop_wanted(ctx);
 }
 
-/* The pool went idle (the last worker announced its park) after a burst:
- * return the task memory beyond what ticks need (see ctp_pool_trim). */
-static void trim_if_idle(ctp_pool *pool)
-{
-    if (ctp__sleep_parked(&pool->sleep) < pool->nworkers)
-        return;
-    size_t high = 0, freed = 0;
-    for (int n = 0; n < pool->nnodes; n++)
-        if (ctp__depot_free_nodes(&pool->depots[n]) > CTP__TRIM_HIGH)
-            high++;
-    if (high == 0)
-        return;
-    for (int n = 0; n < pool->nnodes; n++)
-        freed += ctp__depot_trim(&pool->depots[n], CTP__TRIM_KEEP);
-    if (freed > 0)
-        ctp__release_free_memory();
-}
-
 static void sleep_parked(void *ctx)
 {
     ctp_pool *pool = ctx;
     /* Relaxed: a hint; shutdown re-checks quiescence itself. */
     if (atomic_load_explicit(&pool->state, memory_order_relaxed) != CTP__RUNNING)
         ctp__lifecycle_poke(pool);
-    trim_if_idle(pool);
 }
 
 #ifdef CTP_TEST_HOOKS

@@ -19,9 +19,13 @@
 
 #define CTP__CACHELINE 64
 #define CTP__RUNNING_MAX 16
-/* Automatic trim of task memory: when a depot holds more than TRIM_HIGH free
- * nodes as the pool goes idle, it is trimmed to TRIM_KEEP (64 and 16 slabs
- * of 256 nodes: about 7 MB and 1.8 MB). */
+/* Automatic trim after a burst: a worker going idle while its node's depot
+ * holds more than TRIM_HIGH free nodes (or with a grown deque) parks for at
+ * most TRIM_DELAY; if no work came by then it discards its deques' pages and,
+ * when every other worker is parked too, trims the depots to TRIM_KEEP free
+ * nodes (64 and 16 slabs of 256 nodes: about 7 MB and 1.8 MB). A pool that
+ * is busy again within TRIM_DELAY (back-to-back bursts) keeps its memory. */
+#define CTP__TRIM_DELAY_NS ((uint64_t)20 * 1000 * 1000)
 #define CTP__TRIM_HIGH ((size_t)64 * CTP__SLAB_TASKS)
 #define CTP__TRIM_KEEP ((size_t)16 * CTP__SLAB_TASKS)
 

@@ -300,20 +300,35 @@ ctp__task *ctp__worker_idle(ctp__worker *w, struct ctp_group *group, uint64_t de
                            deadline_ns, &w->sleep_counters);
 }
 
-/* Going idle: if the depot holds far more free task nodes than any tick
- * needs (a burst is over), give our own cache back to it, so the trim that
- * runs when the pool goes idle (trim_if_idle in pool.c, from the park) can
- * free whole slabs; and discard the pages of deques a burst grew. A steady load of up to CTP__TRIM_HIGH nodes in flight
- * never triggers it, so nothing is freed and reallocated per tick. One
- * relaxed load when there is nothing to do. */
-static void trim_when_idle(ctp__worker *w)
+/* Going idle after a burst (see CTP__TRIM_DELAY_NS): true if there is
+ * memory to hand back, in which case our own node cache goes back to the
+ * depot now. One relaxed load and a few owner-only reads otherwise. */
+static bool trim_wanted(ctp__worker *w)
 {
     ctp__task_depot *depot = &w->pool->depots[w->node];
-    if (ctp__depot_free_nodes(depot) + w->cache.count > CTP__TRIM_HIGH)
+    bool high = ctp__depot_free_nodes(depot) + w->cache.count > CTP__TRIM_HIGH;
+    if (high)
         ctp__task_cache_flush(&w->cache, depot);
-    /* Deques a burst grew: their pages go back while they are empty. */
+    for (int p = 0; p < CTP_PRIORITY_COUNT && !high; p++)
+        high = ctp__deque_trimmable(&w->deques[p]);
+    return high;
+}
+
+/* Idle for CTP__TRIM_DELAY_NS after a burst: discard our grown deques'
+ * pages, and if every other worker is parked, trim the depots. */
+static void trim_now(ctp__worker *w)
+{
+    ctp_pool *pool = w->pool;
     for (int p = 0; p < CTP_PRIORITY_COUNT; p++)
         ctp__deque_trim(&w->deques[p]);
+    if (ctp__sleep_parked(&pool->sleep) + 1 < pool->nworkers)
+        return; /* others are busy: the last to go idle trims */
+    size_t freed = 0;
+    for (int n = 0; n < pool->nnodes; n++)
+        if (ctp__depot_free_nodes(&pool->depots[n]) > CTP__TRIM_KEEP)
+            freed += ctp__depot_trim(&pool->depots[n], CTP__TRIM_KEEP);
+    if (freed > 0)
+        ctp__release_free_memory();
 }
 
 /* The worker's thread exits inside a task (the task called pthread_exit,
@@ -416,10 +431,14 @@ void *ctp__worker_main(void *arg)
     for (;;) {
         ctp__task *t = ctp__find_task(w, true);
         if (t == NULL) {
-            trim_when_idle(w);
-            t = ctp__worker_idle(w, NULL, CTP_WAIT_FOREVER);
-            if (t == NULL)
-                break; /* exiting: the pool is quiescent */
+            bool trim = trim_wanted(w);
+            t = ctp__worker_idle(w, NULL, trim ? ctp__deadline(CTP__TRIM_DELAY_NS) : CTP_WAIT_FOREVER);
+            if (t == NULL) {
+                if (!trim || ctp__stop_wanted(pool))
+                    break; /* exiting: the pool is quiescent */
+                trim_now(w); /* idle since the burst: hand memory back */
+                continue;
+            }
         }
         ctp__run_task(pool, w, t);
     }

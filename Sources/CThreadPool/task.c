@@ -146,20 +146,35 @@ static size_t slab_of(ctp__slab *const *sorted, size_t n, const ctp__task *t)
     return lo;
 }
 
+/* Pushes the batches of list (linked through ->arg) onto the depot. */
+static void depot_give_back_locked(ctp__task_depot *depot, ctp__task *list, size_t batches)
+{
+    while (list != NULL) {
+        ctp__task *next = (ctp__task *)list->arg;
+        list->arg = depot->batches;
+        depot->batches = list;
+        list = next;
+    }
+    atomic_fetch_add_explicit(&depot->free_batches, batches, memory_order_relaxed); /* under lock */
+}
+
 size_t ctp__depot_trim(ctp__task_depot *depot, size_t keep_nodes)
 {
+    /* Take every free batch and a snapshot of the slabs under the lock, then
+     * count and sort without it (after a burst of millions of tasks that is
+     * the long part), and take the lock again only to free the chosen slabs
+     * and give the other nodes back. Meanwhile other threads find the depot
+     * empty and allocate a slab if they need one. A slab is freed only if
+     * all of its nodes are in the batches taken here, so no node of it is
+     * anywhere else. */
     pthread_mutex_lock(&depot->lock);
-    size_t nslabs = atomic_load_explicit(&depot->slab_count, memory_order_relaxed), freed = 0;
-    size_t free_nodes = 0;
-    for (ctp__task *b = depot->batches; b != NULL; b = (ctp__task *)b->arg)
-        for (ctp__task *t = b; t != NULL; t = t->next)
-            free_nodes++;
-    if (nslabs == 0 || free_nodes < CTP__SLAB_TASKS || free_nodes - CTP__SLAB_TASKS < keep_nodes) {
+    ctp__task *taken = depot->batches;
+    size_t nbatches = atomic_load_explicit(&depot->free_batches, memory_order_relaxed);
+    size_t nslabs = atomic_load_explicit(&depot->slab_count, memory_order_relaxed);
+    if (nslabs == 0 || nbatches * CTP__BATCH < CTP__SLAB_TASKS + keep_nodes) {
         pthread_mutex_unlock(&depot->lock);
-        return 0;
+        return 0; /* not enough free to free a slab (a cheap upper bound) */
     }
-    /* Count each slab's free nodes (slabs sorted by address; a node belongs
-     * to the slab with the highest address not above it). */
     ctp__slab **sorted = ctp__calloc(nslabs, sizeof *sorted);
     uint16_t *count = ctp__calloc(nslabs, sizeof *count);
     if (sorted == NULL || count == NULL) {
@@ -169,61 +184,66 @@ size_t ctp__depot_trim(ctp__task_depot *depot, size_t keep_nodes)
         return 0; /* no memory to trim with: try another time */
     }
     size_t k = 0;
-    for (ctp__slab *sl = depot->slabs; sl != NULL; sl = sl->next)
+    for (ctp__slab *sl = depot->slabs; sl != NULL && k < nslabs; sl = sl->next)
         sorted[k++] = sl;
+    depot->batches = NULL;
+    atomic_store_explicit(&depot->free_batches, 0, memory_order_relaxed); /* under lock */
+    pthread_mutex_unlock(&depot->lock);
+
+    /* Count each slab's free nodes (slabs sorted by address; a node belongs
+     * to the slab with the highest address not above it). */
     qsort(sorted, nslabs, sizeof *sorted, cmp_ptr);
-    for (ctp__task *b = depot->batches; b != NULL; b = (ctp__task *)b->arg)
-        for (ctp__task *t = b; t != NULL; t = t->next)
+    size_t free_nodes = 0;
+    for (ctp__task *b = taken; b != NULL; b = (ctp__task *)b->arg)
+        for (ctp__task *t = b; t != NULL; t = t->next) {
             count[slab_of(sorted, nslabs, t)]++;
-    /* Choose fully free slabs while enough free nodes remain; mark them by
+            free_nodes++;
+        }
+    /* Choose fully free slabs while enough free nodes remain; mark them with
      * a count of UINT16_MAX. */
-    size_t remaining = free_nodes;
+    size_t remaining = free_nodes, freed = 0;
     for (size_t i = 0; i < nslabs; i++) {
-        if (count[i] == CTP__SLAB_TASKS && remaining - CTP__SLAB_TASKS >= keep_nodes) {
+        if (count[i] == CTP__SLAB_TASKS && remaining >= CTP__SLAB_TASKS + keep_nodes) {
             count[i] = UINT16_MAX;
             remaining -= CTP__SLAB_TASKS;
             freed++;
         }
     }
-    if (freed > 0) {
-        /* Rebuild the free batches from the nodes that stay. */
-        ctp__task *old = depot->batches, *cur = NULL;
-        size_t in_cur = 0;
-        depot->batches = NULL;
-        size_t batches = 0;
-        while (old != NULL) {
-            ctp__task *next_batch = (ctp__task *)old->arg;
-            for (ctp__task *t = old, *next; t != NULL; t = next) {
-                next = t->next;
-                if (count[slab_of(sorted, nslabs, t)] == UINT16_MAX)
-                    continue;
-                if (cur == NULL || in_cur == CTP__BATCH) {
-                    if (cur != NULL) {
-                        cur->arg = depot->batches;
-                        depot->batches = cur;
-                        batches++;
-                    }
-                    cur = NULL;
-                    in_cur = 0;
-                }
-                t->next = cur;
-                cur = t;
-                in_cur++;
+    /* Rebuild batches from the nodes that stay. */
+    ctp__task *keep = NULL, *cur = NULL;
+    size_t in_cur = 0, kept_batches = 0;
+    for (ctp__task *b = taken; b != NULL;) {
+        ctp__task *next_batch = (ctp__task *)b->arg;
+        for (ctp__task *t = b, *next; t != NULL; t = next) {
+            next = t->next;
+            if (count[slab_of(sorted, nslabs, t)] == UINT16_MAX)
+                continue;
+            if (cur != NULL && in_cur == CTP__BATCH) {
+                cur->arg = keep;
+                keep = cur;
+                kept_batches++;
+                cur = NULL;
+                in_cur = 0;
             }
-            old = next_batch;
+            t->next = cur;
+            cur = t;
+            in_cur++;
         }
-        if (cur != NULL) {
-            cur->arg = depot->batches;
-            depot->batches = cur;
-            batches++;
-        }
-        atomic_store_explicit(&depot->free_batches, batches, memory_order_relaxed); /* under lock */
-        /* Unlink and free the chosen slabs. */
+        b = next_batch;
+    }
+    if (cur != NULL) {
+        cur->arg = keep;
+        keep = cur;
+        kept_batches++;
+    }
+
+    pthread_mutex_lock(&depot->lock);
+    if (freed > 0) {
         ctp__slab **link = (ctp__slab **)&depot->slabs;
         while (*link != NULL) {
             ctp__slab *sl = *link;
             size_t i = slab_of(sorted, nslabs, (const ctp__task *)(const void *)sl->tasks);
-            if (count[i] == UINT16_MAX) {
+            if (sorted[i] == sl && count[i] == UINT16_MAX) {
                 *link = sl->next;
                 ctp__node_free(depot->bind, sl, sizeof *sl);
                 atomic_fetch_sub_explicit(&depot->slab_count, 1, memory_order_relaxed); /* under lock */
@@ -232,6 +252,7 @@ size_t ctp__depot_trim(ctp__task_depot *depot, size_t keep_nodes)
             }
         }
     }
+    depot_give_back_locked(depot, keep, kept_batches);
     pthread_mutex_unlock(&depot->lock);
     free(sorted);
     free(count);

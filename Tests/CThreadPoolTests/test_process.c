@@ -123,9 +123,10 @@ void test_burst_memory_is_returned(void)
     while (atomic_load(&ran) < BURST)
         test_sleep_us(1000);
     wait_parked(pool, 2);
-    /* The last worker to park trims (right after it announced the park, so
-     * poll, for at most 10 s): what stays is what sits in the workers' own
-     * caches and the trim's reserve, against the peak's ~390 blocks. */
+    /* The last worker to go idle trims once it stayed idle for the trim
+     * delay (poll, for at most 10 s): what stays is what sits in the
+     * workers' own caches and the trim's reserve, against the peak's ~390
+     * blocks. */
     uint64_t idle = peak, until = test_now_ns() + 10000000000u;
     while (idle * 5 > peak && test_now_ns() < until) {
         test_sleep_us(1000);

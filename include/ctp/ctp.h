@@ -190,9 +190,10 @@ typedef struct ctp_stats {
 /** Returns the memory of task nodes that are free for reuse to the system,
  *  as far as it can: nodes are kept in blocks of 256, and a block goes back
  *  only when all of its nodes are free and not in a worker's own cache. The
- *  pool does this by itself when it goes idle holding more than about
- *  16,000 free nodes (after a burst), keeping about 4,000; a pool whose
- *  ticks keep fewer than that in flight never frees and reallocates. Worker
+ *  pool does this by itself once it has been idle for 20 ms while holding
+ *  more than about 16,000 free nodes (after a burst), keeping about 4,000;
+ *  a pool whose ticks keep fewer than that in flight never frees and
+ *  reallocates. Worker
  *  deques grown by a burst give their pages back by themselves when their
  *  worker goes idle with them empty (the address range stays reserved for
  *  reuse). Safe at any time, from any thread, while the pool runs.
