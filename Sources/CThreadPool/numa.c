@@ -356,6 +356,24 @@ void *ctp__node_alloc(bool bind, int node, size_t size)
     return ctp__aligned_alloc(64, size == 0 ? 64 : size); /* rounds up to 64 */
 }
 
+void *ctp__node_alloc_aligned(bool bind, int node, size_t align, size_t size)
+{
+    void *p = ctp__aligned_alloc(align, size);
+#ifdef CTP_HAVE_LIBNUMA
+    if (p != NULL && bind) {
+        /* Place its pages on the node (they are not touched yet). */
+        size_t rounded = (size + align - 1) / align * align;
+        pthread_mutex_lock(&numa_lock);
+        numa_tonode_memory(p, rounded, node);
+        pthread_mutex_unlock(&numa_lock);
+    }
+#else
+    (void)bind;
+    (void)node;
+#endif
+    return p;
+}
+
 void ctp__node_free(bool bind, void *ptr, size_t size)
 {
     if (ptr == NULL)

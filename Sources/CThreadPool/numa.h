@@ -45,6 +45,9 @@ void ctp__place_workers(const ctp__topology *t, unsigned workers, unsigned *per_
  * sizes above PTRDIFF_MAX (so rounding up to 64 bytes never wraps). */
 void *ctp__node_alloc(bool bind, int node, size_t size);
 void ctp__node_free(bool bind, void *ptr, size_t size);
+/* Memory aligned to `align` (a power of two) on `node` (bound there when
+ * bind); free it with free(). NULL when out of memory. */
+void *ctp__node_alloc_aligned(bool bind, int node, size_t align, size_t size);
 
 /* Pins the calling thread: to every CPU of node `node`, or to `cpu` if
  * cpu >= 0. CPU ids beyond the machine's wrap around (simulated topologies). */

@@ -194,6 +194,18 @@ static inline void ctp__notify(ctp_pool *pool, size_t tasks, int node)
 }
 bool ctp__stack_allows_steal(ctp__worker *w);
 
+/* Gives the outside submitters' node caches back to their depots (before a
+ * trim, so whole slabs can come home). */
+static inline void ctp__trim_injector_caches(ctp_pool *pool)
+{
+    for (int n = 0; n <= pool->nnodes; n++) {
+        ctp__injector *inj = &pool->injs[n];
+        pthread_mutex_lock(&inj->lock);
+        ctp__task_cache_flush(&inj->cache, inj->depot);
+        pthread_mutex_unlock(&inj->lock);
+    }
+}
+
 /* ---- Configuration (config.c) ------------------------------------------- */
 #define CTP__DEFAULT_STACK_SIZE ((size_t)8 << 20)
 /* Records msg for ctp_last_error_message on this thread; returns rc. */

@@ -6,10 +6,23 @@
 
 #include <stdlib.h>
 
+/* Slabs are aligned to their (power-of-two) size, so a node finds its slab
+ * by masking its address; the trim counts free nodes in the slab header. */
+#define CTP__SLAB_ALIGN ((size_t)32768)
+
 typedef struct ctp__slab {
     struct ctp__slab *next;
+    ctp__task_depot *depot; /* set once: nodes of other depots' slabs are not counted */
+    uint32_t trim_count;    /* only the depot's running trim touches it */
     ctp__task tasks[CTP__SLAB_TASKS];
 } ctp__slab;
+
+_Static_assert(sizeof(ctp__slab) <= CTP__SLAB_ALIGN, "a slab fits its alignment");
+
+static ctp__slab *slab_of(const ctp__task *t)
+{
+    return (ctp__slab *)((uintptr_t)t & ~(uintptr_t)(CTP__SLAB_ALIGN - 1));
+}
 
 int ctp__depot_init(ctp__task_depot *depot, bool bind, int node)
 {
@@ -17,8 +30,10 @@ int ctp__depot_init(ctp__task_depot *depot, bool bind, int node)
     depot->node = node;
     depot->batches = NULL;
     atomic_init(&depot->free_batches, 0);
+    depot->free_nodes = 0;
     depot->slabs = NULL;
     atomic_init(&depot->slab_count, 0);
+    depot->trimming = false;
     return pthread_mutex_init(&depot->lock, NULL) == 0 ? CTP_OK : CTP_ENOMEM;
 }
 
@@ -27,7 +42,7 @@ void ctp__depot_destroy(ctp__task_depot *depot)
     ctp__slab *slab = depot->slabs;
     while (slab != NULL) {
         ctp__slab *next = slab->next;
-        ctp__node_free(depot->bind, slab, sizeof *slab);
+        free(slab);
         slab = next;
     }
     depot->slabs = NULL;
@@ -44,19 +59,22 @@ static int depot_refill(ctp__task_cache *cache, ctp__task_depot *depot)
     if (batch != NULL) {
         depot->batches = (ctp__task *)batch->arg;
         atomic_fetch_sub_explicit(&depot->free_batches, 1, memory_order_relaxed); /* under lock */
-        pthread_mutex_unlock(&depot->lock);
         size_t n = 0;
         for (ctp__task *t = batch; t != NULL; t = t->next)
             n++;
+        depot->free_nodes -= n;
+        pthread_mutex_unlock(&depot->lock);
         cache->head = batch;
         cache->count = n;
         return 0;
     }
-    ctp__slab *slab = ctp__node_alloc(depot->bind, depot->node, sizeof *slab);
+    ctp__slab *slab = ctp__node_alloc_aligned(depot->bind, depot->node, CTP__SLAB_ALIGN, sizeof *slab);
     if (slab == NULL) {
         pthread_mutex_unlock(&depot->lock);
         return -1;
     }
+    slab->depot = depot;
+    slab->trim_count = 0;
     slab->next = depot->slabs;
     depot->slabs = slab;
     atomic_fetch_add_explicit(&depot->slab_count, 1, memory_order_relaxed); /* under lock */
@@ -95,6 +113,7 @@ static void spill_batch(ctp__task_cache *cache, ctp__task_depot *depot)
     batch->arg = depot->batches;
     depot->batches = batch;
     atomic_fetch_add_explicit(&depot->free_batches, 1, memory_order_relaxed); /* under lock */
+    depot->free_nodes += n;
     pthread_mutex_unlock(&depot->lock);
 }
 
@@ -126,29 +145,11 @@ size_t ctp__depot_bytes(ctp__task_depot *depot)
     return atomic_load_explicit(&depot->slab_count, memory_order_relaxed) * sizeof(ctp__slab);
 }
 
-static int cmp_ptr(const void *a, const void *b)
+/* Pushes the batches of list (linked through ->arg), `nodes` nodes in all,
+ * onto the depot. */
+static void depot_give_back_locked(ctp__task_depot *depot, ctp__task *list, size_t batches, size_t nodes)
 {
-    uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Index in sorted[0..n) of the slab holding t. */
-static size_t slab_of(ctp__slab *const *sorted, size_t n, const ctp__task *t)
-{
-    size_t lo = 0, hi = n;
-    while (hi - lo > 1) {
-        size_t mid = lo + (hi - lo) / 2;
-        if ((uintptr_t)sorted[mid] <= (uintptr_t)t)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-/* Pushes the batches of list (linked through ->arg) onto the depot. */
-static void depot_give_back_locked(ctp__task_depot *depot, ctp__task *list, size_t batches)
-{
+    depot->free_nodes += nodes;
     while (list != NULL) {
         ctp__task *next = (ctp__task *)list->arg;
         list->arg = depot->batches;
@@ -158,53 +159,92 @@ static void depot_give_back_locked(ctp__task_depot *depot, ctp__task *list, size
     atomic_fetch_add_explicit(&depot->free_batches, batches, memory_order_relaxed); /* under lock */
 }
 
-size_t ctp__depot_trim(ctp__task_depot *depot, size_t keep_nodes)
+/* Under the lock, every node of the depot's slabs home: keeps the first
+ * slabs that hold keep_nodes, frees the rest without looking at a node. */
+static size_t trim_all_home_locked(ctp__task_depot *depot, size_t keep_nodes, ctp__slab **doomed)
 {
-    /* Take every free batch and a snapshot of the slabs under the lock, then
-     * count and sort without it (after a burst of millions of tasks that is
-     * the long part), and take the lock again only to free the chosen slabs
-     * and give the other nodes back. Meanwhile other threads find the depot
-     * empty and allocate a slab if they need one. A slab is freed only if
-     * all of its nodes are in the batches taken here, so no node of it is
-     * anywhere else. */
+    size_t keep_slabs = (keep_nodes + CTP__SLAB_TASKS - 1) / CTP__SLAB_TASKS, freed = 0, kept = 0;
+    ctp__slab **link = (ctp__slab **)&depot->slabs;
+    while (*link != NULL && kept < keep_slabs) {
+        kept++;
+        link = &(*link)->next;
+    }
+    *doomed = *link;
+    *link = NULL;
+    for (ctp__slab *sl = *doomed; sl != NULL; sl = sl->next)
+        freed++;
+    /* The batches now: every node of the kept slabs, 64 to a batch. */
+    depot->batches = NULL;
+    size_t batches = 0;
+    for (ctp__slab *sl = depot->slabs; sl != NULL; sl = sl->next) {
+        for (size_t i = 0; i < CTP__SLAB_TASKS; i += CTP__BATCH) {
+            for (size_t j = i; j < i + CTP__BATCH; j++)
+                sl->tasks[j].next = j + 1 < i + CTP__BATCH ? &sl->tasks[j + 1] : NULL;
+            sl->tasks[i].arg = depot->batches;
+            depot->batches = &sl->tasks[i];
+            batches++;
+        }
+    }
+    atomic_store_explicit(&depot->free_batches, batches, memory_order_relaxed); /* under lock */
+    depot->free_nodes = kept * CTP__SLAB_TASKS;
+    atomic_store_explicit(&depot->slab_count, kept, memory_order_relaxed); /* under lock */
+    return freed;
+}
+
+size_t ctp__depot_trim(ctp__task_depot *depot, size_t keep_nodes, bool sole_depot)
+{
+    /* Take every free batch under the lock, count without it (after a burst
+     * of millions of tasks that is the long part: one pass, each node's slab
+     * found by masking its address), and take the lock again only to free
+     * the chosen slabs and give the other nodes back. Meanwhile other
+     * threads find the depot empty and allocate a slab if they need one. A
+     * slab is freed only if all of its nodes are in the batches taken here,
+     * so no node of it is anywhere else. One trim per depot at a time. */
     pthread_mutex_lock(&depot->lock);
     ctp__task *taken = depot->batches;
     size_t nbatches = atomic_load_explicit(&depot->free_batches, memory_order_relaxed);
-    size_t nslabs = atomic_load_explicit(&depot->slab_count, memory_order_relaxed);
-    if (nslabs == 0 || nbatches * CTP__BATCH < CTP__SLAB_TASKS + keep_nodes) {
+    if (depot->trimming || depot->slabs == NULL || nbatches * CTP__BATCH < CTP__SLAB_TASKS + keep_nodes) {
         pthread_mutex_unlock(&depot->lock);
         return 0; /* not enough free to free a slab (a cheap upper bound) */
     }
-    ctp__slab **sorted = ctp__calloc(nslabs, sizeof *sorted);
-    uint16_t *count = ctp__calloc(nslabs, sizeof *count);
-    if (sorted == NULL || count == NULL) {
+    size_t nslabs = atomic_load_explicit(&depot->slab_count, memory_order_relaxed);
+    if (sole_depot && depot->free_nodes == nslabs * CTP__SLAB_TASKS) {
+        /* Every node is home (a pool with one depot gets each node back
+         * here): free whole slabs, touching none of their nodes. */
+        ctp__slab *doomed = NULL;
+        size_t freed = trim_all_home_locked(depot, keep_nodes, &doomed);
         pthread_mutex_unlock(&depot->lock);
-        free(sorted);
-        free(count);
-        return 0; /* no memory to trim with: try another time */
+        while (doomed != NULL) {
+            ctp__slab *next = doomed->next;
+            free(doomed);
+            doomed = next;
+        }
+        return freed;
     }
-    size_t k = 0;
-    for (ctp__slab *sl = depot->slabs; sl != NULL && k < nslabs; sl = sl->next)
-        sorted[k++] = sl;
+    depot->trimming = true;
     depot->batches = NULL;
     atomic_store_explicit(&depot->free_batches, 0, memory_order_relaxed); /* under lock */
+    depot->free_nodes = 0;
+    /* Slabs are added at the head under the lock and removed only by the
+     * trim: the chain from this head stays as it is while we walk it. */
+    ctp__slab *head = depot->slabs;
     pthread_mutex_unlock(&depot->lock);
 
-    /* Count each slab's free nodes (slabs sorted by address; a node belongs
-     * to the slab with the highest address not above it). */
-    qsort(sorted, nslabs, sizeof *sorted, cmp_ptr);
+    for (ctp__slab *sl = head; sl != NULL; sl = sl->next)
+        sl->trim_count = 0;
     size_t free_nodes = 0;
     for (ctp__task *b = taken; b != NULL; b = (ctp__task *)b->arg)
         for (ctp__task *t = b; t != NULL; t = t->next) {
-            count[slab_of(sorted, nslabs, t)]++;
+            ctp__slab *sl = slab_of(t);
+            if (sl->depot == depot) /* a node of another node's slab stays */
+                sl->trim_count++;
             free_nodes++;
         }
-    /* Choose fully free slabs while enough free nodes remain; mark them with
-     * a count of UINT16_MAX. */
+    /* Choose fully free slabs while enough free nodes remain. */
     size_t remaining = free_nodes, freed = 0;
-    for (size_t i = 0; i < nslabs; i++) {
-        if (count[i] == CTP__SLAB_TASKS && remaining >= CTP__SLAB_TASKS + keep_nodes) {
-            count[i] = UINT16_MAX;
+    for (ctp__slab *sl = head; sl != NULL; sl = sl->next) {
+        if (sl->trim_count == CTP__SLAB_TASKS && remaining >= CTP__SLAB_TASKS + keep_nodes) {
+            sl->trim_count = UINT32_MAX;
             remaining -= CTP__SLAB_TASKS;
             freed++;
         }
@@ -216,7 +256,8 @@ size_t ctp__depot_trim(ctp__task_depot *depot, size_t keep_nodes)
         ctp__task *next_batch = (ctp__task *)b->arg;
         for (ctp__task *t = b, *next; t != NULL; t = next) {
             next = t->next;
-            if (count[slab_of(sorted, nslabs, t)] == UINT16_MAX)
+            ctp__slab *sl = slab_of(t);
+            if (sl->depot == depot && sl->trim_count == UINT32_MAX)
                 continue;
             if (cur != NULL && in_cur == CTP__BATCH) {
                 cur->arg = keep;
@@ -237,24 +278,26 @@ size_t ctp__depot_trim(ctp__task_depot *depot, size_t keep_nodes)
         kept_batches++;
     }
 
+    ctp__slab *doomed = NULL;
     pthread_mutex_lock(&depot->lock);
-    if (freed > 0) {
-        ctp__slab **link = (ctp__slab **)&depot->slabs;
-        while (*link != NULL) {
-            ctp__slab *sl = *link;
-            size_t i = slab_of(sorted, nslabs, (const ctp__task *)(const void *)sl->tasks);
-            if (sorted[i] == sl && count[i] == UINT16_MAX) {
-                *link = sl->next;
-                ctp__node_free(depot->bind, sl, sizeof *sl);
-                atomic_fetch_sub_explicit(&depot->slab_count, 1, memory_order_relaxed); /* under lock */
-            } else {
-                link = &sl->next;
-            }
+    for (ctp__slab **link = (ctp__slab **)&depot->slabs; *link != NULL;) {
+        ctp__slab *sl = *link;
+        if (sl->trim_count == UINT32_MAX) {
+            *link = sl->next;
+            sl->next = doomed;
+            doomed = sl;
+            atomic_fetch_sub_explicit(&depot->slab_count, 1, memory_order_relaxed); /* under lock */
+        } else {
+            link = &sl->next;
         }
     }
-    depot_give_back_locked(depot, keep, kept_batches);
+    depot_give_back_locked(depot, keep, kept_batches, free_nodes - freed * CTP__SLAB_TASKS);
+    depot->trimming = false;
     pthread_mutex_unlock(&depot->lock);
-    free(sorted);
-    free(count);
+    while (doomed != NULL) {
+        ctp__slab *next = doomed->next;
+        free(doomed);
+        doomed = next;
+    }
     return freed;
 }

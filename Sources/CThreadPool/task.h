@@ -53,8 +53,10 @@ typedef struct ctp__task_depot {
     int node;
     ctp__task *batches;  /* under lock: list of batch heads, linked via ->arg */
     _Atomic size_t free_batches; /* changed under lock; read relaxed as a hint */
+    size_t free_nodes;           /* under lock: nodes in the free batches, exactly */
     void *slabs;         /* under lock: allocated slabs, for freeing */
     _Atomic size_t slab_count;   /* changed under lock; read relaxed for statistics */
+    bool trimming;       /* under lock: a ctp__depot_trim is running */
 } ctp__task_depot;
 
 int ctp__depot_init(ctp__task_depot *depot, bool bind, int node);
@@ -70,9 +72,11 @@ void ctp__task_free(ctp__task_cache *cache, ctp__task_depot *depot, ctp__task *t
 void ctp__task_cache_flush(ctp__task_cache *cache, ctp__task_depot *depot);
 
 /* Frees the depot's slabs whose every node is free in the depot, keeping at
- * least keep_nodes free nodes. Any thread; safe while the pool runs. Returns
- * the number of slabs freed. */
-size_t ctp__depot_trim(ctp__task_depot *depot, size_t keep_nodes);
+ * least keep_nodes free nodes. sole_depot: the pool has this one depot, so
+ * every node it lent out comes back to it (then, when all its nodes are
+ * home, it frees whole slabs without looking at a node). Any thread; safe
+ * while the pool runs. Returns the number of slabs freed. */
+size_t ctp__depot_trim(ctp__task_depot *depot, size_t keep_nodes, bool sole_depot);
 /* Free nodes held by the depot (relaxed, a hint) and bytes of its slabs. */
 size_t ctp__depot_free_nodes(ctp__task_depot *depot);
 size_t ctp__depot_bytes(ctp__task_depot *depot);

@@ -146,3 +146,38 @@ void test_burst_memory_is_returned(void)
     CHECK_OK(ctp_pool_destroy(pool));
     CHECK_EQ(atomic_load(&ran), BURST + 3 * BATCH);
 }
+
+/* The same on two simulated nodes, where nodes travel between the nodes'
+ * depots (a task allocated from node 0's runs on node 1): the trim must
+ * count only its own slabs' nodes, free only slabs whose nodes are all home,
+ * and leave the pool working (every task run once afterwards). */
+void test_burst_memory_two_nodes(void)
+{
+    enum { BURST = 60000, BATCH = 1000 };
+    ctp_config c;
+    ctp_config_init(&c);
+    c.workers = 2;
+    c.topology = "0;1";
+    ctp_pool *pool = NULL;
+    CHECK_OK(ctp_pool_create(&c, &pool));
+    static ctp_task_desc d[BATCH];
+    _Atomic long ran = 0;
+    for (int i = 0; i < BATCH; i++) {
+        ctp_task_desc_init(&d[i], count_task, &ran);
+        d[i].node = i % 3 - 1; /* none, node 0, node 1 */
+    }
+    for (int round = 0; round < 3; round++) {
+        for (int b = 0; b < BURST / BATCH; b++)
+            CHECK_OK(ctp_submit_batch(pool, d, BATCH));
+        while (atomic_load(&ran) < (long)(round + 1) * BURST)
+            test_sleep_us(1000);
+        wait_parked(pool, 2);
+        ctp_stats before, after;
+        CHECK_OK(ctp_pool_stats(pool, &before));
+        CHECK_OK(ctp_pool_trim(pool));
+        CHECK_OK(ctp_pool_stats(pool, &after));
+        CHECK(after.task_memory_bytes <= before.task_memory_bytes);
+    }
+    CHECK_OK(ctp_pool_destroy(pool));
+    CHECK_EQ(atomic_load(&ran), 3L * BURST);
+}

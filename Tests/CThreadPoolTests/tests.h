@@ -41,6 +41,7 @@ struct test_case {
     X(worker_exit_inside_task_is_reported)                                                         \
     X(fork_child_refuses_inherited_pool)                                                           \
     X(burst_memory_is_returned)                                                                    \
+    X(burst_memory_two_nodes)                                                                      \
     X(grown_deque_pages_returned_when_idle)                                                        \
     X(shutdown_drain_runs_spawned_tasks)                                                           \
     X(shutdown_cancel_calls_on_cancel)                                                             \
