@@ -4,6 +4,7 @@
 #include "ctp_bots.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -72,19 +73,42 @@ int ctpb_peer_wake(const ctpb_pool *pool, size_t rounds, unsigned gap_us, uint64
     return atomic_load_explicit(&m.done, memory_order_relaxed) == rounds ? 0 : -1;
 }
 
+/* The per-item arrays of a batch of `tasks` NORMAL items without node
+ * affinity. False when out of memory; free with batch_arrays_free either way. */
+typedef struct batch_arrays {
+    uint8_t *prio;
+    int16_t *node;
+    uint64_t *submit;
+} batch_arrays;
+
+static bool batch_arrays_init(batch_arrays *a, size_t tasks)
+{
+    a->prio = malloc(tasks);
+    a->node = malloc(tasks * sizeof *a->node);
+    a->submit = malloc(tasks * sizeof *a->submit);
+    if (!a->prio || !a->node || !a->submit)
+        return false;
+    for (size_t i = 0; i < tasks; i++) {
+        a->prio[i] = 2;
+        a->node[i] = -1;
+    }
+    return true;
+}
+
+static void batch_arrays_free(batch_arrays *a)
+{
+    free(a->prio);
+    free(a->node);
+    free(a->submit);
+}
+
 int ctpb_peer_burst(const ctpb_pool *pool, size_t tasks, ctpb_peer_burst_result *out)
 {
-    uint8_t *prio = malloc(tasks);
-    int16_t *node = malloc(tasks * sizeof *node);
-    uint64_t *submit = malloc(tasks * sizeof *submit);
+    batch_arrays a;
     int rc = -1;
-    if (prio && node && submit) {
-        for (size_t i = 0; i < tasks; i++) {
-            prio[i] = 2;
-            node[i] = -1;
-        }
+    if (batch_arrays_init(&a, tasks)) {
         micro_ctx m = { 0 };
-        ctpb_batch b = { tasks, empty_item, &m, prio, node, submit };
+        ctpb_batch b = { tasks, empty_item, &m, a.prio, a.node, a.submit };
         double cpu0, csw0, cpu1, csw1;
         usage(&cpu0, &csw0);
         uint64_t t0 = ctpb_now_ns();
@@ -95,9 +119,7 @@ int ctpb_peer_burst(const ctpb_pool *pool, size_t tasks, ctpb_peer_burst_result 
         if (rc == 0 && atomic_load_explicit(&m.done, memory_order_relaxed) != tasks)
             rc = -1;
     }
-    free(prio);
-    free(node);
-    free(submit);
+    batch_arrays_free(&a);
     return rc;
 }
 
@@ -193,20 +215,14 @@ void ctpb_tick_costs(uint32_t *cost_ns, size_t tasks, uint64_t seed)
 int ctpb_peer_tick(const ctpb_pool *pool, const uint32_t *cost_ns, size_t tasks, unsigned pause_us,
                    ctpb_peer_tick_result *out)
 {
-    uint8_t *prio = malloc(tasks);
-    int16_t *node = malloc(tasks * sizeof *node);
-    uint64_t *submit = malloc(tasks * sizeof *submit);
+    batch_arrays a;
     int rc = -1;
-    if (prio && node && submit) {
-        for (size_t i = 0; i < tasks; i++) {
-            prio[i] = 2;
-            node[i] = -1;
-        }
+    if (batch_arrays_init(&a, tasks)) {
         tick_ctx t = { .cost_ns = cost_ns };
         atomic_init(&t.work_ns, 0);
         atomic_init(&t.longest_ns, 0);
         atomic_init(&t.done, 0);
-        ctpb_batch b = { tasks, tick_item, &t, prio, node, submit };
+        ctpb_batch b = { tasks, tick_item, &t, a.prio, a.node, a.submit };
         sleep_us(pause_us);
         uint64_t t0 = ctpb_now_ns();
         rc = pool->run(pool->impl, &b);
@@ -216,8 +232,6 @@ int ctpb_peer_tick(const ctpb_pool *pool, const uint32_t *cost_ns, size_t tasks,
         if (rc == 0 && atomic_load_explicit(&t.done, memory_order_relaxed) != tasks)
             rc = -1;
     }
-    free(prio);
-    free(node);
-    free(submit);
+    batch_arrays_free(&a);
     return rc;
 }

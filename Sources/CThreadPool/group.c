@@ -82,11 +82,6 @@ int ctp_group_destroy(ctp_group *g)
     return CTP_OK;
 }
 
-void ctp__group_task_done(ctp_group *g)
-{
-    ctp__sleep_latch_count_down(&g->pool->sleep, &g->latch);
-}
-
 int ctp_group_submit(ctp_group *group, ctp_priority priority, ctp_task_fn fn, void *arg)
 {
     if (group == NULL)

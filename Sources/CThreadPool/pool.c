@@ -439,12 +439,7 @@ int ctp_pool_trim(ctp_pool *pool)
 {
     if (pool == NULL || ctp__forked(pool))
         return CTP_EINVAL;
-    ctp__trim_injector_caches(pool);
-    size_t freed = 0;
-    for (int n = 0; n < pool->nnodes; n++)
-        freed += ctp__depot_trim(&pool->depots[n], 0, pool->nnodes == 1);
-    if (freed > 0)
-        ctp__release_free_memory();
+    ctp__trim_task_memory(pool, 0);
     return CTP_OK;
 }
 

@@ -194,9 +194,11 @@ static inline void ctp__notify(ctp_pool *pool, size_t tasks, int node)
 }
 bool ctp__stack_allows_steal(ctp__worker *w);
 
-/* Gives the outside submitters' node caches back to their depots (before a
- * trim, so whole slabs can come home). */
-static inline void ctp__trim_injector_caches(ctp_pool *pool)
+/* Returns task memory beyond keep_nodes free nodes per depot to the system
+ * (ctp_pool_trim, and the idle trim in scheduler.c): the outside
+ * submitters' node caches go back to their depots first, so whole slabs can
+ * come home. Any thread. */
+static inline void ctp__trim_task_memory(ctp_pool *pool, size_t keep_nodes)
 {
     for (int n = 0; n <= pool->nnodes; n++) {
         ctp__injector *inj = &pool->injs[n];
@@ -204,6 +206,11 @@ static inline void ctp__trim_injector_caches(ctp_pool *pool)
         ctp__task_cache_flush(&inj->cache, inj->depot);
         pthread_mutex_unlock(&inj->lock);
     }
+    size_t freed = 0;
+    for (int n = 0; n < pool->nnodes; n++)
+        freed += ctp__depot_trim(&pool->depots[n], keep_nodes, pool->nnodes == 1);
+    if (freed > 0)
+        ctp__release_free_memory();
 }
 
 /* ---- Configuration (config.c) ------------------------------------------- */
@@ -230,8 +237,5 @@ static inline bool ctp__stop_wanted(ctp_pool *pool)
 {
     return atomic_load_explicit(&pool->exiting, memory_order_acquire); /* pairs with the release store in stop_workers */
 }
-
-/* ---- Groups (group.c) -------------------------------------------------------- */
-void ctp__group_task_done(struct ctp_group *g);
 
 #endif

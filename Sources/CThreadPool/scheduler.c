@@ -323,13 +323,7 @@ static void trim_now(ctp__worker *w)
         ctp__deque_trim(&w->deques[p]);
     if (ctp__sleep_parked(&pool->sleep) + 1 < pool->nworkers)
         return; /* others are busy: the last to go idle trims */
-    ctp__trim_injector_caches(pool);
-    size_t freed = 0;
-    for (int n = 0; n < pool->nnodes; n++)
-        if (ctp__depot_free_nodes(&pool->depots[n]) > CTP__TRIM_KEEP)
-            freed += ctp__depot_trim(&pool->depots[n], CTP__TRIM_KEEP, pool->nnodes == 1);
-    if (freed > 0)
-        ctp__release_free_memory();
+    ctp__trim_task_memory(pool, CTP__TRIM_KEEP);
 }
 
 /* The worker's thread exits inside a task (the task called pthread_exit,

@@ -123,7 +123,7 @@ static int submit_local(ctp__worker *w, const ctp_task_desc *descs, size_t count
             atomic_store_explicit(&w->submitted, atomic_load_explicit(&w->submitted, memory_order_relaxed) - 1,
                                   memory_order_relaxed);
             if (t->group != NULL)
-                ctp__group_task_done(t->group); /* wakes a waiter that saw it pending */
+                ctp__sleep_latch_count_down(&pool->sleep, &t->group->latch); /* wakes a waiter that saw it pending */
             ctp__task_free(&w->cache, &pool->depots[w->node], t);
             return CTP_ENOMEM;
         }
@@ -189,10 +189,9 @@ static int submit_injected(ctp_pool *pool, const ctp_task_desc *descs, size_t co
          * injectors' locks cannot both pass the bound (each sees the other's
          * reservation); undone if the batch is refused. Relaxed: the count
          * is the only thing it protects. */
-        size_t before = count > cap ? cap : atomic_fetch_add_explicit(&pool->ext_queued, count, memory_order_relaxed);
         if (count > cap) {
             rc = CTP_EFULL; /* never fits: no reservation made */
-        } else if (before > cap - count) {
+        } else if (atomic_fetch_add_explicit(&pool->ext_queued, count, memory_order_relaxed) > cap - count) {
             atomic_fetch_sub_explicit(&pool->ext_queued, count, memory_order_relaxed);
             rc = CTP_EFULL;
         } else {

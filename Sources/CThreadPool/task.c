@@ -37,14 +37,19 @@ int ctp__depot_init(ctp__task_depot *depot, bool bind, int node)
     return pthread_mutex_init(&depot->lock, NULL) == 0 ? CTP_OK : CTP_ENOMEM;
 }
 
+/* Frees a list of slabs linked through ->next. */
+static void free_slabs(ctp__slab *list)
+{
+    while (list != NULL) {
+        ctp__slab *next = list->next;
+        free(list);
+        list = next;
+    }
+}
+
 void ctp__depot_destroy(ctp__task_depot *depot)
 {
-    ctp__slab *slab = depot->slabs;
-    while (slab != NULL) {
-        ctp__slab *next = slab->next;
-        free(slab);
-        slab = next;
-    }
+    free_slabs(depot->slabs);
     depot->slabs = NULL;
     depot->batches = NULL;
     pthread_mutex_destroy(&depot->lock);
@@ -214,11 +219,7 @@ size_t ctp__depot_trim(ctp__task_depot *depot, size_t keep_nodes, bool sole_depo
         ctp__slab *doomed = NULL;
         size_t freed = trim_all_home_locked(depot, keep_nodes, &doomed);
         pthread_mutex_unlock(&depot->lock);
-        while (doomed != NULL) {
-            ctp__slab *next = doomed->next;
-            free(doomed);
-            doomed = next;
-        }
+        free_slabs(doomed);
         return freed;
     }
     depot->trimming = true;
@@ -294,10 +295,6 @@ size_t ctp__depot_trim(ctp__task_depot *depot, size_t keep_nodes, bool sole_depo
     depot_give_back_locked(depot, keep, kept_batches, free_nodes - freed * CTP__SLAB_TASKS);
     depot->trimming = false;
     pthread_mutex_unlock(&depot->lock);
-    while (doomed != NULL) {
-        ctp__slab *next = doomed->next;
-        free(doomed);
-        doomed = next;
-    }
+    free_slabs(doomed);
     return freed;
 }
