@@ -1,6 +1,6 @@
 /* Pool configuration: defaults, validation with a message for each bad
  * setting (ctp_last_error_message), and which topology a pool uses. */
-#include "pool.h"
+#include "config.h"
 
 #include <stdio.h>
 #include <stdlib.h>

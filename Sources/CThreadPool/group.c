@@ -5,7 +5,7 @@
  * pool. That lets the last task of a group read `waiters` after its decrement
  * made the group look finished: the memory it reads is still a group, at
  * worst a reused one, whose waiters then see a spurious signal and re-check. */
-#include "pool.h"
+#include "scheduler.h"
 
 #include <stdlib.h>
 
@@ -37,9 +37,10 @@ static ctp_group *group_alloc(ctp_pool *pool)
              * are not rewritten on reuse because a late completer of the
              * previous use may still read them (see the top of this file). */
             g->pool = pool;
-            g->latch.wait_list = NULL;
-            atomic_init(&g->latch.pending, (size_t)0);
-            atomic_init(&g->latch.waiters, 0u);
+            if (ctp__latch_init(&g->latch) != CTP_OK) {
+                free(g);
+                g = NULL;
+            }
         }
     }
     return g;
@@ -63,9 +64,7 @@ int ctp_group_destroy(ctp_group *g)
 {
     if (g == NULL)
         return CTP_EINVAL;
-    /* Acquire: pairs with the seq_cst count-down (ctp__sleep_latch_count_down). */
-    if (atomic_load_explicit(&g->latch.pending, memory_order_acquire) != 0 ||
-        atomic_load_explicit(&g->latch.waiters, memory_order_acquire) != 0)
+    if (!ctp__latch_done(&g->latch) || ctp__latch_has_waiters(&g->latch))
         return CTP_EINVAL;
     ctp_pool *pool = g->pool;
     ctp__worker *w = ctp__current_worker(pool);
@@ -94,6 +93,13 @@ int ctp_group_submit(ctp_group *group, ctp_priority priority, ctp_task_fn fn, vo
 }
 
 
+/* A waiter subscribed to the latch, before its re-check: the test hook. */
+static void block_registered(void *ctx)
+{
+    CTP__HOOK((ctp_pool *)ctx, CTP_HOOK_GROUP_BLOCK);
+    (void)ctx;
+}
+
 static bool past(uint64_t deadline)
 {
     return deadline != CTP_WAIT_FOREVER && ctp__now_ns() >= deadline;
@@ -103,8 +109,7 @@ static int wait_on_worker(ctp__worker *w, ctp_group *g, uint64_t deadline)
 {
     ctp_pool *pool = w->pool;
     for (;;) {
-        /* Acquire: pairs with the seq_cst count-down (ctp__sleep_latch_count_down). */
-        if (atomic_load_explicit(&g->latch.pending, memory_order_acquire) == 0)
+        if (ctp__latch_done(&g->latch))
             return CTP_OK;
         /* No task starts past the deadline: a timed wait overruns it by at
          * most the task it was running when the deadline passed. */
@@ -122,7 +127,7 @@ static int wait_on_worker(ctp__worker *w, ctp_group *g, uint64_t deadline)
             if (own != NULL)
                 ctp__run_task(pool, w, own);
             else
-                ctp__sleep_latch_block(&pool->sleep, &g->latch, deadline);
+                ctp__latch_block(&g->latch, deadline, block_registered, pool);
             continue;
         }
         ctp__task *t = ctp__find_task(w, true);
@@ -176,8 +181,7 @@ static int wait_outside(ctp_pool *pool, ctp_group *g, uint64_t deadline)
 {
     ctp__tls *tls = ctp__tls_get();
     for (;;) {
-        /* Acquire: pairs with the seq_cst count-down (ctp__sleep_latch_count_down). */
-        if (atomic_load_explicit(&g->latch.pending, memory_order_acquire) == 0)
+        if (ctp__latch_done(&g->latch))
             return CTP_OK;
         if (past(deadline))
             return CTP_ETIMEDOUT; /* no task starts past the deadline */
@@ -188,7 +192,7 @@ static int wait_outside(ctp_pool *pool, ctp_group *g, uint64_t deadline)
             run_outside(pool, t);
             continue;
         }
-        ctp__sleep_latch_block(&pool->sleep, &g->latch, deadline);
+        ctp__latch_block(&g->latch, deadline, block_registered, pool);
     }
 }
 

@@ -8,7 +8,7 @@
  * CTP_MAX_WORKERS (a 49 KB array); no allocation either way. Pools of up to
  * CTP__PFOR_BATCH workers submit one batch, as before; bigger pools submit a
  * few, each waking parked workers as a batch does. */
-#include "pool.h"
+#include "scheduler.h"
 
 #include <stdint.h>
 

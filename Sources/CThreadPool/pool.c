@@ -5,7 +5,8 @@
  *
  * Lock order: life_lock, then the injector locks in index order, then the
  * sleep lock; never the other way. */
-#include "pool.h"
+#include "config.h"
+#include "scheduler.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@ static void free_worker(ctp_pool *pool, ctp__worker *w)
     while (w->free_groups != NULL) {
         ctp_group *g = w->free_groups;
         w->free_groups = g->next_free;
+        ctp__latch_destroy(&g->latch);
         free(g);
     }
     free(w->victims);
@@ -91,6 +93,7 @@ static void free_pool(ctp_pool *pool)
     while (pool->free_groups != NULL) {
         ctp_group *g = pool->free_groups;
         pool->free_groups = g->next_free;
+        ctp__latch_destroy(&g->latch);
         free(g);
     }
     for (int n = 0; n < pool->ninjs_ready; n++)

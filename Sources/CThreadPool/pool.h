@@ -1,5 +1,8 @@
-/* Internal definitions shared by the runtime's files. Not installed.
- * Internal functions and types carry the ctp__ prefix. */
+/* The pool's data: workers, the pool, groups and the per-thread context,
+ * shared by the worker loop (scheduler.h) and the layers above it. Not
+ * installed. Functions live in the headers of the layers that define them:
+ * scheduler.h (the worker loop), config.h (configuration); the public
+ * functions in ctp/ctp.h. Internal names carry the ctp__ prefix. */
 #ifndef CTP_POOL_H
 #define CTP_POOL_H
 
@@ -11,6 +14,7 @@
 #include "ctp/ctp.h"
 #include "deque.h"
 #include "injector.h"
+#include "latch.h"
 #include "numa.h"
 #include "platform.h"
 #include "sleep.h"
@@ -176,51 +180,6 @@ static inline ctp__worker *ctp__current_worker(ctp_pool *pool)
     ctp__tls *tls = ctp__tls_get();
     return tls->pool == pool ? tls->worker : NULL;
 }
-
-/* ---- Scheduler (scheduler.c) ---------------------------------------------- */
-void *ctp__worker_main(void *arg);
-ctp__task *ctp__find_task(ctp__worker *w, bool may_steal);
-ctp__task *ctp__find_task_outside(ctp_pool *pool);
-void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t);
-/* Idle phase of a worker: search, spin, park. Returns a task, or NULL when
- * group (if any) is done, the pool is exiting, or deadline passed. */
-ctp__task *ctp__worker_idle(ctp__worker *w, struct ctp_group *group, uint64_t deadline_ns);
-/* The sleep protocol's re-check: is a task visible in any queue? */
-bool ctp__has_visible_work(ctp_pool *pool);
-/* After publishing `tasks` tasks: the sleep protocol's wake rule. */
-static inline void ctp__notify(ctp_pool *pool, size_t tasks, int node)
-{
-    ctp__sleep_new_work(&pool->sleep, tasks, node);
-}
-bool ctp__stack_allows_steal(ctp__worker *w);
-
-/* Returns task memory beyond keep_nodes free nodes per depot to the system
- * (ctp_pool_trim, and the idle trim in scheduler.c): the outside
- * submitters' node caches go back to their depots first, so whole slabs can
- * come home. Any thread. */
-static inline void ctp__trim_task_memory(ctp_pool *pool, size_t keep_nodes)
-{
-    for (int n = 0; n <= pool->nnodes; n++) {
-        ctp__injector *inj = &pool->injs[n];
-        pthread_mutex_lock(&inj->lock);
-        ctp__task_cache_flush(&inj->cache, inj->depot);
-        pthread_mutex_unlock(&inj->lock);
-    }
-    size_t freed = 0;
-    for (int n = 0; n < pool->nnodes; n++)
-        freed += ctp__depot_trim(&pool->depots[n], keep_nodes, pool->nnodes == 1);
-    if (freed > 0)
-        ctp__release_free_memory();
-}
-
-/* ---- Configuration (config.c) ------------------------------------------- */
-#define CTP__DEFAULT_STACK_SIZE ((size_t)8 << 20)
-/* Records msg for ctp_last_error_message on this thread; returns rc. */
-int ctp__create_error(int rc, const char *msg);
-/* CTP_OK, or CTP_EINVAL with the message recorded. */
-int ctp__config_validate(const ctp_config *c);
-/* The topology: config, else CTP_TOPOLOGY, else the machine's. */
-int ctp__config_topology(const ctp_config *c, ctp__topology *t, bool *simulated);
 
 /* ---- Lifecycle (pool.c) ---------------------------------------------------- */
 /* Wakes the shutdown waiter to re-check quiescence: called when a worker

@@ -9,7 +9,7 @@
  * lower-priority one the worker could see (the hint can be stale for a
  * moment: see docs/scheduler.md, "Priorities"). */
 #define _GNU_SOURCE /* pthread_setname_np */
-#include "pool.h"
+#include "scheduler.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -279,7 +279,7 @@ void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t)
                                   memory_order_release);
     }
     if (g != NULL)
-        ctp__sleep_latch_count_down(&pool->sleep, &g->latch);
+        ctp__latch_count_down(&g->latch);
 }
 
 typedef struct idle_find {
@@ -293,11 +293,32 @@ static void *find_for_idle(void *ctx)
     return ctp__find_task(f->w, f->may_steal);
 }
 
+/* A group's latch set: wake its waiting worker if it parked. */
+static void poke_worker(void *ctx)
+{
+    ctp__worker *w = ctx;
+    ctp__sleep_poke(&w->pool->sleep, w->index);
+}
+
+static bool latch_set(void *ctx)
+{
+    return ctp__latch_done(ctx);
+}
+
 ctp__task *ctp__worker_idle(ctp__worker *w, struct ctp_group *group, uint64_t deadline_ns)
 {
     idle_find f = { w, group == NULL || ctp__stack_allows_steal(w) };
-    return ctp__sleep_idle(&w->pool->sleep, w->index, find_for_idle, &f, group != NULL ? &group->latch : NULL,
-                           deadline_ns, &w->sleep_counters);
+    if (group == NULL)
+        return ctp__sleep_idle(&w->pool->sleep, w->index, find_for_idle, &f, NULL, deadline_ns, &w->sleep_counters);
+    /* Waiting on a group: subscribed before the idle phase reads the latch,
+     * so the count-down that sets it either is seen or pokes us (latch.h). */
+    ctp__latch_waiter sub = { .wake = poke_worker, .ctx = w, .next = NULL };
+    ctp__sleep_until until = { .done = latch_set, .ctx = &group->latch };
+    ctp__latch_subscribe(&group->latch, &sub);
+    ctp__task *t = ctp__sleep_idle(&w->pool->sleep, w->index, find_for_idle, &f, &until, deadline_ns,
+                                   &w->sleep_counters);
+    ctp__latch_unsubscribe(&group->latch, &sub);
+    return t;
 }
 
 /* Going idle after a burst (see CTP__TRIM_DELAY_NS): true if there is
@@ -340,7 +361,7 @@ static void worker_lost(void *arg)
     for (unsigned i = n; i-- > 0;) {
         ctp__count(&w->executed, 1);
         if (i < CTP__RUNNING_MAX && w->running_group[i] != NULL)
-            ctp__sleep_latch_count_down(&pool->sleep, &w->running_group[i]->latch);
+            ctp__latch_count_down(&w->running_group[i]->latch);
     }
     w->running = 0;
     /* Relaxed: a statistic. */

@@ -252,36 +252,9 @@ static void found_work(ctp__sleep *s)
         ctp__sleep_new_work(s, 1, -1);
 }
 
-static void latch_add_locked(ctp__latch *l, ctp__parker *p)
+static bool until_holds(const ctp__sleep_until *until)
 {
-    p->latch = l;
-    p->latch_next = l->wait_list;
-    l->wait_list = p;
-    p->on_latch = true;
-    /* Seq_cst: pairs with the load of waiters in ctp__sleep_latch_release;
-     * either the completer sees us registered or we see pending at zero. */
-    atomic_fetch_add_explicit(&l->waiters, 1, memory_order_seq_cst);
-}
-
-static void latch_remove_locked(ctp__parker *p)
-{
-    ctp__latch *l = p->latch;
-    for (ctp__parker **pp = &l->wait_list; *pp != NULL; pp = &(*pp)->latch_next) {
-        if (*pp == p) {
-            *pp = p->latch_next;
-            break;
-        }
-    }
-    p->on_latch = false;
-    p->latch = NULL;
-    /* Relaxed: the completer only needs to see registrations (seq_cst above);
-     * a stale non-zero only costs it a lock round. */
-    atomic_fetch_sub_explicit(&l->waiters, 1, memory_order_relaxed);
-}
-
-static bool latch_set(ctp__latch *l)
-{
-    return l != NULL && ctp__latch_done(l);
+    return until != NULL && until->done(until->ctx);
 }
 
 static bool stopping(ctp__sleep *s)
@@ -289,21 +262,19 @@ static bool stopping(ctp__sleep *s)
     return s->ops.stopping(s->ops.ctx);
 }
 
-/* Parks worker `idx` (which is searching) until notified, the latch is set,
+/* Parks worker `idx` (which is searching) until notified, `until` holds,
  * the pool stops, or deadline_ns. Returns with it counted as searching. */
-static void found_none(ctp__sleep *s, uint32_t idx, ctp__latch *latch, uint64_t deadline_ns,
+static void found_none(ctp__sleep *s, uint32_t idx, const ctp__sleep_until *until, uint64_t deadline_ns,
                        ctp__sleep_counters *counters)
 {
     ctp__parker *p = s->parkers[idx];
 
-    /* 1. Announce: searching -> parked, on the idle stack (and the latch's list). */
+    /* 1. Announce: searching -> parked, on the idle stack. */
     int cpu = ctp__current_cpu();
     pthread_mutex_lock(&s->lock);
     s->idle[s->idle_len++] = idx;
     p->on_idle = true;
     atomic_store_explicit(&p->cpu, cpu, memory_order_relaxed); /* relaxed: a hint for wake's order */
-    if (latch != NULL)
-        latch_add_locked(latch, p);
     /* Seq_cst: pairs with the fence in ctp__sleep_new_work (via the fence below). */
     atomic_fetch_add_explicit(&s->counts, CTP__PARKED_ONE - CTP__SEARCHING_ONE, memory_order_seq_cst);
     pthread_mutex_unlock(&s->lock);
@@ -315,13 +286,15 @@ static void found_none(ctp__sleep *s, uint32_t idx, ctp__latch *latch, uint64_t 
     /* 2. Seq_cst fence: pairs with the fence in ctp__sleep_new_work. After
      * it, every task published before a submitter's fence is visible here. */
     atomic_thread_fence(memory_order_seq_cst);
-    bool skip = s->ops.has_work(s->ops.ctx) || latch_set(latch) || stopping(s);
+    bool skip = s->ops.has_work(s->ops.ctx) || until_holds(until) || stopping(s);
 
     /* 3. Block unless there is a reason not to. */
     bool blocked = false, timed_out = false;
     pthread_mutex_lock(&s->lock);
     if (!skip) {
-        while (!p->notified && !latch_set(latch) && !stopping(s)) {
+        /* `until` is read under the lock: whoever makes it true pokes us
+         * after (ctp__sleep_poke takes the lock), so it is not missed. */
+        while (!p->notified && !until_holds(until) && !stopping(s)) {
             blocked = true;
             if (ctp__cond_wait_until(&p->cv, &s->lock, deadline_ns)) {
                 timed_out = true;
@@ -347,8 +320,6 @@ static void found_none(ctp__sleep *s, uint32_t idx, ctp__latch *latch, uint64_t 
         /* Seq_cst: like start_looking, submitters that see us searching rely on us. */
         atomic_fetch_add_explicit(&s->counts, CTP__SEARCHING_ONE - CTP__PARKED_ONE, memory_order_seq_cst);
     }
-    if (p->on_latch)
-        latch_remove_locked(p);
     pthread_mutex_unlock(&s->lock);
 
     /* 5. Finish the wake that woke us: the waker may have lost its CPU to us. */
@@ -364,13 +335,13 @@ static void found_none(ctp__sleep *s, uint32_t idx, ctp__latch *latch, uint64_t 
 }
 
 /* Should a worker that looks for work stop looking (without a task)? */
-static bool stop_looking(ctp__sleep *s, ctp__latch *latch)
+static bool stop_looking(ctp__sleep *s, const ctp__sleep_until *until)
 {
-    return latch != NULL ? ctp__latch_done(latch) : stopping(s);
+    return until != NULL ? until->done(until->ctx) : stopping(s);
 }
 
 void *ctp__sleep_idle(ctp__sleep *s, uint32_t worker, ctp__sleep_find_fn find, void *find_ctx,
-                      ctp__latch *latch, uint64_t deadline_ns, ctp__sleep_counters *counters)
+                      const ctp__sleep_until *until, uint64_t deadline_ns, ctp__sleep_counters *counters)
 {
     void *t = NULL;
     start_looking(s);
@@ -385,7 +356,7 @@ void *ctp__sleep_idle(ctp__sleep *s, uint32_t worker, ctp__sleep_find_fn find, v
     if (spin > 0 && searching <= (s->nworkers + 1) / 2) {
         uint64_t spin_end = ctp__now_ns() + spin;
         for (unsigned round = 0;; round++) {
-            if (stop_looking(s, latch))
+            if (stop_looking(s, until))
                 goto out;
             uint64_t now = ctp__now_ns();
             if (now >= deadline_ns)
@@ -404,20 +375,20 @@ void *ctp__sleep_idle(ctp__sleep *s, uint32_t worker, ctp__sleep_find_fn find, v
     uint64_t backoff = s->policy.backoff_ns;
     uint64_t backoff_end = backoff > 0 ? ctp__deadline(backoff) : 0;
     for (;;) {
-        if (stop_looking(s, latch))
+        if (stop_looking(s, until))
             goto out;
         /* The deadline first: a timed wait takes no task past it. */
         if (deadline_ns != CTP_WAIT_FOREVER && ctp__now_ns() >= deadline_ns)
             goto out;
         if ((t = find(find_ctx)) != NULL)
             goto out;
-        uint64_t until = deadline_ns;
+        uint64_t park_until = deadline_ns;
         if (backoff_end != 0) {
-            if (backoff_end < until)
-                until = backoff_end;
+            if (backoff_end < park_until)
+                park_until = backoff_end;
             backoff_end = 0; /* only once */
         }
-        found_none(s, worker, latch, until, counters);
+        found_none(s, worker, until, park_until, counters);
     }
 out:
     found_work(s);
@@ -432,41 +403,9 @@ void ctp__sleep_wake_all(ctp__sleep *s)
     pthread_mutex_unlock(&s->lock);
 }
 
-/* ---- Latches ------------------------------------------------------------- */
-
-void ctp__sleep_latch_release(ctp__sleep *s, ctp__latch *latch)
+void ctp__sleep_poke(ctp__sleep *s, uint32_t worker)
 {
-    /* Seq_cst: pairs with the seq_cst increment in latch_add_locked. */
-    if (atomic_load_explicit(&latch->waiters, memory_order_seq_cst) == 0)
-        return;
-    /* Signalled under the lock: outside waiters' parkers live on their stacks
-     * and are gone once they return. */
     pthread_mutex_lock(&s->lock);
-    for (ctp__parker *p = latch->wait_list; p != NULL; p = p->latch_next)
-        pthread_cond_signal(&p->cv);
+    pthread_cond_signal(&s->parkers[worker]->cv);
     pthread_mutex_unlock(&s->lock);
-}
-
-void ctp__sleep_latch_count_down(ctp__sleep *s, ctp__latch *latch)
-{
-    /* Seq_cst: see the contract at ctp__latch (sleep.h). */
-    if (atomic_fetch_sub_explicit(&latch->pending, 1, memory_order_seq_cst) == 1)
-        ctp__sleep_latch_release(s, latch);
-}
-
-void ctp__sleep_latch_block(ctp__sleep *s, ctp__latch *latch, uint64_t deadline_ns)
-{
-    ctp__parker p = { .notified = false, .on_idle = false, .on_latch = false, .node = -1, .cpu = -1 };
-    if (ctp__cond_init_monotonic(&p.cv) != 0)
-        return; /* the caller loops; it degrades to re-checking, never hangs */
-    pthread_mutex_lock(&s->lock);
-    latch_add_locked(latch, &p);
-    hook(s, CTP_HOOK_GROUP_BLOCK);
-    while (!ctp__latch_done(latch)) {
-        if (ctp__cond_wait_until(&p.cv, &s->lock, deadline_ns))
-            break;
-    }
-    latch_remove_locked(&p);
-    pthread_mutex_unlock(&s->lock);
-    pthread_cond_destroy(&p.cv);
 }

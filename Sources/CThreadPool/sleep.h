@@ -25,40 +25,14 @@
 
 #define CTP__SLEEP_CACHELINE 64
 
-/* A latch: a count that reaches zero, and the threads parked until it does
- * (a task group's completion).
- *
- * Ordering contract, in one place:
- *   - count up: relaxed, before the counted task is published (the publish
- *     is the release that orders it);
- *   - count down (ctp__sleep_latch_count_down): seq_cst RMW after the task
- *     ran. It releases the task's effects to any thread that reads zero
- *     with acquire (ctp__latch_done, or the waiter's own acquire load), and
- *     it is one side of a Dekker pair with a waiter's registration: the
- *     waiter does waiters += 1 (seq_cst), then reads pending; the completer
- *     decrements pending, then reads waiters (seq_cst). So either the
- *     completer sees the waiter registered and signals it, or the waiter
- *     sees zero and does not block.
- *   - the memory must stay valid after it reaches zero: a late completer
- *     reads `waiters` after the waiter may have returned (groups are
- *     type-stable for the pool's lifetime). */
-typedef struct ctp__latch {
-    _Atomic size_t pending;           /* not yet finished; the latch is set at 0 */
-    _Atomic unsigned waiters;         /* parkers on wait_list */
-    struct ctp__parker *wait_list;    /* under the sleep lock */
-} ctp__latch;
-
-/* Something a thread blocks on: a worker's park, or an outside latch waiter.
- * Fields without a note are guarded by the sleep lock. */
+/* Where a worker blocks when it parks. Fields without a note are guarded by
+ * the sleep lock. */
 typedef struct ctp__parker {
     pthread_cond_t cv;
     int node;          /* set once: the worker's node, for node-directed wakes */
     _Atomic int cpu;   /* lock-free: CPU it last parked on (a hint for the wake order) */
     bool notified;     /* a waker took us off the idle stack and counted us searching */
-    bool on_idle;      /* on the idle stack (workers only) */
-    bool on_latch;     /* on latch's waiter list */
-    ctp__latch *latch;
-    struct ctp__parker *latch_next;
+    bool on_idle;      /* on the idle stack */
     /* Lock-free: notified, and the signal not yet sent. Whoever exchanges it
      * from true sends the signal: the waker, or any worker leaving its park. */
     _Atomic bool owed;
@@ -124,14 +98,22 @@ void ctp__sleep_destroy(ctp__sleep *s);
  * workers if the wake rule says so, node's first (node -1: any). */
 void ctp__sleep_new_work(ctp__sleep *s, size_t tasks, int node);
 
+/* A condition that ends a worker's idle phase without work (a latch set);
+ * read under the sleep lock before the worker blocks, so whoever makes it
+ * true and then calls ctp__sleep_poke cannot be missed. */
+typedef struct ctp__sleep_until {
+    bool (*done)(void *ctx);
+    void *ctx;
+} ctp__sleep_until;
+
 /* The idle phase of worker `worker`: start looking, call find (spinning per
  * the policy) until it returns a task, park when it finds none, and leave
  * the search when it found work or must stop. Returns the task, or NULL when
- * the latch (if any) is set, the pool stops (no latch), or deadline_ns
- * passed. may call find many times; find runs on this thread. */
+ * `until` (if not NULL) holds, the pool stops (until NULL), or deadline_ns
+ * passed. May call find many times; find runs on this thread. */
 typedef void *(*ctp__sleep_find_fn)(void *find_ctx);
 void *ctp__sleep_idle(ctp__sleep *s, uint32_t worker, ctp__sleep_find_fn find, void *find_ctx,
-                      ctp__latch *latch, uint64_t deadline_ns, ctp__sleep_counters *counters);
+                      const ctp__sleep_until *until, uint64_t deadline_ns, ctp__sleep_counters *counters);
 
 /* Wakes every parked worker (shutdown: they see `stopping`). */
 void ctp__sleep_wake_all(ctp__sleep *s);
@@ -139,20 +121,10 @@ void ctp__sleep_wake_all(ctp__sleep *s);
 /* Parked workers now (relaxed: a statistic). */
 uint32_t ctp__sleep_parked(ctp__sleep *s);
 
-/* The latch: *pending reached 0 (decremented with seq_cst by the caller):
- * wakes its waiters if it has any. The latch memory must stay valid: waiters
- * may have returned already. */
-void ctp__sleep_latch_release(ctp__sleep *s, ctp__latch *latch);
-/* Counts one task of the latch down; the last one wakes its waiters. */
-void ctp__sleep_latch_count_down(ctp__sleep *s, ctp__latch *latch);
-/* Blocks an outside thread until the latch is set or deadline_ns. */
-void ctp__sleep_latch_block(ctp__sleep *s, ctp__latch *latch, uint64_t deadline_ns);
-/* The latch is set (seq_cst: pairs with the completer's decrement). */
-static inline bool ctp__latch_done(ctp__latch *latch)
-{
-    /* Seq_cst: pairs with the completer's seq_cst decrement and the waiter's
-     * seq_cst registration (latch_add_locked in sleep.c). */
-    return atomic_load_explicit(&latch->pending, memory_order_seq_cst) == 0;
-}
+/* Wakes worker `worker` if it is parked, without counting it as searching:
+ * it re-checks its `until` condition (and goes back to sleep if it does not
+ * hold). For conditions outside the protocol, such as a latch a worker waits
+ * on: whoever makes the condition true calls this after doing so. */
+void ctp__sleep_poke(ctp__sleep *s, uint32_t worker);
 
 #endif

@@ -1,6 +1,6 @@
 /* Submission: validation, then a worker's own deque or the injection queue,
  * then the wake decision (ctp__notify, i.e. ctp__sleep_new_work). Batches are all or none. */
-#include "pool.h"
+#include "scheduler.h"
 
 #include <string.h>
 
@@ -92,8 +92,7 @@ static void count_groups(const ctp_task_desc *descs, size_t count)
 {
     for (size_t i = 0; i < count; i++)
         if (descs[i].group != NULL)
-            /* Relaxed: published with the task (release in push / unlock). */
-            atomic_fetch_add_explicit(&descs[i].group->latch.pending, 1, memory_order_relaxed);
+            ctp__latch_add(&descs[i].group->latch, 1); /* published with the task */
 }
 
 /* From a worker of the pool: onto its own deque. */
@@ -123,7 +122,7 @@ static int submit_local(ctp__worker *w, const ctp_task_desc *descs, size_t count
             atomic_store_explicit(&w->submitted, atomic_load_explicit(&w->submitted, memory_order_relaxed) - 1,
                                   memory_order_relaxed);
             if (t->group != NULL)
-                ctp__sleep_latch_count_down(&pool->sleep, &t->group->latch); /* wakes a waiter that saw it pending */
+                ctp__latch_count_down(&t->group->latch); /* wakes a waiter that saw it pending */
             ctp__task_free(&w->cache, &pool->depots[w->node], t);
             return CTP_ENOMEM;
         }

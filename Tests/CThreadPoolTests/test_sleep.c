@@ -110,9 +110,6 @@ static int fake_start(fake_pool *fp, uint32_t n)
         atomic_init(&w->taken, 0);
         w->parker.notified = false;
         w->parker.on_idle = false;
-        w->parker.on_latch = false;
-        w->parker.latch = NULL;
-        w->parker.latch_next = NULL;
         w->parker.node = 0;
         atomic_init(&w->counters.parks, 0);
         atomic_init(&w->counters.wakeups, 0);

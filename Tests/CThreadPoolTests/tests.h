@@ -12,6 +12,8 @@ struct test_case {
     X(deque_order_single_thread)                                                                   \
     X(deque_owner_against_thieves)                                                                 \
     X(deque_growth_under_steals)                                                                   \
+    X(latch_wakes_every_blocker)                                                                   \
+    X(latch_subscriber_never_missed)                                                               \
     X(api_config_validation)                                                                       \
     X(api_strerror_and_index)                                                                      \
     X(submit_runs_every_task_once)                                                                 \

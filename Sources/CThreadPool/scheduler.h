@@ -1,0 +1,44 @@
+/* The worker loop (scheduler.c): finding, running and stealing tasks, the
+ * idle phase over the sleep protocol, worker threads. Used by submission,
+ * groups, parallel_for and the lifecycle above it. Not installed. */
+#ifndef CTP_SCHEDULER_H
+#define CTP_SCHEDULER_H
+
+#include "pool.h"
+
+void *ctp__worker_main(void *arg);
+ctp__task *ctp__find_task(ctp__worker *w, bool may_steal);
+ctp__task *ctp__find_task_outside(ctp_pool *pool);
+void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t);
+/* Idle phase of a worker: search, spin, park. Returns a task, or NULL when
+ * group (if any) is done, the pool is exiting, or deadline passed. */
+ctp__task *ctp__worker_idle(ctp__worker *w, struct ctp_group *group, uint64_t deadline_ns);
+/* The sleep protocol's re-check: is a task visible in any queue? */
+bool ctp__has_visible_work(ctp_pool *pool);
+/* After publishing `tasks` tasks: the sleep protocol's wake rule. */
+static inline void ctp__notify(ctp_pool *pool, size_t tasks, int node)
+{
+    ctp__sleep_new_work(&pool->sleep, tasks, node);
+}
+bool ctp__stack_allows_steal(ctp__worker *w);
+
+/* Returns task memory beyond keep_nodes free nodes per depot to the system
+ * (ctp_pool_trim, and the idle trim in scheduler.c): the outside
+ * submitters' node caches go back to their depots first, so whole slabs can
+ * come home. Any thread. */
+static inline void ctp__trim_task_memory(ctp_pool *pool, size_t keep_nodes)
+{
+    for (int n = 0; n <= pool->nnodes; n++) {
+        ctp__injector *inj = &pool->injs[n];
+        pthread_mutex_lock(&inj->lock);
+        ctp__task_cache_flush(&inj->cache, inj->depot);
+        pthread_mutex_unlock(&inj->lock);
+    }
+    size_t freed = 0;
+    for (int n = 0; n < pool->nnodes; n++)
+        freed += ctp__depot_trim(&pool->depots[n], keep_nodes, pool->nnodes == 1);
+    if (freed > 0)
+        ctp__release_free_memory();
+}
+
+#endif
