@@ -405,3 +405,39 @@ void ctp__pin_thread(const ctp__topology *t, int node, int cpu)
     }
     pthread_setaffinity_np(pthread_self(), sizeof set, &set);
 }
+
+void ctp__topology_nearest(const ctp__topology *t, int nodes, int node, int *order)
+{
+    for (int m = 0; m < nodes; m++)
+        order[m] = m;
+    for (int i = 1; i < nodes; i++) { /* insertion sort by distance from node */
+        int m = order[i], j = i;
+        int dm = m == node ? -1 : t->distance[node][m];
+        while (j > 0) {
+            int o = order[j - 1];
+            int d = o == node ? -1 : t->distance[node][o];
+            if (d <= dm)
+                break;
+            order[j] = o;
+            j--;
+        }
+        order[j] = m;
+    }
+}
+
+signed char *ctp__topology_cpu_nodes(const ctp__topology *t, int nodes, int *len)
+{
+    int max = -1;
+    for (int i = 0; i < t->cpu_first[t->nodes]; i++)
+        if (t->cpus[i] > max)
+            max = t->cpus[i];
+    *len = max + 1;
+    signed char *table = ctp__malloc((size_t)*len + 1);
+    if (table == NULL)
+        return NULL;
+    memset(table, -1, (size_t)*len + 1);
+    for (int n = 0; n < t->nodes && n < nodes; n++)
+        for (int i = t->cpu_first[n]; i < t->cpu_first[n + 1]; i++)
+            table[t->cpus[i]] = (signed char)n;
+    return table;
+}

@@ -36,6 +36,15 @@ int ctp__topology_discover(ctp__topology *out);
 
 void ctp__topology_free(ctp__topology *t);
 
+/* The first `nodes` nodes ordered by distance from `node`: node itself
+ * first, then nearest first, ties by node number. order has `nodes` slots. */
+void ctp__topology_nearest(const ctp__topology *t, int nodes, int node, int *order);
+
+/* The node of each CPU id: table[cpu] for cpu < *len, -1 where the topology
+ * has no such CPU; nodes at or beyond `nodes` count as -1. NULL when out of
+ * memory; free it with free(). */
+signed char *ctp__topology_cpu_nodes(const ctp__topology *t, int nodes, int *len);
+
 /* Splits `workers` over the nodes in proportion to their CPUs (largest
  * remainder); per_node[n] receives node n's share. */
 void ctp__place_workers(const ctp__topology *t, unsigned workers, unsigned *per_node);

@@ -48,24 +48,8 @@ static ctp__worker *new_worker(ctp_pool *pool, uint32_t index, int node)
      * first (ties by node number). Each group starts after our own index so
      * thieves of one node do not all hit the same victim first. */
     uint32_t k = 0;
-    int order[CTP__MAX_NODES];
-    int n = 0;
-    for (int m = 0; m < pool->nnodes; m++)
-        order[n++] = m;
-    for (int i = 1; i < n; i++) { /* insertion sort by distance from our node */
-        int m = order[i], j = i;
-        int dm = m == node ? -1 : pool->topo.distance[node][m];
-        while (j > 0) {
-            int o = order[j - 1];
-            int d = o == node ? -1 : pool->topo.distance[node][o];
-            if (d <= dm)
-                break;
-            order[j] = o;
-            j--;
-        }
-        order[j] = m;
-    }
-    for (int i = 0; i < n; i++) {
+    const int *order = &pool->node_order[node * pool->nnodes];
+    for (int i = 0; i < pool->nnodes; i++) {
         int m = order[i];
         uint32_t first = pool->worker_first[m], count = pool->worker_first[m + 1] - first;
         for (uint32_t j = 0; j < count; j++) {
@@ -104,6 +88,8 @@ static void free_pool(ctp_pool *pool)
     free(pool->depots);
     ctp__sleep_destroy(&pool->sleep);
     ctp__topology_free(&pool->topo);
+    free(pool->node_order);
+    free(pool->cpu_node);
     if (pool->life_cv_ready)
         pthread_cond_destroy(&pool->life_cv);
     if (pool->life_lock_ready)
@@ -252,6 +238,12 @@ static int create_pool(const ctp_config *config, ctp_pool **out_pool)
         if (ctp__injector_init(&pool->injs[n], &pool->depots[n < pool->nnodes ? n : 0]) != CTP_OK)
             goto fail;
     }
+    pool->node_order = ctp__malloc(sizeof(int) * (size_t)pool->nnodes * (size_t)pool->nnodes);
+    pool->cpu_node = ctp__topology_cpu_nodes(&pool->topo, pool->nnodes, &pool->ncpu_ids);
+    if (pool->node_order == NULL || pool->cpu_node == NULL)
+        goto fail;
+    for (int n = 0; n < pool->nnodes; n++)
+        ctp__topology_nearest(&pool->topo, pool->nnodes, n, &pool->node_order[n * pool->nnodes]);
     pool->workers = ctp__calloc(pool->nworkers, sizeof *pool->workers);
     if (pool->workers == NULL)
         goto fail;

@@ -99,6 +99,12 @@ struct ctp_pool {
     int nnodes;
     bool bind_memory; /* real NUMA: pages bound with libnuma */
     uint32_t worker_first[CTP__MAX_NODES + 1];
+    /* Set at creation: node_order[n * nnodes ..] is every node nearest to n
+     * first (n itself first); cpu_node[c] is CPU c's node, -1 if none, for
+     * c < ncpu_ids (outside helpers look at their own CPU's node first). */
+    int *node_order;
+    signed char *cpu_node;
+    int ncpu_ids;
     ctp__injector *injs;
     ctp__task_depot *depots;
     ctp__sleep sleep;

@@ -196,18 +196,39 @@ ctp__task *ctp__find_task(ctp__worker *w, bool may_steal)
     return NULL;
 }
 
+/* The node of the CPU the calling (outside) thread runs on; 0 if unknown. */
+static int outside_home(ctp_pool *pool)
+{
+    if (pool->nnodes == 1)
+        return 0;
+    int cpu = ctp__current_cpu();
+    int node = cpu >= 0 && cpu < pool->ncpu_ids ? pool->cpu_node[cpu] : -1;
+    return node >= 0 ? node : 0;
+}
+
 ctp__task *ctp__find_task_outside(ctp_pool *pool)
 {
     ctp__task *t = NULL;
     uint32_t start = (uint32_t)(uintptr_t)&t >> 6;
+    /* Like a worker of the node of our CPU: at each priority, the node-less
+     * queue, then node by node nearest first (our own first): its injection
+     * queue, then its workers' deques. Another node's affine work is taken
+     * last, where it runs remote. */
+    const int *order = &pool->node_order[outside_home(pool) * pool->nnodes];
+    ctp__injector *any = &pool->injs[pool->nnodes];
     for (int p = 0; p < CTP_PRIORITY_COUNT; p++) {
-        for (int n = pool->nnodes; n >= 0; n--) /* the node-less queue first */
-            if ((ctp__injector_mask(&pool->injs[n]) & (1u << p)) &&
-                ctp__injector_take(&pool->injs[n], p, &t, 1) == 1)
+        unsigned bit = 1u << p;
+        if ((ctp__injector_mask(any) & bit) && ctp__injector_take(any, p, &t, 1) == 1)
+            return t;
+        for (int i = 0; i < pool->nnodes; i++) {
+            int m = order[i];
+            if ((ctp__injector_mask(&pool->injs[m]) & bit) && ctp__injector_take(&pool->injs[m], p, &t, 1) == 1)
                 return t;
-        for (uint32_t k = 0; k < pool->nworkers; k++)
-            if ((t = steal_from(pool->workers[(start + k) % pool->nworkers], p)) != NULL)
-                return t;
+            uint32_t first = pool->worker_first[m], count = pool->worker_first[m + 1] - first;
+            for (uint32_t k = 0; k < count; k++)
+                if ((t = steal_from(pool->workers[first + (start + k) % count], p)) != NULL)
+                    return t;
+        }
     }
     return NULL;
 }

@@ -327,3 +327,87 @@ void test_numa_machine_topology_and_memory(void)
     CHECK_OK(ctp_submit(p, CTP_PRIORITY_NORMAL, noop, NULL));
     CHECK_OK(ctp_pool_destroy(p));
 }
+
+typedef struct {
+    _Atomic int order[8]; /* affinity of the n-th task run by an outside thread */
+    _Atomic int n;
+} helped;
+
+static void record_affinity(void *arg)
+{
+    /* arg encodes (helped *, node) as the record and the node in two words. */
+    void **a = arg;
+    helped *h = a[0];
+    int node = (int)(intptr_t)a[1];
+    if (ctp_worker_index() < 0) {
+        int i = atomic_fetch_add(&h->n, 1);
+        if (i < 8)
+            atomic_store(&h->order[i], node);
+    }
+}
+
+static bool pin_self(int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0)
+        return false;
+    return sched_getcpu() == cpu;
+}
+
+void test_numa_outside_helper_takes_own_node_first(void)
+{
+    /* Two simulated nodes on CPUs 0 and 1, their workers blocked: an outside
+     * thread on CPU 0 that helps takes node 0's tasks before node 1's, and
+     * on CPU 1 the other way round (each node's tasks queued in its own
+     * injection queue). Needs CPUs 0 and 1. */
+    cpu_set_t saved;
+    CHECK_EQ(sched_getaffinity(0, sizeof saved, &saved), 0);
+    if (!CPU_ISSET(0, &saved) || !CPU_ISSET(1, &saved)) {
+        fprintf(stderr, "  skipped: needs CPUs 0 and 1\n");
+        return;
+    }
+    ctp_pool *p = topo_pool("0;1", 2, CTP_AFFINITY_NONE, CTP_NUMA_AUTO);
+    CHECK(p != NULL);
+    gate g;
+    gate_init(&g);
+    for (int n = 0; n < 2; n++) {
+        ctp_task_desc d;
+        ctp_task_desc_init(&d, gate_task, &g);
+        d.node = n;
+        CHECK_OK(ctp_submit_desc(p, &d));
+    }
+    wait_entered(&g, 2);
+    helped h;
+    memset(&h, 0, sizeof h);
+    void *args[2][2] = { { &h, (void *)(intptr_t)0 }, { &h, (void *)(intptr_t)1 } };
+    ctp_group *grp;
+    CHECK_OK(ctp_group_create(p, &grp));
+    for (int i = 0; i < 2; i++)
+        for (int n = 1; n >= 0; n--) { /* node 1 first: submission order must not decide */
+            ctp_task_desc d;
+            ctp_task_desc_init(&d, record_affinity, args[n]);
+            d.node = n;
+            d.group = grp;
+            CHECK_OK(ctp_submit_desc(p, &d));
+        }
+    bool pinned = pin_self(0);
+    int ran = pinned ? ctp_pool_help(p) : -1;
+    pinned = pinned && pin_self(1);
+    int ran2 = pinned ? ctp_pool_help(p) : -1;
+    sched_setaffinity(0, sizeof saved, &saved);
+    gate_open(&g);
+    CHECK_OK(ctp_group_wait(grp, CTP_WAIT_FOREVER));
+    CHECK_OK(ctp_group_destroy(grp));
+    CHECK_OK(ctp_pool_destroy(p));
+    if (!pinned) {
+        fprintf(stderr, "  skipped: could not pin to CPU 0 and 1\n");
+        return;
+    }
+    CHECK_EQ(ran, 1);
+    CHECK_EQ(ran2, 1);
+    CHECK(atomic_load(&h.n) >= 2);
+    CHECK_EQ(atomic_load(&h.order[0]), 0); /* on CPU 0: node 0's task */
+    CHECK_EQ(atomic_load(&h.order[1]), 1); /* on CPU 1: node 1's task */
+}

@@ -59,6 +59,7 @@ struct test_case {
     X(numa_affinity_pins_to_node)                                                                  \
     X(numa_affine_tasks_run_on_their_node)                                                         \
     X(numa_remote_fallback_when_node_blocked)                                                      \
+    X(numa_outside_helper_takes_own_node_first)                                                    \
     X(numa_no_remote_steal_with_local_work)                                                        \
     X(numa_machine_topology_and_memory)                                                            \
     X(limits_parallel_for_nested_min_stack)                                                        \
