@@ -11,9 +11,6 @@
 
 enum { CTP__GROUP_CACHE_MAX = 64 };
 
-/* How deep an outside thread may nest tasks it runs while helping. */
-enum { CTP__OUTSIDE_HELP_DEPTH = 64 };
-
 static ctp_group *group_alloc(ctp_pool *pool)
 {
     ctp__worker *w = ctp__current_worker(pool);
@@ -50,6 +47,8 @@ int ctp_group_create(ctp_pool *pool, ctp_group **out_group)
 {
     if (pool == NULL || out_group == NULL || ctp__forked(pool))
         return CTP_EINVAL;
+    /* Relaxed: a courtesy check (a group of a stopped pool could never run
+     * anything); submissions re-check the state under the injector lock. */
     if (atomic_load_explicit(&pool->state, memory_order_relaxed) == CTP__STOPPED)
         return CTP_ESHUTDOWN;
     ctp_group *g = group_alloc(pool);
@@ -140,43 +139,6 @@ static int wait_on_worker(ctp__worker *w, ctp_group *g, uint64_t deadline)
     }
 }
 
-/* Runs t on an outside thread as one of pool's tasks (its submissions are
- * internal), restoring the thread's own context afterwards. */
-static void run_outside(ctp_pool *pool, ctp__task *t)
-{
-    ctp__tls *tls = ctp__tls_get();
-    ctp_pool *saved_pool = tls->pool;
-    ctp__worker *saved_worker = tls->worker;
-    tls->pool = pool;
-    tls->worker = NULL;
-    ctp__run_task(pool, NULL, t);
-    tls->pool = saved_pool;
-    tls->worker = saved_worker;
-    if (atomic_load_explicit(&pool->state, memory_order_relaxed) != CTP__RUNNING)
-        ctp__lifecycle_poke(pool);
-}
-
-int ctp_pool_help(ctp_pool *pool)
-{
-    if (pool == NULL || ctp__forked(pool))
-        return CTP_EINVAL;
-    ctp__worker *w = ctp__current_worker(pool);
-    if (w != NULL) {
-        ctp__task *t = ctp__find_task(w, ctp__stack_allows_steal(w));
-        if (t == NULL)
-            return 0;
-        ctp__run_task(pool, w, t);
-        return 1;
-    }
-    if (ctp__tls_get()->task_depth >= CTP__OUTSIDE_HELP_DEPTH)
-        return 0;
-    ctp__task *t = ctp__find_task_outside(pool);
-    if (t == NULL)
-        return 0;
-    run_outside(pool, t);
-    return 1;
-}
-
 static int wait_outside(ctp_pool *pool, ctp_group *g, uint64_t deadline)
 {
     ctp__tls *tls = ctp__tls_get();
@@ -189,7 +151,7 @@ static int wait_outside(ctp_pool *pool, ctp_group *g, uint64_t deadline)
         if (tls->task_depth < CTP__OUTSIDE_HELP_DEPTH)
             t = ctp__find_task_outside(pool);
         if (t != NULL) {
-            run_outside(pool, t);
+            ctp__run_outside(pool, t);
             continue;
         }
         ctp__latch_block(&g->latch, deadline, block_registered, pool);

@@ -57,6 +57,8 @@ ctp__task *ctp__injector_pop_locked(ctp__injector *inj);
 
 static inline unsigned ctp__injector_mask(ctp__injector *inj)
 {
+    /* Relaxed, lock-free: a hint for finders (they take under the lock);
+     * the sleep protocol's re-check orders it by its seq_cst fences. */
     return atomic_load_explicit(&inj->mask, memory_order_relaxed);
 }
 

@@ -441,3 +441,22 @@ signed char *ctp__topology_cpu_nodes(const ctp__topology *t, int nodes, int *len
             table[t->cpus[i]] = (signed char)n;
     return table;
 }
+
+uint32_t ctp__steal_order(int nnodes, const int *order, const uint32_t *worker_first, uint32_t index,
+                          uint32_t *victims, uint32_t *nlocal)
+{
+    uint32_t k = 0;
+    *nlocal = 0;
+    for (int i = 0; i < nnodes; i++) {
+        int m = order[i];
+        uint32_t first = worker_first[m], count = worker_first[m + 1] - first;
+        for (uint32_t j = 0; j < count; j++) {
+            uint32_t v = first + (index + 1 + j) % count;
+            if (v != index)
+                victims[k++] = v;
+        }
+        if (i == 0)
+            *nlocal = k; /* order[0] is our own node */
+    }
+    return k;
+}

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ctp/ctp.h"
 
@@ -39,6 +40,15 @@ void ctp__topology_free(ctp__topology *t);
 /* The first `nodes` nodes ordered by distance from `node`: node itself
  * first, then nearest first, ties by node number. order has `nodes` slots. */
 void ctp__topology_nearest(const ctp__topology *t, int nodes, int node, int *order);
+
+/* Worker `index`'s steal order: its own node's other workers, then the other
+ * nodes' workers in `order` (nearest first, from ctp__topology_nearest).
+ * Node m's workers are [worker_first[m], worker_first[m+1]); each node's
+ * list starts after `index`, so thieves of one node do not all hit the same
+ * victim first. Writes the victims (at most the workers less one), sets
+ * *nlocal to how many of them are on its own node, returns how many. */
+uint32_t ctp__steal_order(int nnodes, const int *order, const uint32_t *worker_first, uint32_t index,
+                          uint32_t *victims, uint32_t *nlocal);
 
 /* The node of each CPU id: table[cpu] for cpu < *len, -1 where the topology
  * has no such CPU; nodes at or beyond `nodes` count as -1. NULL when out of

@@ -44,23 +44,8 @@ static ctp__worker *new_worker(ctp_pool *pool, uint32_t index, int node)
         ctp__node_free(pool->bind_memory, w, sizeof *w);
         return NULL;
     }
-    /* Steal order: our node's other workers, then the other nodes nearest
-     * first (ties by node number). Each group starts after our own index so
-     * thieves of one node do not all hit the same victim first. */
-    uint32_t k = 0;
-    const int *order = &pool->node_order[node * pool->nnodes];
-    for (int i = 0; i < pool->nnodes; i++) {
-        int m = order[i];
-        uint32_t first = pool->worker_first[m], count = pool->worker_first[m + 1] - first;
-        for (uint32_t j = 0; j < count; j++) {
-            uint32_t v = first + (index + 1 + j) % count;
-            if (v != index)
-                w->victims[k++] = v;
-        }
-        if (m == node)
-            w->nlocal = k;
-    }
-    w->nvictims = k;
+    w->nvictims = ctp__steal_order(pool->nnodes, &pool->node_order[node * pool->nnodes], pool->worker_first,
+                                   index, w->victims, &w->nlocal);
     return w;
 }
 
@@ -378,6 +363,7 @@ int ctp_pool_shutdown(ctp_pool *pool, ctp_shutdown_mode mode, uint64_t timeout_n
     /* RUNNING -> DRAINING, under the injector lock so that every outside
      * submission either completed before or sees the new state. */
     lock_injectors(pool);
+    /* Relaxed, under every injector lock (state's invariant, pool.h). */
     if (atomic_load_explicit(&pool->state, memory_order_relaxed) == CTP__RUNNING)
         atomic_store_explicit(&pool->state, CTP__DRAINING, memory_order_relaxed);
     unlock_injectors(pool);

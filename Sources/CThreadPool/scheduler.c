@@ -8,30 +8,9 @@
  * other worker's deques at every level. So a task is not passed over for a
  * lower-priority one the worker could see (the hint can be stale for a
  * moment: see docs/scheduler.md, "Priorities"). */
-#define _GNU_SOURCE /* pthread_setname_np */
 #include "scheduler.h"
 
-#include <stdio.h>
 #include <string.h>
-
-static _Thread_local ctp__tls tls_slot;
-
-ctp__tls *ctp__tls_get(void)
-{
-    return &tls_slot;
-}
-
-int ctp_worker_index(void)
-{
-    ctp__tls *tls = ctp__tls_get();
-    return tls->worker != NULL ? (int)tls->worker->index : -1;
-}
-
-int ctp_current_node(void)
-{
-    ctp__tls *tls = ctp__tls_get();
-    return tls->worker != NULL ? tls->worker->node : -1;
-}
 
 bool ctp__has_visible_work(ctp_pool *pool)
 {
@@ -119,6 +98,7 @@ static ctp__task *take_injected(ctp__worker *w, ctp__injector *inj, int p, bool 
      * deque would queue them behind that worker's current task, and thieves
      * take a batch newest first). */
     if (!remote && p != CTP_PRIORITY_CRITICAL) {
+        /* Relaxed: a heuristic for the batch size; the take is under the lock. */
         size_t queued = atomic_load_explicit(&inj->count, memory_order_relaxed);
         want = queued / pool->nworkers + 1;
         if (want > 32)
@@ -342,145 +322,19 @@ ctp__task *ctp__worker_idle(ctp__worker *w, struct ctp_group *group, uint64_t de
     return t;
 }
 
-/* Going idle after a burst (see CTP__TRIM_DELAY_NS): true if there is
- * memory to hand back, in which case our own node cache goes back to the
- * depot now. One relaxed load and a few owner-only reads otherwise. */
-static bool trim_wanted(ctp__worker *w)
+/* Runs t on an outside thread as one of pool's tasks (its submissions are
+ * internal), restoring the thread's own context afterwards. */
+void ctp__run_outside(ctp_pool *pool, ctp__task *t)
 {
-    ctp__task_depot *depot = &w->pool->depots[w->node];
-    bool high = ctp__depot_free_nodes(depot) + w->cache.count > CTP__TRIM_HIGH;
-    if (high)
-        ctp__task_cache_flush(&w->cache, depot);
-    for (int p = 0; p < CTP_PRIORITY_COUNT && !high; p++)
-        high = ctp__deque_trimmable(&w->deques[p]);
-    return high;
-}
-
-/* Idle for CTP__TRIM_DELAY_NS after a burst: discard our grown deques'
- * pages, and if every other worker is parked, trim the depots. */
-static void trim_now(ctp__worker *w)
-{
-    ctp_pool *pool = w->pool;
-    for (int p = 0; p < CTP_PRIORITY_COUNT; p++)
-        ctp__deque_trim(&w->deques[p]);
-    if (ctp__sleep_parked(&pool->sleep) + 1 < pool->nworkers)
-        return; /* others are busy: the last to go idle trims */
-    ctp__trim_task_memory(pool, CTP__TRIM_KEEP);
-}
-
-/* The worker's thread exits inside a task (the task called pthread_exit,
- * or the thread was cancelled): runs as its cleanup handler. The tasks it
- * was running count as finished and their groups are told, so that waiters
- * and the shutdown's quiescence check do not wait for them forever; the
- * worker is reported and not replaced (its queued tasks are stolen by the
- * others). */
-static void worker_lost(void *arg)
-{
-    ctp__worker *w = arg;
-    ctp_pool *pool = w->pool;
-    unsigned n = w->running;
-    for (unsigned i = n; i-- > 0;) {
-        ctp__count(&w->executed, 1);
-        if (i < CTP__RUNNING_MAX && w->running_group[i] != NULL)
-            ctp__latch_count_down(&w->running_group[i]->latch);
-    }
-    w->running = 0;
-    /* Relaxed: a statistic. */
-    unsigned lost = atomic_fetch_add_explicit(&pool->workers_lost, 1, memory_order_relaxed) + 1;
-    fprintf(stderr,
-            "ctp: worker %u of pool \"%s\" exited inside a task (pthread_exit or cancellation); "
-            "%u of %u workers lost, not replaced\n",
-            (unsigned)w->index, pool->name, lost, (unsigned)pool->nworkers);
     ctp__tls *tls = ctp__tls_get();
-    tls->pool = NULL;
-    tls->worker = NULL;
-    ctp__lifecycle_poke(pool);
-}
-
-#ifdef CTP_TEST_HOOKS
-/* The deque's race-window hook, forwarded to the pool's test hook. */
-static void steal_hook(void *ctx)
-{
-    CTP__HOOK((ctp_pool *)ctx, CTP_HOOK_IN_STEAL);
-}
-#endif
-
-void *ctp__worker_main(void *arg)
-{
-    ctp__worker *w = arg;
-    ctp_pool *pool = w->pool;
-    ctp__tls *tls = ctp__tls_get();
+    ctp_pool *saved_pool = tls->pool;
+    ctp__worker *saved_worker = tls->worker;
     tls->pool = pool;
-    tls->worker = w;
-    tls->task_depth = 0;
-
-    /* Waits may steal only while at least a quarter of the stack is free. */
-    char here;
-    size_t stack = pool->config.stack_size;
-    w->stack_limit = (uintptr_t)&here - (stack - stack / 4);
-
-    char name[16];
-    snprintf(name, sizeof name, "%s-%u", pool->name, (unsigned)w->index);
-    pthread_setname_np(pthread_self(), name);
-
-    /* Set up on our node: pin first, then touch our deques first, so their
-     * pages come from the node we run on. */
-    if (pool->config.affinity == CTP_AFFINITY_NODE && pool->config.numa_mode == CTP_NUMA_AUTO) {
-        ctp__pin_thread(&pool->topo, w->node, -1);
-    } else if (pool->config.affinity == CTP_AFFINITY_CPU) {
-        /* One CPU each: the node's CPUs in turn (all CPUs with NUMA off). */
-        int first = pool->nnodes == 1 ? 0 : pool->topo.cpu_first[w->node];
-        int count = pool->nnodes == 1 ? pool->topo.cpu_first[pool->topo.nodes]
-                                      : pool->topo.cpu_first[w->node + 1] - first;
-        uint32_t nth = w->index - pool->worker_first[w->node];
-        ctp__pin_thread(&pool->topo, w->node, pool->topo.cpus[first + (int)(nth % (uint32_t)count)]);
-    }
-    int p = 0;
-    for (; p < CTP_PRIORITY_COUNT; p++) {
-        if (ctp__deque_init(&w->deques[p], CTP__DEQUE_INITIAL) != 0)
-            break;
-#ifdef CTP_TEST_HOOKS
-        w->deques[p].test_hook = steal_hook;
-        w->deques[p].test_hook_ctx = pool;
-#endif
-    }
-    bool ok = p == CTP_PRIORITY_COUNT;
-    if (!ok)
-        while (p-- > 0)
-            ctp__deque_destroy(&w->deques[p]);
-    pthread_mutex_lock(&pool->life_lock);
-    w->deques_ready = ok;
-    if (!ok)
-        pool->init_failed = true;
-    pool->ready++;
-    pthread_cond_broadcast(&pool->life_cv);
-    while (!pool->released && !ctp__stop_wanted(pool))
-        pthread_cond_wait(&pool->life_cv, &pool->life_lock);
-    bool run = pool->released;
-    pthread_mutex_unlock(&pool->life_lock);
-    if (!run) {
-        tls->pool = NULL;
-        tls->worker = NULL;
-        return NULL;
-    }
-
-    pthread_cleanup_push(worker_lost, w);
-    for (;;) {
-        ctp__task *t = ctp__find_task(w, true);
-        if (t == NULL) {
-            bool trim = trim_wanted(w);
-            t = ctp__worker_idle(w, NULL, trim ? ctp__deadline(CTP__TRIM_DELAY_NS) : CTP_WAIT_FOREVER);
-            if (t == NULL) {
-                if (!trim || ctp__stop_wanted(pool))
-                    break; /* exiting: the pool is quiescent */
-                trim_now(w); /* idle since the burst: hand memory back */
-                continue;
-            }
-        }
-        ctp__run_task(pool, w, t);
-    }
-    pthread_cleanup_pop(0);
-    tls->pool = NULL;
     tls->worker = NULL;
-    return NULL;
+    ctp__run_task(pool, NULL, t);
+    tls->pool = saved_pool;
+    tls->worker = saved_worker;
+    /* Relaxed: a hint; the shutdown waiter re-checks quiescence itself. */
+    if (atomic_load_explicit(&pool->state, memory_order_relaxed) != CTP__RUNNING)
+        ctp__lifecycle_poke(pool);
 }

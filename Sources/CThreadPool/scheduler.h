@@ -10,6 +10,11 @@ void *ctp__worker_main(void *arg);
 ctp__task *ctp__find_task(ctp__worker *w, bool may_steal);
 ctp__task *ctp__find_task_outside(ctp_pool *pool);
 void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t);
+/* Runs t on an outside thread as one of pool's tasks (its submissions are
+ * internal), restoring the thread's own context afterwards. */
+void ctp__run_outside(ctp_pool *pool, ctp__task *t);
+/* How deep an outside thread may nest tasks it runs while helping. */
+enum { CTP__OUTSIDE_HELP_DEPTH = 64 };
 /* Idle phase of a worker: search, spin, park. Returns a task, or NULL when
  * group (if any) is done, the pool is exiting, or deadline passed. */
 ctp__task *ctp__worker_idle(ctp__worker *w, struct ctp_group *group, uint64_t deadline_ns);

@@ -181,6 +181,7 @@ static int submit_injected(ctp_pool *pool, const ctp_task_desc *descs, size_t co
     int rc = CTP_OK;
     size_t cap = pool->config.queue_capacity;
     bool reserved = false; /* counted in ext_queued already */
+    /* Relaxed, under the injector locks: state changes only under all of them. */
     if (!inside && atomic_load_explicit(&pool->state, memory_order_relaxed) != CTP__RUNNING) {
         rc = CTP_ESHUTDOWN;
     } else if (!inside && cap != 0) {

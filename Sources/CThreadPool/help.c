@@ -1,0 +1,23 @@
+/* ctp_pool_help: any thread runs one queued task of the pool. */
+#include "scheduler.h"
+
+int ctp_pool_help(ctp_pool *pool)
+{
+    if (pool == NULL || ctp__forked(pool))
+        return CTP_EINVAL;
+    ctp__worker *w = ctp__current_worker(pool);
+    if (w != NULL) {
+        ctp__task *t = ctp__find_task(w, ctp__stack_allows_steal(w));
+        if (t == NULL)
+            return 0;
+        ctp__run_task(pool, w, t);
+        return 1;
+    }
+    if (ctp__tls_get()->task_depth >= CTP__OUTSIDE_HELP_DEPTH)
+        return 0;
+    ctp__task *t = ctp__find_task_outside(pool);
+    if (t == NULL)
+        return 0;
+    ctp__run_outside(pool, t);
+    return 1;
+}
