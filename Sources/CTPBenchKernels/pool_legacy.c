@@ -1,5 +1,6 @@
 /* The "before" picture: the work-stealing pool of background document 003
- * (../shared/seeds/003_*.txt), reproduced from its description, not fixed:
+ * (an incident report the project started from, kept outside this
+ * repository), reproduced from its description, not fixed:
  * - each worker owns one queue per priority; Submit() picks a worker round
  *   robin, queues the task there and wakes that one worker only (a safety
  *   net wakes everyone when more than 2 tasks per worker are queued);

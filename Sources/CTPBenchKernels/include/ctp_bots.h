@@ -5,7 +5,7 @@
  * locality figures). The Swift executable builds the pools it cannot build in
  * C, runs the driver once per pool and prints the tables.
  *
- * The workload follows ../shared/research/bot-workload.md: a 50 ms tick, four
+ * The workload (docs/benchmark.md, "The bot simulation"): a 50 ms tick, four
  * update classes with intervals 1, 1, 10, 50 and per-tick budgets 5, 45, 40,
  * 91 per 1,000 bots, a 512 x 512 double-buffered spatial grid rebuilt every
  * second tick in parallel over zones, 3 to 5 radius queries per update, a
