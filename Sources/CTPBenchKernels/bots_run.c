@@ -208,6 +208,7 @@ struct ctpb_bots_state {
     ctpb_bots_result out;
     size_t cap[CTPB_CLASSES];
     samples lat[CTPB_CLASSES], cost;
+    samples crit_tick, crit_bound; /* this tick's CRITICAL CPU times; the bounds */
     int k, total; /* ticks run (warm-up included), and in all */
     int rc;       /* sticky: once a tick failed, every later call returns it */
 };
@@ -229,6 +230,35 @@ static void idle_until(ctpb_bots_state *st, uint64_t due)
     sleep_until(due);
     st->out.idle_cpu_seconds += process_cpu() - c0;
     st->out.idle_seconds += (double)(ctpb_now_ns() - now) / 1e9;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The CRITICAL lower bound of one tick (ctpb_bots_result.crit_bound_ns).
+ * The tick's CRITICAL updates are handed over together; a pool that can have
+ * at most P of them started and unfinished at once (P = its threads plus a
+ * helping caller) starts its k-th one (k > P) only after k - P of them
+ * finished, and the j-th completion is no earlier than the j-th shortest
+ * CPU time among them. So, sorted, the k-th wait >= the (k - P)-th shortest
+ * CPU time: every quantile of the waits is at least that quantile of these
+ * bounds. (Optimistic for the pool: other classes' work is ignored.) */
+static int crit_bound(ctpb_bots_state *st, size_t count)
+{
+    run_state *s = st->s;
+    st->crit_tick.n = 0;
+    for (size_t i = 0; i < count; i++)
+        if (s->prio[i] == CTPB_EMERGENCY && push(&st->crit_tick, s->cpu[i]))
+            return -1;
+    size_t n = st->crit_tick.n, p = st->pool.threads + 1;
+    qsort(st->crit_tick.v, n, sizeof(uint64_t), cmp_u64);
+    for (size_t k = 1; k <= n; k++)
+        if (push(&st->crit_bound, k > p ? st->crit_tick.v[k - p - 1] : 0))
+            return -1;
+    return 0;
 }
 
 /* Tick number st->k + 1. */
@@ -291,6 +321,8 @@ static int run_tick(ctpb_bots_state *st)
         if (s->start[i] < first_start)
             first_start = s->start[i];
     }
+    if (measuring && crit_bound(st, count) != 0)
+        rc = -2;
     uint64_t drain_from = ctpb_now_ns();
     for (size_t i = 0; i < count; i++)
         for (int a = 0; a < s->nact[i]; a++) {
@@ -446,6 +478,9 @@ int ctpb_bots_finish(ctpb_bots_state *st, ctpb_bots_result *out)
     }
     out->cost_ns = st->cost.v;
     out->cost_count = st->cost.n;
+    out->crit_bound_ns = st->crit_bound.v;
+    out->crit_bound_count = st->crit_bound.n;
+    free(st->crit_tick.v);
     if (st->pool.locality)
         st->pool.locality(st->pool.impl, &out->home_share, &out->taken_remote);
     out->checksum = world_checksum(&st->s->w);
@@ -485,6 +520,7 @@ void ctpb_bots_result_free(ctpb_bots_result *r)
     for (int c = 0; c < CTPB_CLASSES; c++)
         free(r->latency_ns[c]);
     free(r->cost_ns);
+    free(r->crit_bound_ns);
     memset(r, 0, sizeof *r);
 }
 

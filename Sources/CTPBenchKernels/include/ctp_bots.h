@@ -91,6 +91,12 @@ typedef struct ctpb_bots_result {
     size_t latency_count[CTPB_CLASSES];
     uint64_t *cost_ns;                        /* wall time of each update body */
     size_t cost_count;
+    uint64_t *crit_bound_ns;                  /* a lower bound on each CRITICAL update's
+                                                 submit-to-start for this pool's threads plus a
+                                                 helping caller, from the CPU times of its tick's
+                                                 CRITICAL updates (bots_run.c, crit_bound): no
+                                                 non-preemptive schedule of them does better */
+    size_t crit_bound_count;
     uint64_t ticks_over_budget;               /* tick time > tick_ns */
     uint64_t updates_submitted, updates_executed;
     uint64_t rebuilds_submitted, rebuilds_executed;
