@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let package = Package(
@@ -7,6 +7,19 @@ let package = Package(
         .library(name: "CThreadPool", targets: ["CThreadPool"]),
         .library(name: "ThreadPoolSwift", targets: ["ThreadPoolSwift"]),
         .executable(name: "threadpool-bench", targets: ["ThreadPoolBench"]),
+    ],
+    // The benchmark's dependencies are needed only with the "Benchmark"
+    // trait, which is off by default: a package that depends on ctp for
+    // ThreadPoolSwift does not resolve or fetch them (measured: its
+    // Package.resolved then has no pins at all; with the trait on by default
+    // it pinned and checked out all three, swift-numerics included). So the
+    // trait is not a default one even for this package: build the benchmark
+    // with `swift build -c release --traits Benchmark` (scripts/bench.sh
+    // does). Without the trait, threadpool-bench builds as a stub that says
+    // how to build it.
+    traits: [
+        .trait(name: "Benchmark",
+               description: "Builds threadpool-bench for real, with swift-argument-parser and hdrhistogram-swift"),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -71,8 +84,10 @@ let package = Package(
                 "CTPBenchOpenMP",
                 "CTPBenchTBB",
                 "ThreadPoolSwift",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser",
+                         condition: .when(traits: ["Benchmark"])),
+                .product(name: "Histogram", package: "hdrhistogram-swift",
+                         condition: .when(traits: ["Benchmark"])),
             ],
             path: "Sources/ThreadPoolBench"
         ),

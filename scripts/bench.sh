@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-swift build -c release --product threadpool-bench >&2
+swift build -c release --traits Benchmark --product threadpool-bench >&2
 exec .build/release/threadpool-bench "$@"

@@ -9,8 +9,9 @@
 #   5. the CMake build: C++ wrapper tests and examples under ctest, exported
 #      symbols and SONAME, install into a temporary prefix, and consumer
 #      projects through find_package, add_subdirectory and pkg-config
-#   6. the Swift wrapper's tests (swift test), the package built in release
-#      mode with no warnings, and a benchmark smoke run
+#   6. the Swift wrapper's tests (swift test), a consumer package that must not
+#      resolve the benchmark's dependencies, the package built in release mode
+#      with the Benchmark trait and no warnings, and a benchmark smoke run
 # Set CTP_TEST_LONG=1 for longer stress runs. Ends with "tests: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -236,12 +237,34 @@ else
     grep -E "✘|error" "$out/swift-test.log" | head -n 30
     bad "swift test"
 fi
-if swift build -c release >"$out/swift-build.log" 2>&1; then
+# A package that uses only ThreadPoolSwift must not resolve the benchmark's
+# dependencies (they hang off the Benchmark trait, off by default).
+consumer="$out/consumer-package"
+rm -rf "$consumer"
+mkdir -p "$consumer/Sources/App"
+cat >"$consumer/Package.swift" <<EOP
+// swift-tools-version:6.1
+import PackageDescription
+let package = Package(
+    name: "App",
+    dependencies: [.package(path: "$PWD")],
+    targets: [.executableTarget(name: "App", dependencies: [.product(name: "ThreadPoolSwift", package: "$(basename "$PWD")")])]
+)
+EOP
+echo 'import ThreadPoolSwift' >"$consumer/Sources/App/main.swift"
+if (cd "$consumer" && swift package resolve) >"$out/consumer-resolve.log" 2>&1 &&
+    ! grep -qE "swift-argument-parser|hdrhistogram" "$out/consumer-resolve.log" "$consumer/Package.resolved" 2>/dev/null; then
+    ok "a ThreadPoolSwift consumer resolves none of the benchmark's dependencies"
+else
+    tail -n 20 "$out/consumer-resolve.log"
+    bad "a ThreadPoolSwift consumer resolves the benchmark's dependencies"
+fi
+if swift build -c release --traits Benchmark >"$out/swift-build.log" 2>&1; then
     if grep -E "warning:" "$out/swift-build.log" | grep -v "/.build/checkouts/" >/dev/null; then
         grep -E "warning:" "$out/swift-build.log" | grep -v "/.build/checkouts/"
         bad "swift build has warnings"
     else
-        ok "swift build -c release, no warnings"
+        ok "swift build -c release --traits Benchmark, no warnings"
     fi
     # The bot simulation on every pool: each must run every update exactly
     # once and end in the same world (the command exits non-zero otherwise).

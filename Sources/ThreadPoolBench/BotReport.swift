@@ -1,3 +1,4 @@
+#if Benchmark // the whole file; see the trait in Package.swift
 import Foundation
 
 /// Everything one `bots` run measured: the JSON document and the Markdown report.
@@ -78,3 +79,4 @@ struct BotReport: Codable {
         return s + "</svg>\n"
     }
 }
+#endif

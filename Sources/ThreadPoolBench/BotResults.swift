@@ -1,3 +1,4 @@
+#if Benchmark // the whole file; see the trait in Package.swift
 import CTPBenchKernels
 import Foundation
 
@@ -259,3 +260,4 @@ enum BotTables {
         return out
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if Benchmark // the whole file; see the trait in Package.swift
 import ArgumentParser
 import CTPBenchKernels
 import Foundation
@@ -239,3 +240,4 @@ final class ProgressReporter {
         if tty { FileHandle.standardError.write(Data("\r\u{1b}[K".utf8)) }
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if Benchmark
 import ArgumentParser
 
 @main
@@ -9,3 +10,24 @@ struct ThreadPoolBench: ParsableCommand {
         defaultSubcommand: Bots.self
     )
 }
+#else
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Built without the "Benchmark" trait (the default, so that packages using
+/// ThreadPoolSwift need not fetch the benchmark's dependencies): say how to
+/// build the real benchmark.
+@main
+enum ThreadPoolBench {
+    static func main() {
+        var text = "threadpool-bench was built without the Benchmark trait; build it with\n" +
+            "  swift build -c release --traits Benchmark --product threadpool-bench\n" +
+            "or run scripts/bench.sh.\n"
+        text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+        exit(2)
+    }
+}
+#endif

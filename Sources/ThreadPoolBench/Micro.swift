@@ -1,3 +1,4 @@
+#if Benchmark // the whole file; see the trait in Package.swift
 import ArgumentParser
 import CTPBenchKernels
 import Foundation
@@ -325,3 +326,4 @@ private final class ResultBox: @unchecked Sendable {
     func set(_ v: (pool: Double, global: Double)) { lock.lock(); value = v; lock.unlock() }
     func get() -> (pool: Double, global: Double) { lock.lock(); defer { lock.unlock() }; return value }
 }
+#endif

@@ -1,3 +1,4 @@
+#if Benchmark // the whole file; see the trait in Package.swift
 import CTPBenchKernels
 import Foundation
 
@@ -79,3 +80,4 @@ func renderPeerMicro(_ runs: [PeerMicro], fibN: Int32, fibSequential: Double, lo
         "the loop over 10 M doubles \(fmt(loopSequential * 1000, 2)) ms on one thread. n/a: the runtime has no fork-join " +
         "(a task blocking on its children in a non-helping pool can deadlock).\n"
 }
+#endif

@@ -1,3 +1,4 @@
+#if Benchmark // the whole file; see the trait in Package.swift
 import Foundation
 import Histogram
 
@@ -49,3 +50,4 @@ func fmt(_ v: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)
 func progress(_ s: String) {
     FileHandle.standardError.write(Data("  … \(s)\n".utf8))
 }
+#endif

@@ -1,3 +1,4 @@
+#if Benchmark // the whole file; see the trait in Package.swift
 import CTPBenchKernels
 import Foundation
 
@@ -179,3 +180,4 @@ func renderTickScenario(_ runs: [TickRun], options o: TickOptions, workers: Int)
         "(pauses included) over the work.\n"
     return out
 }
+#endif

@@ -40,30 +40,153 @@ extension ThreadPool {
 
 extension ThreadPool {
     /// Pool settings, with Swift names for every C option (see `ctp_config`).
+    ///
+    /// ## nil means default; a value you set is taken literally
+    ///
+    /// Every setting with a runtime default is an Optional: `nil` (the
+    /// initial value) asks for the default, and any value you set means
+    /// exactly that value. A value outside the range documented on the
+    /// property makes ``ThreadPool/init(configuration:)`` throw
+    /// ``ThreadPoolError/invalidArgument(_:)`` with a message naming the
+    /// property and its range (`"Configuration.workers must be 1...1024,
+    /// got 5000"`). That includes 0 where the C runtime would read 0 as
+    /// "default" (`workers`, `queueCapacity`, `wakeFanout`, `stackSize`):
+    /// `workers = 0` is refused rather than silently meaning "one per CPU";
+    /// write `nil` for that. For `spinTime` and `backoffTime`, `.zero` is a
+    /// real value (no spinning, no timed park), accepted as such.
     public struct Configuration: Sendable, Equatable {
-        /// Worker threads; 0 = one per CPU (of the topology, if one is given). At most 1024.
-        public var workers: Int = 0
-        /// Most tasks submitted from outside the pool waiting unstarted; 0 = unbounded.
-        public var queueCapacity: Int = 0
-        /// How long an idle worker keeps searching before it parks (at most 1 s).
-        public var spinTime: Duration = .zero
-        /// One timed park after spinning, interrupted by any submission (at most 60 s).
-        public var backoffTime: Duration = .zero
-        /// Most parked workers one batch wakes; 0 = as many as there are tasks.
-        public var wakeFanout: Int = 0
-        /// Worker stack size in bytes; 0 = 8 MiB. At least 64 KiB.
-        public var stackSize: Int = 0
-        /// Thread name prefix (at most 10 characters used); nil = "ctp".
-        public var name: String? = nil
+        /// Worker threads, 1...1024; nil = one per CPU (of ``topology``, if
+        /// one is given).
+        public var workers: Int?
+        /// Most tasks submitted from outside the pool that may wait
+        /// unstarted at once, 1 or more (a submission beyond it throws
+        /// ``ThreadPoolError/queueFull``); nil = unbounded. Submissions from
+        /// the pool's own tasks are never refused.
+        public var queueCapacity: Int?
+        /// How long an idle worker keeps searching before it parks, `.zero`
+        /// up to 1 second (`.zero`: park after one more sweep); nil = the
+        /// runtime's default (currently no spinning). Precision: nanoseconds.
+        public var spinTime: Duration?
+        /// One timed park after spinning, interrupted by any submission,
+        /// `.zero` up to 60 seconds (`.zero`: no timed park); nil = the
+        /// runtime's default (currently none). Precision: nanoseconds.
+        public var backoffTime: Duration?
+        /// Most parked workers one batch submission wakes, 1...4294967295;
+        /// nil = no limit beyond min(tasks, parked workers).
+        public var wakeFanout: Int?
+        /// Worker stack size in bytes, at least 65536 (64 KiB); nil = 8 MiB.
+        public var stackSize: Int?
+        /// Thread name prefix (at most 10 characters are used); nil = "ctp".
+        public var name: String?
         /// NUMA mode.
-        public var numaMode: NUMAMode = .auto
+        public var numaMode: NUMAMode
         /// Worker affinity.
-        public var affinity: Affinity = .none
+        public var affinity: Affinity
         /// A simulated topology in `CTP_TOPOLOGY` syntax ("0-7;8-15"); nil = the
-        /// environment variable or the machine's.
-        public var topology: String? = nil
+        /// environment variable `CTP_TOPOLOGY`, or the machine's.
+        public var topology: String?
 
-        /// The defaults.
-        public init() {}
+        /// A configuration; every argument left out is the default (nil, or
+        /// `.auto` NUMA mode and no affinity). Values are checked when a pool
+        /// is created, not here.
+        public init(workers: Int? = nil, queueCapacity: Int? = nil, spinTime: Duration? = nil,
+                    backoffTime: Duration? = nil, wakeFanout: Int? = nil, stackSize: Int? = nil,
+                    name: String? = nil, numaMode: NUMAMode = .auto, affinity: Affinity = .none,
+                    topology: String? = nil) {
+            self.workers = workers
+            self.queueCapacity = queueCapacity
+            self.spinTime = spinTime
+            self.backoffTime = backoffTime
+            self.wakeFanout = wakeFanout
+            self.stackSize = stackSize
+            self.name = name
+            self.numaMode = numaMode
+            self.affinity = affinity
+            self.topology = topology
+        }
+    }
+}
+
+extension ThreadPool.Configuration {
+    // The limits of `ctp_config` (include/ctp/ctp.h, checked again by
+    // Sources/CThreadPool/config.c), checked here first so that the error
+    // names the Swift property.
+    static let workerRange = 1...Int(CTP_MAX_WORKERS)
+    static let maxSpinTime = Duration.seconds(1)
+    static let maxBackoffTime = Duration.seconds(60)
+    static let minStackSize = 64 << 10
+
+    /// The C configuration for these settings (nil mapped to the C 0 or to
+    /// `ctp_config_init`'s value), without `name` and `topology`, which the
+    /// caller passes as C strings.
+    /// - Throws: ``ThreadPoolError/invalidArgument(_:)`` naming the first
+    ///   setting out of range, as `Configuration.<property>`.
+    func cConfig() throws -> ctp_config {
+        func refuse(_ property: String, _ range: String, _ got: Any, _ hint: String = "") -> ThreadPoolError {
+            .invalidArgument("Configuration.\(property) must be \(range), got \(got)\(hint)")
+        }
+        var c = ctp_config()
+        ctp_config_init(&c)
+        if let workers {
+            guard Self.workerRange.contains(workers) else {
+                throw refuse("workers", "\(Self.workerRange)", workers, " (nil means one per CPU)")
+            }
+            c.workers = workers
+        }
+        if let queueCapacity {
+            guard queueCapacity >= 1 else {
+                throw refuse("queueCapacity", "1 or more", queueCapacity, " (nil means unbounded)")
+            }
+            c.queue_capacity = queueCapacity
+        }
+        if let spinTime {
+            guard spinTime >= .zero, spinTime <= Self.maxSpinTime else {
+                throw refuse("spinTime", ".zero...\(Self.maxSpinTime)", spinTime)
+            }
+            c.spin_ns = ThreadPool.nanoseconds(spinTime)
+        }
+        if let backoffTime {
+            guard backoffTime >= .zero, backoffTime <= Self.maxBackoffTime else {
+                throw refuse("backoffTime", ".zero...\(Self.maxBackoffTime)", backoffTime)
+            }
+            c.backoff_ns = ThreadPool.nanoseconds(backoffTime)
+        }
+        if let wakeFanout {
+            guard wakeFanout >= 1, wakeFanout <= Int(UInt32.max) else {
+                throw refuse("wakeFanout", "1...\(UInt32.max)", wakeFanout, " (nil means no limit)")
+            }
+            c.wake_fanout = UInt32(wakeFanout)
+        }
+        if let stackSize {
+            guard stackSize >= Self.minStackSize else {
+                throw refuse("stackSize", "at least \(Self.minStackSize) (64 KiB)", stackSize, " (nil means 8 MiB)")
+            }
+            c.stack_size = stackSize
+        }
+        c.numa_mode = numaMode == .auto ? CTP_NUMA_AUTO : CTP_NUMA_OFF
+        switch affinity {
+        case .none: c.affinity = CTP_AFFINITY_NONE
+        case .node: c.affinity = CTP_AFFINITY_NODE
+        case .cpu: c.affinity = CTP_AFFINITY_CPU
+        }
+        return c
+    }
+
+    /// A message of `ctp_last_error_message()` with the C field it starts
+    /// with renamed to the Swift property (for limits the Swift checks above
+    /// do not know, and for the topology parser's messages).
+    static func swiftNames(_ message: String) -> String {
+        let names = [("config.topology", "topology"), ("queue_capacity", "queueCapacity"),
+                     ("spin_ns", "spinTime"), ("backoff_ns", "backoffTime"),
+                     ("wake_fanout", "wakeFanout"), ("stack_size", "stackSize"),
+                     ("numa_mode", "numaMode"), ("affinity", "affinity"), ("workers", "workers"),
+                     ("name", "name")]
+        for (c, swift) in names where message.hasPrefix(c) {
+            let rest = message.dropFirst(c.count)
+            if rest.isEmpty || rest.first == " " || rest.first == ":" {
+                return "Configuration.\(swift)\(rest)"
+            }
+        }
+        return message
     }
 }

@@ -25,42 +25,29 @@ public final class ThreadPool: @unchecked Sendable {
     /// they are idle (see ``freeFinishedGroups()``), at the latest with the pool.
     private let pendingGroups = Mutex<[GroupRef]>([])
 
+    /// Where executor jobs that the pool refuses or drops are run (see
+    /// `Executor.swift`). Outlives the C pool: it is freed only after
+    /// `ctp_pool_destroy` returned, since a cancelling shutdown hands it jobs.
+    let rescue = ExecutorRescue()
+
     /// Creates a pool and starts its workers.
-    /// - Throws: ``ThreadPoolError/invalidArgument(_:)`` naming the bad setting,
-    ///   or ``ThreadPoolError/outOfMemory``.
+    /// - Throws: ``ThreadPoolError/invalidArgument(_:)`` naming the bad
+    ///   setting by its Swift name and giving its range (for example
+    ///   `"Configuration.workers must be 1...1024, got 5000"`; see
+    ///   ``Configuration`` for the rules), or ``ThreadPoolError/outOfMemory``.
     public init(configuration: Configuration = Configuration()) throws {
-        let cfg = configuration
-        func invalid(_ why: String) -> ThreadPoolError { .invalidArgument(why) }
-        guard cfg.workers >= 0 else { throw invalid("workers must not be negative") }
-        guard cfg.queueCapacity >= 0 else { throw invalid("queueCapacity must not be negative") }
-        guard cfg.wakeFanout >= 0, cfg.wakeFanout <= Int(UInt32.max) else { throw invalid("wakeFanout is out of range") }
-        guard cfg.stackSize >= 0 else { throw invalid("stackSize must not be negative") }
-        guard cfg.spinTime >= .zero else { throw invalid("spinTime must not be negative") }
-        guard cfg.backoffTime >= .zero else { throw invalid("backoffTime must not be negative") }
-        var c = ctp_config()
-        ctp_config_init(&c)
-        c.workers = cfg.workers
-        c.queue_capacity = cfg.queueCapacity
-        c.spin_ns = Self.nanoseconds(cfg.spinTime)
-        c.backoff_ns = Self.nanoseconds(cfg.backoffTime)
-        c.wake_fanout = UInt32(cfg.wakeFanout)
-        c.stack_size = cfg.stackSize
-        c.numa_mode = cfg.numaMode == .auto ? CTP_NUMA_AUTO : CTP_NUMA_OFF
-        switch cfg.affinity {
-        case .none: c.affinity = CTP_AFFINITY_NONE
-        case .node: c.affinity = CTP_AFFINITY_NODE
-        case .cpu: c.affinity = CTP_AFFINITY_CPU
-        }
+        var c = try configuration.cConfig()
         var pool: OpaquePointer?
-        let rc = Self.withOptionalCString(cfg.name) { name in
-            Self.withOptionalCString(cfg.topology) { topology in
+        let rc = Self.withOptionalCString(configuration.name) { name in
+            Self.withOptionalCString(configuration.topology) { topology in
                 c.name = name
                 c.topology = topology
                 return ctp_pool_create(&c, &pool)
             }
         }
         guard rc == Int32(CTP_OK), let pool else {
-            throw ThreadPoolError(code: rc, detail: String(cString: ctp_last_error_message()))
+            let message = Configuration.swiftNames(String(cString: ctp_last_error_message()))
+            throw ThreadPoolError(code: rc, detail: message)
         }
         handle = pool
     }
@@ -71,22 +58,29 @@ public final class ThreadPool: @unchecked Sendable {
             // Every worker exited: destroying joins finished threads and
             // frees memory, nothing more.
             for g in groups { _ = ctp_group_destroy(g.handle) }
-            if ctp_pool_destroy(handle) == Int32(CTP_OK) { return }
+            if ctp_pool_destroy(handle) == Int32(CTP_OK) {
+                rescue.close()
+                return
+            }
         } else if !shutdownStarted.load(ordering: .relaxed) {
             assertionFailure("ThreadPool released without shutdown(); call shutdown() or shutdownGracefully() first")
             logError("ThreadPoolSwift: a ThreadPool was released without shutdown(); it drains on a thread of its own")
         }
         // Still running or draining: a detached thread finishes the job.
         let ref = PoolRef(handle: handle)
+        let rescue = self.rescue
         let finish: @Sendable () -> Void = {
             _ = ctp_pool_shutdown(ref.handle, CTP_SHUTDOWN_DRAIN, UInt64.max)
             for g in groups { _ = ctp_group_destroy(g.handle) }
             _ = ctp_pool_destroy(ref.handle)
+            rescue.close()
         }
         if !detachThread(finish) {
             // No thread to be had: start the drain and leave the pool (its
-            // memory and exited threads) behind rather than block here.
+            // memory and exited threads) behind rather than block here. Its
+            // tasks may still hand jobs to the rescue queue: leak that too.
             _ = ctp_pool_shutdown(handle, CTP_SHUTDOWN_DRAIN, 0)
+            _ = Unmanaged.passRetained(rescue)
         }
     }
 
@@ -245,16 +239,42 @@ extension ThreadPool {
         public var workers: UInt64
         /// Workers parked right now.
         public var parked: UInt64
-        /// Executed tasks per priority, critical first.
-        public var executedByPriority: [UInt64]
+        /// Executed tasks per priority: `stats.executedByPriority[.high]`.
+        public var executedByPriority: PriorityCounts
 
         init(_ s: ctp_stats) {
             submitted = s.submitted; executed = s.executed; cancelled = s.cancelled; rejected = s.rejected
             steals = s.steals; injected = s.injected; parks = s.parks; wakeups = s.wakeups
             backoffTimeouts = s.backoff_timeouts; queued = s.queued; workers = s.workers; parked = s.parked
             var p = s.executed_by_priority
-            executedByPriority = withUnsafeBytes(of: &p) { Array($0.bindMemory(to: UInt64.self)) }
+            executedByPriority = PriorityCounts(withUnsafeBytes(of: &p) { Array($0.bindMemory(to: UInt64.self)) })
         }
+    }
+
+    /// One counter per ``Priority``, read and written by subscript:
+    /// `stats.executedByPriority[.high]`.
+    public struct PriorityCounts: Sendable, Equatable, Hashable {
+        // Indexed by `Priority.rawValue`; always one element per priority.
+        private var counts: [UInt64]
+
+        /// All counters zero.
+        public init() {
+            counts = Array(repeating: 0, count: Priority.allCases.count)
+        }
+
+        init(_ counts: [UInt64]) {
+            precondition(counts.count == Priority.allCases.count, "one counter per priority")
+            self.counts = counts
+        }
+
+        /// The counter of `priority`.
+        public subscript(priority: Priority) -> UInt64 {
+            get { counts[priority.rawValue] }
+            set { counts[priority.rawValue] = newValue }
+        }
+
+        /// The sum over all priorities.
+        public var total: UInt64 { counts.reduce(0, &+) }
     }
 
     /// Per-node counters (see `ctp_node_stats`).

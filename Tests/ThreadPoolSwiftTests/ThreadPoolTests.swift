@@ -190,33 +190,144 @@ final class WorkerThreads: @unchecked Sendable {
         #expect(pool.stats.cancelled == 101)
     }
 
-    @Test func invalidConfigurationsThrow() {
-        func make(_ edit: (inout ThreadPool.Configuration) -> Void) throws {
+    @Test func invalidConfigurationsThrowWithSwiftNames() {
+        func message(_ edit: (inout ThreadPool.Configuration) -> Void) -> String? {
             var c = ThreadPool.Configuration()
             edit(&c)
-            _ = try ThreadPool(configuration: c)
+            do {
+                let pool = try ThreadPool(configuration: c)
+                try? pool.shutdown()
+                return nil
+            } catch ThreadPoolError.invalidArgument(let why) {
+                return why
+            } catch {
+                return "wrong error: \(error)"
+            }
         }
-        func isInvalid(_ body: () throws -> Void) -> Bool {
-            do { try body(); return false } catch let e as ThreadPoolError {
-                if case .invalidArgument = e { return true }
-                return false
-            } catch { return false }
+        #expect(message { $0.workers = 5000 } == "Configuration.workers must be 1...1024, got 5000 (nil means one per CPU)")
+        #expect(message { $0.workers = -1 }?.hasPrefix("Configuration.workers must be 1...1024, got -1") == true)
+        #expect(message { $0.queueCapacity = -3 }?.hasPrefix("Configuration.queueCapacity must be 1 or more, got -3") == true)
+        #expect(message { $0.spinTime = .seconds(2) } == "Configuration.spinTime must be .zero...1.0 seconds, got 2.0 seconds")
+        #expect(message { $0.backoffTime = .seconds(-1) }?.hasPrefix("Configuration.backoffTime must be .zero...60.0 seconds") == true)
+        #expect(message { $0.backoffTime = .seconds(61) }?.hasPrefix("Configuration.backoffTime must be") == true)
+        #expect(message { $0.stackSize = 100 }?.hasPrefix("Configuration.stackSize must be at least 65536 (64 KiB), got 100") == true)
+        #expect(message { $0.wakeFanout = -1 }?.hasPrefix("Configuration.wakeFanout must be 1...4294967295, got -1") == true)
+        #expect(message { $0.wakeFanout = Int(UInt32.max) + 1 }?.hasPrefix("Configuration.wakeFanout must be") == true)
+        // 0, which the C runtime reads as "default", is refused when set
+        // explicitly: nil is how to ask for the default.
+        #expect(message { $0.workers = 0 }?.hasPrefix("Configuration.workers must be 1...1024, got 0") == true)
+        #expect(message { $0.queueCapacity = 0 }?.hasPrefix("Configuration.queueCapacity must be 1 or more, got 0") == true)
+        #expect(message { $0.wakeFanout = 0 }?.hasPrefix("Configuration.wakeFanout must be 1...4294967295, got 0") == true)
+        #expect(message { $0.stackSize = 0 }?.hasPrefix("Configuration.stackSize must be at least 65536") == true)
+        // The C topology parser's message, with the Swift property's name.
+        let topology = message { $0.topology = "0-3;3-4" }
+        #expect(topology?.hasPrefix("Configuration.topology: ") == true)
+        #expect(topology?.contains("listed twice") == true)
+        // The edges of each range are accepted; so is .zero for the times.
+        #expect(message {
+            $0.workers = 1; $0.queueCapacity = 1; $0.spinTime = .zero; $0.backoffTime = .seconds(60)
+            $0.wakeFanout = Int(UInt32.max); $0.stackSize = 64 << 10
+        } == nil)
+        #expect(message { $0.spinTime = .seconds(1); $0.backoffTime = .zero; $0.wakeFanout = 1 } == nil)
+    }
+
+    @Test func configurationValuesReachThePool() async throws {
+        // nil workers: one per CPU (there is at least one).
+        let defaults = try ThreadPool(configuration: .init())
+        #expect(defaults.stats.workers >= 1)
+        try await defaults.shutdownGracefully()
+        // An explicit worker count and queue capacity are what the pool uses.
+        let pool = try ThreadPool(configuration: .init(workers: 3, queueCapacity: 2, stackSize: 256 << 10, name: "cfgtest"))
+        #expect(pool.stats.workers == 3)
+        let gates = (0..<3).map { _ in Gate() }
+        for g in gates { // one at a time, so that the queue never holds two of them
+            try pool.submit { g.block() }
+            g.waitEntered(1)
         }
-        #expect(isInvalid { try make { $0.workers = -1 } })
-        #expect(isInvalid { try make { $0.workers = 5000 } })
-        #expect(isInvalid { try make { $0.queueCapacity = -3 } })
-        #expect(isInvalid { try make { $0.spinTime = .seconds(2) } })
-        #expect(isInvalid { try make { $0.backoffTime = .seconds(-1) } })
-        #expect(isInvalid { try make { $0.stackSize = 100 } })
-        #expect(isInvalid { try make { $0.wakeFanout = -1 } })
-        do {
-            try make { $0.topology = "0-3;3-4" }
-            Issue.record("a bad topology was accepted")
-        } catch let ThreadPoolError.invalidArgument(why) {
-            #expect(why.contains("listed twice"))
-        } catch {
-            Issue.record("wrong error \(error)")
+        // Every worker busy: two more fit in the queue, the third is refused.
+        try pool.submit {}
+        try pool.submit {}
+        #expect(throws: ThreadPoolError.queueFull) { try pool.submit {} }
+        for g in gates { g.release() }
+        try await pool.shutdownGracefully()
+        // Unbounded by default: far more than any small capacity is accepted.
+        let one = try ThreadPool(configuration: .init(workers: 1))
+        let gate = Gate()
+        try one.submit { gate.block() }
+        gate.waitEntered(1)
+        for _ in 0..<1000 { try one.submit {} }
+        gate.release()
+        try await one.shutdownGracefully()
+        #expect(one.stats.executed == 1001)
+    }
+
+    @Test func executedCountsIndexedByPriority() async throws {
+        let pool = try ThreadPool(configuration: .init(workers: 2))
+        for _ in 0..<30 { try pool.submit(priority: .high) {} }
+        for _ in 0..<7 { try pool.submit(priority: .idle) {} }
+        for _ in 0..<2 { try pool.submit(priority: .critical) {} }
+        try await pool.shutdownGracefully()
+        let counts = pool.stats.executedByPriority
+        #expect(counts[.critical] == 2)
+        #expect(counts[.high] == 30)
+        #expect(counts[.normal] == 0)
+        #expect(counts[.low] == 0)
+        #expect(counts[.idle] == 7)
+        #expect(counts.total == 39)
+        #expect(counts.total == pool.stats.executed)
+        var edited = ThreadPool.PriorityCounts()
+        #expect(edited.total == 0)
+        edited[.low] = 5
+        #expect(edited[.low] == 5 && edited[.normal] == 0)
+        #expect(edited != counts)
+    }
+
+    @Test func refusedExecutorJobsShareOneRescueThread() async throws {
+        let pool = try ThreadPool(configuration: .init(workers: 1))
+        try await pool.shutdownGracefully()
+        // Every job enqueued now is refused (the pool is shut down). Each task
+        // below is one job: it records its thread and how many rescued jobs
+        // run at once (they overlap if each gets a thread of its own).
+        let n = 200
+        let threads = Mutex<Set<UInt>>([])
+        let running = Atomic<Int>(0)
+        let mostAtOnce = Atomic<Int>(0)
+        let caller = startRefusedTasks(n, on: pool) {
+            let now = running.add(1, ordering: .relaxed).newValue
+            _ = mostAtOnce.max(now, ordering: .relaxed)
+            threads.withLock { _ = $0.insert(UInt(bitPattern: Int(bitPattern: pthread_self()))) }
+            usleep(200)
+            running.subtract(1, ordering: .relaxed)
+            return 1
         }
+        var ran = 0
+        for t in caller.tasks { ran += await t.value }
+        #expect(ran == n) // all of them ran
+        let used = threads.withLock { $0 }
+        #expect(used.count == 1) // on one extra thread...
+        #expect(!used.contains(caller.thread)) // ... not the enqueuing thread
+        #expect(mostAtOnce.load(ordering: .relaxed) == 1)
+        // A later refusal reuses the same thread.
+        let again = Task(executorPreference: pool) { UInt(bitPattern: Int(bitPattern: pthread_self())) }
+        #expect(await again.value == used.first)
+    }
+
+    @Test func executorJobsDroppedByCancellingShutdownStillRun() async throws {
+        let pool = try ThreadPool(configuration: .init(workers: 1))
+        let gate = Gate()
+        try pool.submit { gate.block() }
+        gate.waitEntered(1)
+        // Queued behind the gate, then dropped by the cancelling shutdown:
+        // they run on the rescue thread instead.
+        let tasks = (0..<50).map { i in Task(executorPreference: pool) { i } }
+        async let stop: Void = pool.shutdownGracefully(.cancel)
+        try await Task.sleep(for: .milliseconds(20))
+        gate.release()
+        try await stop
+        var sum = 0
+        for t in tasks { sum += await t.value }
+        #expect(sum == 49 * 50 / 2)
+        #expect(pool.stats.cancelled >= 1)
     }
 
     @Test func shutdownModesAndAfterwards() async throws {
@@ -360,4 +471,13 @@ final class WorkerThreads: @unchecked Sendable {
         #expect(pool.nodeStats(9) == nil)
         try await pool.shutdownGracefully()
     }
+}
+
+/// Starts `n` tasks preferring `pool` from a synchronous function (so the
+/// enqueues happen on one known thread), each running `body` once.
+func startRefusedTasks(_ n: Int, on pool: ThreadPool, _ body: @escaping @Sendable () -> Int)
+    -> (tasks: [Task<Int, Never>], thread: UInt) {
+    let thread = UInt(bitPattern: Int(bitPattern: pthread_self()))
+    let tasks = (0..<n).map { _ in Task(executorPreference: pool) { body() } }
+    return (tasks, thread)
 }

@@ -1,3 +1,4 @@
+#if Benchmark // the whole file; see the trait in Package.swift
 import CTPBenchKernels
 import CTPBenchOpenMP
 import CTPBenchTBB
@@ -124,3 +125,4 @@ func makeCPool(_ pool: some SwiftBotPool) -> ctpb_pool {
     }
     return c
 }
+#endif

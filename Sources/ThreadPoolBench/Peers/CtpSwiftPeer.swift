@@ -1,3 +1,4 @@
+#if Benchmark // the whole file; see the trait in Package.swift
 import ThreadPoolSwift
 
 /// ctp through the Swift API, as a Swift game server would use it: one
@@ -35,3 +36,4 @@ final class CtpSwiftPeer: SwiftBotPool {
 
     func close() { try? pool.shutdown() }
 }
+#endif

@@ -1,3 +1,4 @@
+#if Benchmark // the whole file; see the trait in Package.swift
 import Dispatch
 import Foundation
 
@@ -37,3 +38,4 @@ final class DispatchApplyPeer: SwiftBotPool {
 
     func close() {}
 }
+#endif

@@ -1,3 +1,4 @@
+#if Benchmark // the whole file; see the trait in Package.swift
 /// Not a runtime: a pool that silently drops the last item of every batch,
 /// so that the tests can show the benchmark's exactly-once check catches a
 /// lost update (`--pools faulty-drop` must exit with an error).
@@ -12,3 +13,4 @@ final class FaultyDropPeer: SwiftBotPool {
 
     func close() {}
 }
+#endif

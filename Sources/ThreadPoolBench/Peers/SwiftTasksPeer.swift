@@ -1,3 +1,4 @@
+#if Benchmark // the whole file; see the trait in Package.swift
 import Dispatch
 import Foundation
 
@@ -30,3 +31,4 @@ private func runAll(_ batch: BatchRef) async {
         }
     }
 }
+#endif
