@@ -6,7 +6,7 @@ set -euo pipefail
 
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in gcc g++ make cmake pkg-config spin libnuma-dev libtbb-dev libomp-dev binutils; do
+for pkg in gcc g++ make cmake pkg-config spin libnuma-dev libtbb-dev libomp-dev binutils python3; do
     have_pkg "$pkg" || need+=("$pkg")
 done
 command -v clang >/dev/null 2>&1 || need+=(clang)

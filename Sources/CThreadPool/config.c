@@ -12,6 +12,8 @@ enum {
 #define CTP__MIN_STACK ((size_t)64 << 10)
 #define CTP__MAX_SPIN_NS ((uint64_t)1000000000u)
 #define CTP__MAX_BACKOFF_NS ((uint64_t)60000000000u)
+#define CTP__MIN_STALL_NS ((uint64_t)1000000u)
+#define CTP__MAX_STALL_NS ((uint64_t)3600000000000u)
 
 void ctp_config_init(ctp_config *config)
 {
@@ -51,6 +53,10 @@ int ctp__config_validate(const ctp_config *c)
         return ctp__create_error(CTP_EINVAL, "numa_mode is not CTP_NUMA_AUTO or CTP_NUMA_OFF");
     if ((unsigned)c->affinity > CTP_AFFINITY_CPU)
         return ctp__create_error(CTP_EINVAL, "affinity is not a ctp_affinity value");
+    if (c->stall_ns != 0 && (c->stall_ns < CTP__MIN_STALL_NS || c->stall_ns > CTP__MAX_STALL_NS))
+        return ctp__create_error(CTP_EINVAL, "stall_ns is not 0 or between 1 ms and 1 hour");
+    if ((c->on_stall != NULL || c->stall_ctx != NULL) && c->stall_ns == 0)
+        return ctp__create_error(CTP_EINVAL, "on_stall or stall_ctx is set but stall_ns is 0 (stall detection off)");
     return CTP_OK;
 }
 

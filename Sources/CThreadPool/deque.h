@@ -85,4 +85,12 @@ static inline bool ctp__deque_is_empty(ctp__deque *d)
     return b <= t;
 }
 
+/* Tasks in d right now (relaxed: a report for observers, any thread). */
+static inline size_t ctp__deque_len(ctp__deque *d)
+{
+    int64_t t = atomic_load_explicit(&d->top, memory_order_relaxed);
+    int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
+    return b > t ? (size_t)(b - t) : 0;
+}
+
 #endif

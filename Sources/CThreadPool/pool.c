@@ -6,6 +6,7 @@
  * Lock order: life_lock, then the injector locks in index order, then the
  * sleep lock; never the other way. */
 #include "config.h"
+#include "monitor.h"
 #include "scheduler.h"
 
 #include <stdlib.h>
@@ -79,6 +80,11 @@ static void free_pool(ctp_pool *pool)
         pthread_cond_destroy(&pool->life_cv);
     if (pool->life_lock_ready)
         pthread_mutex_destroy(&pool->life_lock);
+    ctp__monitor_stop(pool);
+    /* A trace nobody stopped: dropped (no thread of the pool runs now). */
+    ctp__trace_free(atomic_load_explicit(&pool->trace, memory_order_relaxed));
+    if (pool->trace_lock_ready)
+        pthread_mutex_destroy(&pool->trace_lock);
     free(pool);
 }
 
@@ -119,6 +125,23 @@ static void sleep_parked(void *ctx)
         ctp__lifecycle_poke(pool);
 }
 
+/* A worker parks and wakes: the trace's park and wake events, and the stall
+ * monitor's poke. */
+static void sleep_parking(void *ctx, uint32_t worker, int what)
+{
+    ctp_pool *pool = ctx;
+    if (what != CTP__PARK_LEFT) {
+        /* Acquire: pairs with the release store in ctp_trace_start. */
+        ctp__trace *tr = atomic_load_explicit(&pool->trace, memory_order_acquire);
+        if (tr != NULL) {
+            ctp__event e = { .ts_ns = ctp__now_ns(), .type = what == CTP__PARK_BLOCK ? CTP__EV_PARK : CTP__EV_WAKE };
+            ctp__trace_emit(&pool->trace, tr, worker, &e);
+        }
+    }
+    if (what != CTP__PARK_BLOCK)
+        ctp__monitor_poke(pool);
+}
+
 #ifdef CTP_TEST_HOOKS
 static void sleep_hook(void *ctx, ctp_test_hook_point point)
 {
@@ -137,7 +160,7 @@ static int init_sleep(ctp_pool *pool)
     }
     ctp__sleep_policy policy = { pool->config.spin_ns, pool->config.backoff_ns, pool->config.wake_fanout };
     ctp__sleep_ops ops = { .ctx = pool, .has_work = sleep_has_work, .stopping = sleep_stopping,
-                           .parked = sleep_parked, .hook = NULL };
+                           .parked = sleep_parked, .hook = NULL, .parking = sleep_parking };
 #ifdef CTP_TEST_HOOKS
     ops.hook = sleep_hook;
 #endif
@@ -209,6 +232,12 @@ static int create_pool(const ctp_config *config, ctp_pool **out_pool)
     pool->life_cv_ready = ctp__cond_init_monotonic(&pool->life_cv) == 0;
     if (!pool->life_cv_ready)
         goto fail;
+    pool->trace_lock_ready = pthread_mutex_init(&pool->trace_lock, NULL) == 0;
+    if (!pool->trace_lock_ready)
+        goto fail;
+    /* Stall detection times every task (running_ns, the monitor's check). */
+    atomic_init(&pool->observe, cfg.stall_ns != 0 ? CTP__OBSERVE_TIME : 0u);
+    atomic_init(&pool->trace, NULL);
     pool->depots = ctp__calloc((size_t)pool->nnodes, sizeof *pool->depots);
     if (pool->depots == NULL)
         goto fail;
@@ -296,6 +325,8 @@ static int create_and_start(const ctp_config *config, ctp_pool **out_pool, ctp_t
     (void)ctx;
 #endif
     rc = start_workers(pool);
+    if (rc == CTP_OK && ctp__monitor_start(pool) != CTP_OK)
+        rc = ctp__create_error(CTP_ENOMEM, "out of memory or threads for the stall monitor");
     if (rc != CTP_OK) {
         stop_workers(pool);
         free_pool(pool);
@@ -385,6 +416,7 @@ int ctp_pool_shutdown(ctp_pool *pool, ctp_shutdown_mode mode, uint64_t timeout_n
             pthread_mutex_unlock(&pool->life_lock);
             CTP__HOOK(pool, CTP_HOOK_SHUTDOWN);
             stop_workers(pool);
+            ctp__monitor_stop(pool);
             lock_injectors(pool);
             atomic_store_explicit(&pool->state, CTP__STOPPED, memory_order_relaxed);
             unlock_injectors(pool);

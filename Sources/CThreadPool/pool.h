@@ -15,11 +15,13 @@
 #include "deque.h"
 #include "injector.h"
 #include "latch.h"
+#include "live.h"
 #include "numa.h"
 #include "platform.h"
 #include "sleep.h"
 #include "task.h"
 #include "test_hooks.h"
+#include "trace.h"
 
 #define CTP__CACHELINE 64
 #define CTP__RUNNING_MAX 16
@@ -27,7 +29,7 @@
  * holds more than TRIM_HIGH free nodes (or with a grown deque) parks for at
  * most TRIM_DELAY; if no work came by then it discards its deques' pages and,
  * when every other worker is parked too, trims the depots to TRIM_KEEP free
- * nodes (64 and 16 slabs of 256 nodes: about 7 MB and 1.8 MB). A pool that
+ * nodes (64 and 16 slabs of 448 nodes of 128 bytes: 4 MiB and 1 MiB). A pool that
  * is busy again within TRIM_DELAY (back-to-back bursts) keeps its memory. */
 #define CTP__TRIM_DELAY_NS ((uint64_t)20 * 1000 * 1000)
 #define CTP__TRIM_HIGH ((size_t)64 * CTP__SLAB_TASKS)
@@ -62,6 +64,8 @@ typedef struct ctp__worker {
     struct ctp_group *free_groups; /* owner only */
     size_t free_group_count;       /* owner only */
     ctp__parker parker;            /* guarded by the sleep lock */
+    uint64_t runs;                 /* owner only: runs started (the live serial) */
+    uint64_t stolen_serial;        /* owner only: the serial of a run whose task was stolen */
     /* Owner only: tasks this worker is running, outermost first (a helping
      * wait nests them); the groups of the first CTP__RUNNING_MAX. If the
      * thread exits inside a task (pthread_exit), its cleanup handler
@@ -81,7 +85,29 @@ typedef struct ctp__worker {
     ctp__counter steals_remote;
     ctp__counter affine_executed;
     ctp__counter affine_home;
+    /* What it runs now (live.h): owner-written, read by snapshots and the
+     * stall monitor. */
+    _Alignas(CTP__CACHELINE) ctp__live live;
 } ctp__worker;
+
+/* The stall monitor (monitor.c). */
+typedef struct ctp__monitor {
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t lock;
+    pthread_cond_t cv;
+    bool ready;              /* lock and cv initialised */
+    bool stop;               /* under lock */
+    /* Parked without a timeout because every worker is parked: a worker
+     * leaving its park must poke it (seq_cst; see ctp__monitor_poke). */
+    _Atomic bool idle;
+    _Atomic uint64_t wakeups; /* times it woke up (tests: none while idle) */
+    _Atomic uint64_t reports; /* stall reports made */
+    uint64_t *reported;      /* monitor thread only: per worker, the serial last reported */
+} ctp__monitor;
+
+/* Bits of ctp_pool.observe: what each task run must record. */
+enum { CTP__OBSERVE_TIME = 1u, CTP__OBSERVE_TRACE = 2u };
 
 /* ---- Lifecycle ---------------------------------------------------------- */
 enum { CTP__RUNNING = 0, CTP__DRAINING = 1, CTP__STOPPED = 2 };
@@ -108,6 +134,15 @@ struct ctp_pool {
     ctp__injector *injs;
     ctp__task_depot *depots;
     ctp__sleep sleep;
+
+    /* Observability. observe (CTP__OBSERVE_*) is read relaxed at every task
+     * run: one predictable branch when nothing is observed. trace is the
+     * running trace (trace.h: its writers and its stop). */
+    _Atomic unsigned observe;
+    _Atomic(ctp__trace *) trace;
+    pthread_mutex_t trace_lock; /* serialises ctp_trace_start / ctp_trace_stop */
+    bool trace_lock_ready;
+    ctp__monitor monitor;
 
     /* Bit p: some worker pushed a task of priority p to its own deque and
      * nobody has since found level p empty everywhere. A hint that lets busy

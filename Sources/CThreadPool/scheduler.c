@@ -63,6 +63,7 @@ static ctp__task *steal_range(ctp__worker *w, int p, uint32_t from, uint32_t to,
         ctp__task *t = steal_from(w->pool->workers[w->victims[idx]], p);
         if (t != NULL) {
             ctp__count(&w->steals, 1);
+            w->stolen_serial = w->runs + 1; /* for a trace: the next run was stolen */
             if (idx >= w->nlocal) {
                 ctp__count(&w->steals_remote, 1);
                 ctp__count(&w->taken_remote, 1);
@@ -224,9 +225,55 @@ static void recycle(ctp_pool *pool, ctp__worker *w, ctp__task *t)
     }
 }
 
+/* An observed run begins (a trace runs, or the pool times its tasks):
+ * returns its start time, and writes the trace's events. */
+static uint64_t observe_begin(ctp_pool *pool, ctp__worker *w, unsigned observe, ctp_task_fn fn,
+                              const char *label, int prio, int affinity, uint64_t serial)
+{
+    uint64_t now = ctp__now_ns();
+    if ((observe & CTP__OBSERVE_TRACE) == 0)
+        return now;
+    /* Acquire: pairs with the release store in ctp_trace_start. */
+    ctp__trace *tr = atomic_load_explicit(&pool->trace, memory_order_acquire);
+    if (tr == NULL)
+        return now;
+    ctp__event e = { .ts_ns = now,
+                     .what = label != NULL ? (uintptr_t)label : (uintptr_t)fn,
+                     .is_label = label != NULL,
+                     .type = CTP__EV_BEGIN,
+                     .priority = (uint8_t)prio,
+                     .node = (int8_t)affinity };
+    if (w == NULL) {
+        ctp__trace_emit_shared(&pool->trace, tr, &e);
+        return now;
+    }
+    if (w->stolen_serial == serial) {
+        ctp__event s = { .ts_ns = now, .type = CTP__EV_STEAL };
+        ctp__trace_emit(&pool->trace, tr, w->index, &s);
+    }
+    ctp__trace_emit(&pool->trace, tr, w->index, &e);
+    return now;
+}
+
+static void observe_end(ctp_pool *pool, ctp__worker *w, unsigned observe)
+{
+    if ((observe & CTP__OBSERVE_TRACE) == 0)
+        return;
+    /* Acquire: pairs with the release store in ctp_trace_start. */
+    ctp__trace *tr = atomic_load_explicit(&pool->trace, memory_order_acquire);
+    if (tr == NULL)
+        return;
+    ctp__event e = { .ts_ns = ctp__now_ns(), .type = CTP__EV_END };
+    if (w == NULL)
+        ctp__trace_emit_shared(&pool->trace, tr, &e);
+    else
+        ctp__trace_emit(&pool->trace, tr, w->index, &e);
+}
+
 void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t)
 {
     ctp_task_fn fn = t->fn, on_cancel = t->on_cancel;
+    const char *label = t->label;
     void *arg = t->has_payload ? (void *)t->payload : t->arg;
     struct ctp_group *g = t->group;
     int prio = t->priority;
@@ -238,6 +285,26 @@ void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t)
     ctp__task *keep = t->has_payload ? t : NULL;
     if (keep == NULL)
         recycle(pool, w, t);
+
+    /* What this run shows (live.h); observed runs also record their start
+     * and the trace's events. Relaxed: read once per task, one predictable
+     * branch when nothing is observed; the trace pointer it leads to is
+     * read with acquire. */
+    unsigned observe = atomic_load_explicit(&pool->observe, memory_order_relaxed);
+    bool nested = false;
+    ctp__live_view outer;
+    if (w != NULL) {
+        nested = w->running > 0;
+        if (nested)
+            ctp__live_own(&w->live, &outer); /* restored when this run ends */
+        uint64_t serial = ++w->runs;
+        ctp__live_view now = { (uintptr_t)fn, (uintptr_t)arg, (uintptr_t)label, 0, serial, true };
+        if (observe != 0)
+            now.start_ns = observe_begin(pool, w, observe, fn, label, prio, affinity, serial);
+        ctp__live_write(&w->live, &now);
+    } else if (observe != 0) {
+        observe_begin(pool, NULL, observe, fn, label, prio, affinity, 0);
+    }
 
     /* Workers are always inside their pool; outside helpers count depth. */
     ctp__tls *tls = w == NULL ? ctp__tls_get() : NULL;
@@ -253,10 +320,17 @@ void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t)
     } else {
         fn(arg);
     }
-    if (tls != NULL)
+    if (observe != 0)
+        observe_end(pool, w, observe);
+    if (tls != NULL) {
         tls->task_depth--;
-    else
+    } else {
         w->running--;
+        if (nested)
+            ctp__live_write(&w->live, &outer);
+        else
+            ctp__live_end(&w->live);
+    }
     if (keep != NULL)
         recycle(pool, w, keep);
 

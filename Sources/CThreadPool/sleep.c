@@ -84,6 +84,18 @@ uint32_t ctp__sleep_parked(ctp__sleep *s)
     return CTP__PARKED(atomic_load_explicit(&s->counts, memory_order_relaxed));
 }
 
+uint32_t ctp__sleep_parked_sync(ctp__sleep *s)
+{
+    /* Seq_cst: see sleep.h (the caller's Dekker pair). */
+    return CTP__PARKED(atomic_load_explicit(&s->counts, memory_order_seq_cst));
+}
+
+bool ctp__sleep_is_parked(ctp__sleep *s, uint32_t worker)
+{
+    /* Relaxed: a report for observers. */
+    return atomic_load_explicit(&s->parkers[worker]->parked_now, memory_order_relaxed);
+}
+
 /* ---- The idle stack (under the lock) ------------------------------------ */
 
 /* The idle-stack position of the newest parked worker of `node` (any node
@@ -275,6 +287,7 @@ static void found_none(ctp__sleep *s, uint32_t idx, const ctp__sleep_until *unti
     s->idle[s->idle_len++] = idx;
     p->on_idle = true;
     atomic_store_explicit(&p->cpu, cpu, memory_order_relaxed); /* relaxed: a hint for wake's order */
+    atomic_store_explicit(&p->parked_now, true, memory_order_relaxed); /* relaxed: a report */
     /* Seq_cst: pairs with the fence in ctp__sleep_new_work (via the fence below). */
     atomic_fetch_add_explicit(&s->counts, CTP__PARKED_ONE - CTP__SEARCHING_ONE, memory_order_seq_cst);
     pthread_mutex_unlock(&s->lock);
@@ -291,6 +304,15 @@ static void found_none(ctp__sleep *s, uint32_t idx, const ctp__sleep_until *unti
     /* 3. Block unless there is a reason not to. */
     bool blocked = false, timed_out = false;
     pthread_mutex_lock(&s->lock);
+    bool told = false;
+    if (!skip && s->ops.parking != NULL) {
+        /* Outside the lock; safe to drop it here: the wait below re-checks
+         * `notified`, which wakers set under the lock. */
+        pthread_mutex_unlock(&s->lock);
+        s->ops.parking(s->ops.ctx, idx, CTP__PARK_BLOCK);
+        pthread_mutex_lock(&s->lock);
+        told = true;
+    }
     if (!skip) {
         /* `until` is read under the lock: whoever makes it true pokes us
          * after (ctp__sleep_poke takes the lock), so it is not missed. */
@@ -320,7 +342,10 @@ static void found_none(ctp__sleep *s, uint32_t idx, const ctp__sleep_until *unti
         /* Seq_cst: like start_looking, submitters that see us searching rely on us. */
         atomic_fetch_add_explicit(&s->counts, CTP__SEARCHING_ONE - CTP__PARKED_ONE, memory_order_seq_cst);
     }
+    atomic_store_explicit(&p->parked_now, false, memory_order_relaxed); /* relaxed: a report */
     pthread_mutex_unlock(&s->lock);
+    if (s->ops.parking != NULL)
+        s->ops.parking(s->ops.ctx, idx, told ? CTP__PARK_WOKE : CTP__PARK_LEFT);
 
     /* 5. Finish the wake that woke us: the waker may have lost its CPU to us. */
     if (pass_on)

@@ -36,6 +36,9 @@ typedef struct ctp__parker {
     /* Lock-free: notified, and the signal not yet sent. Whoever exchanges it
      * from true sends the signal: the waker, or any worker leaving its park. */
     _Atomic bool owed;
+    /* Between announcing its park and leaving it. Written by the worker,
+     * read relaxed by observers (ctp_pool_snapshot): a report, not a sync. */
+    _Atomic bool parked_now;
 } ctp__parker;
 
 /* Per-worker counters, written by that worker only. */
@@ -62,7 +65,15 @@ typedef struct ctp__sleep_ops {
     void (*parked)(void *ctx);
     /* Test builds: the race-window hook; or NULL. */
     void (*hook)(void *ctx, ctp_test_hook_point point);
+    /* Called on worker `worker`, outside the sleep lock, as it parks:
+     * CTP__PARK_BLOCK just before it blocks, then CTP__PARK_WOKE when it
+     * leaves the block; or CTP__PARK_LEFT when it left its park without
+     * blocking. After WOKE and LEFT it is counted searching (seq_cst). For
+     * traces and the stall monitor; or NULL. */
+    void (*parking)(void *ctx, uint32_t worker, int what);
 } ctp__sleep_ops;
+
+enum { CTP__PARK_BLOCK = 1, CTP__PARK_WOKE = 2, CTP__PARK_LEFT = 3 };
 
 /* counts packs two numbers in one word so a submitter reads both at once:
  *   bits  0..31  searching: workers looking for work (spinning or just woken)
@@ -120,6 +131,11 @@ void ctp__sleep_wake_all(ctp__sleep *s);
 
 /* Parked workers now (relaxed: a statistic). */
 uint32_t ctp__sleep_parked(ctp__sleep *s);
+/* Parked workers now, seq_cst: one side of a Dekker pair its caller keeps
+ * with an ops.blocked(false) callback (the stall monitor going idle). */
+uint32_t ctp__sleep_parked_sync(ctp__sleep *s);
+/* Worker `worker` is parked (relaxed: a report for observers). */
+bool ctp__sleep_is_parked(ctp__sleep *s, uint32_t worker);
 
 /* Wakes worker `worker` if it is parked, without counting it as searching:
  * it re-checks its `until` condition (and goes back to sleep if it does not

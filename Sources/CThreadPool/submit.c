@@ -13,6 +13,7 @@ void ctp_task_desc_init(ctp_task_desc *desc, ctp_task_fn fn, void *arg)
     desc->on_cancel = NULL;
     desc->priority = CTP_PRIORITY_NORMAL;
     desc->group = NULL;
+    desc->label = NULL;
     desc->node = -1;
 }
 
@@ -85,6 +86,7 @@ static void fill(ctp__task *t, const ctp_task_desc *d, bool holds_capacity, int 
     t->holds_capacity = holds_capacity;
     t->has_payload = 0;
     t->node = (int16_t)home;
+    t->label = d->label;
     t->next = NULL;
 }
 
@@ -235,6 +237,14 @@ static int submit_injected(ctp_pool *pool, const ctp_task_desc *descs, size_t co
     ctp__injectors_unlock(pool->injs, pool->nnodes + 1, involved);
     if (rc == CTP_ESHUTDOWN || rc == CTP_EFULL)
         atomic_fetch_add_explicit(&pool->rejected, 1, memory_order_relaxed);
+    if (rc == CTP_OK && !inside) {
+        /* Acquire: pairs with the release store in ctp_trace_start. */
+        ctp__trace *tr = atomic_load_explicit(&pool->trace, memory_order_acquire);
+        if (tr != NULL) {
+            ctp__event e = { .ts_ns = ctp__now_ns(), .type = CTP__EV_SUBMIT, .count = (uint32_t)count };
+            ctp__trace_emit_shared(&pool->trace, tr, &e);
+        }
+    }
     if (rc == CTP_OK) {
         /* A batch for one node wakes that node's workers first. */
         int node = home_node(pool, descs[0].node);

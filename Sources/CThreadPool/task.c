@@ -8,7 +8,7 @@
 
 /* Slabs are aligned to their (power-of-two) size, so a node finds its slab
  * by masking its address; the trim counts free nodes in the slab header. */
-#define CTP__SLAB_ALIGN ((size_t)32768)
+#define CTP__SLAB_ALIGN ((size_t)65536)
 
 typedef struct ctp__slab {
     struct ctp__slab *next;

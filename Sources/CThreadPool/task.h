@@ -33,11 +33,12 @@ typedef struct ctp__task {
     uint8_t holds_capacity; /* counted in pool->ext_queued until it starts */
     uint8_t has_payload;    /* arg points at payload; free the node after the run */
     int16_t node;
+    const char *label;      /* ctp_task_desc.label */
     /* ctp_submit_inline's copy of the caller's payload. */
     _Alignas(16) unsigned char payload[CTP_INLINE_CAPACITY];
 } ctp__task;
 
-enum { CTP__BATCH = 64, CTP__CACHE_HIGH = 2 * CTP__BATCH, CTP__SLAB_TASKS = 256 };
+enum { CTP__BATCH = 64, CTP__CACHE_HIGH = 2 * CTP__BATCH, CTP__SLAB_TASKS = 448 };
 
 /* A cache of free nodes. Owned by one thread, or guarded by one lock. */
 typedef struct ctp__task_cache {

@@ -32,6 +32,13 @@ static void trim_now(ctp__worker *w)
     ctp__trim_task_memory(pool, CTP__TRIM_KEEP);
 }
 
+/* The user's stop hook (ctp_config.on_thread_stop), on the worker. */
+static void thread_stop_hook(ctp__worker *w)
+{
+    if (w->pool->config.on_thread_stop != NULL)
+        w->pool->config.on_thread_stop((int)w->index, w->pool->config.thread_ctx);
+}
+
 /* The worker's thread exits inside a task (the task called pthread_exit,
  * or the thread was cancelled): runs as its cleanup handler. The tasks it
  * was running count as finished and their groups are told, so that waiters
@@ -58,6 +65,7 @@ static void worker_lost(void *arg)
     ctp__tls *tls = ctp__tls_get();
     tls->pool = NULL;
     tls->worker = NULL;
+    thread_stop_hook(w);
     ctp__lifecycle_poke(pool);
 }
 
@@ -138,7 +146,14 @@ void *ctp__worker_main(void *arg)
     if (!ok)
         while (p-- > 0)
             ctp__deque_destroy(&w->deques[p]);
+    /* The user's start hook runs before the worker reports ready, so every
+     * one has run when ctp_pool_create returns; its stop hook runs whenever
+     * the start hook did (ctp_pool_destroy joins the thread after it). */
+    if (ok && pool->config.on_thread_start != NULL)
+        pool->config.on_thread_start((int)w->index, pool->config.thread_ctx);
     if (!start_barrier(w, ok)) {
+        if (ok)
+            thread_stop_hook(w);
         tls->pool = NULL;
         tls->worker = NULL;
         return NULL;
@@ -160,6 +175,7 @@ void *ctp__worker_main(void *arg)
         ctp__run_task(pool, w, t);
     }
     pthread_cleanup_pop(0);
+    thread_stop_hook(w);
     tls->pool = NULL;
     tls->worker = NULL;
     return NULL;

@@ -60,6 +60,16 @@ struct test_case {
     X(numa_affine_tasks_run_on_their_node)                                                         \
     X(numa_remote_fallback_when_node_blocked)                                                      \
     X(numa_outside_helper_takes_own_node_first)                                                    \
+    X(stall_task_reported_once)                                                                 \
+    X(stall_queue_all_workers_blocked)                                                          \
+    X(stall_no_report_for_short_tasks)                                                          \
+    X(stall_monitor_sleeps_while_idle)                                                          \
+    X(stall_config_validation)                                                                  \
+    X(snapshot_during_load)                                                                     \
+    X(snapshot_nested_runs)                                                                     \
+    X(thread_start_stop_hooks)                                                                  \
+    X(trace_json_nested)                                                                        \
+    X(trace_small_ring_still_nests)                                                             \
     X(numa_no_remote_steal_with_local_work)                                                        \
     X(numa_machine_topology_and_memory)                                                            \
     X(limits_parallel_for_nested_min_stack)                                                        \

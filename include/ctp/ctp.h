@@ -105,6 +105,32 @@ typedef enum { CTP_NUMA_AUTO = 0, CTP_NUMA_OFF = 1 } ctp_numa_mode;
 /** Worker CPU affinity: none, pinned to their node's CPUs, or one CPU each. */
 typedef enum { CTP_AFFINITY_NONE = 0, CTP_AFFINITY_NODE = 1, CTP_AFFINITY_CPU = 2 } ctp_affinity;
 
+/** What a stall report is about (see ctp_config.stall_ns). */
+typedef enum {
+    CTP_STALL_TASK = 1,  /* one task has run longer than stall_ns */
+    CTP_STALL_QUEUE = 2  /* tasks are queued and none has started for stall_ns */
+} ctp_stall_kind;
+
+/** One stall, as handed to ctp_config.on_stall. Valid only during the call. */
+typedef struct ctp_stall_report {
+    ctp_stall_kind kind;
+    int worker;            /* the stalled worker (CTP_STALL_TASK), else -1 */
+    uint64_t elapsed_ns;   /* how long the task has run / the queue has not moved */
+    ctp_task_fn fn;        /* the stalled task (CTP_STALL_TASK), else NULL */
+    void *arg;             /* its argument (CTP_STALL_TASK), else NULL */
+    const char *label;     /* its label (ctp_task_desc.label), or NULL */
+    uint64_t queued;       /* tasks queued (not started) when the report was made */
+} ctp_stall_report;
+
+/** A stall callback. Runs on the pool's monitor thread, once per stall
+ *  episode; it may call ctp_pool_snapshot and ctp_pool_stats, and must not
+ *  destroy the pool or wait for its tasks. */
+typedef void (*ctp_stall_fn)(const ctp_stall_report *report, void *ctx);
+
+/** A worker thread start/stop callback: run on the worker itself, with its
+ *  index (0 .. workers-1). */
+typedef void (*ctp_thread_fn)(int worker, void *ctx);
+
 /** Pool configuration. Always call ctp_config_init first, then change the
  *  fields you need; new fields may be added and init gives them defaults. */
 typedef struct ctp_config {
@@ -149,6 +175,24 @@ typedef struct ctp_config {
      *  An unparsable topology fails ctp_pool_create with CTP_EINVAL, and
      *  ctp_last_error_message() names the problem. The string is copied. */
     const char *topology;
+    /** Stall detection, in nanoseconds; 0 = off (the default). When set, a
+     *  monitor thread reports (once per episode, within 2 x stall_ns of its
+     *  start) a task that has run longer than stall_ns (CTP_STALL_TASK), and
+     *  tasks queued while none has started for stall_ns (CTP_STALL_QUEUE:
+     *  every worker busy, blocked or lost). The monitor parks with the
+     *  workers: an idle pool costs nothing. At least 1 ms, at most 1 hour.
+     *  Turning it on also makes the pool time its tasks (a clock read per
+     *  task; see ctp_worker_info.running_ns). */
+    uint64_t stall_ns;
+    /** Called for each stall; NULL = print one line per stall to stderr. */
+    ctp_stall_fn on_stall;
+    void *stall_ctx;
+    /** Run on each worker thread as it starts (every one before
+     *  ctp_pool_create returns) and as it stops (every one before
+     *  ctp_pool_destroy returns): name threads for a profiler, set up
+     *  thread-locals. NULL = nothing. They must not call into the pool. */
+    ctp_thread_fn on_thread_start, on_thread_stop;
+    void *thread_ctx;
 } ctp_config;
 
 /** A task description for ctp_submit_desc and ctp_submit_batch.
@@ -163,6 +207,9 @@ typedef struct ctp_task_desc {
                               that node's injection queue (or the submitting worker's
                               deque if it is on that node); that node's workers take it
                               first, others only when idle (counted as taken_remote) */
+    const char *label;     /* optional: a static string naming the task (it is not
+                              copied and must outlive the pool), shown in stall
+                              reports, snapshots and traces; NULL = none */
 } ctp_task_desc;
 
 /** Pool statistics: a snapshot taken without stopping the pool, so counters
@@ -357,6 +404,53 @@ CTP_API int ctp_parallel_for(ctp_pool *pool, size_t begin, size_t end, size_t gr
 /** Fills *out with a snapshot of the pool's counters. Errors: CTP_EINVAL.
  *  Any thread, while the pool exists. */
 CTP_API int ctp_pool_stats(ctp_pool *pool, ctp_stats *out);
+
+/** What a worker is doing (ctp_worker_info.state). */
+typedef enum {
+    CTP_WORKER_PARKED = 0,    /* blocked until work arrives */
+    CTP_WORKER_SEARCHING = 1, /* looking for work (spinning, or just woken) */
+    CTP_WORKER_RUNNING = 2    /* running a task */
+} ctp_worker_state;
+
+/** One worker, as ctp_pool_snapshot saw it. Each worker's fields are read
+ *  together (they describe one moment of that worker); different workers
+ *  are read one after the other. */
+typedef struct ctp_worker_info {
+    int index, node;
+    ctp_worker_state state;
+    uint64_t running_ns;   /* time in the current task (RUNNING) when the pool
+                              times its tasks (stall_ns set, or a trace running);
+                              else 0 */
+    ctp_task_fn fn;        /* the current task (RUNNING), else NULL */
+    const char *label;     /* its label, else NULL */
+    uint64_t executed;     /* tasks this worker has run */
+    size_t local_queued;   /* tasks in its own deques */
+} ctp_worker_info;
+
+/** Describes up to `capacity` workers in out[0 ..] and sets *count to the
+ *  pool's number of workers (call with capacity 0 and out NULL to ask for
+ *  it). Never blocks a worker; any thread, including a task and the stall
+ *  callback. Errors: CTP_EINVAL (pool or count NULL, out NULL with capacity
+ *  > 0). A worker lost inside a task shows as RUNNING that task forever. */
+CTP_API int ctp_pool_snapshot(ctp_pool *pool, ctp_worker_info *out, size_t capacity, size_t *count);
+
+/** Starts recording a trace: each worker (and, in one shared ring, the
+ *  threads outside the pool that submit or help) keeps its last
+ *  `events_per_worker` events (task begin and end, park, wake, steal,
+ *  outside submission) with nanosecond timestamps, without locks on the
+ *  workers. While no trace runs this costs one predictable branch per task.
+ *  Errors: CTP_EINVAL (NULL pool, events_per_worker 0 or above 2^24, a trace
+ *  already running), CTP_ENOMEM. Any thread. */
+CTP_API int ctp_trace_start(ctp_pool *pool, size_t events_per_worker);
+
+/** Stops the trace and writes it to `path` in the Chrome trace event format
+ *  (JSON; open it in ui.perfetto.dev or chrome://tracing): one track per
+ *  worker, one per outside thread, task spans named by label or function.
+ *  Tasks still running are closed at the stop time; spans whose begin fell
+ *  out of a full ring are dropped. Errors: CTP_EINVAL (NULL arguments, no
+ *  trace running, or `path` cannot be created: then the trace keeps running
+ *  and nothing is lost), CTP_ENOMEM. Any thread except a task of this pool. */
+CTP_API int ctp_trace_stop(ctp_pool *pool, const char *path);
 
 /** This thread's worker index (0 .. workers-1) in its pool, or -1 if the
  *  calling thread is not a pool worker. Any thread. */

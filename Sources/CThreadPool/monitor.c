@@ -1,0 +1,193 @@
+/* The stall monitor (monitor.h). */
+#define _GNU_SOURCE /* pthread_setname_np */
+#include "monitor.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+uint64_t ctp__queued_now(ctp_pool *pool)
+{
+    /* Relaxed: a report; the count may be a moment old. */
+    uint64_t n = atomic_load_explicit(&pool->ext_queued, memory_order_relaxed);
+    for (uint32_t i = 0; i < pool->nworkers; i++)
+        for (int p = 0; p < CTP_PRIORITY_COUNT; p++)
+            n += ctp__deque_len(&pool->workers[i]->deques[p]);
+    return n;
+}
+
+static void report(ctp_pool *pool, const ctp_stall_report *r)
+{
+    atomic_fetch_add_explicit(&pool->monitor.reports, 1, memory_order_relaxed); /* relaxed: a statistic */
+    if (pool->config.on_stall != NULL) {
+        pool->config.on_stall(r, pool->config.stall_ctx);
+        return;
+    }
+    if (r->kind == CTP_STALL_TASK) {
+        char what[64];
+        if (r->label != NULL)
+            snprintf(what, sizeof what, "\"%.40s\"", r->label);
+        else
+            snprintf(what, sizeof what, "fn %p", (void *)(uintptr_t)r->fn);
+        fprintf(stderr, "ctp: pool \"%s\": worker %d has been running task %s for %.1f ms (%llu tasks queued)\n",
+                pool->name, r->worker, what, (double)r->elapsed_ns / 1e6, (unsigned long long)r->queued);
+    } else {
+        fprintf(stderr,
+                "ctp: pool \"%s\": %llu tasks queued and none started for %.1f ms (every worker busy, blocked "
+                "or lost)\n",
+                pool->name, (unsigned long long)r->queued, (double)r->elapsed_ns / 1e6);
+    }
+}
+
+/* Progress: runs started by workers, and tasks finished by outside helpers. */
+static uint64_t progress(ctp_pool *pool)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < pool->nworkers; i++)
+        /* Relaxed: a count compared with its last value. */
+        n += atomic_load_explicit(&pool->workers[i]->live.serial, memory_order_relaxed);
+    n += atomic_load_explicit(&pool->helper_executed, memory_order_relaxed);
+    n += atomic_load_explicit(&pool->helper_cancelled, memory_order_relaxed);
+    return n;
+}
+
+typedef struct episode {
+    uint64_t last_progress; /* progress at the last change */
+    uint64_t since_ns;      /* when it was first seen (or the queue was empty) */
+    bool reported;          /* this queue stall was reported */
+} episode;
+
+static void check(ctp_pool *pool, episode *q)
+{
+    ctp__monitor *m = &pool->monitor;
+    uint64_t stall = pool->config.stall_ns;
+    uint64_t now = ctp__now_ns();
+    uint64_t queued = ctp__queued_now(pool);
+    for (uint32_t i = 0; i < pool->nworkers; i++) {
+        ctp__live_view v;
+        ctp__live_read(&pool->workers[i]->live, &v);
+        if (!v.running || v.start_ns == 0 || now < v.start_ns || now - v.start_ns < stall ||
+            m->reported[i] == v.serial)
+            continue;
+        m->reported[i] = v.serial; /* once per run */
+        ctp_stall_report r = { .kind = CTP_STALL_TASK,
+                               .worker = (int)i,
+                               .elapsed_ns = now - v.start_ns,
+                               .fn = (ctp_task_fn)v.fn,
+                               .arg = (void *)v.arg,
+                               .label = (const char *)v.label,
+                               .queued = queued };
+        report(pool, &r);
+    }
+    uint64_t p = progress(pool);
+    if (queued == 0 || p != q->last_progress) {
+        q->last_progress = p;
+        q->since_ns = now;
+        q->reported = false;
+    } else if (!q->reported && now - q->since_ns >= stall) {
+        q->reported = true;
+        ctp_stall_report r = { .kind = CTP_STALL_QUEUE,
+                               .worker = -1,
+                               .elapsed_ns = now - q->since_ns,
+                               .fn = NULL,
+                               .arg = NULL,
+                               .label = NULL,
+                               .queued = queued };
+        report(pool, &r);
+    }
+}
+
+static void *monitor_main(void *arg)
+{
+    ctp_pool *pool = arg;
+    ctp__monitor *m = &pool->monitor;
+    char name[16];
+    snprintf(name, sizeof name, "%.9s-mon", pool->name);
+    pthread_setname_np(pthread_self(), name);
+    uint64_t period = pool->config.stall_ns / 4;
+    episode q = { progress(pool), ctp__now_ns(), false };
+    pthread_mutex_lock(&m->lock);
+    while (!m->stop) {
+        /* Every worker parked: nothing can stall until one wakes (and pokes
+         * us). Seq_cst: idle is set before the parked count is read; a
+         * worker leaving its park is counted out (seq_cst) before it reads
+         * idle in ctp__monitor_poke. Either we see it awake or it sees us
+         * idle and signals, under our lock, once we wait. */
+        atomic_store_explicit(&m->idle, true, memory_order_seq_cst);
+        if (ctp__sleep_parked_sync(&pool->sleep) == pool->nworkers) {
+            pthread_cond_wait(&m->cv, &m->lock);
+            atomic_store_explicit(&m->idle, false, memory_order_relaxed); /* under the lock */
+            atomic_fetch_add_explicit(&m->wakeups, 1, memory_order_relaxed); /* relaxed: a statistic */
+            q.last_progress = progress(pool);
+            q.since_ns = ctp__now_ns();
+            q.reported = false;
+            continue;
+        }
+        atomic_store_explicit(&m->idle, false, memory_order_relaxed); /* under the lock */
+        ctp__cond_wait_until(&m->cv, &m->lock, ctp__deadline(period));
+        atomic_fetch_add_explicit(&m->wakeups, 1, memory_order_relaxed); /* relaxed: a statistic */
+        if (m->stop)
+            break;
+        pthread_mutex_unlock(&m->lock);
+        check(pool, &q);
+        pthread_mutex_lock(&m->lock);
+    }
+    pthread_mutex_unlock(&m->lock);
+    return NULL;
+}
+
+int ctp__monitor_start(ctp_pool *pool)
+{
+    ctp__monitor *m = &pool->monitor;
+    if (pool->config.stall_ns == 0)
+        return CTP_OK;
+    m->reported = ctp__calloc(pool->nworkers, sizeof *m->reported);
+    if (m->reported == NULL)
+        return CTP_ENOMEM;
+    if (pthread_mutex_init(&m->lock, NULL) != 0)
+        return CTP_ENOMEM;
+    if (ctp__cond_init_monotonic(&m->cv) != 0) {
+        pthread_mutex_destroy(&m->lock);
+        return CTP_ENOMEM;
+    }
+    m->ready = true;
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr) != 0)
+        return CTP_ENOMEM;
+    pthread_attr_setstacksize(&attr, 64 * 1024 + 16384);
+    m->started = ctp__thread_create(&m->thread, &attr, monitor_main, pool) == 0;
+    pthread_attr_destroy(&attr);
+    return m->started ? CTP_OK : CTP_ENOMEM;
+}
+
+void ctp__monitor_stop(ctp_pool *pool)
+{
+    ctp__monitor *m = &pool->monitor;
+    if (m->started) {
+        pthread_mutex_lock(&m->lock);
+        m->stop = true;
+        pthread_cond_signal(&m->cv);
+        pthread_mutex_unlock(&m->lock);
+        pthread_join(m->thread, NULL);
+        m->started = false;
+    }
+    if (m->ready) {
+        pthread_mutex_destroy(&m->lock);
+        pthread_cond_destroy(&m->cv);
+        m->ready = false;
+    }
+    free(m->reported);
+    m->reported = NULL;
+}
+
+void ctp__monitor_poke(ctp_pool *pool)
+{
+    ctp__monitor *m = &pool->monitor;
+    /* Seq_cst: after our parked count went down (seq_cst); pairs with the
+     * monitor's store of idle before it reads the parked count. idle is
+     * only ever true while the monitor runs (its lock is valid). */
+    if (!atomic_load_explicit(&m->idle, memory_order_seq_cst))
+        return;
+    pthread_mutex_lock(&m->lock);
+    pthread_cond_signal(&m->cv);
+    pthread_mutex_unlock(&m->lock);
+}

@@ -1,0 +1,24 @@
+/* The stall monitor (ctp_config.stall_ns): a thread that looks at the
+ * workers' live records (live.h) every stall_ns / 4 while any worker is
+ * awake, and reports a task that has run longer than stall_ns, or tasks
+ * queued while none started for stall_ns; once per episode each. It parks
+ * without a timeout while every worker is parked, and the first worker to
+ * leave its park pokes it, so an idle pool costs nothing. It reads the
+ * workers lock-free and takes no lock a worker holds while running a task.
+ *
+ * Layer: lifecycle (started and stopped by pool.c). */
+#ifndef CTP_MONITOR_H
+#define CTP_MONITOR_H
+
+#include "pool.h"
+
+/* Starts the monitor if the pool's config asks for it. CTP_OK or CTP_ENOMEM. */
+int ctp__monitor_start(ctp_pool *pool);
+/* Stops and joins it (no-op if not started); frees its memory. */
+void ctp__monitor_stop(ctp_pool *pool);
+/* A worker left its park: wakes the monitor if it is parked. Any worker. */
+void ctp__monitor_poke(ctp_pool *pool);
+/* Queued (not started) tasks: outside submissions plus the workers' deques. */
+uint64_t ctp__queued_now(ctp_pool *pool);
+
+#endif

@@ -1,0 +1,291 @@
+/* The trace (trace.h): rings, their stop, and the Chrome trace JSON. */
+#define _GNU_SOURCE /* dladdr, gettid */
+#include "trace.h"
+
+#include "platform.h"
+
+#include <dlfcn.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+ctp__trace *ctp__trace_new(uint32_t nrings, size_t cap)
+{
+    ctp__trace *t = ctp__calloc(1, sizeof *t);
+    if (t == NULL)
+        return NULL;
+    t->cap = cap;
+    t->nrings = nrings;
+    t->rings = ctp__aligned_alloc(64, sizeof *t->rings * (nrings + 1));
+    if (t->rings == NULL || pthread_mutex_init(&t->shared_lock, NULL) != 0) {
+        free(t->rings);
+        free(t);
+        return NULL;
+    }
+    memset(t->rings, 0, sizeof *t->rings * (nrings + 1));
+    for (uint32_t r = 0; r <= nrings; r++) {
+        atomic_init(&t->rings[r].busy, 0);
+        /* The shared ring holds every outside thread's events: as large as
+         * two workers' rings. */
+        size_t n = r == nrings ? 2 * cap : cap;
+        t->rings[r].ev = ctp__calloc(n, sizeof(ctp__event));
+        if (t->rings[r].ev == NULL) {
+            t->nrings = r; /* free what exists */
+            ctp__trace_free(t);
+            return NULL;
+        }
+    }
+    t->start_ns = ctp__now_ns();
+    return t;
+}
+
+void ctp__trace_free(ctp__trace *t)
+{
+    if (t == NULL)
+        return;
+    for (uint32_t r = 0; r <= t->nrings; r++)
+        free(t->rings[r].ev);
+    free(t->rings);
+    pthread_mutex_destroy(&t->shared_lock);
+    free(t);
+}
+
+static bool enter(_Atomic(ctp__trace *) *active, ctp__trace *t, ctp__ring *ring)
+{
+    /* Seq_cst: the writer's half of the Dekker pair with ctp__trace_quiesce
+     * (busy, then re-read the active trace). */
+    atomic_store_explicit(&ring->busy, 1, memory_order_seq_cst);
+    if (atomic_load_explicit(active, memory_order_seq_cst) == t)
+        return true;
+    atomic_store_explicit(&ring->busy, 0, memory_order_release); /* pairs with quiesce's acquire */
+    return false;
+}
+
+static void leave(ctp__ring *ring)
+{
+    /* Release: our event is written before the stopper reads the ring. */
+    atomic_store_explicit(&ring->busy, 0, memory_order_release);
+}
+
+static void append(ctp__ring *ring, size_t cap, const ctp__event *e)
+{
+    ring->ev[ring->head % cap] = *e;
+    ring->head++;
+}
+
+void ctp__trace_emit(_Atomic(ctp__trace *) *active, ctp__trace *t, uint32_t r, const ctp__event *e)
+{
+    ctp__ring *ring = &t->rings[r];
+    if (!enter(active, t, ring))
+        return;
+    append(ring, t->cap, e);
+    leave(ring);
+}
+
+static _Thread_local uint32_t my_tid;
+
+void ctp__trace_emit_shared(_Atomic(ctp__trace *) *active, ctp__trace *t, ctp__event *e)
+{
+    if (my_tid == 0)
+        my_tid = (uint32_t)gettid();
+    if (e->type != CTP__EV_SUBMIT)
+        e->count = 0;
+    e->tid = my_tid;
+    ctp__ring *ring = &t->rings[t->nrings];
+    pthread_mutex_lock(&t->shared_lock);
+    if (enter(active, t, ring)) {
+        append(ring, 2 * t->cap, e);
+        leave(ring);
+    }
+    pthread_mutex_unlock(&t->shared_lock);
+}
+
+void ctp__trace_quiesce(_Atomic(ctp__trace *) *active, ctp__trace *t)
+{
+    ctp__trace *expected = t;
+    /* Seq_cst: the stopper's half of the Dekker pair (see enter). */
+    atomic_compare_exchange_strong_explicit(active, &expected, NULL, memory_order_seq_cst, memory_order_seq_cst);
+    for (uint32_t r = 0; r <= t->nrings; r++)
+        /* Seq_cst: read after the pointer was cleared (pairs with enter). */
+        while (atomic_load_explicit(&t->rings[r].busy, memory_order_seq_cst) != 0)
+            sched_yield();
+}
+
+/* ---- JSON ------------------------------------------------------------- */
+
+static void put_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+/* The event's name: its label, else the function's symbol, else its address. */
+static void put_name(FILE *f, const ctp__event *e)
+{
+    if (e->is_label) {
+        put_string(f, (const char *)e->what);
+        return;
+    }
+    Dl_info info;
+    if (dladdr((void *)e->what, &info) != 0 && info.dli_sname != NULL) {
+        put_string(f, info.dli_sname);
+        return;
+    }
+    fprintf(f, "\"fn 0x%lx\"", (unsigned long)e->what);
+}
+
+static void put_ts(FILE *f, const ctp__trace *t, uint64_t ns)
+{
+    uint64_t rel = ns > t->start_ns ? ns - t->start_ns : 0;
+    fprintf(f, "%llu.%03u", (unsigned long long)(rel / 1000), (unsigned)(rel % 1000));
+}
+
+static const char *const prio_names[] = { "critical", "high", "normal", "low", "idle" };
+
+/* One thread's events: spans balanced with a stack of open begins. */
+typedef struct open_span {
+    uint8_t type; /* BEGIN or PARK */
+} open_span;
+
+enum { MAX_DEPTH = 256 };
+
+static void head(FILE *f, bool *first)
+{
+    fputs(*first ? "\n" : ",\n", f);
+    *first = false;
+}
+
+static void write_thread(FILE *f, const ctp__trace *t, const ctp__ring *ring, size_t cap, uint32_t tid_filter,
+                         bool shared, uint32_t tid, uint64_t end_ns, bool *first)
+{
+    open_span stack[MAX_DEPTH];
+    int depth = 0;
+    uint64_t from = ring->head > cap ? ring->head - cap : 0;
+    uint64_t last_ts = t->start_ns;
+    for (uint64_t i = from; i < ring->head; i++) {
+        const ctp__event *e = &ring->ev[i % cap];
+        if (shared && e->tid != tid_filter)
+            continue;
+        if (e->ts_ns > last_ts)
+            last_ts = e->ts_ns;
+        switch (e->type) {
+        case CTP__EV_BEGIN:
+        case CTP__EV_PARK:
+            if (depth == MAX_DEPTH)
+                continue;
+            stack[depth++].type = e->type;
+            head(f, first);
+            fputs("{\"name\":", f);
+            if (e->type == CTP__EV_BEGIN)
+                put_name(f, e);
+            else
+                fputs("\"parked\"", f);
+            fprintf(f, ",\"cat\":\"%s\",\"ph\":\"B\",\"pid\":1,\"tid\":%u,\"ts\":",
+                    e->type == CTP__EV_BEGIN ? "task" : "sleep", tid);
+            put_ts(f, t, e->ts_ns);
+            if (e->type == CTP__EV_BEGIN)
+                fprintf(f, ",\"args\":{\"priority\":\"%s\",\"node\":%d}",
+                        e->priority < 5 ? prio_names[e->priority] : "?", (int)e->node);
+            fputc('}', f);
+            break;
+        case CTP__EV_END:
+        case CTP__EV_WAKE: {
+            uint8_t want = e->type == CTP__EV_END ? CTP__EV_BEGIN : CTP__EV_PARK;
+            if (depth == 0 || stack[depth - 1].type != want)
+                continue; /* its begin fell out of the ring */
+            depth--;
+            head(f, first);
+            fprintf(f, "{\"ph\":\"E\",\"pid\":1,\"tid\":%u,\"ts\":", tid);
+            put_ts(f, t, e->ts_ns);
+            fputc('}', f);
+            break;
+        }
+        case CTP__EV_STEAL:
+        case CTP__EV_SUBMIT:
+            head(f, first);
+            fprintf(f, "{\"name\":\"%s\",\"cat\":\"queue\",\"ph\":\"i\",\"s\":\"t\",\"pid\":1,\"tid\":%u,\"ts\":",
+                    e->type == CTP__EV_STEAL ? "steal" : "submit", tid);
+            put_ts(f, t, e->ts_ns);
+            if (e->type == CTP__EV_SUBMIT)
+                fprintf(f, ",\"args\":{\"tasks\":%u}", e->count);
+            fputc('}', f);
+            break;
+        default:
+            break;
+        }
+    }
+    /* Still open at the stop: closed at end_ns (or the last event). */
+    uint64_t close_ts = end_ns > last_ts ? end_ns : last_ts;
+    while (depth > 0) {
+        depth--;
+        head(f, first);
+        fprintf(f, "{\"ph\":\"E\",\"pid\":1,\"tid\":%u,\"ts\":", tid);
+        put_ts(f, t, close_ts);
+        fputc('}', f);
+    }
+}
+
+static void thread_name(FILE *f, uint32_t tid, const char *prefix, const char *name, long n, bool *first)
+{
+    head(f, first);
+    fprintf(f, "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":%u,\"args\":{\"name\":", tid);
+    char buf[96];
+    if (n >= 0)
+        snprintf(buf, sizeof buf, "%s%s-%ld", prefix, name, n);
+    else
+        snprintf(buf, sizeof buf, "%s%s", prefix, name);
+    put_string(f, buf);
+    fputs("}}", f);
+    head(f, first);
+    fprintf(f, "{\"name\":\"thread_sort_index\",\"ph\":\"M\",\"pid\":1,\"tid\":%u,\"args\":{\"sort_index\":%u}}",
+            tid, tid);
+}
+
+int ctp__trace_write(const ctp__trace *t, const char *name, uint64_t end_ns, FILE *f)
+{
+    bool first = true;
+    fputs("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[", f);
+    head(f, &first);
+    fputs("{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"args\":{\"name\":", f);
+    char buf[64];
+    snprintf(buf, sizeof buf, "ctp pool %s", name);
+    put_string(f, buf);
+    fputs("}}", f);
+    /* Workers: tids 0 .. nrings-1. */
+    for (uint32_t r = 0; r < t->nrings; r++) {
+        thread_name(f, r, "", name, (long)r, &first);
+        write_thread(f, t, &t->rings[r], t->cap, 0, false, r, end_ns, &first);
+    }
+    /* Outside threads: one track each, tid = 1000000 + their thread id
+     * (the first 256 distinct threads; later ones are left out). */
+    const ctp__ring *shared = &t->rings[t->nrings];
+    size_t scap = 2 * t->cap;
+    uint64_t from = shared->head > scap ? shared->head - scap : 0;
+    enum { MAX_OUTSIDE = 256 };
+    uint32_t tids[MAX_OUTSIDE];
+    unsigned ntids = 0;
+    for (uint64_t i = from; i < shared->head; i++) {
+        uint32_t tid = shared->ev[i % scap].tid;
+        unsigned k = 0;
+        while (k < ntids && tids[k] != tid)
+            k++;
+        if (k == ntids && ntids < MAX_OUTSIDE)
+            tids[ntids++] = tid;
+    }
+    for (unsigned k = 0; k < ntids; k++) {
+        thread_name(f, 1000000u + tids[k], "outside thread ", "", (long)tids[k], &first);
+        write_thread(f, t, shared, scap, tids[k], true, 1000000u + tids[k], end_ns, &first);
+    }
+    fputs("\n]}\n", f);
+    return ferror(f) ? -1 : 0;
+}

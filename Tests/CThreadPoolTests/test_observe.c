@@ -1,0 +1,612 @@
+/* Seeing inside a live pool (issue 14): stall reports, snapshots, thread
+ * hooks and traces. */
+#include "harness.h"
+
+#include "../../Sources/CThreadPool/pool.h"
+
+#include <pthread.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MS ((uint64_t)1000000u)
+
+/* Bounded wait for a condition (a missed event shows as a failed CHECK). */
+#define OB_WAIT_UNTIL(cond, ms)                                                                    \
+    ({                                                                                             \
+        uint64_t until_ = test_now_ns() + (uint64_t)(ms) * 1000000u;                               \
+        while (!(cond) && test_now_ns() < until_)                                                  \
+            test_sleep_us(200);                                                                    \
+        (cond);                                                                                    \
+    })
+
+/* ---- Stall reports ---------------------------------------------------- */
+
+enum { MAX_REPORTS = 16 };
+
+typedef struct stalls {
+    ctp_pool *pool;               /* set after create, for the snapshot in the callback */
+    pthread_mutex_t m;
+    int n;
+    ctp_stall_report r[MAX_REPORTS];
+    ctp_worker_state state_in_snapshot[MAX_REPORTS]; /* the reported worker's, from the callback */
+    const char *label_in_snapshot[MAX_REPORTS];
+} stalls;
+
+static void on_stall(const ctp_stall_report *r, void *ctx)
+{
+    stalls *s = ctx;
+    ctp_worker_state st = CTP_WORKER_PARKED;
+    const char *label = NULL;
+    ctp_pool *pool = s->pool;
+    if (pool != NULL && r->worker >= 0) {
+        ctp_worker_info info[8];
+        size_t n = 0;
+        if (ctp_pool_snapshot(pool, info, 8, &n) == CTP_OK && (size_t)r->worker < n) {
+            st = info[r->worker].state;
+            label = info[r->worker].label;
+        }
+    }
+    pthread_mutex_lock(&s->m);
+    if (s->n < MAX_REPORTS) {
+        s->r[s->n] = *r;
+        s->state_in_snapshot[s->n] = st;
+        s->label_in_snapshot[s->n] = label;
+    }
+    s->n++;
+    pthread_mutex_unlock(&s->m);
+}
+
+static int stall_count(stalls *s)
+{
+    pthread_mutex_lock(&s->m);
+    int n = s->n;
+    pthread_mutex_unlock(&s->m);
+    return n;
+}
+
+static ctp_pool *stall_pool(size_t workers, uint64_t stall_ns, stalls *s)
+{
+    memset(s, 0, sizeof *s);
+    pthread_mutex_init(&s->m, NULL);
+    ctp_config c;
+    ctp_config_init(&c);
+    c.workers = workers;
+    c.stall_ns = stall_ns;
+    c.on_stall = on_stall;
+    c.stall_ctx = s;
+    ctp_pool *p = NULL;
+    if (ctp_pool_create(&c, &p) != CTP_OK)
+        return NULL;
+    s->pool = p;
+    return p;
+}
+
+typedef struct spin_arg {
+    uint64_t ns;
+    _Atomic int worker; /* who ran it */
+    _Atomic int done;
+} spin_arg;
+
+static void spin_task(void *arg)
+{
+    spin_arg *a = arg;
+    atomic_store(&a->worker, ctp_worker_index());
+    uint64_t end = test_now_ns() + a->ns;
+    while (test_now_ns() < end)
+        test_sleep_us(500);
+    atomic_store(&a->done, 1);
+}
+
+/* One task that runs 10 x stall_ns is reported once, with its worker,
+ * label and elapsed time; a second one after it gives a second report. */
+void test_stall_task_reported_once(void)
+{
+    static stalls s;
+    ctp_pool *p = stall_pool(2, 20 * MS, &s);
+    CHECK(p != NULL);
+    for (int round = 0; round < 2; round++) {
+        spin_arg a = { .ns = 200 * MS };
+        atomic_init(&a.worker, -1);
+        atomic_init(&a.done, 0);
+        ctp_task_desc d;
+        ctp_task_desc_init(&d, spin_task, &a);
+        d.label = round == 0 ? "bot 17 update" : "second hang";
+        CHECK_OK(ctp_submit_desc(p, &d));
+        CHECK(OB_WAIT_UNTIL(atomic_load(&a.done), 10000));
+        test_sleep_us(30000); /* monitor periods after the end: no late report */
+        CHECK_EQ(stall_count(&s), round + 1);
+        ctp_stall_report *r = &s.r[round];
+        CHECK_EQ(r->kind, CTP_STALL_TASK);
+        CHECK_EQ(r->worker, atomic_load(&a.worker));
+        CHECK(r->fn == spin_task);
+        CHECK(r->arg == &a);
+        CHECK(r->label != NULL && strcmp(r->label, d.label) == 0);
+        CHECK(r->elapsed_ns >= 20 * MS);
+        /* The callback may take a snapshot: it shows the stalled run. */
+        CHECK_EQ(s.state_in_snapshot[round], CTP_WORKER_RUNNING);
+        CHECK(s.label_in_snapshot[round] == d.label);
+        fprintf(stderr, "  report %d after %.1f ms (stall_ns 20 ms)\n", round, (double)r->elapsed_ns / 1e6);
+    }
+    s.pool = NULL;
+    CHECK_OK(ctp_pool_destroy(p));
+}
+
+/* Seeds 002 and 003: every worker blocked in a long task while work waits.
+ * The queue stall is reported (once), besides each blocked task. */
+void test_stall_queue_all_workers_blocked(void)
+{
+    static stalls s;
+    ctp_pool *p = stall_pool(2, 20 * MS, &s);
+    CHECK(p != NULL);
+    gate g;
+    gate_init(&g);
+    for (int i = 0; i < 2; i++)
+        CHECK_OK(ctp_submit(p, CTP_PRIORITY_NORMAL, gate_task, &g));
+    wait_entered(&g, 2);
+    spin_arg a = { .ns = 0 };
+    atomic_init(&a.worker, -1);
+    atomic_init(&a.done, 0);
+    CHECK_OK(ctp_submit(p, CTP_PRIORITY_NORMAL, spin_task, &a));
+    bool queue_seen = false;
+    uint64_t until = test_now_ns() + 10000 * MS;
+    while (!queue_seen && test_now_ns() < until) {
+        test_sleep_us(1000);
+        pthread_mutex_lock(&s.m);
+        for (int i = 0; i < s.n && i < MAX_REPORTS; i++)
+            queue_seen = queue_seen || s.r[i].kind == CTP_STALL_QUEUE;
+        pthread_mutex_unlock(&s.m);
+    }
+    test_sleep_us(60000); /* several monitor periods: still one queue report */
+    gate_open(&g);
+    CHECK(OB_WAIT_UNTIL(atomic_load(&a.done), 10000));
+    s.pool = NULL;
+    CHECK_OK(ctp_pool_destroy(p));
+    CHECK(queue_seen);
+    int queue = 0, task = 0;
+    for (int i = 0; i < s.n && i < MAX_REPORTS; i++) {
+        if (s.r[i].kind == CTP_STALL_QUEUE) {
+            queue++;
+            CHECK_EQ(s.r[i].worker, -1);
+            CHECK(s.r[i].fn == NULL);
+            CHECK(s.r[i].queued >= 1);
+            CHECK(s.r[i].elapsed_ns >= 20 * MS);
+        } else {
+            task++;
+            CHECK(s.r[i].fn == gate_task);
+        }
+    }
+    CHECK_EQ(queue, 1);
+    CHECK_EQ(task, 2);
+}
+
+static void short_task(void *arg)
+{
+    atomic_fetch_add((_Atomic long *)arg, 1);
+}
+
+/* Tasks shorter than stall_ns are never reported, over 10,000 submits,
+ * single and batched, from outside and from tasks. */
+void test_stall_no_report_for_short_tasks(void)
+{
+    static stalls s;
+    ctp_pool *p = stall_pool(2, 250 * MS, &s);
+    CHECK(p != NULL);
+    _Atomic long ran = 0;
+    ctp_group *g;
+    CHECK_OK(ctp_group_create(p, &g));
+    for (int i = 0; i < 10000; i++) {
+        CHECK_OK(ctp_group_submit(g, CTP_PRIORITY_NORMAL, short_task, (void *)&ran));
+        if (i % 500 == 499) {
+            CHECK_OK(ctp_group_wait(g, CTP_WAIT_FOREVER));
+            test_sleep_us(2000); /* let the workers park now and then */
+        }
+    }
+    CHECK_OK(ctp_group_wait(g, CTP_WAIT_FOREVER));
+    CHECK_OK(ctp_group_destroy(g));
+    CHECK_EQ(atomic_load(&ran), 10000);
+    s.pool = NULL;
+    CHECK_OK(ctp_pool_destroy(p));
+    CHECK_EQ(s.n, 0);
+}
+
+/* An idle pool with stall detection on: the monitor parks with the workers
+ * (no wake-up of its own while they sleep), and wakes with them. */
+void test_stall_monitor_sleeps_while_idle(void)
+{
+    static stalls s;
+    ctp_pool *p = stall_pool(2, 1 * MS, &s); /* the shortest period there is */
+    CHECK(p != NULL);
+    wait_parked(p, 2);
+    CHECK(OB_WAIT_UNTIL(atomic_load(&p->monitor.idle), 5000));
+    uint64_t before = atomic_load(&p->monitor.wakeups);
+    ctp_stats st0, st1;
+    ctp_pool_stats(p, &st0);
+    test_sleep_us(200000); /* 200 periods */
+    ctp_pool_stats(p, &st1);
+    CHECK_EQ(atomic_load(&p->monitor.wakeups), before);
+    CHECK_EQ(st1.parks, st0.parks);
+    CHECK(atomic_load(&p->monitor.idle));
+    /* Work wakes it: a task of 20 periods is reported. */
+    spin_arg a = { .ns = 20 * MS };
+    atomic_init(&a.worker, -1);
+    atomic_init(&a.done, 0);
+    CHECK_OK(ctp_submit(p, CTP_PRIORITY_NORMAL, spin_task, &a));
+    CHECK(OB_WAIT_UNTIL(atomic_load(&a.done), 10000));
+    CHECK(atomic_load(&p->monitor.wakeups) > before);
+    CHECK(OB_WAIT_UNTIL(stall_count(&s) >= 1, 5000));
+    s.pool = NULL;
+    CHECK_OK(ctp_pool_destroy(p));
+}
+
+void test_stall_config_validation(void)
+{
+    ctp_config c;
+    ctp_config_init(&c);
+    CHECK_EQ(c.stall_ns, 0);
+    CHECK(c.on_stall == NULL && c.on_thread_start == NULL && c.on_thread_stop == NULL);
+    ctp_pool *p = NULL;
+    c.stall_ns = 1000; /* below 1 ms */
+    CHECK_EQ(ctp_pool_create(&c, &p), CTP_EINVAL);
+    CHECK(strstr(ctp_last_error_message(), "stall_ns") != NULL);
+    c.stall_ns = 2 * 3600 * 1000 * MS;
+    CHECK_EQ(ctp_pool_create(&c, &p), CTP_EINVAL);
+    c.stall_ns = 0;
+    c.on_stall = on_stall;
+    CHECK_EQ(ctp_pool_create(&c, &p), CTP_EINVAL);
+    CHECK(strstr(ctp_last_error_message(), "on_stall") != NULL);
+    ctp_task_desc d;
+    memset(&d, 0x5a, sizeof d);
+    ctp_task_desc_init(&d, short_task, NULL);
+    CHECK(d.label == NULL);
+}
+
+/* ---- Snapshot --------------------------------------------------------- */
+
+typedef struct labelled {
+    gate *g;
+    _Atomic int worker;
+} labelled;
+
+static void labelled_task(void *arg)
+{
+    labelled *l = arg;
+    atomic_store(&l->worker, ctp_worker_index());
+    gate_task(l->g);
+}
+
+static void snapshot_under_load(bool timed)
+{
+    ctp_config c;
+    ctp_config_init(&c);
+    c.workers = 2;
+    if (timed)
+        c.stall_ns = 3600 * 1000 * MS; /* on, never reached: tasks are timed */
+    ctp_pool *p = NULL;
+    CHECK_OK(ctp_pool_create(&c, &p));
+    size_t count = 0;
+    CHECK_OK(ctp_pool_snapshot(p, NULL, 0, &count));
+    CHECK_EQ(count, 2);
+    CHECK_EQ(ctp_pool_snapshot(p, NULL, 1, &count), CTP_EINVAL);
+    CHECK_EQ(ctp_pool_snapshot(NULL, NULL, 0, &count), CTP_EINVAL);
+    CHECK_EQ(ctp_pool_snapshot(p, NULL, 0, NULL), CTP_EINVAL);
+    wait_parked(p, 2);
+    ctp_worker_info info[2];
+    CHECK_OK(ctp_pool_snapshot(p, info, 2, &count));
+    for (int i = 0; i < 2; i++) {
+        CHECK_EQ(info[i].index, i);
+        CHECK_EQ(info[i].state, CTP_WORKER_PARKED);
+        CHECK(info[i].fn == NULL && info[i].label == NULL);
+        CHECK_EQ(info[i].running_ns, 0);
+    }
+    gate g;
+    gate_init(&g);
+    labelled la = { .g = &g }, lb = { .g = &g };
+    atomic_init(&la.worker, -1);
+    atomic_init(&lb.worker, -1);
+    ctp_task_desc d[2];
+    ctp_task_desc_init(&d[0], labelled_task, &la);
+    d[0].label = "alpha";
+    ctp_task_desc_init(&d[1], labelled_task, &lb);
+    d[1].label = "beta";
+    CHECK_OK(ctp_submit_batch(p, d, 2));
+    wait_entered(&g, 2);
+    test_sleep_us(2000);
+    CHECK_OK(ctp_pool_snapshot(p, info, 2, &count));
+    int wa = atomic_load(&la.worker), wb = atomic_load(&lb.worker);
+    CHECK(wa >= 0 && wb >= 0 && wa != wb);
+    CHECK_EQ(info[wa].state, CTP_WORKER_RUNNING);
+    CHECK_EQ(info[wb].state, CTP_WORKER_RUNNING);
+    CHECK(info[wa].label != NULL && strcmp(info[wa].label, "alpha") == 0);
+    CHECK(info[wb].label != NULL && strcmp(info[wb].label, "beta") == 0);
+    CHECK(info[wa].fn == labelled_task);
+    if (timed)
+        CHECK(info[wa].running_ns >= 2 * MS && info[wb].running_ns >= 2 * MS);
+    else
+        CHECK(info[wa].running_ns == 0);
+    uint64_t executed_before = info[0].executed + info[1].executed;
+    gate_open(&g);
+    wait_parked(p, 2);
+    CHECK(OB_WAIT_UNTIL(ctp_pool_snapshot(p, info, 2, &count) == CTP_OK && info[0].state == CTP_WORKER_PARKED &&
+                            info[1].state == CTP_WORKER_PARKED,
+                        5000));
+    CHECK_EQ(info[0].executed + info[1].executed, executed_before + 2);
+    CHECK(info[0].label == NULL && info[1].label == NULL);
+    CHECK_OK(ctp_pool_destroy(p));
+}
+
+void test_snapshot_during_load(void)
+{
+    snapshot_under_load(false);
+    if (test_failures == 0)
+        snapshot_under_load(true);
+}
+
+typedef struct nest {
+    ctp_pool *pool;
+    _Atomic int done;
+    const char *seen_inner, *seen_outer_after;
+    ctp_worker_state state_inner;
+} nest;
+
+static void inner_task(void *arg)
+{
+    nest *n = arg;
+    ctp_worker_info info[4];
+    size_t count;
+    if (ctp_pool_snapshot(n->pool, info, 4, &count) == CTP_OK) {
+        int me = ctp_worker_index();
+        n->seen_inner = me >= 0 ? info[me].label : NULL;
+        n->state_inner = me >= 0 ? info[me].state : CTP_WORKER_PARKED;
+    }
+}
+
+static void outer_task(void *arg)
+{
+    nest *n = arg;
+    ctp_group *g;
+    if (ctp_group_create(n->pool, &g) != CTP_OK)
+        return;
+    ctp_task_desc d;
+    ctp_task_desc_init(&d, inner_task, n);
+    d.label = "inner";
+    d.group = g;
+    ctp_submit_desc(n->pool, &d);
+    ctp_group_wait(g, CTP_WAIT_FOREVER); /* one worker: runs inner here, nested */
+    ctp_group_destroy(g);
+    ctp_worker_info info[4];
+    size_t count;
+    if (ctp_pool_snapshot(n->pool, info, 4, &count) == CTP_OK && ctp_worker_index() >= 0)
+        n->seen_outer_after = info[ctp_worker_index()].label;
+    atomic_store(&n->done, 1);
+}
+
+/* A task run nested inside another (a helping wait) shows while it runs,
+ * and the outer task shows again after it. */
+void test_snapshot_nested_runs(void)
+{
+    ctp_pool *p = make_pool(1);
+    CHECK(p != NULL);
+    nest n = { .pool = p };
+    atomic_init(&n.done, 0);
+    ctp_task_desc d;
+    ctp_task_desc_init(&d, outer_task, &n);
+    d.label = "outer";
+    CHECK_OK(ctp_submit_desc(p, &d)); /* not waited on with a group: this thread must not run it */
+    CHECK(OB_WAIT_UNTIL(atomic_load(&n.done), 10000));
+    CHECK(n.seen_inner != NULL && strcmp(n.seen_inner, "inner") == 0);
+    CHECK_EQ(n.state_inner, CTP_WORKER_RUNNING);
+    CHECK(n.seen_outer_after != NULL && strcmp(n.seen_outer_after, "outer") == 0);
+    CHECK_OK(ctp_pool_destroy(p));
+}
+
+/* ---- Thread hooks ------------------------------------------------------ */
+
+typedef struct hooks {
+    _Atomic int started, stopped, wrong_thread;
+} hooks;
+
+static void hook_start(int worker, void *ctx)
+{
+    hooks *h = ctx;
+    if (ctp_worker_index() != worker)
+        atomic_fetch_add(&h->wrong_thread, 1);
+    atomic_fetch_add(&h->started, 1);
+}
+
+static void hook_stop(int worker, void *ctx)
+{
+    hooks *h = ctx;
+    if (ctp_worker_index() != worker)
+        atomic_fetch_add(&h->wrong_thread, 1);
+    atomic_fetch_add(&h->stopped, 1);
+}
+
+void test_thread_start_stop_hooks(void)
+{
+    hooks h;
+    atomic_init(&h.started, 0);
+    atomic_init(&h.stopped, 0);
+    atomic_init(&h.wrong_thread, 0);
+    ctp_config c;
+    ctp_config_init(&c);
+    c.workers = 3;
+    c.on_thread_start = hook_start;
+    c.on_thread_stop = hook_stop;
+    c.thread_ctx = &h;
+    ctp_pool *p = NULL;
+    CHECK_OK(ctp_pool_create(&c, &p));
+    CHECK_EQ(atomic_load(&h.started), 3); /* every start before create returns */
+    CHECK_EQ(atomic_load(&h.stopped), 0);
+    CHECK_OK(ctp_pool_destroy(p));
+    CHECK_EQ(atomic_load(&h.stopped), 3); /* every stop before destroy returns */
+    CHECK_EQ(atomic_load(&h.wrong_thread), 0);
+}
+
+/* ---- Trace ------------------------------------------------------------- */
+
+/* The checker: valid JSON; per thread, B/E events properly nested (every E
+ * closes the innermost open span, nothing left open), timestamps not going
+ * backwards; the number of task spans equals the tasks run; the workers'
+ * tracks are named. Exit status 0 when all hold. */
+static const char trace_checker[] =
+    "import json, sys\n"
+    "doc = json.load(open(sys.argv[1]))\n"
+    "want = int(sys.argv[2]); workers = int(sys.argv[3])\n"
+    "ev = doc['traceEvents']\n"
+    "stacks = {}; last = {}; tasks = 0; names = set(); labels = set()\n"
+    "for e in ev:\n"
+    "    ph = e['ph']; tid = e.get('tid')\n"
+    "    if ph == 'M':\n"
+    "        if e['name'] == 'thread_name': names.add(tid)\n"
+    "        continue\n"
+    "    ts = float(e['ts'])\n"
+    "    assert ts >= last.get(tid, 0.0), ('time goes back', e)\n"
+    "    last[tid] = ts\n"
+    "    st = stacks.setdefault(tid, [])\n"
+    "    if ph == 'B':\n"
+    "        st.append(e)\n"
+    "        if e['cat'] == 'task': tasks += 1; labels.add(e['name'])\n"
+    "    elif ph == 'E':\n"
+    "        assert st, ('E without B', tid, e)\n"
+    "        st.pop()\n"
+    "    else:\n"
+    "        assert ph == 'i', e\n"
+    "for tid, st in stacks.items(): assert not st, ('left open', tid)\n"
+    "assert tasks == want, ('task spans', tasks, 'want', want)\n"
+    "for w in range(workers): assert w in names, ('unnamed worker', w)\n"
+    "if sys.argv[4] == '1': assert 'leaf' in labels and 'branch' in labels, labels\n"
+    "print('trace ok: %d task spans, %d threads' % (tasks, len(stacks)))\n";
+
+typedef struct tree {
+    ctp_pool *pool;
+    int depth;
+    _Atomic long *ran;
+} tree;
+
+static void tree_task(void *arg)
+{
+    tree *t = arg;
+    atomic_fetch_add(t->ran, 1);
+    if (t->depth == 0)
+        return;
+    ctp_group *g;
+    if (ctp_group_create(t->pool, &g) != CTP_OK)
+        return;
+    tree kids[2] = { { t->pool, t->depth - 1, t->ran }, { t->pool, t->depth - 1, t->ran } };
+    for (int i = 0; i < 2; i++) {
+        ctp_task_desc d;
+        ctp_task_desc_init(&d, tree_task, &kids[i]);
+        d.label = kids[i].depth == 0 ? "leaf" : "branch";
+        d.group = g;
+        ctp_submit_desc(t->pool, &d);
+    }
+    ctp_group_wait(g, CTP_WAIT_FOREVER);
+    ctp_group_destroy(g);
+}
+
+static int run_checker(const char *json, long want, int workers, int labels)
+{
+    char script[] = "/tmp/ctp_trace_check_XXXXXX";
+    int fd = mkstemp(script);
+    if (fd < 0)
+        return -1;
+    ssize_t w = write(fd, trace_checker, sizeof trace_checker - 1);
+    close(fd);
+    if (w != (ssize_t)(sizeof trace_checker - 1))
+        return -1;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "python3 %s %s %ld %d %d 1>&2", script, json, want, workers, labels);
+    int rc = system(cmd);
+    unlink(script);
+    return rc;
+}
+
+/* A traced run of fork-join trees (nested spans on workers, and on this
+ * thread while it helps) and outside submissions: the JSON parses, spans
+ * nest per thread, and there is one task span per task run. */
+void test_trace_json_nested(void)
+{
+    ctp_pool *p = make_pool(2);
+    CHECK(p != NULL);
+    CHECK_EQ(ctp_trace_start(NULL, 100), CTP_EINVAL);
+    CHECK_EQ(ctp_trace_start(p, 0), CTP_EINVAL);
+    CHECK_EQ(ctp_trace_stop(p, "/tmp/x.json"), CTP_EINVAL); /* none running */
+    CHECK_OK(ctp_trace_start(p, 1 << 16));
+    CHECK_EQ(ctp_trace_start(p, 100), CTP_EINVAL); /* already running */
+    _Atomic long ran = 0;
+    ctp_group *g;
+    CHECK_OK(ctp_group_create(p, &g));
+    tree roots[8];
+    for (int i = 0; i < 8; i++) {
+        roots[i] = (tree){ p, 4, &ran };
+        ctp_task_desc d;
+        ctp_task_desc_init(&d, tree_task, &roots[i]);
+        d.label = "branch";
+        d.group = g;
+        CHECK_OK(ctp_submit_desc(p, &d));
+        if (i % 2 == 1)
+            CHECK_OK(ctp_group_wait(g, CTP_WAIT_FOREVER)); /* this thread helps */
+    }
+    CHECK_OK(ctp_group_wait(g, CTP_WAIT_FOREVER));
+    CHECK_OK(ctp_group_destroy(g));
+    long total = atomic_load(&ran);
+    CHECK_EQ(total, 8 * 31);
+    /* A path that cannot be created: refused, and the trace goes on. */
+    CHECK_EQ(ctp_trace_stop(p, "/nonexistent-dir/trace.json"), CTP_EINVAL);
+    CHECK_OK(ctp_submit(p, CTP_PRIORITY_NORMAL, short_task, (void *)&ran));
+    wait_parked(p, 2);
+    CHECK_EQ(atomic_load(&ran), total + 1);
+    char path[] = "/tmp/ctp_trace_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    CHECK_OK(ctp_trace_stop(p, path));
+    CHECK_EQ(ctp_trace_stop(p, path), CTP_EINVAL); /* stopped */
+    int rc = run_checker(path, total + 1, 2, 1);
+    if (rc != 0)
+        fprintf(stderr, "  trace checker failed (%d) on %s\n", rc, path);
+    else
+        unlink(path);
+    CHECK_EQ(rc, 0);
+    /* Tracing again after a stop works; a pool destroyed while tracing drops it. */
+    CHECK_OK(ctp_trace_start(p, 64));
+    CHECK_OK(ctp_pool_destroy(p));
+}
+
+/* A ring smaller than the run: the oldest events fall out, spans whose
+ * begin was lost are dropped, and what is written still nests. */
+void test_trace_small_ring_still_nests(void)
+{
+    ctp_pool *p = make_pool(2);
+    CHECK(p != NULL);
+    CHECK_OK(ctp_trace_start(p, 50));
+    _Atomic long ran = 0;
+    ctp_group *g;
+    CHECK_OK(ctp_group_create(p, &g));
+    tree root = { p, 6, &ran };
+    ctp_task_desc d;
+    ctp_task_desc_init(&d, tree_task, &root);
+    d.label = "branch";
+    d.group = g;
+    CHECK_OK(ctp_submit_desc(p, &d));
+    CHECK_OK(ctp_group_wait(g, CTP_WAIT_FOREVER));
+    CHECK_OK(ctp_group_destroy(g));
+    char path[] = "/tmp/ctp_trace_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    CHECK_OK(ctp_trace_stop(p, path));
+    /* Not every task fits: check nesting only (want = spans actually written). */
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL);
+    long spans = 0;
+    char buf[4096];
+    while (fgets(buf, sizeof buf, f) != NULL)
+        spans += strstr(buf, "\"cat\":\"task\"") != NULL;
+    fclose(f);
+    CHECK(spans > 0 && spans < 127);
+    int rc = run_checker(path, spans, 2, 0);
+    CHECK_EQ(rc, 0);
+    unlink(path);
+    CHECK_OK(ctp_pool_destroy(p));
+}
