@@ -17,6 +17,17 @@ uint64_t ctpb_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* A small number per thread (1, 2, ...), for the timeline's lanes. */
+static _Atomic uint32_t next_lane = 1;
+static _Thread_local uint32_t my_lane;
+
+static uint32_t lane(void)
+{
+    if (my_lane == 0)
+        my_lane = atomic_fetch_add_explicit(&next_lane, 1, memory_order_relaxed); /* relaxed: a unique id */
+    return my_lane;
+}
+
 uint64_t ctpb_thread_cpu_ns(void)
 {
     struct timespec ts;
@@ -72,6 +83,7 @@ typedef struct run_state {
     int16_t *node;
     uint64_t *submit, *start, *end;
     uint64_t *cpu;         /* each body's thread CPU time, for the ideal */
+    uint32_t *lane;        /* the thread that ran it (lane()) */
     _Atomic uint32_t *ran; /* relaxed counts; read after pool->run returned */
     action *actions;       /* 2 slots per item */
     uint8_t *nact;
@@ -80,6 +92,7 @@ typedef struct run_state {
     uint8_t rb_prio[64];
     int16_t rb_node[64];
     uint64_t rb_submit[64], rb_start[64], rb_end[64], rb_cpu[64];
+    uint32_t rb_lane[64];
     _Atomic uint32_t rb_ran[64];
 } run_state;
 
@@ -91,6 +104,7 @@ static void update_item(void *ctx, size_t i)
     s->nact[i] = (uint8_t)world_update_bot(&s->w, s->bot_of[i], s->tick, &s->actions[2 * i]);
     s->cpu[i] = ctpb_thread_cpu_ns() - c0;
     s->start[i] = t0;
+    s->lane[i] = lane();
     s->end[i] = ctpb_now_ns();
 }
 
@@ -102,6 +116,7 @@ static void rebuild_item(void *ctx, size_t i)
     world_rebuild_zone(&s->w, (int)i);
     s->rb_cpu[i] = ctpb_thread_cpu_ns() - c0;
     s->rb_start[i] = t0;
+    s->rb_lane[i] = lane();
     s->rb_end[i] = ctpb_now_ns();
 }
 
@@ -114,6 +129,7 @@ static void free_state(run_state *s)
     free(s->start);
     free(s->end);
     free(s->cpu);
+    free(s->lane);
     free((void *)s->ran);
     free(s->actions);
     free(s->nact);
@@ -171,7 +187,9 @@ static int run_rebuild(run_state *s, const ctpb_pool *pool, ctpb_bots_result *ou
         s->rb_node[i] = (int16_t)s->w.zones[i].node;
         atomic_store_explicit(&s->rb_ran[i], 0, memory_order_relaxed);
     }
-    ctpb_batch b = { (size_t)zones, rebuild_item, s, s->rb_prio, s->rb_node, s->rb_submit };
+    static const char *const labels[] = { "zone rebuild", "zone rebuild", "zone rebuild", "zone rebuild",
+                                          "zone rebuild" };
+    ctpb_batch b = { (size_t)zones, rebuild_item, s, s->rb_prio, s->rb_node, s->rb_submit, labels };
     if (pool->run(pool->impl, &b) != 0)
         return -3;
     for (int i = 0; i < zones; i++) {
@@ -209,6 +227,7 @@ struct ctpb_bots_state {
     size_t cap[CTPB_CLASSES];
     samples lat[CTPB_CLASSES], cost;
     samples crit_tick, crit_bound; /* this tick's CRITICAL CPU times; the bounds */
+    int timeline_at;                /* the measured tick recorded in full */
     int k, total; /* ticks run (warm-up included), and in all */
     int rc;       /* sticky: once a tick failed, every later call returns it */
 };
@@ -261,6 +280,29 @@ static int crit_bound(ctpb_bots_state *st, size_t count)
     return 0;
 }
 
+/* The timeline of this tick (updates, and the rebuild if it had one). */
+static int record_timeline(ctpb_bots_state *st, size_t count, uint64_t tick_start)
+{
+    run_state *s = st->s;
+    int zones = s->tick % 2 == 0 ? s->w.nzones : 0;
+    ctpb_timeline_item *items = malloc((count + (size_t)zones + 1) * sizeof *items);
+    if (!items)
+        return -1;
+    size_t n = 0;
+    for (int i = 0; i < zones; i++)
+        items[n++] = (ctpb_timeline_item){ s->rb_submit[i] - tick_start, s->rb_start[i] - tick_start,
+                                           s->rb_end[i] - tick_start, s->rb_lane[i], CTPB_CLASSES };
+    for (size_t i = 0; i < count; i++)
+        items[n++] = (ctpb_timeline_item){ s->submit[i] - tick_start, s->start[i] - tick_start,
+                                           s->end[i] - tick_start, s->lane[i], s->prio[i] };
+    free(st->out.timeline);
+    st->out.timeline = items;
+    st->out.timeline_count = n;
+    st->out.timeline_tick = st->timeline_at;
+    st->out.timeline_main_lane = lane();
+    return 0;
+}
+
 /* Tick number st->k + 1. */
 static int run_tick(ctpb_bots_state *st)
 {
@@ -285,7 +327,9 @@ static int run_tick(ctpb_bots_state *st)
         in_pool += ctpb_now_ns() - t0; /* includes the short check loop: not counted as serial */
     }
 
-    ctpb_batch b = { count, update_item, s, s->prio, s->node, s->submit };
+    static const char *const labels[] = { "emergency update", "high update", "medium update", "low update",
+                                          "idle update" };
+    ctpb_batch b = { count, update_item, s, s->prio, s->node, s->submit, labels };
     uint64_t t0 = ctpb_now_ns();
     if (pool->run(pool->impl, &b) != 0)
         return -3;
@@ -323,6 +367,8 @@ static int run_tick(ctpb_bots_state *st)
     }
     if (measuring && crit_bound(st, count) != 0)
         rc = -2;
+    if (measuring && k - cfg->warmup_ticks == st->timeline_at && record_timeline(st, count, tick_start) != 0)
+        rc = -2;
     uint64_t drain_from = ctpb_now_ns();
     for (size_t i = 0; i < count; i++)
         for (int a = 0; a < s->nact[i]; a++) {
@@ -339,6 +385,8 @@ static int run_tick(ctpb_bots_state *st)
          * drain the actions) */
         uint64_t serial = tick > in_pool ? tick - in_pool : 0;
         out->tick_ns[t] = tick;
+        if (t == st->timeline_at)
+            out->timeline_tick_ns = tick;
         out->tick_wake_ns[t] = count && first_start > first_submit ? first_start - first_submit : 0;
         out->tick_work_ns[t] = serial + rb_sum + up_sum;
         out->tick_ideal_ns[t] =
@@ -387,10 +435,11 @@ int ctpb_bots_begin(const ctpb_bots_config *cfg, const ctpb_pool *pool, ctpb_bot
     s->start = malloc(n * sizeof(uint64_t));
     s->end = malloc(n * sizeof(uint64_t));
     s->cpu = malloc(n * sizeof(uint64_t));
+    s->lane = malloc(n * sizeof(uint32_t));
     s->ran = calloc(n, sizeof *s->ran);
     s->actions = malloc(2 * n * sizeof *s->actions);
     s->nact = malloc(n);
-    int bad = !s->bot_of || !s->prio || !s->node || !s->submit || !s->start || !s->end || !s->cpu || !s->ran || !s->actions ||
+    int bad = !s->bot_of || !s->prio || !s->node || !s->submit || !s->start || !s->end || !s->cpu || !s->lane || !s->ran || !s->actions ||
               !s->nact;
     for (int c = 0; c < CTPB_CLASSES; c++)
         bad |= !(s->due[c] = malloc(n * sizeof(uint32_t)));
@@ -408,6 +457,12 @@ int ctpb_bots_begin(const ctpb_bots_config *cfg, const ctpb_pool *pool, ctpb_bot
     }
     for (int c = 0; c < CTPB_CLASSES; c++)
         st->cap[c] = (class_budget[c] * n + 999) / 1000;
+    /* The middle measured tick, moved to a rebuild tick (even tick number). */
+    st->timeline_at = cfg->ticks / 2;
+    if ((cfg->warmup_ticks + st->timeline_at + 1) % 2 != 0)
+        st->timeline_at += st->timeline_at + 1 < cfg->ticks ? 1 : -1;
+    if (st->timeline_at < 0)
+        st->timeline_at = 0;
     *state = st;
     return 0;
 }
@@ -521,6 +576,7 @@ void ctpb_bots_result_free(ctpb_bots_result *r)
         free(r->latency_ns[c]);
     free(r->cost_ns);
     free(r->crit_bound_ns);
+    free(r->timeline);
     memset(r, 0, sizeof *r);
 }
 

@@ -1,6 +1,7 @@
 /* Micro-benchmark kernels; see include/ctp_bench.h. */
 #define _GNU_SOURCE
 #include "ctp_bench.h"
+#include "ctp_bots.h"
 
 #include <ctp/ctp.h>
 
@@ -534,5 +535,78 @@ int ctpb_zones(const char *topology, int numa_off, int steady, size_t workers, i
     free(zs);
     free(slices);
     free(descs);
+    return 0;
+}
+
+/* ---- what a trace costs ---- */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* One burst of single submits, or fib(fib_n) (fib_n > 0), traced or not:
+ * seconds, or < 0 on an error. */
+static double trace_cost_run(size_t workers, size_t tasks, int fib_n, int traced)
+{
+    ctpb_pool pool;
+    if (ctpb_pool_ctp(workers, NULL, 0, &pool) != 0)
+        return -1;
+    ctp_pool *p = ctpb_pool_ctp_handle(&pool);
+    double seconds = -1;
+    if (traced && ctp_trace_start(p, 65536) != CTP_OK)
+        goto out;
+    if (fib_n > 0) {
+        long v;
+        seconds = pool.fib(pool.impl, fib_n, &v);
+    } else {
+        ctp_stats st;
+        ctp_pool_stats(p, &st);
+        uint64_t base = st.executed;
+        uint64_t t0 = now_ns();
+        for (size_t i = 0; i < tasks; i++)
+            while (ctp_submit(p, CTP_PRIORITY_NORMAL, empty_task, NULL) != CTP_OK)
+                ;
+        do {
+            ctp_pool_stats(p, &st);
+        } while (st.executed < base + tasks);
+        seconds = (double)(now_ns() - t0) / 1e9;
+    }
+    if (traced && ctp_trace_stop(p, "/dev/null") != CTP_OK)
+        seconds = -1;
+out:
+    pool.destroy(pool.impl);
+    return seconds;
+}
+
+int ctpb_trace_cost(size_t workers, size_t tasks, int fib_n, int reps, ctpb_trace_cost_result *out)
+{
+    enum { MAX_REPS = 32 };
+    if (reps < 1 || reps > MAX_REPS || tasks == 0 || fib_n < 2)
+        return CTP_EINVAL;
+    double b_off[MAX_REPS], b_on[MAX_REPS], f_off[MAX_REPS], f_on[MAX_REPS];
+    for (int r = 0; r < reps; r++) {
+        /* Alternate which goes first, so drift hits both alike. */
+        for (int k = 0; k < 2; k++) {
+            int traced = (k + r) % 2;
+            double b = trace_cost_run(workers, tasks, 0, traced);
+            double f = trace_cost_run(workers, 0, fib_n, traced);
+            if (b <= 0 || f <= 0)
+                return CTP_ENOMEM;
+            (traced ? b_on : b_off)[r] = (double)tasks / b / 1e6;
+            (traced ? f_on : f_off)[r] = f * 1e3;
+        }
+    }
+    out->burst_off_mps = median(b_off, reps);
+    out->burst_on_mps = median(b_on, reps);
+    out->fib_off_ms = median(f_off, reps);
+    out->fib_on_ms = median(f_on, reps);
     return 0;
 }

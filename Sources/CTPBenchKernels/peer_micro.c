@@ -56,7 +56,7 @@ static int run_one(const ctpb_pool *pool, micro_ctx *m, uint64_t *submit)
 {
     uint8_t prio = 1;
     int16_t node = -1;
-    ctpb_batch b = { 1, timed_item, m, &prio, &node, submit };
+    ctpb_batch b = { 1, timed_item, m, &prio, &node, submit, NULL };
     return pool->run(pool->impl, &b);
 }
 
@@ -108,7 +108,7 @@ int ctpb_peer_burst(const ctpb_pool *pool, size_t tasks, ctpb_peer_burst_result 
     int rc = -1;
     if (batch_arrays_init(&a, tasks)) {
         micro_ctx m = { 0 };
-        ctpb_batch b = { tasks, empty_item, &m, a.prio, a.node, a.submit };
+        ctpb_batch b = { tasks, empty_item, &m, a.prio, a.node, a.submit, NULL };
         double cpu0, csw0, cpu1, csw1;
         usage(&cpu0, &csw0);
         uint64_t t0 = ctpb_now_ns();
@@ -222,7 +222,7 @@ int ctpb_peer_tick(const ctpb_pool *pool, const uint32_t *cost_ns, size_t tasks,
         atomic_init(&t.work_ns, 0);
         atomic_init(&t.longest_ns, 0);
         atomic_init(&t.done, 0);
-        ctpb_batch b = { tasks, tick_item, &t, a.prio, a.node, a.submit };
+        ctpb_batch b = { tasks, tick_item, &t, a.prio, a.node, a.submit, NULL };
         sleep_us(pause_us);
         uint64_t t0 = ctpb_now_ns();
         rc = pool->run(pool->impl, &b);

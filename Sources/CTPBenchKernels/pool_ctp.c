@@ -47,6 +47,8 @@ static int ctp_run(void *self, const ctpb_batch *b)
         p->descs[i].priority = (ctp_priority)b->priority[i];
         p->descs[i].node = b->node[i];
         p->descs[i].group = p->group;
+        /* Labels name the work in traces and stall reports. */
+        p->descs[i].label = b->labels != NULL ? b->labels[b->priority[i] % 5] : NULL;
     }
     uint64_t now = ctpb_now_ns();
     for (size_t i = 0; i < b->count; i++)
@@ -183,4 +185,9 @@ int ctpb_pool_ctp(size_t workers, const char *topology, int numa_off, ctpb_pool 
         .destroy = ctp_destroy,
     };
     return CTP_OK;
+}
+
+ctp_pool *ctpb_pool_ctp_handle(const ctpb_pool *pool)
+{
+    return pool->run == ctp_run ? ((ctp_bench_pool *)pool->impl)->pool : NULL;
 }

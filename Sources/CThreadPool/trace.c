@@ -283,7 +283,7 @@ int ctp__trace_write(const ctp__trace *t, const char *name, uint64_t end_ns, FIL
             tids[ntids++] = tid;
     }
     for (unsigned k = 0; k < ntids; k++) {
-        thread_name(f, 1000000u + tids[k], "outside thread ", "", (long)tids[k], &first);
+        thread_name(f, 1000000u + tids[k], "outside thread ", "", -1, &first);
         write_thread(f, t, shared, scap, tids[k], true, 1000000u + tids[k], end_ns, &first);
     }
     fputs("\n]}\n", f);

@@ -53,6 +53,7 @@ struct BotRun: Codable {
     var ticksPerSecond: Double          // measured ticks / wall seconds
     var wake: LatencySummary            // tick's first submit to first start, us
     var latency: [LatencySummary]       // submit-to-start by class, us
+    var critBound: LatencySummary       // lower bound on CRITICAL submit-to-start for this pool's threads, us
     var cost: LatencySummary            // one update body, us
     var costMeanMicros: Double
     var late: [UInt64]                  // by class, past 10/50/200/1000 ms
@@ -105,7 +106,7 @@ struct BotRun: Codable {
         func sumD(_ f: (ctpb_bots_result) -> Double) -> Double { results.reduce(0) { $0 + f($1) } }
         let t = results.reduce(0) { $0 + Int($1.ticks) }
         var tickNs: [UInt64] = [], idealNs: [UInt64] = [], workNs: [UInt64] = [], wakeNs: [UInt64] = []
-        var lat: [[UInt64]] = Array(repeating: [], count: 4), costs: [UInt64] = []
+        var lat: [[UInt64]] = Array(repeating: [], count: 4), costs: [UInt64] = [], bound: [UInt64] = []
         var reps: [BotRepetition] = []
         for r in results {
             let n = Int(r.ticks)
@@ -120,6 +121,7 @@ struct BotRun: Codable {
             wakeNs += samples(r.tick_wake_ns, n)
             for c in 0..<4 { lat[c] += classSamples(r, c) }
             costs += samples(r.cost_ns, Int(r.cost_count))
+            bound += samples(r.crit_bound_ns, Int(r.crit_bound_count))
         }
         self.pool = pool
         self.bots = bots
@@ -136,6 +138,7 @@ struct BotRun: Codable {
         ticksPerSecond = wall > 0 ? Double(t) / wall : 0
         wake = LatencySummary(nanoseconds: wakeNs)
         latency = lat.map { LatencySummary(nanoseconds: $0) }
+        critBound = LatencySummary(nanoseconds: bound)
         cost = LatencySummary(nanoseconds: costs)
         costMeanMicros = costs.isEmpty ? 0 : Double(costs.reduce(0, +)) / Double(costs.count) / 1000
         late = [sum { $0.late.0 }, sum { $0.late.1 }, sum { $0.late.2 }, sum { $0.late.3 }]
@@ -223,10 +226,10 @@ enum BotTables {
         } else {
             var t = Table(title: "\(n) bots, real time: tail, wake-up, CPU\(pooled)",
                           header: ["pool", "tick p50 ms", "p99", "max", ">50ms", "wake p99 us", "CRIT p99 us",
-                                   "late", "stranded", "CPU s/s", "CPU/work", "idle CPU", "csw/worker/s"])
+                                   "bound", "late", "stranded", "CPU s/s", "CPU/work", "idle CPU", "csw/worker/s"])
             for r in runs {
                 t.add([r.pool, ms(r.tick.p50), ms(r.tick.p99), ms(r.tick.max), "\(r.ticksOverBudget)",
-                       us(r.wake.p99), us(r.latency[0].p99),
+                       us(r.wake.p99), us(r.latency[0].p99), us(r.critBound.p99),
                        "\(r.late.reduce(0, +))", "\(r.stranded)", fmt(r.cpuPerSecond, 3), fmt(r.cpuOverWork, 2),
                        fmt(r.idleCpuShare * 100, 1) + "%", fmt(r.contextSwitchesPerWorkerPerSecond, 0)])
             }

@@ -1,5 +1,6 @@
 #if Benchmark // the whole file; see the trait in Package.swift
 import ArgumentParser
+import CThreadPool
 import CTPBenchKernels
 import Foundation
 
@@ -54,6 +55,12 @@ struct Bots: ParsableCommand {
 
     @Option(help: "Write a Markdown report with the tables and SVG charts to this file.")
     var report: String?
+
+    @Option(help: "Write a Chrome trace (JSON: open it in ui.perfetto.dev or chrome://tracing) of ctp's measured ticks, first repetition of the first world size, to this file.")
+    var trace: String?
+
+    @Option(help: "Write an SVG of one tick (the middle measured tick of the first repetition, first world size) for every pool: one lane per thread, tasks coloured by class.")
+    var timeline: String?
 
     func validate() throws {
         let known = Set(allPeers.map(\.name))
@@ -179,6 +186,12 @@ struct Bots: ParsableCommand {
                 _ = ctpb_bots_step(states[i], Int32(warm))
                 leaveTurn(i)
             }
+            // The trace covers ctp's measured ticks (its pool idles during the others' turns).
+            var traced: OpaquePointer? = nil
+            if rep == 0, n == bots.first, trace != nil, let i = specs.firstIndex(where: { $0.name == "ctp" }),
+               let h = ctpb_pool_ctp_handle(pools + i) {
+                if ctp_trace_start(h, 1 << 19) == CTP_OK { traced = h }
+            }
             var done = 0
             while done < measured {
                 let b = min(block, measured - done)
@@ -190,6 +203,11 @@ struct Bots: ParsableCommand {
                     reporter.update("repetition \(rep + 1)/\(repetitions) · \(specs[i].name) · tick \(done + b)/\(measured)")
                 }
                 done += b
+            }
+            if let traced, let trace {
+                let rc = ctp_trace_stop(traced, trace)
+                if rc != CTP_OK { failures.append("could not write the trace to \(trace) (\(rc))") }
+                else { print("Trace of ctp's \(measured) measured ticks at \(n) bots written to \(trace).") }
             }
             for i in order {
                 var r = ctpb_bots_result()
@@ -209,6 +227,13 @@ struct Bots: ParsableCommand {
                 }
                 results[i].append(r)
             }
+        }
+        if let timeline, n == bots.first {
+            let lanes = specs.indices.filter { !broken.contains($0) && !results[$0].isEmpty }.map { i in
+                TickTimeline(pool: specs[i].name, result: results[i][0])
+            }
+            try TickTimeline.svg(lanes, bots: n).write(toFile: timeline, atomically: true, encoding: .utf8)
+            print("Timeline of tick \(lanes.first.map { $0.tick + 1 } ?? 0) at \(n) bots written to \(timeline).")
         }
         var runs = specs.indices.filter { !broken.contains($0) }.map { i in
             BotRun(pool: specs[i].name, bots: n, flatOut: flatOut, threads: pools[i].threads, results: results[i])

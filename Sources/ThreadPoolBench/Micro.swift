@@ -65,6 +65,15 @@ struct Micro: ParsableCommand {
         var tick: [TickRun]
     }
 
+    /// ctp_trace_start's cost: medians of interleaved repetitions.
+    struct TraceCost: Codable {
+        var repetitions: Int
+        var burstOffMillionPerSecond: Double
+        var burstOnMillionPerSecond: Double
+        var fibOffMillis: Double
+        var fibOnMillis: Double
+    }
+
     struct Results: Codable {
         var machine: String
         var workers: Int
@@ -88,6 +97,7 @@ struct Micro: ParsableCommand {
         var asyncOnGlobalSeconds: Double
         var tickPauseMicros: UInt32
         var tick: [TickRun]
+        var trace: TraceCost
     }
 
     struct ZoneRun: Codable {
@@ -143,6 +153,16 @@ struct Micro: ParsableCommand {
             bestEnd = min(bestEnd, single.total_seconds)
             bestBatch = min(bestBatch, batched.submit_seconds)
         }
+
+        let traceReps = max(reps, 3)
+        progress("trace cost: \(burst)-task burst and fib(\(fibN)), without and with a trace, \(traceReps) interleaved repetitions")
+        var tc = ctpb_trace_cost_result()
+        guard ctpb_trace_cost(w, burst, Int32(fibN), Int32(traceReps), &tc) == 0 else {
+            throw ValidationError("trace cost run failed")
+        }
+        let traceCost = TraceCost(repetitions: traceReps, burstOffMillionPerSecond: tc.burst_off_mps,
+                                  burstOnMillionPerSecond: tc.burst_on_mps, fibOffMillis: tc.fib_off_ms,
+                                  fibOnMillis: tc.fib_on_ms)
 
         let trickleTasks = quick ? 300 : 1000
         progress("trickle: one 20 us task per ms, \(trickleTasks) tasks, pool vs bare condvar thread")
@@ -241,25 +261,38 @@ struct Micro: ParsableCommand {
         sw.add(["task group on the pool (ms)", fmt(asyncTimes.pool * 1000), fmt(asyncTimes.global / asyncTimes.pool, 2)])
         sw.add(["task group on the global executor (ms)", fmt(asyncTimes.global * 1000), "1.00"])
         print(sw.render())
+        var tt = Table(title: "Tracing: ctp without and with ctp_trace_start (fresh pool per run, median of " +
+                       "\(traceReps) interleaved repetitions)", header: ["", "no trace", "tracing", "on / off"])
+        tt.add(["burst of \(burst) single submits (M/s)", fmt(tc.burst_off_mps, 2), fmt(tc.burst_on_mps, 2),
+                fmt(tc.burst_on_mps / tc.burst_off_mps, 2)])
+        tt.add(["fib(\(fibN)), a group per call (ms)", fmt(tc.fib_off_ms, 1), fmt(tc.fib_on_ms, 1),
+                fmt(tc.fib_on_ms / tc.fib_off_ms, 2)])
+        print(tt.render())
         print(renderPeerMicro(peerRuns, fibN: fibN, fibSequential: fibSeq, loopSequential: loopSeq))
         print(renderTickScenario(tickRuns, options: tickOptions, workers: w))
 
         if let json {
+            let submitRate: Double = Double(burst) / bestSingle
+            let endRate: Double = Double(burst) / bestEnd
+            let batchRate: Double = Double(burst) / bestBatch
+            let swiftRate: Double = Double(swiftTasks) / swiftBest
+            let cRate: Double = Double(swiftTasks) / cBest
+            let trickleCsw: Double = tr.context_switches / tr.tasks
             let r = Results(machine: machineDescription(), workers: w, wakeCtp: wakeCtp, wakeCondvar: wakeCv,
-                            burstSubmitPerSecond: Double(burst) / bestSingle,
-                            burstEndToEndPerSecond: Double(burst) / bestEnd,
-                            burstBatchSubmitPerSecond: Double(burst) / bestBatch,
+                            burstSubmitPerSecond: submitRate,
+                            burstEndToEndPerSecond: endRate,
+                            burstBatchSubmitPerSecond: batchRate,
                             burstContextSwitchesPerTask: csPerTask,
                             fibSequentialSeconds: fibSeq,
                             trickleOverheadMicrosPerTask: overhead,
                             trickleFloorOverheadMicrosPerTask: floorOverhead,
-                            trickleContextSwitchesPerTask: tr.context_switches / tr.tasks,
+                            trickleContextSwitchesPerTask: trickleCsw,
                             idleCpuSecondsPerSecond: idle, sequentialForSeconds: loopSeq, peers: peerRuns,
                             zones: zoneRuns,
-                            swiftSubmitPerSecond: Double(swiftTasks) / swiftBest,
-                            cSubmitPerSecondSameRun: Double(swiftTasks) / cBest,
+                            swiftSubmitPerSecond: swiftRate,
+                            cSubmitPerSecondSameRun: cRate,
                             asyncOnPoolSeconds: asyncTimes.pool, asyncOnGlobalSeconds: asyncTimes.global,
-                            tickPauseMicros: tickPauseUs, tick: tickRuns)
+                            tickPauseMicros: tickPauseUs, tick: tickRuns, trace: traceCost)
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             try enc.encode(r).write(to: URL(fileURLWithPath: json))

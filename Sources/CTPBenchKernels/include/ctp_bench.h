@@ -29,6 +29,17 @@ typedef struct ctpb_burst_result {
  * batch <= 1, else ctp_submit_batch of `batch`). */
 int ctpb_burst(size_t workers, size_t tasks, size_t batch, ctpb_burst_result *out);
 
+typedef struct ctpb_trace_cost_result {
+    double burst_off_mps, burst_on_mps; /* single-submit burst, tasks per second / 1e6 (median) */
+    double fib_off_ms, fib_on_ms;       /* fib(n) with a group per call (median) */
+} ctpb_trace_cost_result;
+
+/* What a trace costs: `reps` interleaved repetitions of a burst of `tasks`
+ * single submits and of fib(fib_n), each on a fresh pool of `workers`, with
+ * no trace and with ctp_trace_start running (rings of 65536 events; the
+ * JSON is written to /dev/null after the timed part). 0 or a ctp error. */
+int ctpb_trace_cost(size_t workers, size_t tasks, int fib_n, int reps, ctpb_trace_cost_result *out);
+
 /* fib(n) by plain recursion: the reference for each pool's fork-join fib. */
 double ctpb_fib_sequential(int n, long *value);
 

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ctp/ctp.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -37,6 +39,8 @@ typedef struct ctpb_batch {
                                 before it hands item i to its runtime (a pool that
                                 hands over the whole batch at once stamps every item
                                 with that moment) */
+    const char *const *labels; /* optional: a static name per priority (5), for
+                                  runtimes that label tasks (ctp's traces) */
 } ctpb_batch;
 
 /** A runtime under test. `run` returns only when every item has run, with
@@ -76,6 +80,16 @@ typedef struct ctpb_bots_config {
     size_t workers;     /* threads the ideal tick divides the work by (0 = pool->threads) */
 } ctpb_bots_config;
 
+/** One item of the recorded tick (ctpb_bots_result.timeline): times from
+ *  the tick's start. kind: the update class (CTPB_EMERGENCY .. CTPB_LOW), or
+ *  CTPB_CLASSES for a zone rebuild. lane: the thread that ran it (a small
+ *  number per thread, the same for a thread in every pool and tick). */
+typedef struct ctpb_timeline_item {
+    uint64_t submit_ns, start_ns, end_ns;
+    uint32_t lane;
+    uint8_t kind;
+} ctpb_timeline_item;
+
 /** Everything one run measured. Arrays are owned by the result: free with
  *  ctpb_bots_result_free. Times in nanoseconds unless named seconds. */
 typedef struct ctpb_bots_result {
@@ -97,6 +111,13 @@ typedef struct ctpb_bots_result {
                                                  CRITICAL updates (bots_run.c, crit_bound): no
                                                  non-preemptive schedule of them does better */
     size_t crit_bound_count;
+    /* One measured tick in full (the same tick of the same world for every
+     * pool: the middle one, a rebuild tick), for the timeline picture. */
+    ctpb_timeline_item *timeline;
+    size_t timeline_count;
+    int timeline_tick;                        /* its index among the measured ticks */
+    uint64_t timeline_tick_ns;                /* its length */
+    uint32_t timeline_main_lane;              /* the tick thread's lane */
     uint64_t ticks_over_budget;               /* tick time > tick_ns */
     uint64_t updates_submitted, updates_executed;
     uint64_t rebuilds_submitted, rebuilds_executed;
@@ -219,6 +240,10 @@ int ctpb_peer_tick(const ctpb_pool *pool, const uint32_t *cost_ns, size_t tasks,
  *  node affinity, then ctp_group_wait (which helps). topology NULL = the
  *  machine's; numa_off = CTP_NUMA_OFF. 0 or a negative ctp error code. */
 int ctpb_pool_ctp(size_t workers, const char *topology, int numa_off, ctpb_pool *out);
+
+/** The ctp pool behind a table from ctpb_pool_ctp (to start a trace on it),
+ *  or NULL for any other pool. */
+ctp_pool *ctpb_pool_ctp_handle(const ctpb_pool *pool);
 
 /** A plain mutex + condition variable pool, as game servers write by hand:
  *  one FIFO, notify_one per submit, a counter and condvar to wait on. */
