@@ -54,6 +54,13 @@ extension ThreadPool {
     /// `workers = 0` is refused rather than silently meaning "one per CPU";
     /// write `nil` for that. For `spinTime` and `backoffTime`, `.zero` is a
     /// real value (no spinning, no timed park), accepted as such.
+    ///
+    /// ## Equality ignores what the closures do
+    ///
+    /// Closures cannot be compared, so `==` compares every setting and, for
+    /// ``onStall``, ``onThreadStart`` and ``onThreadStop``, only whether each
+    /// is set: two configurations that differ only in which closure they
+    /// hold compare equal.
     public struct Configuration: Sendable, Equatable {
         /// Worker threads, 1...1024; nil = one per CPU (of ``topology``, if
         /// one is given).
@@ -85,6 +92,31 @@ extension ThreadPool {
         /// A simulated topology in `CTP_TOPOLOGY` syntax ("0-7;8-15"); nil = the
         /// environment variable `CTP_TOPOLOGY`, or the machine's.
         public var topology: String?
+        /// Stall detection, 1 millisecond up to 1 hour; nil = off. When set,
+        /// a monitor thread reports, once per episode and within about twice
+        /// the threshold, a task that has run longer than it
+        /// (``StallReport/Kind/task``) and tasks that stay queued while none
+        /// starts for that long (``StallReport/Kind/queue``: every worker
+        /// busy, blocked or lost). The monitor sleeps while the pool is idle.
+        /// Setting it also makes the pool time its tasks (one clock read per
+        /// task; see ``WorkerInfo/runningTime``). Precision: nanoseconds.
+        public var stallThreshold: Duration?
+        /// Called with each stall report, on the pool's monitor thread; nil
+        /// = the runtime prints one line per stall to standard error. It may
+        /// call ``ThreadPool/snapshot()`` and read ``ThreadPool/stats``, and
+        /// must not shut the pool down or wait for its tasks. (The pool keeps
+        /// this closure: reach the pool from it through a weak reference.)
+        /// Needs ``stallThreshold``: set without it, creating the pool throws.
+        public var onStall: (@Sendable (StallReport) -> Void)?
+        /// Called on each worker thread as it starts, with its index: every
+        /// one has run when ``ThreadPool/init(configuration:)`` returns
+        /// (name threads for a profiler, set up thread-locals). It must not
+        /// call into the pool. nil = nothing.
+        public var onThreadStart: (@Sendable (Int) -> Void)?
+        /// Called on each worker thread as it stops, with its index: every
+        /// one has run when a shutdown completes. It must not call into the
+        /// pool. nil = nothing.
+        public var onThreadStop: (@Sendable (Int) -> Void)?
 
         /// A configuration; every argument left out is the default (nil, or
         /// `.auto` NUMA mode and no affinity). Values are checked when a pool
@@ -92,7 +124,10 @@ extension ThreadPool {
         public init(workers: Int? = nil, queueCapacity: Int? = nil, spinTime: Duration? = nil,
                     backoffTime: Duration? = nil, wakeFanout: Int? = nil, stackSize: Int? = nil,
                     name: String? = nil, numaMode: NUMAMode = .auto, affinity: Affinity = .none,
-                    topology: String? = nil) {
+                    topology: String? = nil, stallThreshold: Duration? = nil,
+                    onStall: (@Sendable (StallReport) -> Void)? = nil,
+                    onThreadStart: (@Sendable (Int) -> Void)? = nil,
+                    onThreadStop: (@Sendable (Int) -> Void)? = nil) {
             self.workers = workers
             self.queueCapacity = queueCapacity
             self.spinTime = spinTime
@@ -103,6 +138,22 @@ extension ThreadPool {
             self.numaMode = numaMode
             self.affinity = affinity
             self.topology = topology
+            self.stallThreshold = stallThreshold
+            self.onStall = onStall
+            self.onThreadStart = onThreadStart
+            self.onThreadStop = onThreadStop
+        }
+
+        /// Equal when every setting is, and each closure is set in both or
+        /// in neither (what the closures do is not compared).
+        public static func == (a: Configuration, b: Configuration) -> Bool {
+            a.workers == b.workers && a.queueCapacity == b.queueCapacity && a.spinTime == b.spinTime
+                && a.backoffTime == b.backoffTime && a.wakeFanout == b.wakeFanout && a.stackSize == b.stackSize
+                && a.name == b.name && a.numaMode == b.numaMode && a.affinity == b.affinity
+                && a.topology == b.topology && a.stallThreshold == b.stallThreshold
+                && (a.onStall == nil) == (b.onStall == nil)
+                && (a.onThreadStart == nil) == (b.onThreadStart == nil)
+                && (a.onThreadStop == nil) == (b.onThreadStop == nil)
         }
     }
 }
@@ -115,10 +166,11 @@ extension ThreadPool.Configuration {
     static let maxSpinTime = Duration.seconds(1)
     static let maxBackoffTime = Duration.seconds(60)
     static let minStackSize = 64 << 10
+    static let stallThresholdRange = Duration.milliseconds(1)...Duration.seconds(3600)
 
     /// The C configuration for these settings (nil mapped to the C 0 or to
     /// `ctp_config_init`'s value), without `name` and `topology`, which the
-    /// caller passes as C strings.
+    /// caller passes as C strings, and without the closures (see `Observers`).
     /// - Throws: ``ThreadPoolError/invalidArgument(_:)`` naming the first
     ///   setting out of range, as `Configuration.<property>`.
     func cConfig() throws -> ctp_config {
@@ -163,6 +215,16 @@ extension ThreadPool.Configuration {
             }
             c.stack_size = stackSize
         }
+        if let stallThreshold {
+            guard Self.stallThresholdRange.contains(stallThreshold) else {
+                throw refuse("stallThreshold", "\(Self.stallThresholdRange.lowerBound)...\(Self.stallThresholdRange.upperBound)",
+                             stallThreshold, " (nil means off)")
+            }
+            c.stall_ns = ThreadPool.nanoseconds(stallThreshold)
+        } else if onStall != nil {
+            throw ThreadPoolError.invalidArgument(
+                "Configuration.onStall is set but Configuration.stallThreshold is nil (stall detection off)")
+        }
         c.numa_mode = numaMode == .auto ? CTP_NUMA_AUTO : CTP_NUMA_OFF
         switch affinity {
         case .none: c.affinity = CTP_AFFINITY_NONE
@@ -180,7 +242,7 @@ extension ThreadPool.Configuration {
                      ("spin_ns", "spinTime"), ("backoff_ns", "backoffTime"),
                      ("wake_fanout", "wakeFanout"), ("stack_size", "stackSize"),
                      ("numa_mode", "numaMode"), ("affinity", "affinity"), ("workers", "workers"),
-                     ("name", "name")]
+                     ("name", "name"), ("stall_ns", "stallThreshold"), ("on_stall", "onStall")]
         for (c, swift) in names where message.hasPrefix(c) {
             let rest = message.dropFirst(c.count)
             if rest.isEmpty || rest.first == " " || rest.first == ":" {

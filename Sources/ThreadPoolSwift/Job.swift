@@ -29,13 +29,15 @@ private func relocateJob(_ dst: UnsafeMutableRawPointer?, _ src: UnsafeMutableRa
 }
 
 /// Submits `job`; on error the job is released here and the error thrown.
-func submitJob(_ pool: OpaquePointer, _ job: Job, priority: ThreadPool.Priority, node: Int?, group: OpaquePointer?) throws {
+func submitJob(_ pool: OpaquePointer, _ job: Job, priority: ThreadPool.Priority, node: Int?,
+               label: StaticString? = nil, group: OpaquePointer?) throws {
     var desc = ctp_task_desc()
     ctp_task_desc_init(&desc, { runJob($0) }, nil)
     desc.on_cancel = { cancelJob($0) }
     desc.priority = priority.c
     desc.node = Int32(clamping: node ?? -1)
     desc.group = group
+    desc.label = TaskLabel.cString(label)
     let rc = withUnsafeTemporaryAllocation(of: Job.self, capacity: 1) { buffer -> Int32 in
         buffer.initializeElement(at: 0, to: job)
         let rc = ctp_submit_inline(pool, &desc, buffer.baseAddress, MemoryLayout<Job>.size, { relocateJob($0, $1) })

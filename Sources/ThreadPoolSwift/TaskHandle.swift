@@ -2,7 +2,7 @@ import CThreadPool
 import Synchronization
 
 /// The eventual value (or error) of a closure submitted with
-/// ``ThreadPool/submit(priority:node:_:)-(_,_,()->Value)``.
+/// ``ThreadPool/submit(priority:node:label:_:)-(_,_,_,()->Value)``.
 ///
 /// Wait for it with ``wait()`` from synchronous code (it helps run the pool's
 /// tasks meanwhile) or with `await` ``value`` from async code.
@@ -132,10 +132,13 @@ public final class WorkGroup: @unchecked Sendable {
 
     /// Queues `body` in this group. If it throws, a later wait rethrows the
     /// error (the first one). On a submission error `body` is released
-    /// without running and that error is thrown here.
-    public func submit(priority: ThreadPool.Priority = .normal, node: Int? = nil,
+    /// without running and that error is thrown here. `label` names the
+    /// task in stall reports, snapshots and traces (see
+    /// ``ThreadPool/submit(priority:node:label:_:)-(_,_,_,()->Void)``).
+    public func submit(priority: ThreadPool.Priority = .normal, node: Int? = nil, label: StaticString? = nil,
                        _ body: @escaping @Sendable () throws -> Void) throws {
-        try submitJob(pool.handle, Job(run: body, cancel: nil, errors: errors), priority: priority, node: node, group: group)
+        try submitJob(pool.handle, Job(run: body, cancel: nil, errors: errors), priority: priority, node: node,
+                      label: label, group: group)
     }
 
     /// Waits until every closure of the group has run (or was dropped),

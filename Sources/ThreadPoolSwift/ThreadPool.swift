@@ -30,6 +30,14 @@ public final class ThreadPool: @unchecked Sendable {
     /// `ctp_pool_destroy` returned, since a cancelling shutdown hands it jobs.
     let rescue = ExecutorRescue()
 
+    /// The configuration's closures that the C pool calls (see `Observers`):
+    /// kept until the C pool is destroyed, which is why `deinit` hands them
+    /// to whoever destroys it.
+    private let observers: Observers?
+    /// Whether a trace runs (``startTrace(eventsPerWorker:)``), to tell the
+    /// C runtime's invalid-argument cases apart.
+    let tracing = Mutex<Bool>(false)
+
     /// Creates a pool and starts its workers.
     /// - Throws: ``ThreadPoolError/invalidArgument(_:)`` naming the bad
     ///   setting by its Swift name and giving its range (for example
@@ -37,6 +45,8 @@ public final class ThreadPool: @unchecked Sendable {
     ///   ``Configuration`` for the rules), or ``ThreadPoolError/outOfMemory``.
     public init(configuration: Configuration = Configuration()) throws {
         var c = try configuration.cConfig()
+        let observers = Observers(configuration)
+        observers?.install(in: &c)
         var pool: OpaquePointer?
         let rc = Self.withOptionalCString(configuration.name) { name in
             Self.withOptionalCString(configuration.topology) { topology in
@@ -50,6 +60,7 @@ public final class ThreadPool: @unchecked Sendable {
             throw ThreadPoolError(code: rc, detail: message)
         }
         handle = pool
+        self.observers = observers
     }
 
     deinit {
@@ -69,18 +80,22 @@ public final class ThreadPool: @unchecked Sendable {
         // Still running or draining: a detached thread finishes the job.
         let ref = PoolRef(handle: handle)
         let rescue = self.rescue
+        let observers = self.observers
         let finish: @Sendable () -> Void = {
             _ = ctp_pool_shutdown(ref.handle, CTP_SHUTDOWN_DRAIN, UInt64.max)
             for g in groups { _ = ctp_group_destroy(g.handle) }
             _ = ctp_pool_destroy(ref.handle)
             rescue.close()
+            withExtendedLifetime(observers) {} // the C pool called them until now
         }
         if !detachThread(finish) {
             // No thread to be had: start the drain and leave the pool (its
             // memory and exited threads) behind rather than block here. Its
-            // tasks may still hand jobs to the rescue queue: leak that too.
+            // tasks may still hand jobs to the rescue queue, and its
+            // workers and monitor call the closures: leak those too.
             _ = ctp_pool_shutdown(handle, CTP_SHUTDOWN_DRAIN, 0)
             _ = Unmanaged.passRetained(rescue)
+            if let observers { _ = Unmanaged.passRetained(observers) }
         }
     }
 
@@ -100,25 +115,29 @@ public final class ThreadPool: @unchecked Sendable {
     /// - Parameters:
     ///   - priority: the task's priority.
     ///   - node: NUMA node affinity (`nil` = any).
+    ///   - label: a name for the task in stall reports, ``snapshot()`` and
+    ///     traces (a string literal: the runtime keeps the pointer, not a copy).
     /// - Throws: ``ThreadPoolError/shutdown``, ``ThreadPoolError/queueFull``,
     ///   ``ThreadPoolError/invalidArgument(_:)`` (bad node), ``ThreadPoolError/outOfMemory``.
     ///   On error `body` is released without running.
-    public func submit(priority: Priority = .normal, node: Int? = nil, _ body: @escaping @Sendable () -> Void) throws {
-        try submitJob(handle, Job(run: body, cancel: nil), priority: priority, node: node, group: nil)
+    public func submit(priority: Priority = .normal, node: Int? = nil, label: StaticString? = nil,
+                       _ body: @escaping @Sendable () -> Void) throws {
+        try submitJob(handle, Job(run: body, cancel: nil), priority: priority, node: node, label: label, group: nil)
     }
 
     /// Queues `body` and returns a handle to its value or error.
     ///
     /// If a cancelling shutdown drops the task, the handle throws
-    /// ``ThreadPoolError/cancelled``.
+    /// ``ThreadPoolError/cancelled``. `label` names the task, as for the
+    /// fire-and-forget ``submit(priority:node:label:_:)-(_,_,_,()->Void)``.
     @discardableResult
-    public func submit<Value: Sendable>(priority: Priority = .normal, node: Int? = nil,
+    public func submit<Value: Sendable>(priority: Priority = .normal, node: Int? = nil, label: StaticString? = nil,
                                         _ body: @escaping @Sendable () throws -> Value) throws -> TaskHandle<Value> {
         let handle = TaskHandle<Value>(pool: self)
         try submitJob(self.handle,
                       Job(run: { handle.complete(Result { try body() }) },
                           cancel: { handle.complete(.failure(ThreadPoolError.cancelled)) }),
-                      priority: priority, node: node, group: nil)
+                      priority: priority, node: node, label: label, group: nil)
         return handle
     }
 
