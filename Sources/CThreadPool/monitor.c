@@ -56,6 +56,14 @@ typedef struct episode {
     bool reported;          /* this queue stall was reported */
 } episode;
 
+static bool already_reported(const ctp__monitor *m, uint32_t worker, uint64_t serial)
+{
+    for (unsigned k = 0; k < CTP__MONITOR_REMEMBER; k++)
+        if (m->reported[worker * CTP__MONITOR_REMEMBER + k] == serial)
+            return true;
+    return false;
+}
+
 static void check(ctp_pool *pool, episode *q)
 {
     ctp__monitor *m = &pool->monitor;
@@ -66,9 +74,12 @@ static void check(ctp_pool *pool, episode *q)
         ctp__live_view v;
         ctp__live_read(&pool->workers[i]->live, &v);
         if (!v.running || v.start_ns == 0 || now < v.start_ns || now - v.start_ns < stall ||
-            m->reported[i] == v.serial)
+            already_reported(m, i, v.serial))
             continue;
-        m->reported[i] = v.serial; /* once per run */
+        /* Once per run: remembered among the worker's last few reported
+         * runs, so that an outer run shown again after a nested one that
+         * was reported too is not reported twice. */
+        m->reported[i * CTP__MONITOR_REMEMBER + m->reported_next[i]++ % CTP__MONITOR_REMEMBER] = v.serial;
         ctp_stall_report r = { .kind = CTP_STALL_TASK,
                                .worker = (int)i,
                                .elapsed_ns = now - v.start_ns,
@@ -140,8 +151,9 @@ int ctp__monitor_start(ctp_pool *pool)
     ctp__monitor *m = &pool->monitor;
     if (pool->config.stall_ns == 0)
         return CTP_OK;
-    m->reported = ctp__calloc(pool->nworkers, sizeof *m->reported);
-    if (m->reported == NULL)
+    m->reported = ctp__calloc((size_t)pool->nworkers * CTP__MONITOR_REMEMBER, sizeof *m->reported);
+    m->reported_next = ctp__calloc(pool->nworkers, sizeof *m->reported_next);
+    if (m->reported == NULL || m->reported_next == NULL)
         return CTP_ENOMEM;
     if (pthread_mutex_init(&m->lock, NULL) != 0)
         return CTP_ENOMEM;
@@ -176,7 +188,9 @@ void ctp__monitor_stop(ctp_pool *pool)
         m->ready = false;
     }
     free(m->reported);
+    free(m->reported_next);
     m->reported = NULL;
+    m->reported_next = NULL;
 }
 
 void ctp__monitor_poke(ctp_pool *pool)

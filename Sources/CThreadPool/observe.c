@@ -40,6 +40,14 @@ int ctp_pool_snapshot(ctp_pool *pool, ctp_worker_info *out, size_t capacity, siz
     return CTP_OK;
 }
 
+int ctp_pool_prewake(ctp_pool *pool, uint64_t at_ns)
+{
+    if (pool == NULL || ctp__forked(pool))
+        return CTP_EINVAL;
+    ctp__sleep_prewake(&pool->sleep, at_ns);
+    return CTP_OK;
+}
+
 enum { CTP__TRACE_MAX_EVENTS = 1 << 24 };
 
 int ctp_trace_start(ctp_pool *pool, size_t events_per_worker)

@@ -158,7 +158,8 @@ static int init_sleep(ctp_pool *pool)
         parkers[i] = &pool->workers[i]->parker;
         parkers[i]->node = pool->workers[i]->node;
     }
-    ctp__sleep_policy policy = { pool->config.spin_ns, pool->config.backoff_ns, pool->config.wake_fanout };
+    ctp__sleep_policy policy = { pool->config.spin_ns, pool->config.backoff_ns, pool->config.wake_fanout,
+                                 pool->config.prewake_lead_ns };
     ctp__sleep_ops ops = { .ctx = pool, .has_work = sleep_has_work, .stopping = sleep_stopping,
                            .parked = sleep_parked, .hook = NULL, .parking = sleep_parking };
 #ifdef CTP_TEST_HOOKS

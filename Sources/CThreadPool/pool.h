@@ -103,8 +103,14 @@ typedef struct ctp__monitor {
     _Atomic bool idle;
     _Atomic uint64_t wakeups; /* times it woke up (tests: none while idle) */
     _Atomic uint64_t reports; /* stall reports made */
-    uint64_t *reported;      /* monitor thread only: per worker, the serial last reported */
+    /* Monitor thread only: per worker, the serials of its last
+     * CTP__MONITOR_REMEMBER reported runs (nested runs restore an outer
+     * one), and where the next goes. Serials start at 1. */
+    uint64_t *reported;
+    unsigned *reported_next;
 } ctp__monitor;
+
+enum { CTP__MONITOR_REMEMBER = 8 };
 
 /* Bits of ctp_pool.observe: what each task run must record. */
 enum { CTP__OBSERVE_TIME = 1u, CTP__OBSERVE_TRACE = 2u };

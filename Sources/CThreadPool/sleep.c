@@ -27,6 +27,7 @@
 
 #include "ctp/ctp.h"
 
+#include <sched.h>
 #include <stdlib.h>
 
 static void hook(ctp__sleep *s, ctp_test_hook_point point)
@@ -46,6 +47,7 @@ int ctp__sleep_init(ctp__sleep *s, uint32_t nworkers, ctp__parker *const *parker
 {
     atomic_init(&s->counts, (uint64_t)0);
     atomic_init(&s->owed, 0u);
+    atomic_init(&s->prewake_at, (uint64_t)0);
     s->idle_len = 0;
     s->nworkers = nworkers;
     s->policy = *policy;
@@ -274,6 +276,20 @@ static bool stopping(ctp__sleep *s)
     return s->ops.stopping(s->ops.ctx);
 }
 
+/* The pre-wake window around the expected work: [*from, *to), or false if
+ * none is set or it has passed. */
+static bool prewake_window(ctp__sleep *s, uint64_t now, uint64_t *from, uint64_t *to)
+{
+    /* Relaxed: read under the lock after the setter's signal, or as a hint. */
+    uint64_t at = atomic_load_explicit(&s->prewake_at, memory_order_relaxed);
+    uint64_t lead = s->policy.prewake_lead_ns;
+    if (at == 0 || now >= at + lead)
+        return false;
+    *from = at > lead ? at - lead : 0;
+    *to = at + lead;
+    return true;
+}
+
 /* Parks worker `idx` (which is searching) until notified, `until` holds,
  * the pool stops, or deadline_ns. Returns with it counted as searching. */
 static void found_none(ctp__sleep *s, uint32_t idx, const ctp__sleep_until *until, uint64_t deadline_ns,
@@ -317,8 +333,17 @@ static void found_none(ctp__sleep *s, uint32_t idx, const ctp__sleep_until *unti
         /* `until` is read under the lock: whoever makes it true pokes us
          * after (ctp__sleep_poke takes the lock), so it is not missed. */
         while (!p->notified && !until_holds(until) && !stopping(s)) {
+            /* Until the deadline, or the start of a pre-wake window. */
+            uint64_t wake_at = deadline_ns, from, to;
+            if (atomic_load_explicit(&s->prewake_at, memory_order_relaxed) != 0 && /* relaxed: see prewake_window */
+                prewake_window(s, ctp__now_ns(), &from, &to)) {
+                if (ctp__now_ns() >= from)
+                    break; /* pre-woken: leave as if the park timed out */
+                if (from < wake_at)
+                    wake_at = from;
+            }
             blocked = true;
-            if (ctp__cond_wait_until(&p->cv, &s->lock, deadline_ns)) {
+            if (ctp__cond_wait_until(&p->cv, &s->lock, wake_at) && wake_at == deadline_ns) {
                 timed_out = true;
                 break;
             }
@@ -358,6 +383,27 @@ static void found_none(ctp__sleep *s, uint32_t idx, const ctp__sleep_until *unti
     if (notified)
         count(&counters->wakeups);
 }
+
+/* ---- Pre-wake -------------------------------------------------------- */
+
+void ctp__sleep_prewake(ctp__sleep *s, uint64_t at_ns)
+{
+    /* Relaxed: parked workers read it under the lock taken below. */
+    atomic_store_explicit(&s->prewake_at, at_ns, memory_order_relaxed);
+    /* Parked workers recompute how long to sleep (a spurious wake for
+     * them: the wait loop re-checks everything). */
+    pthread_mutex_lock(&s->lock);
+    for (uint32_t i = 0; i < s->idle_len; i++)
+        pthread_cond_signal(&s->parkers[s->idle[i]]->cv);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Searches through the pre-wake window (now inside it): sweeps for work,
+ * pausing and yielding in between so that a thread about to submit on the
+ * same CPU gets it. Returns a task, or NULL when the window closed or the
+ * search should stop. */
+static void *prewake_search(ctp__sleep *s, ctp__sleep_find_fn find, void *find_ctx, const ctp__sleep_until *until,
+                            uint64_t deadline_ns, uint64_t to);
 
 /* Should a worker that looks for work stop looking (without a task)? */
 static bool stop_looking(ctp__sleep *s, const ctp__sleep_until *until)
@@ -413,11 +459,39 @@ void *ctp__sleep_idle(ctp__sleep *s, uint32_t worker, ctp__sleep_find_fn find, v
                 park_until = backoff_end;
             backoff_end = 0; /* only once */
         }
+        /* Inside a pre-wake window: search instead of parking. */
+        uint64_t from, to, now = ctp__now_ns();
+        if (atomic_load_explicit(&s->prewake_at, memory_order_relaxed) != 0 && /* relaxed: a hint */
+            prewake_window(s, now, &from, &to) && now >= from) {
+            if ((t = prewake_search(s, find, find_ctx, until, deadline_ns, to)) != NULL)
+                goto out;
+            continue; /* the window closed: look once more, then park */
+        }
         found_none(s, worker, until, park_until, counters);
     }
 out:
     found_work(s);
     return t;
+}
+
+static void *prewake_search(ctp__sleep *s, ctp__sleep_find_fn find, void *find_ctx, const ctp__sleep_until *until,
+                            uint64_t deadline_ns, uint64_t to)
+{
+    for (unsigned round = 0;; round++) {
+        if (stop_looking(s, until))
+            return NULL;
+        uint64_t now = ctp__now_ns();
+        if (now >= to || now >= deadline_ns)
+            return NULL;
+        void *t = find(find_ctx);
+        if (t != NULL)
+            return t;
+        if (round % 8 == 7)
+            sched_yield(); /* the submitter may be waiting for this CPU */
+        else
+            for (unsigned i = 0; i < 64; i++)
+                ctp__cpu_relax();
+    }
 }
 
 void ctp__sleep_wake_all(ctp__sleep *s)

@@ -52,6 +52,8 @@ typedef struct ctp__sleep_policy {
     uint64_t spin_ns;     /* spin phase before parking (0: one sweep) */
     uint64_t backoff_ns;  /* first park timed this long (0: untimed) */
     uint32_t wake_fanout; /* most workers one batch wakes (0: no limit) */
+    uint64_t prewake_lead_ns; /* pre-wake: leave the park this long before the
+                                 expected work, search until as long after it */
 } ctp__sleep_policy;
 
 typedef struct ctp__sleep_ops {
@@ -90,6 +92,12 @@ typedef struct ctp__sleep {
     /* Signals owed: parkers with `owed` set. A hint read by workers leaving
      * their park (under the lock, so it is exact for wakes made before). */
     _Atomic uint32_t owed;
+    /* Pre-wake (ctp__sleep_prewake): work is expected at this monotonic
+     * time; 0 = none. Parked workers leave their park prewake_lead_ns
+     * before it and search until prewake_lead_ns after it. Written by any
+     * thread; read by workers under the lock (after the writer's signal) or
+     * relaxed as a hint. */
+    _Atomic uint64_t prewake_at;
     _Alignas(CTP__SLEEP_CACHELINE) pthread_mutex_t lock;
     uint32_t *idle;    /* under lock: stack of parked worker indices, newest last */
     uint32_t idle_len; /* under lock */
@@ -125,6 +133,14 @@ typedef struct ctp__sleep_until {
 typedef void *(*ctp__sleep_find_fn)(void *find_ctx);
 void *ctp__sleep_idle(ctp__sleep *s, uint32_t worker, ctp__sleep_find_fn find, void *find_ctx,
                       const ctp__sleep_until *until, uint64_t deadline_ns, ctp__sleep_counters *counters);
+
+/* Work is expected at monotonic time at_ns (0: forget an earlier call):
+ * every parked worker leaves its park policy.prewake_lead_ns before it and
+ * searches until as long after it, then parks again if none came. Leaving
+ * early is a timed park running out, which the protocol already covers: the
+ * worker moves itself parked -> searching and, if it finds nothing, parks
+ * through the same announce / fence / re-check. Any thread. */
+void ctp__sleep_prewake(ctp__sleep *s, uint64_t at_ns);
 
 /* Wakes every parked worker (shutdown: they see `stopping`). */
 void ctp__sleep_wake_all(ctp__sleep *s);

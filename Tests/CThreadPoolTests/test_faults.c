@@ -7,7 +7,7 @@
 
 #include "../../Sources/CThreadPool/test_hooks.h"
 
-enum { FAULT_BATCH = 300 }; /* more than a task slab (256), so submits allocate */
+enum { FAULT_BATCH = 500 }; /* more than a task slab (448), so submits allocate */
 
 static ctp_pool *make_pool_topo(const char *topology, size_t workers)
 {

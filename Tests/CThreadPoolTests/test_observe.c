@@ -127,7 +127,6 @@ void test_stall_task_reported_once(void)
         CHECK(s.label_in_snapshot[round] == d.label);
         fprintf(stderr, "  report %d after %.1f ms (stall_ns 20 ms)\n", round, (double)r->elapsed_ns / 1e6);
     }
-    s.pool = NULL;
     CHECK_OK(ctp_pool_destroy(p));
 }
 
@@ -159,7 +158,6 @@ void test_stall_queue_all_workers_blocked(void)
     test_sleep_us(60000); /* several monitor periods: still one queue report */
     gate_open(&g);
     CHECK(OB_WAIT_UNTIL(atomic_load(&a.done), 10000));
-    s.pool = NULL;
     CHECK_OK(ctp_pool_destroy(p));
     CHECK(queue_seen);
     int queue = 0, task = 0;
@@ -204,7 +202,6 @@ void test_stall_no_report_for_short_tasks(void)
     CHECK_OK(ctp_group_wait(g, CTP_WAIT_FOREVER));
     CHECK_OK(ctp_group_destroy(g));
     CHECK_EQ(atomic_load(&ran), 10000);
-    s.pool = NULL;
     CHECK_OK(ctp_pool_destroy(p));
     CHECK_EQ(s.n, 0);
 }
@@ -234,7 +231,6 @@ void test_stall_monitor_sleeps_while_idle(void)
     CHECK(OB_WAIT_UNTIL(atomic_load(&a.done), 10000));
     CHECK(atomic_load(&p->monitor.wakeups) > before);
     CHECK(OB_WAIT_UNTIL(stall_count(&s) >= 1, 5000));
-    s.pool = NULL;
     CHECK_OK(ctp_pool_destroy(p));
 }
 
@@ -608,5 +604,151 @@ void test_trace_small_ring_still_nests(void)
     int rc = run_checker(path, spans, 2, 0);
     CHECK_EQ(rc, 0);
     unlink(path);
+    CHECK_OK(ctp_pool_destroy(p));
+}
+
+/* A task that stalls, then runs a nested task that stalls too (a helping
+ * wait on one worker), then stalls again: one report for each run. */
+typedef struct nested_stall {
+    ctp_pool *pool;
+    _Atomic int done;
+} nested_stall;
+
+static void stall_inner(void *arg)
+{
+    (void)arg;
+    test_sleep_us(60000); /* 3 x stall_ns */
+}
+
+static void stall_outer(void *arg)
+{
+    nested_stall *n = arg;
+    test_sleep_us(60000);
+    ctp_group *g;
+    if (ctp_group_create(n->pool, &g) == CTP_OK) {
+        ctp_task_desc d;
+        ctp_task_desc_init(&d, stall_inner, NULL);
+        d.label = "inner";
+        d.group = g;
+        ctp_submit_desc(n->pool, &d);
+        ctp_group_wait(g, CTP_WAIT_FOREVER);
+        ctp_group_destroy(g);
+    }
+    test_sleep_us(60000);
+    atomic_store(&n->done, 1);
+}
+
+void test_stall_nested_runs_reported_once_each(void)
+{
+    static stalls s;
+    ctp_pool *p = stall_pool(1, 20 * MS, &s);
+    CHECK(p != NULL);
+    nested_stall n = { .pool = p };
+    atomic_init(&n.done, 0);
+    ctp_task_desc d;
+    ctp_task_desc_init(&d, stall_outer, &n);
+    d.label = "outer";
+    CHECK_OK(ctp_submit_desc(p, &d));
+    CHECK(OB_WAIT_UNTIL(atomic_load(&n.done), 10000));
+    test_sleep_us(30000);
+    CHECK_OK(ctp_pool_destroy(p));
+    int outer = 0, inner = 0;
+    for (int i = 0; i < s.n && i < MAX_REPORTS; i++) {
+        outer += s.r[i].label != NULL && strcmp(s.r[i].label, "outer") == 0;
+        inner += s.r[i].label != NULL && strcmp(s.r[i].label, "inner") == 0;
+    }
+    CHECK_EQ(s.n, 2);
+    CHECK_EQ(outer, 1);
+    CHECK_EQ(inner, 1);
+}
+
+/* ---- Pre-wake ----------------------------------------------------------- */
+
+static ctp_pool *prewake_pool(size_t workers, uint64_t lead_ns)
+{
+    ctp_config c;
+    ctp_config_init(&c);
+    c.workers = workers;
+    c.prewake_lead_ns = lead_ns;
+    ctp_pool *p = NULL;
+    return ctp_pool_create(&c, &p) == CTP_OK ? p : NULL;
+}
+
+static void sleep_until_ns(uint64_t t)
+{
+    while (test_now_ns() < t)
+        test_sleep_us(200);
+}
+
+/* Work submitted inside the pre-wake window starts without a wake-up (the
+ * workers are searching); with no work they park again by themselves. */
+void test_prewake_work_in_window_needs_no_wakeup(void)
+{
+    ctp_config c;
+    ctp_config_init(&c);
+    CHECK_EQ(c.prewake_lead_ns, 100000); /* the documented default */
+    c.prewake_lead_ns = 0;
+    ctp_pool *bad = NULL;
+    CHECK_EQ(ctp_pool_create(&c, &bad), CTP_EINVAL);
+    CHECK_EQ(ctp_pool_prewake(NULL, 1), CTP_EINVAL);
+
+    ctp_pool *p = prewake_pool(2, 40 * MS); /* a wide window: robust under sanitizers */
+    CHECK(p != NULL);
+    wait_parked(p, 2);
+    ctp_stats st0, st1, st2;
+    ctp_pool_stats(p, &st0);
+    uint64_t at = test_now_ns() + 60 * MS;
+    CHECK_OK(ctp_pool_prewake(p, at));
+    sleep_until_ns(at);
+    /* Both workers left their park without being woken, and search. */
+    ctp_pool_stats(p, &st1);
+    CHECK_EQ(st1.wakeups, st0.wakeups);
+    CHECK(st1.parked < 2);
+    _Atomic long ran = 0;
+    CHECK_OK(ctp_submit(p, CTP_PRIORITY_NORMAL, short_task, (void *)&ran));
+    CHECK(OB_WAIT_UNTIL(atomic_load(&ran) == 1, 5000));
+    ctp_pool_stats(p, &st2);
+    CHECK_EQ(st2.wakeups, st0.wakeups); /* nobody had to be woken */
+    /* After the window they park again, and stay parked. */
+    wait_parked(p, 2);
+    ctp_pool_stats(p, &st1);
+    test_sleep_us(100000);
+    ctp_pool_stats(p, &st2);
+    CHECK_EQ(st2.parks, st1.parks);
+    CHECK_EQ(st2.parked, 2);
+    CHECK_OK(ctp_pool_destroy(p));
+}
+
+/* Pre-wakes racing parks and submissions: every task runs, nothing is left
+ * queued with the workers parked (a lost wake-up would leave one). */
+void test_prewake_races_no_lost_wakeups(void)
+{
+    ctp_pool *p = prewake_pool(3, 200000);
+    CHECK(p != NULL);
+    _Atomic long ran = 0;
+    long rounds = scaled(400), submitted = 0;
+    unsigned seed = 12345;
+    for (long r = 0; r < rounds; r++) {
+        seed = seed * 1103515245u + 12345u;
+        uint64_t now = test_now_ns();
+        /* A pre-wake in the past, now, or soon; sometimes cancelled. */
+        uint64_t at = (seed >> 8) % 4 == 0 ? 0 : now + ((seed >> 12) % 600) * 1000;
+        CHECK_OK(ctp_pool_prewake(p, at));
+        int n = (int)((seed >> 16) % 4);
+        for (int i = 0; i < n; i++) {
+            CHECK_OK(ctp_submit(p, CTP_PRIORITY_NORMAL, short_task, (void *)&ran));
+            submitted++;
+        }
+        test_sleep_us((seed >> 20) % 400);
+        if (r % 50 == 49) {
+            /* Bounded: a lost wake-up leaves tasks queued with workers parked. */
+            CHECK(OB_WAIT_UNTIL(atomic_load(&ran) == submitted, 10000));
+        }
+    }
+    CHECK(OB_WAIT_UNTIL(atomic_load(&ran) == submitted, 10000));
+    wait_parked(p, 3);
+    ctp_stats st;
+    ctp_pool_stats(p, &st);
+    CHECK_EQ(st.queued, 0);
     CHECK_OK(ctp_pool_destroy(p));
 }

@@ -118,7 +118,7 @@ static int fake_start(fake_pool *fp, uint32_t n)
             return -1;
         parkers[i] = &w->parker;
     }
-    ctp__sleep_policy policy = { 0, 0, 0 };
+    ctp__sleep_policy policy = { 0, 0, 0, 100000 };
     ctp__sleep_ops ops = { .ctx = fp, .has_work = fake_has_work, .stopping = fake_stopping,
                            .parked = NULL, .hook = fake_hook };
     if (ctp__sleep_init(&fp->sleep, n, parkers, &policy, &ops) != CTP_OK)

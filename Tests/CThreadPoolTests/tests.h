@@ -70,6 +70,9 @@ struct test_case {
     X(thread_start_stop_hooks)                                                                  \
     X(trace_json_nested)                                                                        \
     X(trace_small_ring_still_nests)                                                             \
+    X(stall_nested_runs_reported_once_each)                                                     \
+    X(prewake_work_in_window_needs_no_wakeup)                                                   \
+    X(prewake_races_no_lost_wakeups)                                                            \
     X(numa_no_remote_steal_with_local_work)                                                        \
     X(numa_machine_topology_and_memory)                                                            \
     X(limits_parallel_for_nested_min_stack)                                                        \

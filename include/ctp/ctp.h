@@ -193,6 +193,12 @@ typedef struct ctp_config {
      *  thread-locals. NULL = nothing. They must not call into the pool. */
     ctp_thread_fn on_thread_start, on_thread_stop;
     void *thread_ctx;
+    /** Pre-wake (ctp_pool_prewake): how long before the expected work the
+     *  workers leave their park, and how long after it they keep searching
+     *  if none came, in nanoseconds. Default 100 us (this VM's timer slack
+     *  plus wake-up p99, measured: docs/scheduler.md, "Pre-wake"); 1 ns to
+     *  50 ms. Costs up to 2 x lead of CPU per worker per pre-wake. */
+    uint64_t prewake_lead_ns;
 } ctp_config;
 
 /** A task description for ctp_submit_desc and ctp_submit_batch.
@@ -405,6 +411,16 @@ CTP_API int ctp_parallel_for(ctp_pool *pool, size_t begin, size_t end, size_t gr
  *  Any thread, while the pool exists. */
 CTP_API int ctp_pool_stats(ctp_pool *pool, ctp_stats *out);
 
+/** Tells the pool that work will be submitted at about `at_ns`
+ *  (CLOCK_MONOTONIC, as from clock_gettime; a game server knows when its next
+ *  tick starts). Parked workers leave their park config.prewake_lead_ns
+ *  before it and search (spinning, yielding the CPU now and then) until as
+ *  long after it; if no work came by then they park again. Work submitted in
+ *  the window starts without a wake-up. Replaces an earlier call's time;
+ *  at_ns = 0 cancels it; a time already past does nothing. Errors:
+ *  CTP_EINVAL (NULL pool). Any thread. */
+CTP_API int ctp_pool_prewake(ctp_pool *pool, uint64_t at_ns);
+
 /** What a worker is doing (ctp_worker_info.state). */
 typedef enum {
     CTP_WORKER_PARKED = 0,    /* blocked until work arrives */
@@ -412,7 +428,10 @@ typedef enum {
     CTP_WORKER_RUNNING = 2    /* running a task */
 } ctp_worker_state;
 
-/** One worker, as ctp_pool_snapshot saw it. Each worker's fields are read
+/** One worker, as ctp_pool_snapshot saw it. Only workers are described (and
+ *  watched by the stall monitor): a task that a thread outside the pool runs
+ *  while it helps (ctp_group_wait, ctp_pool_help) appears in traces, and
+ *  behind a stuck queue in a CTP_STALL_QUEUE report, but not here. Each worker's fields are read
  *  together (they describe one moment of that worker); different workers
  *  are read one after the other. */
 typedef struct ctp_worker_info {
@@ -449,7 +468,9 @@ CTP_API int ctp_trace_start(ctp_pool *pool, size_t events_per_worker);
  *  Tasks still running are closed at the stop time; spans whose begin fell
  *  out of a full ring are dropped. Errors: CTP_EINVAL (NULL arguments, no
  *  trace running, or `path` cannot be created: then the trace keeps running
- *  and nothing is lost), CTP_ENOMEM. Any thread except a task of this pool. */
+ *  and nothing is lost), CTP_ENOMEM (writing the file failed part-way, e.g.
+ *  the disk is full: the trace is stopped and what was not written is
+ *  lost). Any thread except a task of this pool. */
 CTP_API int ctp_trace_stop(ctp_pool *pool, const char *path);
 
 /** This thread's worker index (0 .. workers-1) in its pool, or -1 if the
