@@ -228,6 +228,7 @@ struct ctpb_bots_state {
     samples lat[CTPB_CLASSES], cost;
     samples crit_tick, crit_bound; /* this tick's CRITICAL CPU times; the bounds */
     int timeline_at;                /* the measured tick recorded in full */
+    uint64_t lead_in_ns;            /* last tick: its start to its first hand-over */
     int k, total; /* ticks run (warm-up included), and in all */
     int rc;       /* sticky: once a tick failed, every later call returns it */
 };
@@ -319,6 +320,7 @@ static int run_tick(ctpb_bots_state *st)
 
     /* time inside the pool's run calls, and each batch's bodies */
     uint64_t in_pool = 0, rb_sum = 0, rb_max = 0, up_sum = 0, up_max = 0;
+    st->lead_in_ns = ctpb_now_ns() - tick_start; /* when the first batch goes out (pre-wake's target) */
     if (s->tick % 2 == 0) {
         uint64_t t0 = ctpb_now_ns();
         int rc = run_rebuild(s, pool, out, measuring, &rb_sum, &rb_max);
@@ -500,8 +502,12 @@ int ctpb_bots_step(ctpb_bots_state *st, int ticks)
     uint64_t anchor = ctpb_now_ns();
     int beats = 0;
     while (st->rc == 0 && done < ticks && st->k < st->total) {
-        if (cfg->realtime && beats > 0)
-            idle_until(st, anchor + (uint64_t)beats * cfg->tick_ns);
+        if (cfg->realtime && beats > 0) {
+            uint64_t due = anchor + (uint64_t)beats * cfg->tick_ns;
+            if (st->pool.prewake)
+                st->pool.prewake(st->pool.impl, due + st->lead_in_ns);
+            idle_until(st, due);
+        }
         st->rc = run_tick(st);
         beats++;
         done += st->rc == 0;

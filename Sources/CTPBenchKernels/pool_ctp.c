@@ -191,3 +191,17 @@ ctp_pool *ctpb_pool_ctp_handle(const ctpb_pool *pool)
 {
     return pool->run == ctp_run ? ((ctp_bench_pool *)pool->impl)->pool : NULL;
 }
+
+static void ctp_prewake(void *self, uint64_t at_ns)
+{
+    ctp_bench_pool *p = self;
+    ctp_pool_prewake(p->pool, at_ns);
+}
+
+int ctpb_pool_ctp_enable_prewake(ctpb_pool *pool)
+{
+    if (pool->run != ctp_run)
+        return -1;
+    pool->prewake = ctp_prewake;
+    return 0;
+}

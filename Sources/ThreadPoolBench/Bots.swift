@@ -37,6 +37,9 @@ struct Bots: ParsableCommand {
     @Flag(help: "Ticks back to back instead of one every 50 ms (throughput).")
     var flatOut = false
 
+    @Flag(help: "Also run ctp-prewake: ctp with ctp_pool_prewake before each tick, right after ctp in the tables.")
+    var prewake = false
+
     @Option(help: "World seed (every pool gets the same world).")
     var seed: UInt64 = 42
 
@@ -80,7 +83,11 @@ struct Bots: ParsableCommand {
         let w = workers > 0 ? workers : ProcessInfo.processInfo.activeProcessorCount
         let measured = quick ? 20 : ticks
         let warm = quick ? 10 : warmup
-        let specs = pools.compactMap { name in allPeers.first { $0.name == name } }
+        var names = pools
+        if prewake && !names.contains("ctp-prewake") {
+            names.insert("ctp-prewake", at: (names.firstIndex(of: "ctp") ?? -1) + 1)
+        }
+        let specs = names.compactMap { name in allPeers.first { $0.name == name } }
         let mode = flatOut ? "flat out" : "real time (50 ms ticks)"
         var all: [BotRun] = []
         var failures: [String] = []

@@ -65,6 +65,9 @@ typedef struct ctpb_pool {
     double (*fib)(void *impl, int n, long *value);
     double (*parallel_for)(void *impl, double *a, size_t n);
     void (*destroy)(void *impl);
+    /* Optional: work will be handed over at about at_ns (CLOCK_MONOTONIC);
+     * the real-time driver calls it before sleeping to the next tick. */
+    void (*prewake)(void *impl, uint64_t at_ns);
 } ctpb_pool;
 
 typedef struct ctpb_bots_config {
@@ -244,6 +247,10 @@ int ctpb_pool_ctp(size_t workers, const char *topology, int numa_off, ctpb_pool 
 /** The ctp pool behind a table from ctpb_pool_ctp (to start a trace on it),
  *  or NULL for any other pool. */
 ctp_pool *ctpb_pool_ctp_handle(const ctpb_pool *pool);
+
+/** Makes a table from ctpb_pool_ctp pre-wake its workers before each tick
+ *  (ctp_pool_prewake). 0, or -1 for any other pool. */
+int ctpb_pool_ctp_enable_prewake(ctpb_pool *pool);
 
 /** A plain mutex + condition variable pool, as game servers write by hand:
  *  one FIFO, notify_one per submit, a counter and condvar to wait on. */

@@ -42,6 +42,13 @@ let allPeers: [PeerSpec] = [
     PeerSpec(name: "ctp", summary: "ctp C API: ctp_submit_batch + helping ctp_group_wait") { o in
         try cPool("ctp") { ctpb_pool_ctp(o.workers, o.topology, 0, $0) }
     },
+    PeerSpec(name: "ctp-prewake", summary: "ctp with ctp_pool_prewake before each tick (real time only)") { o in
+        try cPool("ctp-prewake") { out in
+            let rc = ctpb_pool_ctp(o.workers, o.topology, 0, out)
+            if rc == 0 { _ = ctpb_pool_ctp_enable_prewake(out) }
+            return rc
+        }
+    },
     PeerSpec(name: "ctp-swift", summary: "ctp through ThreadPoolSwift: WorkGroup.submit + wait") { o in
         makeCPool(try CtpSwiftPeer(workers: o.workers, topology: o.topology))
     },
@@ -75,7 +82,7 @@ let allPeers: [PeerSpec] = [
     },
 ]
 
-let defaultPeerNames = allPeers.map(\.name).filter { $0 != "ctp-numa-off" && $0 != "faulty-drop" }
+let defaultPeerNames = allPeers.map(\.name).filter { !["ctp-numa-off", "faulty-drop", "ctp-prewake"].contains($0) }
 
 private func cPool(_ name: String, _ make: (UnsafeMutablePointer<ctpb_pool>) -> Int32) throws -> ctpb_pool {
     var p = ctpb_pool()
