@@ -55,6 +55,7 @@ int ctp_group_create(ctp_pool *pool, ctp_group **out_group)
     if (g == NULL)
         return CTP_ENOMEM;
     g->next_free = NULL;
+    g->tick = NULL;
     *out_group = g;
     return CTP_OK;
 }

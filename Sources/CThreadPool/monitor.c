@@ -107,6 +107,43 @@ static void check(ctp_pool *pool, episode *q)
     }
 }
 
+/* Fires the watches whose deadline passed (lock held; dropped around each
+ * callback, during which the watch is marked firing). Returns the earliest
+ * deadline still ahead, or CTP_WAIT_FOREVER. */
+static uint64_t fire_watches_locked(ctp__monitor *m)
+{
+    uint64_t now = ctp__now_ns(), next = CTP_WAIT_FOREVER;
+    bool again = true;
+    while (again) {
+        again = false;
+        next = CTP_WAIT_FOREVER;
+        for (ctp__watch *w = m->watches; w != NULL; w = w->next) {
+            if (w->fired)
+                continue;
+            if (w->deadline > now) {
+                if (w->deadline < next)
+                    next = w->deadline;
+                continue;
+            }
+            w->fired = w->firing = true;
+            pthread_mutex_unlock(&m->lock);
+            w->fire(w->ctx, now);
+            pthread_mutex_lock(&m->lock);
+            w->firing = false;
+            pthread_cond_broadcast(&m->watch_cv);
+            again = true; /* the list may have changed meanwhile */
+            now = ctp__now_ns();
+            break;
+        }
+    }
+    return next;
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
 static void *monitor_main(void *arg)
 {
     ctp_pool *pool = arg;
@@ -114,10 +151,19 @@ static void *monitor_main(void *arg)
     char name[16];
     snprintf(name, sizeof name, "%.9s-mon", pool->name);
     pthread_setname_np(pthread_self(), name);
+    bool stalls = pool->config.stall_ns != 0;
     uint64_t period = pool->config.stall_ns / 4;
     episode q = { progress(pool), ctp__now_ns(), false };
     pthread_mutex_lock(&m->lock);
     while (!m->stop) {
+        uint64_t next = fire_watches_locked(m); /* tick budgets */
+        if (m->stop)
+            break;
+        if (!stalls) {
+            ctp__cond_wait_until(&m->cv, &m->lock, next);
+            atomic_fetch_add_explicit(&m->wakeups, 1, memory_order_relaxed); /* relaxed: a statistic */
+            continue;
+        }
         /* Every worker parked: nothing can stall until one wakes (and pokes
          * us). Seq_cst: idle is set before the parked count is read; a
          * worker leaving its park is counted out (seq_cst) before it reads
@@ -125,7 +171,7 @@ static void *monitor_main(void *arg)
          * idle and signals, under our lock, once we wait. */
         atomic_store_explicit(&m->idle, true, memory_order_seq_cst);
         if (ctp__sleep_parked_sync(&pool->sleep) == pool->nworkers) {
-            pthread_cond_wait(&m->cv, &m->lock);
+            ctp__cond_wait_until(&m->cv, &m->lock, next);
             atomic_store_explicit(&m->idle, false, memory_order_relaxed); /* under the lock */
             atomic_fetch_add_explicit(&m->wakeups, 1, memory_order_relaxed); /* relaxed: a statistic */
             q.last_progress = progress(pool);
@@ -134,7 +180,7 @@ static void *monitor_main(void *arg)
             continue;
         }
         atomic_store_explicit(&m->idle, false, memory_order_relaxed); /* under the lock */
-        ctp__cond_wait_until(&m->cv, &m->lock, ctp__deadline(period));
+        ctp__cond_wait_until(&m->cv, &m->lock, min_u64(ctp__deadline(period), next));
         atomic_fetch_add_explicit(&m->wakeups, 1, memory_order_relaxed); /* relaxed: a statistic */
         if (m->stop)
             break;
@@ -146,11 +192,9 @@ static void *monitor_main(void *arg)
     return NULL;
 }
 
-int ctp__monitor_start(ctp_pool *pool)
+int ctp__monitor_init(ctp_pool *pool)
 {
     ctp__monitor *m = &pool->monitor;
-    if (pool->config.stall_ns == 0)
-        return CTP_OK;
     m->reported = ctp__calloc((size_t)pool->nworkers * CTP__MONITOR_REMEMBER, sizeof *m->reported);
     m->reported_next = ctp__calloc(pool->nworkers, sizeof *m->reported_next);
     if (m->reported == NULL || m->reported_next == NULL)
@@ -161,7 +205,23 @@ int ctp__monitor_start(ctp_pool *pool)
         pthread_mutex_destroy(&m->lock);
         return CTP_ENOMEM;
     }
+    if (pthread_cond_init(&m->watch_cv, NULL) != 0) {
+        pthread_cond_destroy(&m->cv);
+        pthread_mutex_destroy(&m->lock);
+        return CTP_ENOMEM;
+    }
     m->ready = true;
+    return CTP_OK;
+}
+
+/* Lock held. */
+static int start_locked(ctp_pool *pool)
+{
+    ctp__monitor *m = &pool->monitor;
+    if (m->started)
+        return CTP_OK;
+    if (m->stop)
+        return CTP_ESHUTDOWN;
     pthread_attr_t attr;
     if (pthread_attr_init(&attr) != 0)
         return CTP_ENOMEM;
@@ -171,20 +231,63 @@ int ctp__monitor_start(ctp_pool *pool)
     return m->started ? CTP_OK : CTP_ENOMEM;
 }
 
+int ctp__monitor_start(ctp_pool *pool)
+{
+    if (pool->config.stall_ns == 0)
+        return CTP_OK;
+    pthread_mutex_lock(&pool->monitor.lock);
+    int rc = start_locked(pool);
+    pthread_mutex_unlock(&pool->monitor.lock);
+    return rc;
+}
+
+int ctp__monitor_watch(ctp_pool *pool, ctp__watch *w)
+{
+    ctp__monitor *m = &pool->monitor;
+    pthread_mutex_lock(&m->lock);
+    int rc = start_locked(pool);
+    if (rc == CTP_OK) {
+        w->fired = w->firing = false;
+        w->next = m->watches;
+        m->watches = w;
+        pthread_cond_signal(&m->cv); /* it recomputes its next deadline */
+    }
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+bool ctp__monitor_unwatch(ctp_pool *pool, ctp__watch *w)
+{
+    ctp__monitor *m = &pool->monitor;
+    pthread_mutex_lock(&m->lock);
+    while (w->firing)
+        pthread_cond_wait(&m->watch_cv, &m->lock);
+    for (ctp__watch **pp = &m->watches; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == w) {
+            *pp = w->next;
+            break;
+        }
+    }
+    bool fired = w->fired;
+    pthread_mutex_unlock(&m->lock);
+    return fired;
+}
+
 void ctp__monitor_stop(ctp_pool *pool)
 {
     ctp__monitor *m = &pool->monitor;
-    if (m->started) {
+    if (m->ready) {
         pthread_mutex_lock(&m->lock);
         m->stop = true;
         pthread_cond_signal(&m->cv);
+        bool started = m->started;
         pthread_mutex_unlock(&m->lock);
-        pthread_join(m->thread, NULL);
+        if (started)
+            pthread_join(m->thread, NULL);
         m->started = false;
-    }
-    if (m->ready) {
         pthread_mutex_destroy(&m->lock);
         pthread_cond_destroy(&m->cv);
+        pthread_cond_destroy(&m->watch_cv);
         m->ready = false;
     }
     free(m->reported);

@@ -1,4 +1,5 @@
-/* The stall monitor (ctp_config.stall_ns): a thread that looks at the
+/* The pool's monitor thread: tick budgets (ctp__monitor_watch: a callback
+ * at a deadline), and stall detection (ctp_config.stall_ns): a thread that looks at the
  * workers' live records (live.h) every stall_ns / 4 while any worker is
  * awake, and reports a task that has run longer than stall_ns, or tasks
  * queued while none started for stall_ns; once per episode each. It parks
@@ -12,8 +13,18 @@
 
 #include "pool.h"
 
-/* Starts the monitor if the pool's config asks for it. CTP_OK or CTP_ENOMEM. */
+/* Sets up its lock (every pool, at creation). CTP_OK or CTP_ENOMEM. */
+int ctp__monitor_init(ctp_pool *pool);
+/* Starts the monitor thread if the pool's config asks for stall reports.
+ * CTP_OK or CTP_ENOMEM. */
 int ctp__monitor_start(ctp_pool *pool);
+/* Fires w->fire(w->ctx, now) once, on the monitor thread, when w->deadline
+ * (monotonic ns) passes, unless unwatched first; starts the monitor thread
+ * if it is not running. CTP_OK, CTP_ENOMEM or CTP_ESHUTDOWN. */
+int ctp__monitor_watch(ctp_pool *pool, ctp__watch *w);
+/* Takes w off the watch list, waiting if its callback is running. Returns
+ * whether it fired. */
+bool ctp__monitor_unwatch(ctp_pool *pool, ctp__watch *w);
 /* Stops and joins it (no-op if not started); frees its memory. */
 void ctp__monitor_stop(ctp_pool *pool);
 /* A worker left its park: wakes the monitor if it is parked. Any worker. */

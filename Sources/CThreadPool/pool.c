@@ -236,6 +236,8 @@ static int create_pool(const ctp_config *config, ctp_pool **out_pool)
     pool->trace_lock_ready = pthread_mutex_init(&pool->trace_lock, NULL) == 0;
     if (!pool->trace_lock_ready)
         goto fail;
+    if (ctp__monitor_init(pool) != CTP_OK)
+        goto fail;
     /* Stall detection times every task (running_ns, the monitor's check). */
     atomic_init(&pool->observe, cfg.stall_ns != 0 ? CTP__OBSERVE_TIME : 0u);
     atomic_init(&pool->trace, NULL);

@@ -21,6 +21,7 @@
 #include "sleep.h"
 #include "task.h"
 #include "test_hooks.h"
+#include "tickrec.h"
 #include "trace.h"
 
 #define CTP__CACHELINE 64
@@ -90,14 +91,26 @@ typedef struct ctp__worker {
     _Alignas(CTP__CACHELINE) ctp__live live;
 } ctp__worker;
 
-/* The stall monitor (monitor.c). */
+/* A deadline the monitor thread calls back at (a tick's budget). */
+typedef struct ctp__watch {
+    uint64_t deadline;
+    void (*fire)(void *ctx, uint64_t now_ns);
+    void *ctx;
+    bool fired, firing;      /* under the monitor lock */
+    struct ctp__watch *next; /* under the monitor lock */
+} ctp__watch;
+
+/* The monitor thread (monitor.c): stall detection and tick budgets. Started
+ * at creation when stall_ns is set, else by the first tick with a budget. */
 typedef struct ctp__monitor {
     pthread_t thread;
     bool started;
     pthread_mutex_t lock;
     pthread_cond_t cv;
-    bool ready;              /* lock and cv initialised */
+    pthread_cond_t watch_cv; /* a watch's callback finished */
+    bool ready;              /* lock and cvs initialised */
     bool stop;               /* under lock */
+    ctp__watch *watches;     /* under lock */
     /* Parked without a timeout because every worker is parked: a worker
      * leaving its park must poke it (seq_cst; see ctp__monitor_poke). */
     _Atomic bool idle;
@@ -112,8 +125,10 @@ typedef struct ctp__monitor {
 
 enum { CTP__MONITOR_REMEMBER = 8 };
 
-/* Bits of ctp_pool.observe: what each task run must record. */
-enum { CTP__OBSERVE_TIME = 1u, CTP__OBSERVE_TRACE = 2u };
+/* ctp_pool.observe: what each task run must record. Bits: TIME (stall
+ * detection times tasks), TRACE (a trace runs); above them, the number of
+ * open ticks that record (in units of TICK_ONE). */
+enum { CTP__OBSERVE_TIME = 1u, CTP__OBSERVE_TRACE = 2u, CTP__OBSERVE_TICK_ONE = 4u };
 
 /* ---- Lifecycle ---------------------------------------------------------- */
 enum { CTP__RUNNING = 0, CTP__DRAINING = 1, CTP__STOPPED = 2 };
@@ -195,6 +210,10 @@ struct ctp_pool {
 struct ctp_group {
     ctp_pool *pool;
     ctp__latch latch;         /* pending: tasks submitted and not yet finished */
+    /* The tick that records this group's tasks (ctp_tick_begin), or NULL.
+     * Set before any task of the group is submitted, cleared after the
+     * group completed; the submission's publish orders it for the runner. */
+    ctp__tickrec *tick;
     struct ctp_group *next_free;
 };
 

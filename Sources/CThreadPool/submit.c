@@ -76,8 +76,17 @@ static int injector_index(ctp_pool *pool, int home)
     return home < 0 ? pool->nnodes : home;
 }
 
-static void fill(ctp__task *t, const ctp_task_desc *d, bool holds_capacity, int home)
+/* The submission time to stamp tasks with while a tick records (0 otherwise:
+ * no clock read). Relaxed: a hint; a tick is opened before its tasks are
+ * submitted, usually by the same thread. */
+static uint64_t submit_stamp(ctp_pool *pool)
 {
+    return atomic_load_explicit(&pool->observe, memory_order_relaxed) >= CTP__OBSERVE_TICK_ONE ? ctp__now_ns() : 0;
+}
+
+static void fill(ctp__task *t, const ctp_task_desc *d, bool holds_capacity, int home, uint64_t stamp)
+{
+    t->submit_ns = stamp;
     t->fn = d->fn;
     t->arg = d->arg;
     t->on_cancel = d->on_cancel;
@@ -101,13 +110,14 @@ static void count_groups(const ctp_task_desc *descs, size_t count)
 static int submit_local(ctp__worker *w, const ctp_task_desc *descs, size_t count, const ctp__payload *pl)
 {
     ctp_pool *pool = w->pool;
+    uint64_t stamp = submit_stamp(pool);
     if (pl != NULL) {
         /* The payload must not be moved unless the push cannot fail. */
         ctp__task *t;
         if (ctp__deque_reserve(&w->deques[descs[0].priority], 1) != 0 ||
             (t = ctp__task_alloc(&w->cache, &pool->depots[w->node])) == NULL)
             return CTP_ENOMEM;
-        fill(t, &descs[0], false, home_node(pool, descs[0].node));
+        fill(t, &descs[0], false, home_node(pool, descs[0].node), stamp);
         place_payload(t, pl);
         count_groups(descs, 1);
         ctp__count(&w->submitted, 1); /* before publishing: see the quiescence check */
@@ -116,7 +126,7 @@ static int submit_local(ctp__worker *w, const ctp_task_desc *descs, size_t count
         ctp__task *t = ctp__task_alloc(&w->cache, &pool->depots[w->node]);
         if (t == NULL)
             return CTP_ENOMEM;
-        fill(t, &descs[0], false, home_node(pool, descs[0].node));
+        fill(t, &descs[0], false, home_node(pool, descs[0].node), stamp);
         count_groups(descs, 1);
         ctp__count(&w->submitted, 1); /* before publishing: see the quiescence check */
         if (ctp__deque_push(&w->deques[t->priority], t) != 0) {
@@ -155,7 +165,7 @@ static int submit_local(ctp__worker *w, const ctp_task_desc *descs, size_t count
         for (size_t i = 0; i < count; i++) {
             ctp__task *t = list;
             list = list->next;
-            fill(t, &descs[i], false, home_node(pool, descs[i].node));
+            fill(t, &descs[i], false, home_node(pool, descs[i].node), stamp);
             (void)ctp__deque_push(&w->deques[t->priority], t);
         }
     }
@@ -201,6 +211,7 @@ static int submit_injected(ctp_pool *pool, const ctp_task_desc *descs, size_t co
         }
     }
     ctp__task *list = NULL, **tail = &list;
+    uint64_t stamp = submit_stamp(pool);
     for (size_t i = 0; rc == CTP_OK && i < count; i++) {
         int home = home_node(pool, descs[i].node);
         ctp__injector *inj = &pool->injs[injector_index(pool, home)];
@@ -217,7 +228,7 @@ static int submit_injected(ctp_pool *pool, const ctp_task_desc *descs, size_t co
                 atomic_fetch_sub_explicit(&pool->ext_queued, count, memory_order_relaxed);
             break;
         }
-        fill(t, &descs[i], !inside, home);
+        fill(t, &descs[i], !inside, home, stamp);
         *tail = t;
         tail = &t->next;
     }

@@ -34,6 +34,7 @@ typedef struct ctp__task {
     uint8_t has_payload;    /* arg points at payload; free the node after the run */
     int16_t node;
     const char *label;      /* ctp_task_desc.label */
+    uint64_t submit_ns;     /* when submitted, while a tick records (else 0) */
     /* ctp_submit_inline's copy of the caller's payload. */
     _Alignas(16) unsigned char payload[CTP_INLINE_CAPACITY];
 } ctp__task;

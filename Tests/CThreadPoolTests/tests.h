@@ -73,6 +73,10 @@ struct test_case {
     X(stall_nested_runs_reported_once_each)                                                     \
     X(prewake_work_in_window_needs_no_wakeup)                                                   \
     X(prewake_races_no_lost_wakeups)                                                            \
+    X(tick_report_counts_every_task_once)                                                       \
+    X(tick_budget_overrun_fires_once)                                                           \
+    X(tick_end_timeout_keeps_tick)                                                              \
+    X(tick_report_agrees_with_trace)                                                            \
     X(numa_no_remote_steal_with_local_work)                                                        \
     X(numa_machine_topology_and_memory)                                                            \
     X(limits_parallel_for_nested_min_stack)                                                        \

@@ -20,6 +20,7 @@
 #ifndef CTP_CTP_H
 #define CTP_CTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -420,6 +421,77 @@ CTP_API int ctp_pool_stats(ctp_pool *pool, ctp_stats *out);
  *  at_ns = 0 cancels it; a time already past does nothing. Errors:
  *  CTP_EINVAL (NULL pool). Any thread. */
 CTP_API int ctp_pool_prewake(ctp_pool *pool, uint64_t at_ns);
+
+/* ------------------------------------------------------------------------ */
+/* Ticks                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/** A tick scope: a group that knows it is one tick of a server, and
+ *  reports on it. Created by ctp_tick_begin, freed by ctp_tick_end. */
+typedef struct ctp_tick ctp_tick;
+
+/** Called once, on the pool's monitor thread (not on a thread the tick's
+ *  work can block), when a tick is still running at its budget. */
+typedef void (*ctp_overrun_fn)(ctp_tick *tick, uint64_t elapsed_ns, void *ctx);
+
+/** Options of ctp_tick_begin; zero-initialise, then set what you need. */
+typedef struct ctp_tick_options {
+    bool report;            /* record the report (clock reads per task of the tick) */
+    uint64_t budget_ns;     /* 0 = none; counts tasks started / finished past it
+                               (recorded whenever a budget is set) */
+    ctp_overrun_fn on_overrun; /* optional, with a budget: fires once at the overrun */
+    void *overrun_ctx;
+} ctp_tick_options;
+
+/** One thread's share of a tick (workers by index; outside threads, such as
+ *  the one waiting in ctp_tick_end and helping, in `outside`). */
+typedef struct ctp_tick_thread_report {
+    uint64_t tasks;         /* the tick's tasks it ran */
+    uint64_t busy_ns;       /* running them (a task nested in another counted once) */
+    uint64_t waking_ns;     /* from the tick's begin to its first task (0 if it ran none) */
+    uint64_t idle_ns;       /* the rest of the tick's wall time (0 for `outside`) */
+} ctp_tick_thread_report;
+
+/** What ctp_tick_end reports. Durations in nanoseconds. */
+typedef struct ctp_tick_report {
+    uint64_t wall_ns;       /* ctp_tick_begin to the end of the wait in ctp_tick_end */
+    uint64_t tasks;         /* tasks of the tick that ran (each exactly once) */
+    uint64_t task_ns;       /* the sum of their run times */
+    uint64_t first_start_ns; /* begin to the first task's start: the wake lag */
+    uint64_t wait_p50_ns, wait_p99_ns, wait_max_ns; /* submit-to-start; p50 and p99
+                               from a histogram of 8 buckets per power of two
+                               (within 12.5%), the maximum exact */
+    uint64_t longest_ns;    /* the longest task's run time */
+    ctp_task_fn longest_fn; /* that task, and its label (or NULL) */
+    const char *longest_label;
+    uint64_t budget_ns;     /* as given; 0 = none */
+    uint64_t started_past_budget, finished_past_budget;
+    bool overran;           /* the wait ended past the budget */
+    size_t workers;         /* the pool's workers (entries ctp_tick_end may fill) */
+    ctp_tick_thread_report outside;
+} ctp_tick_report;
+
+/** Begins a tick: a group (ctp_tick_group) to submit the tick's tasks into,
+ *  whose wait helps run them. opts may be NULL (no report, no budget). With
+ *  a budget and on_overrun, the pool's monitor thread is started if it is not
+ *  running. Errors: CTP_EINVAL (NULL pool or out, on_overrun without a
+ *  budget), CTP_ESHUTDOWN, CTP_ENOMEM. Any thread; the tick belongs to it
+ *  (end it from the same thread or hand it over). */
+CTP_API int ctp_tick_begin(ctp_pool *pool, const ctp_tick_options *opts, ctp_tick **out_tick);
+
+/** The tick's group: submit with ctp_group_submit or ctp_task_desc.group.
+ *  Owned by the tick (do not destroy it). NULL for a NULL tick. */
+CTP_API ctp_group *ctp_tick_group(ctp_tick *tick);
+
+/** Waits for every task of the tick (helping, as ctp_group_wait does), then
+ *  fills *report (if not NULL; report->workers is set to the pool's
+ *  workers) and workers[0 .. min(capacity, workers)) (may be NULL with
+ *  capacity 0), and frees the tick. Errors: CTP_EINVAL (NULL tick),
+ *  CTP_ETIMEDOUT (the tick's tasks did not finish within timeout_ns: the tick
+ *  stays open; call again). Not from a task of the tick (it would wait for
+ *  itself). The thread that began the tick, or one it handed it to. */
+CTP_API int ctp_tick_end(ctp_tick *tick, uint64_t timeout_ns, ctp_tick_report *report,
+                         ctp_tick_thread_report *workers, size_t capacity);
 
 /** What a worker is doing (ctp_worker_info.state). */
 typedef enum {

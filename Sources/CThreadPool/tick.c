@@ -1,0 +1,194 @@
+/* Tick scopes (ctp_tick_begin / ctp_tick_end): a group whose tasks the worker
+ * loop records into per-thread slots (tickrec.h), a budget watched by the
+ * monitor thread, and the report put together at the end. */
+#include "monitor.h"
+#include "scheduler.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct ctp_tick {
+    ctp_pool *pool;
+    ctp_group *group;
+    ctp_tick_options opts;
+    bool recording;         /* counted in pool->observe; group->tick set */
+    bool watching;          /* watch is on the monitor's list */
+    ctp__watch watch;
+    ctp__tickrec rec;
+};
+
+static void overrun(void *ctx, uint64_t now_ns)
+{
+    ctp_tick *t = ctx;
+    t->opts.on_overrun(t, now_ns - t->rec.begin_ns, t->opts.overrun_ctx);
+}
+
+static void free_tick(ctp_tick *t)
+{
+    free(t->rec.slots);
+    pthread_mutex_destroy(&t->rec.outside_lock);
+    free(t);
+}
+
+int ctp_tick_begin(ctp_pool *pool, const ctp_tick_options *opts, ctp_tick **out_tick)
+{
+    if (pool == NULL || out_tick == NULL || ctp__forked(pool))
+        return CTP_EINVAL;
+    *out_tick = NULL;
+    ctp_tick_options o;
+    if (opts != NULL)
+        o = *opts;
+    else
+        memset(&o, 0, sizeof o);
+    if (o.on_overrun != NULL && o.budget_ns == 0)
+        return CTP_EINVAL;
+    ctp_tick *t = ctp__calloc(1, sizeof *t);
+    if (t == NULL)
+        return CTP_ENOMEM;
+    t->pool = pool;
+    t->opts = o;
+    if (pthread_mutex_init(&t->rec.outside_lock, NULL) != 0) {
+        free(t);
+        return CTP_ENOMEM;
+    }
+    bool record = o.report || o.budget_ns != 0;
+    t->rec.nslots = pool->nworkers + 1;
+    if (record && (t->rec.slots = ctp__calloc(t->rec.nslots, sizeof *t->rec.slots)) == NULL) {
+        free_tick(t);
+        return CTP_ENOMEM;
+    }
+    int rc = ctp_group_create(pool, &t->group);
+    if (rc != CTP_OK) {
+        free_tick(t);
+        return rc;
+    }
+    t->rec.begin_ns = ctp__now_ns();
+    t->rec.deadline_ns = o.budget_ns != 0 ? t->rec.begin_ns + o.budget_ns : UINT64_MAX;
+    if (o.on_overrun != NULL) {
+        t->watch.deadline = t->rec.deadline_ns;
+        t->watch.fire = overrun;
+        t->watch.ctx = t;
+        if ((rc = ctp__monitor_watch(pool, &t->watch)) != CTP_OK) {
+            ctp_group_destroy(t->group);
+            free_tick(t);
+            return rc;
+        }
+        t->watching = true;
+    }
+    if (record) {
+        /* Before any task of the group is submitted (the submission's
+         * publish orders it for the runner); stamps submissions too. */
+        t->group->tick = &t->rec;
+        atomic_fetch_add_explicit(&pool->observe, CTP__OBSERVE_TICK_ONE, memory_order_relaxed); /* relaxed: a hint */
+        t->recording = true;
+    }
+    *out_tick = t;
+    return CTP_OK;
+}
+
+ctp_group *ctp_tick_group(ctp_tick *tick)
+{
+    return tick != NULL ? tick->group : NULL;
+}
+
+/* The smallest bucket bound with at least `rank` samples at or below it. */
+static uint64_t percentile(const uint32_t *hist, uint64_t total, double q)
+{
+    if (total == 0)
+        return 0;
+    uint64_t rank = (uint64_t)(q * (double)total);
+    if (rank < 1)
+        rank = 1;
+    uint64_t seen = 0;
+    for (unsigned b = 0; b < CTP__HIST_BUCKETS; b++) {
+        seen += hist[b];
+        if (seen >= rank)
+            return ctp__hist_upper(b);
+    }
+    return ctp__hist_upper(CTP__HIST_BUCKETS - 1);
+}
+
+static void thread_report(const ctp__tick_slot *s, uint64_t begin, uint64_t wall, bool outside,
+                          ctp_tick_thread_report *r)
+{
+    r->tasks = s->tasks;
+    r->busy_ns = s->busy_ns;
+    r->waking_ns = s->first_start > begin ? s->first_start - begin : 0;
+    uint64_t used = r->busy_ns + r->waking_ns;
+    r->idle_ns = outside || used >= wall ? 0 : wall - used;
+}
+
+static void make_report(const ctp_tick *t, uint64_t end, ctp_tick_report *r, ctp_tick_thread_report *workers,
+                        size_t capacity)
+{
+    const ctp__tickrec *rec = &t->rec;
+    memset(r, 0, sizeof *r);
+    r->wall_ns = end - rec->begin_ns;
+    r->workers = t->pool->nworkers;
+    r->budget_ns = t->opts.budget_ns;
+    r->overran = t->opts.budget_ns != 0 && end > rec->deadline_ns;
+    if (rec->slots == NULL)
+        return;
+    /* The merged histogram is 2 KB: on the heap (frames stay small). */
+    uint32_t *hist = ctp__calloc(CTP__HIST_BUCKETS, sizeof *hist);
+    uint64_t first = UINT64_MAX;
+    for (uint32_t i = 0; i < rec->nslots; i++) {
+        const ctp__tick_slot *s = &rec->slots[i];
+        bool outside = i + 1 == rec->nslots;
+        if (outside)
+            thread_report(s, rec->begin_ns, r->wall_ns, true, &r->outside);
+        else if (i < capacity && workers != NULL)
+            thread_report(s, rec->begin_ns, r->wall_ns, false, &workers[i]);
+        r->tasks += s->tasks;
+        r->task_ns += s->task_ns;
+        r->started_past_budget += s->started_late;
+        r->finished_past_budget += s->finished_late;
+        if (s->first_start != 0 && s->first_start < first)
+            first = s->first_start;
+        if (s->longest_ns > r->longest_ns) {
+            r->longest_ns = s->longest_ns;
+            r->longest_fn = (ctp_task_fn)s->longest_fn;
+            r->longest_label = (const char *)s->longest_label;
+        }
+        if (s->wait_max > r->wait_max_ns)
+            r->wait_max_ns = s->wait_max;
+        if (hist != NULL)
+            for (unsigned b = 0; b < CTP__HIST_BUCKETS; b++)
+                hist[b] += s->hist[b];
+    }
+    r->first_start_ns = first != UINT64_MAX && first > rec->begin_ns ? first - rec->begin_ns : 0;
+    if (hist != NULL) {
+        r->wait_p50_ns = percentile(hist, r->tasks, 0.50);
+        r->wait_p99_ns = percentile(hist, r->tasks, 0.99);
+        if (r->wait_p50_ns > r->wait_max_ns)
+            r->wait_p50_ns = r->wait_max_ns;
+        if (r->wait_p99_ns > r->wait_max_ns)
+            r->wait_p99_ns = r->wait_max_ns;
+        free(hist);
+    }
+}
+
+int ctp_tick_end(ctp_tick *tick, uint64_t timeout_ns, ctp_tick_report *report, ctp_tick_thread_report *workers,
+                 size_t capacity)
+{
+    if (tick == NULL)
+        return CTP_EINVAL;
+    int rc = ctp_group_wait(tick->group, timeout_ns);
+    if (rc != CTP_OK)
+        return rc;
+    uint64_t end = ctp__now_ns();
+    ctp_pool *pool = tick->pool;
+    if (tick->watching)
+        ctp__monitor_unwatch(pool, &tick->watch); /* waits out a running callback */
+    if (tick->recording) {
+        tick->group->tick = NULL;
+        atomic_fetch_sub_explicit(&pool->observe, CTP__OBSERVE_TICK_ONE, memory_order_relaxed); /* relaxed: a hint */
+    }
+    if (report != NULL)
+        make_report(tick, end, report, workers, capacity);
+    else if (workers != NULL && capacity > 0)
+        memset(workers, 0, sizeof *workers * (capacity < pool->nworkers ? capacity : pool->nworkers));
+    ctp_group_destroy(tick->group);
+    free_tick(tick);
+    return CTP_OK;
+}
