@@ -7,9 +7,18 @@
 // per tick and no other bot is, every queued action is applied exactly once,
 // and the totals add up. Exits non-zero otherwise.
 //
-//   ctp_game_tick [--seconds N] [--bots N]
+// Stall reports are on (config::stall, 20 ms): a bot update that runs far
+// longer than a tick is reported by the pool's monitor while it runs, with
+// its label (the bot's class) and a snapshot of the workers. --hang-bot N
+// makes bot N's update hang for 250 ms once, the first time it runs on a
+// worker (the main thread helps while it waits for the tick, and the
+// monitor watches the workers); the example then also checks that the hang
+// was reported.
+//
+//   ctp_game_tick [--seconds N] [--bots N] [--hang-bot N]
 #include <ctp/ctp.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -36,6 +45,22 @@ constexpr unsigned interval(bot_class c)
         return 50;
     }
     return 1;
+}
+
+// The tasks' labels: static strings, as labels are not copied.
+constexpr const char *label(bot_class c)
+{
+    switch (c) {
+    case bot_class::emergency:
+        return "bot update (emergency)";
+    case bot_class::high:
+        return "bot update (high)";
+    case bot_class::medium:
+        return "bot update (medium)";
+    case bot_class::low:
+        return "bot update (low)";
+    }
+    return "bot update";
 }
 
 constexpr ctp::priority pool_priority(bot_class c)
@@ -86,9 +111,27 @@ std::uint32_t next(std::uint32_t &s)
     return s;
 }
 
+// --hang-bot: bot bot_id's update hangs once, on a worker.
+struct hang {
+    long bot_id = -1;                // -1: no hang
+    std::atomic<bool> done{false};   // it has hung
+    std::atomic<int> reported{0};    // stall reports of a task while it hung
+    std::atomic<bool> hanging{false};
+
+    void maybe_hang(const bot &b)
+    {
+        if (static_cast<long>(b.id) != bot_id || ctp::worker_index() < 0 || done.exchange(true))
+            return;
+        hanging = true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(250)); // > 10 x the stall threshold
+        hanging = false;
+    }
+};
+
 // One bot's update: some deterministic decision work, a move, combat.
-void update(bot &b, std::uint64_t tick, action_queue &actions)
+void update(bot &b, std::uint64_t tick, action_queue &actions, hang *h)
 {
+    h->maybe_hang(b);
     double score = 0;
     for (int i = 0; i < 200; i++)
         score += std::sin(b.x * 0.01 + i) * std::cos(b.y * 0.01 - i);
@@ -111,20 +154,49 @@ void update(bot &b, std::uint64_t tick, action_queue &actions)
     b.last_tick = tick;
 }
 
+// A stall report (on the pool's monitor thread): one line, and what every
+// worker is doing.
+void print_stall(const ctp::stall_report &r, hang &h)
+{
+    if (r.kind == ctp::stall_kind::task) {
+        if (h.hanging)
+            h.reported++;
+        std::printf("stall: worker %d has been running \"%s\" for %.1f ms (%llu tasks queued)\n", r.worker,
+                    r.label != nullptr ? r.label : "?", std::chrono::duration<double, std::milli>(r.elapsed).count(),
+                    static_cast<unsigned long long>(r.queued));
+    } else {
+        std::printf("stall: %llu tasks queued and none started for %.1f ms\n",
+                    static_cast<unsigned long long>(r.queued),
+                    std::chrono::duration<double, std::milli>(r.elapsed).count());
+    }
+    static const char *const states[] = {"parked", "searching", "running"};
+    for (const ctp::worker_info &w : r.snapshot())
+        std::printf("  worker %d: %s%s%s%s, %llu tasks run\n", w.index, states[static_cast<int>(w.state)],
+                    w.label != nullptr ? " \"" : "", w.label != nullptr ? w.label : "", w.label != nullptr ? "\"" : "",
+                    static_cast<unsigned long long>(w.executed));
+    std::fflush(stdout);
+}
+
 } // namespace
 
 int main(int argc, char **argv)
 {
     double seconds = 3;
     std::size_t nbots = 500;
+    hang hung;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (std::strcmp(argv[i], "--seconds") == 0)
             seconds = std::atof(argv[i + 1]);
         else if (std::strcmp(argv[i], "--bots") == 0)
             nbots = static_cast<std::size_t>(std::atol(argv[i + 1]));
+        else if (std::strcmp(argv[i], "--hang-bot") == 0)
+            hung.bot_id = std::atol(argv[i + 1]);
     }
 
-    ctp::pool pool;
+    ctp::config config;
+    config.stall = std::chrono::milliseconds(20);
+    config.on_stall = [&hung](const ctp::stall_report &r) { print_stall(r, hung); };
+    ctp::pool pool(config);
     std::vector<bot> bots(nbots);
     for (std::size_t i = 0; i < nbots; i++) {
         bots[i].id = static_cast<std::uint32_t>(i);
@@ -152,8 +224,9 @@ int main(int argc, char **argv)
                 expected_updates++;
                 bot *bp = &b;
                 action_queue *aq = &actions;
+                hang *h = &hung;
                 std::uint64_t t = tick;
-                group.run([bp, aq, t] { update(*bp, t, *aq); }, pool_priority(b.cls));
+                group.run([bp, aq, h, t] { update(*bp, t, *aq, h); }, pool_priority(b.cls), label(b.cls));
             }
             group.wait();
         }
@@ -196,5 +269,11 @@ int main(int argc, char **argv)
                 static_cast<unsigned long long>(expected_updates), static_cast<unsigned long long>(actions_applied),
                 static_cast<unsigned long long>(late_ticks), static_cast<unsigned long long>(st.executed),
                 static_cast<unsigned long long>(errors));
+    if (hung.bot_id >= 0) {
+        std::printf("--hang-bot %ld: %s, %d stall report(s) while it hung\n", hung.bot_id,
+                    hung.done ? "hung once" : "never ran on a worker", hung.reported.load());
+        if (!hung.done || hung.reported == 0)
+            errors++;
+    }
     return errors == 0 && tick > 0 && st.executed == expected_updates ? 0 : 1;
 }

@@ -2,18 +2,27 @@
 // everything, move-only callables run or are destroyed exactly once, large
 // callables take the heap path, errors come back as ctp::error / error_code,
 // refused submissions leave the caller's callable untouched; every config
-// field reaches the pool; shutdown modes and timeouts; stats as a struct.
+// field reaches the pool; shutdown modes and timeouts; stats as a struct;
+// seeing inside a pool (issue 14): stall reports with labels, snapshots,
+// thread hooks that outlive moves, traces.
 #include <ctp/ctp.hpp>
 
 #include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <functional>
 #include <numeric>
+#include <sstream>
 #include <set>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -526,6 +535,13 @@ void config_defaults_match_c()
 
 // Every field set to a non-default value reaches ctp_config and makes a
 // working pool with those settings.
+#if defined(__GNUC__) && !defined(__clang__)
+// GCC's bogus -Wmaybe-uninitialized on assigning to a disengaged
+// std::optional<std::string> (GCC bug 80635), seen with g++ 12 at -O1 under
+// ASan once ctp::config grew its std::function members.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 void config_every_field_round_trips()
 {
     ctp::config c;
@@ -591,6 +607,9 @@ void config_every_field_round_trips()
     }
     CHECK(caught);
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 // numa_mode::off: one node whatever the topology; the other affinities.
 void config_numa_off_and_affinities()
@@ -820,6 +839,351 @@ void stats_consistent_and_trim()
     pool.trim(); // callable after shutdown too
 }
 
+// Issue 14: seeing inside a pool from C++.
+
+static_assert(std::is_same_v<decltype(ctp::config{}.stall), std::chrono::nanoseconds>);
+static_assert(std::is_same_v<decltype(ctp::config{}.on_stall), std::function<void(const ctp::stall_report &)>>);
+static_assert(std::is_same_v<decltype(ctp::config{}.on_thread_start), std::function<void(int)>>);
+static_assert(std::is_same_v<decltype(ctp::config{}.on_thread_stop), std::function<void(int)>>);
+static_assert(std::is_same_v<decltype(ctp::stall_report{}.kind), ctp::stall_kind>);
+static_assert(std::is_same_v<decltype(ctp::stall_report{}.elapsed), std::chrono::nanoseconds>);
+static_assert(std::is_same_v<decltype(ctp::worker_info{}.state), ctp::worker_state>);
+static_assert(std::is_same_v<decltype(std::declval<ctp::pool &>().snapshot()), std::vector<ctp::worker_info>>);
+
+// A generous bounded wait: hang detection, not a timing threshold.
+template <class Pred> bool wait_until(Pred pred, std::chrono::seconds limit = std::chrono::seconds(30))
+{
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (!pred()) {
+        if (std::chrono::steady_clock::now() > until)
+            return pred();
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+}
+
+// What a stall callback saw: the report, and the reported worker in a
+// snapshot taken from the callback.
+struct seen_stall {
+    ctp::stall_report report;
+    ctp::worker_state state_in_snapshot = ctp::worker_state::parked;
+    const char *label_in_snapshot = nullptr;
+    std::size_t snapshot_size = 0;
+};
+
+// A labelled task that runs 10 x the threshold is reported once, with its
+// worker, label and elapsed time, to a std::function owned by the pool
+// object, which has been moved in the meantime (the callback's storage stays
+// put). No report after the task has ended: the count is final once the
+// pool (and its monitor) is gone.
+void stall_reported_once_with_label()
+{
+    static const char *const label = "cpp hang";
+    std::mutex m;
+    std::vector<seen_stall> seen;
+    ctp::config c;
+    c.workers = 2;
+    c.stall = std::chrono::milliseconds(20);
+    c.on_stall = [&](const ctp::stall_report &r) {
+        seen_stall s{r, ctp::worker_state::parked, nullptr, 0};
+        std::vector<ctp::worker_info> snap = r.snapshot(); // allowed from the callback
+        s.snapshot_size = snap.size();
+        if (r.worker >= 0 && static_cast<std::size_t>(r.worker) < snap.size()) {
+            s.state_in_snapshot = snap[static_cast<std::size_t>(r.worker)].state;
+            s.label_in_snapshot = snap[static_cast<std::size_t>(r.worker)].label;
+        }
+        std::lock_guard<std::mutex> lock(m);
+        seen.push_back(s);
+    };
+    auto count = [&] {
+        std::lock_guard<std::mutex> lock(m);
+        return seen.size();
+    };
+    std::atomic<int> worker{-2};
+    std::atomic<bool> started{false}, done{false};
+    {
+        ctp::pool first(c);
+        c.on_stall = nullptr; // the pool keeps its own copy
+        ctp::pool pool(std::move(first));
+        {
+            ctp::task_group g(pool);
+            g.run(
+                [&] {
+                    worker = ctp::worker_index();
+                    started = true;
+                    const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+                    while (std::chrono::steady_clock::now() < end)
+                        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                    done = true;
+                },
+                ctp::priority::high, label);
+            CHECK(wait_until([&] { return started.load(); })); // on a worker, not helped by wait()
+            CHECK(wait_until([&] { return count() >= 1; }));   // reported while it runs
+            g.wait();
+        }
+        CHECK(done);
+    } // the monitor is joined: no report can come later
+    CHECK(seen.size() == 1);
+    const seen_stall &s = seen[0];
+    CHECK(s.report.kind == ctp::stall_kind::task);
+    CHECK(s.report.worker == worker && worker >= 0);
+    CHECK(s.report.label == label); // the same static string, not a copy
+    CHECK(s.report.fn != nullptr && s.report.arg != nullptr);
+    CHECK(s.report.elapsed >= std::chrono::milliseconds(20));
+    CHECK(s.report.pool != nullptr);
+    CHECK(s.snapshot_size == 2);
+    CHECK(s.state_in_snapshot == ctp::worker_state::running);
+    CHECK(s.label_in_snapshot == label);
+}
+
+// Bad stall settings: below 1 ms, negative, or on_stall without stall.
+void stall_invalid_settings_throw()
+{
+    auto code = [](const ctp::config &c) {
+        try {
+            ctp::pool p(c);
+        } catch (const ctp::error &e) {
+            return e.code();
+        }
+        return std::error_code();
+    };
+    ctp::config c;
+    c.stall = std::chrono::microseconds(10);
+    CHECK(code(c) == ctp::errc::invalid_argument);
+    c.stall = std::chrono::nanoseconds(-1);
+    CHECK(code(c) == ctp::errc::invalid_argument);
+    c = {};
+    c.on_stall = [](const ctp::stall_report &) {};
+    CHECK(code(c) == ctp::errc::invalid_argument);
+    c.stall = std::chrono::milliseconds(5);
+    CHECK(!code(c)); // both set: fine
+    CHECK(ctp::config{}.to_c().stall_ns == 0);
+    c.stall = std::chrono::milliseconds(7);
+    ctp_config cc = c.to_c();
+    CHECK(cc.stall_ns == 7000000 && cc.on_stall == nullptr && cc.stall_ctx == nullptr); // the pool sets those
+}
+
+// A labelled task running on a worker shows in the snapshot with its label,
+// from outside and from a task; once it is done no worker runs it, and the
+// workers' executed counts add up to the tasks they ran.
+void snapshot_shows_labelled_running_task()
+{
+    static const char *const label = "snapshot me";
+    ctp::config c;
+    c.workers = 2;
+    c.stall = std::chrono::seconds(60); // times tasks (running > 0), never reports here
+    std::atomic<bool> release{false}, started{false}; // before the pool: outlive it
+    std::atomic<int> worker{-2};
+    std::atomic<bool> inner_done{false};
+    std::atomic<int> inner_ok{0};
+    ctp::pool pool(c);
+    struct opener { // a failed CHECK returns: let the task end, or ~pool waits for it forever
+        std::atomic<bool> &release;
+        ~opener() { release = true; }
+    } open_on_return{release};
+    pool.submit(
+        [&] {
+            worker = ctp::worker_index();
+            started = true;
+            while (!release)
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        },
+        ctp::priority::normal, label);
+    CHECK(wait_until([&] { return started.load(); }));
+    std::vector<ctp::worker_info> snap = pool.snapshot();
+    CHECK(snap.size() == 2);
+    for (std::size_t i = 0; i < snap.size(); i++) {
+        CHECK(snap[i].index == static_cast<int>(i));
+        CHECK(snap[i].node == pool.worker_node(static_cast<int>(i)));
+    }
+    const ctp::worker_info &w = snap[static_cast<std::size_t>(worker.load())];
+    CHECK(w.state == ctp::worker_state::running);
+    CHECK(w.label == label);
+    CHECK(w.fn != nullptr);
+    CHECK(w.running.count() >= 0);
+    const ctp::worker_info &other = snap[static_cast<std::size_t>(1 - worker.load())];
+    CHECK(other.label != label);
+    // From a task on the other worker (the submitting thread does not help
+    // fire-and-forget tasks): it sees itself running with its own label.
+    static const char *const inner_label = "inner";
+    pool.submit(
+        [&] {
+            std::vector<ctp::worker_info> s = pool.snapshot();
+            int me = ctp::worker_index();
+            if (me >= 0 && static_cast<std::size_t>(me) < s.size() &&
+                s[static_cast<std::size_t>(me)].state == ctp::worker_state::running &&
+                s[static_cast<std::size_t>(me)].label == inner_label &&
+                s[static_cast<std::size_t>(worker.load())].label == label)
+                inner_ok = 1;
+            inner_done = true;
+        },
+        ctp::priority::normal, inner_label);
+    CHECK(wait_until([&] { return inner_done.load(); }));
+    CHECK(inner_ok == 1);
+    release = true;
+    CHECK(wait_until([&] {
+        std::vector<ctp::worker_info> s = pool.snapshot();
+        std::uint64_t executed = 0;
+        bool running = false;
+        for (const ctp::worker_info &i : s) {
+            executed += i.executed;
+            running = running || i.state == ctp::worker_state::running;
+        }
+        return !running && executed == 2;
+    }));
+    for (const ctp::worker_info &i : pool.snapshot())
+        CHECK(i.label == nullptr && i.fn == nullptr && i.running.count() == 0);
+}
+
+// The thread hooks run on each worker (with its index, on that worker):
+// every start before the constructor returns, every stop before the C pool
+// is destroyed; the std::functions live in the pool object's heap state, so
+// they survive moves, and a move assignment stops the pool it replaces.
+void thread_hooks_run_per_worker()
+{
+    struct hooks {
+        std::mutex m;
+        std::multiset<int> starts, stops;
+        std::atomic<int> wrong_thread{0};
+        ctp::config config(std::size_t workers)
+        {
+            ctp::config c;
+            c.workers = workers;
+            c.on_thread_start = [this](int w) {
+                if (ctp::worker_index() != w)
+                    wrong_thread++;
+                std::lock_guard<std::mutex> lock(m);
+                starts.insert(w);
+            };
+            c.on_thread_stop = [this](int w) {
+                if (ctp::worker_index() != w)
+                    wrong_thread++;
+                std::lock_guard<std::mutex> lock(m);
+                stops.insert(w);
+            };
+            return c;
+        }
+        std::size_t started()
+        {
+            std::lock_guard<std::mutex> lock(m);
+            return starts.size();
+        }
+        std::size_t stopped()
+        {
+            std::lock_guard<std::mutex> lock(m);
+            return stops.size();
+        }
+    };
+    hooks a, b;
+    {
+        std::optional<ctp::pool> pa(std::in_place, a.config(3));
+        CHECK(a.started() == 3 && a.stopped() == 0);
+        CHECK((a.starts == std::multiset<int>{0, 1, 2}));
+        ctp::pool moved(std::move(*pa));
+        pa.reset(); // the moved-from object holds nothing: no hook runs
+        CHECK(a.stopped() == 0);
+        std::atomic<int> ran{0};
+        run_tasks(moved, 100, ran);
+        CHECK(ran == 100);
+
+        ctp::pool pb(b.config(2));
+        CHECK(b.started() == 2 && b.stopped() == 0);
+        pb = std::move(moved); // b's pool is destroyed here; a's goes on in pb
+        CHECK(b.stopped() == 2);
+        CHECK((b.stops == std::multiset<int>{0, 1}));
+        CHECK(a.stopped() == 0);
+        run_tasks(pb, 100, ran);
+        CHECK(ran == 200);
+    }
+    CHECK(a.stopped() == 3);
+    CHECK((a.stops == std::multiset<int>{0, 1, 2}));
+    CHECK(a.started() == 3 && b.started() == 2); // no restarts
+    CHECK(a.wrong_thread == 0 && b.wrong_thread == 0);
+
+    // A start hook that throws: the constructor throws it, after every
+    // started worker has stopped.
+    std::atomic<int> starts{0}, stops{0};
+    ctp::config c;
+    c.workers = 2;
+    c.on_thread_start = [&](int w) {
+        starts++;
+        if (w == 1)
+            throw std::runtime_error("no profiler");
+    };
+    c.on_thread_stop = [&](int) { stops++; };
+    bool caught = false;
+    try {
+        ctp::pool p(c);
+    } catch (const std::runtime_error &e) {
+        caught = std::string(e.what()) == "no profiler";
+    }
+    CHECK(caught);
+    CHECK(starts == 2 && stops == 2);
+}
+
+std::string read_file(const std::string &path)
+{
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+// A trace is written as JSON naming the labelled tasks; a bad path throws
+// invalid_argument and the trace goes on (the next stop writes it, with the
+// tasks from before the failed stop); stop without a trace and bad sizes
+// throw.
+void trace_written_and_bad_path_throws()
+{
+    static const char *const label = "cpp traced";
+    ctp::pool pool(ctp::config{2});
+    auto expect_invalid = [](auto &&call) {
+        try {
+            call();
+        } catch (const ctp::error &e) {
+            return e.code() == ctp::errc::invalid_argument;
+        }
+        return false;
+    };
+    CHECK(expect_invalid([&] { pool.stop_trace("/tmp/never-written.json"); })); // no trace running
+    CHECK(expect_invalid([&] { pool.start_trace(0); }));
+    pool.start_trace(4096);
+    CHECK(expect_invalid([&] { pool.start_trace(4096); })); // already running
+    std::atomic<int> ran{0};
+    {
+        ctp::task_group g(pool);
+        for (int i = 0; i < 100; i++)
+            g.run([&ran] { ran++; }, ctp::priority::normal, label);
+        g.wait();
+    }
+    bool bad_path = false;
+    try {
+        pool.stop_trace("/nonexistent-ctp-dir/trace.json");
+    } catch (const ctp::error &e) {
+        bad_path = e.code() == ctp::errc::invalid_argument &&
+                   std::string(e.what()).find("/nonexistent-ctp-dir/trace.json") != std::string::npos;
+    }
+    CHECK(bad_path);
+    CHECK(expect_invalid([&] { pool.start_trace(16); })); // still running
+    run_tasks(pool, 100, ran);
+    CHECK(ran == 200);
+
+    char path[] = "/tmp/ctp-hpp-trace-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    pool.stop_trace(path);
+    std::string json = read_file(path);
+    unlink(path);
+    CHECK(!json.empty());
+    CHECK(json[json.find_first_not_of(" \t\r\n")] == '{');
+    CHECK(json.find(label) != std::string::npos); // the tasks from before the failed stop
+    CHECK(json.find_last_not_of(" \t\r\n") != std::string::npos && json[json.find_last_not_of(" \t\r\n")] == '}');
+    CHECK(expect_invalid([&] { pool.stop_trace(path); })); // stopped
+    pool.start_trace(64); // a new trace may start, and the pool may end with it running
+    run_tasks(pool, 10, ran);
+}
+
 } // namespace
 
 int main()
@@ -856,6 +1220,11 @@ int main()
         {"shutdown_drain_with_timeouts", shutdown_drain_with_timeouts},
         {"shutdown_from_a_task", shutdown_from_a_task},
         {"stats_consistent_and_trim", stats_consistent_and_trim},
+        {"stall_reported_once_with_label", stall_reported_once_with_label},
+        {"stall_invalid_settings_throw", stall_invalid_settings_throw},
+        {"snapshot_shows_labelled_running_task", snapshot_shows_labelled_running_task},
+        {"thread_hooks_run_per_worker", thread_hooks_run_per_worker},
+        {"trace_written_and_bad_path_throws", trace_written_and_bad_path_throws},
     };
     int passed = 0, failed = 0;
     for (const test &t : tests) {

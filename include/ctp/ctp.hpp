@@ -31,7 +31,16 @@
 //
 // Threads: every member function may be called from any thread, including
 // the pool's own tasks, except pool's destructor, shutdown with a timeout,
-// and move assignment, which must not run on the pool's own workers.
+// move assignment and stop_trace, which must not run on the pool's own
+// workers.
+//
+// Seeing inside a pool: config::stall with config::on_stall reports tasks
+// that run too long and queues that do not move; config::on_thread_start /
+// on_thread_stop run on each worker as it starts and stops; pool::snapshot()
+// says what each worker is doing; pool::start_trace / stop_trace record a
+// timeline (Chrome trace JSON). Tasks may carry a label (a static string)
+// shown in all of them: submit, try_submit and task_group::run take one after
+// the priority.
 #ifndef CTP_CTP_HPP
 #define CTP_CTP_HPP
 
@@ -44,6 +53,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -52,6 +62,7 @@
 #include <system_error>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace ctp {
 
@@ -133,11 +144,102 @@ enum class affinity {
     cpu = CTP_AFFINITY_CPU,
 };
 
+/// What a stall report is about (ctp_stall_kind).
+enum class stall_kind {
+    task = CTP_STALL_TASK,   ///< one task has run longer than config::stall
+    queue = CTP_STALL_QUEUE, ///< tasks are queued and none has started for config::stall
+};
+
+/// What a worker is doing (ctp_worker_state).
+enum class worker_state {
+    parked = CTP_WORKER_PARKED,       ///< blocked until work arrives
+    searching = CTP_WORKER_SEARCHING, ///< looking for work (spinning, or just woken)
+    running = CTP_WORKER_RUNNING,     ///< running a task
+};
+
+/// One worker as pool::snapshot() saw it (ctp_worker_info). Each worker's
+/// fields describe one moment of that worker; different workers are read one
+/// after the other.
+struct worker_info {
+    int index = 0;                          ///< 0 .. workers-1
+    int node = 0;                           ///< its NUMA node
+    worker_state state = worker_state::parked;
+    /// Time in the current task (running) when the pool times its tasks
+    /// (config::stall set, or a trace running); else 0.
+    std::chrono::nanoseconds running{0};
+    /// The current task's C function (running), else nullptr. For tasks
+    /// submitted through this header it is the wrapper's trampoline, the same
+    /// for every callable type of a size class: use label to tell them apart.
+    ctp_task_fn fn = nullptr;
+    /// The current task's label (running and labelled), else nullptr.
+    const char *label = nullptr;
+    std::uint64_t executed = 0;   ///< tasks this worker has run
+    std::size_t local_queued = 0; ///< tasks in its own deques
+
+    static worker_info from_c(const ctp_worker_info &c) noexcept
+    {
+        worker_info w;
+        w.index = c.index;
+        w.node = c.node;
+        w.state = static_cast<worker_state>(c.state);
+        w.running = std::chrono::nanoseconds(static_cast<std::chrono::nanoseconds::rep>(c.running_ns));
+        w.fn = c.fn;
+        w.label = c.label;
+        w.executed = c.executed;
+        w.local_queued = c.local_queued;
+        return w;
+    }
+};
+
+/// Describes every worker of the C pool `p` (ctp_pool_snapshot): never
+/// blocks a worker; any thread, including a task and the stall callback.
+/// Throws ctp::error (invalid_argument for a null pool), std::bad_alloc.
+inline std::vector<worker_info> snapshot(ctp_pool *p)
+{
+    std::size_t count = 0;
+    detail::check(ctp_pool_snapshot(p, nullptr, 0, &count), "ctp_pool_snapshot");
+    std::vector<ctp_worker_info> c(count);
+    detail::check(ctp_pool_snapshot(p, c.data(), c.size(), &count), "ctp_pool_snapshot");
+    std::vector<worker_info> out;
+    out.reserve(c.size());
+    for (std::size_t i = 0; i < c.size() && i < count; i++)
+        out.push_back(worker_info::from_c(c[i]));
+    return out;
+}
+
+/// One stall, as handed to config::on_stall (ctp_stall_report). Valid only
+/// during the call (copy what you keep; label is a static string and stays
+/// valid).
+struct stall_report {
+    stall_kind kind = stall_kind::task;
+    int worker = -1;                     ///< the stalled worker (stall_kind::task), else -1
+    std::chrono::nanoseconds elapsed{0}; ///< how long the task has run / the queue has not moved
+    /// The stalled task's C function and argument (stall_kind::task), else
+    /// nullptr. For tasks submitted through this header these are the
+    /// wrapper's trampoline and its storage: use label to tell tasks apart.
+    ctp_task_fn fn = nullptr;
+    void *arg = nullptr;
+    const char *label = nullptr; ///< the task's label, or nullptr
+    std::uint64_t queued = 0;    ///< tasks queued (not started) when the report was made
+    /// The reporting pool's C handle (for ctp::snapshot or calls this header
+    /// does not wrap); the pool outlives the call.
+    ctp_pool *pool = nullptr;
+
+    /// What every worker of the reporting pool is doing now (ctp::snapshot).
+    std::vector<worker_info> snapshot() const { return ctp::snapshot(pool); }
+};
+
 /// Pool settings: every field of ctp_config (see ctp.h for each), with the
-/// same defaults. Zero counts mean "the default" as in C; spin and backoff
-/// are the C fields spin_ns and backoff_ns; name and topology are copied
-/// when the pool is created, and std::nullopt is the C NULL (name "ctp";
-/// topology from the environment variable CTP_TOPOLOGY, else the machine's).
+/// same defaults. Zero counts mean "the default" as in C; spin, backoff and
+/// stall are the C fields spin_ns, backoff_ns and stall_ns; name and
+/// topology are copied when the pool is created, and std::nullopt is the C
+/// NULL (name "ctp"; topology from the environment variable CTP_TOPOLOGY,
+/// else the machine's). The callbacks (on_stall, on_thread_start,
+/// on_thread_stop) are copied into the pool object, which keeps them until
+/// its C pool is destroyed (moving the pool object does not move them).
+/// An exception a callback throws is kept like a fire-and-forget task's
+/// (pool::rethrow, pool::shutdown, else ~pool prints it), except that one
+/// thrown by on_thread_start makes the pool's constructor throw it.
 struct config {
     std::size_t workers = 0;
     std::size_t queue_capacity = 0;
@@ -150,9 +252,30 @@ struct config {
     ctp::affinity affinity = ctp::affinity::none;
     /// A simulated topology such as "0-7;8-15" (syntax in ctp.h).
     std::optional<std::string> topology{};
+    /// Stall detection (ctp_config.stall_ns): 0 = off (the default), else
+    /// between 1 ms and 1 hour (others make the pool's constructor throw
+    /// invalid_argument). A monitor thread reports, once per episode and
+    /// within 2 x stall of its start, a task that has run longer than stall
+    /// and tasks queued while none has started for stall. It parks with the
+    /// workers: an idle pool costs nothing.
+    std::chrono::nanoseconds stall{0};
+    /// Called for each stall, on the pool's monitor thread (one call at a
+    /// time). It may call pool::snapshot (or report.snapshot()) and
+    /// pool::stats; it must not destroy the pool or wait for its tasks.
+    /// Empty = one line per stall on stderr. Set with stall 0, the pool's
+    /// constructor throws invalid_argument.
+    std::function<void(const stall_report &)> on_stall{};
+    /// Run on each worker thread with its index (0 .. workers-1) as it
+    /// starts (every one before the pool's constructor returns) and as it
+    /// stops (every one before the C pool is destroyed: ~pool, move
+    /// assignment): name threads for a profiler, set up thread-locals. They
+    /// must not call into the pool. Empty = nothing.
+    std::function<void(int worker)> on_thread_start{};
+    std::function<void(int worker)> on_thread_stop{};
 
-    /// The C configuration; its strings point into this object, so it is
-    /// valid while this config lives unchanged.
+    /// The C configuration without the callbacks (the pool sets those, as
+    /// they need storage that outlives the C pool); its strings point into
+    /// this object, so it is valid while this config lives unchanged.
     ctp_config to_c() const noexcept
     {
         ctp_config c;
@@ -169,6 +292,7 @@ struct config {
         c.numa_mode = static_cast<ctp_numa_mode>(numa_mode);
         c.affinity = static_cast<ctp_affinity>(affinity);
         c.topology = topology ? topology->c_str() : nullptr;
+        c.stall_ns = static_cast<std::uint64_t>(stall.count()); /* negative: refused, as above */
         return c;
     }
 };
@@ -403,14 +527,17 @@ template <class F> struct heap_task {
 /// (it only reads f), so its exception reaches the caller; a move that may
 /// throw can only happen in relocate, which must not fail: its exception is
 /// reported as the task's exception instead.
+/// label is the task's ctp_task_desc.label (a static string, or nullptr).
 template <class Fn>
-int submit_callable(ctp_pool *pool, ctp_group *group, priority prio, Fn &&f, exception_slot *errors)
+int submit_callable(ctp_pool *pool, ctp_group *group, priority prio, Fn &&f, exception_slot *errors,
+                    const char *label)
 {
     using F = std::decay_t<Fn>;
     ctp_task_desc d;
     ctp_task_desc_init(&d, nullptr, nullptr);
     d.priority = static_cast<ctp_priority>(prio);
     d.group = group;
+    d.label = label;
     if constexpr (fits_inline<F>) {
         using B = boxed<F>;
         d.fn = &B::run;
@@ -464,6 +591,60 @@ int submit_callable(ctp_pool *pool, ctp_group *group, priority prio, Fn &&f, exc
     }
 }
 
+/// What a pool object keeps on the heap, at an address that stays put when
+/// the object is moved: where task exceptions go, and the config's
+/// callbacks, whose C trampolines get a pointer to this as their context.
+/// Freed only after the C pool is destroyed (no callback runs after that).
+struct pool_state {
+    exception_slot errors;
+    std::function<void(const stall_report &)> on_stall;
+    std::function<void(int)> on_thread_start;
+    std::function<void(int)> on_thread_stop;
+    /// The C pool, once ctp_pool_create returned (read by the monitor thread).
+    std::atomic<ctp_pool *> pool{nullptr};
+
+    static void stall_trampoline(const ctp_stall_report *r, void *ctx) noexcept
+    {
+        pool_state *self = static_cast<pool_state *>(ctx);
+        try {
+            stall_report rep;
+            rep.kind = static_cast<stall_kind>(r->kind);
+            rep.worker = r->worker;
+            rep.elapsed = std::chrono::nanoseconds(static_cast<std::chrono::nanoseconds::rep>(r->elapsed_ns));
+            rep.fn = r->fn;
+            rep.arg = r->arg;
+            rep.label = r->label;
+            rep.queued = r->queued;
+            rep.pool = self->pool.load(std::memory_order_acquire);
+            self->on_stall(rep);
+        } catch (...) {
+            self->errors.capture(std::current_exception());
+        }
+    }
+    static void thread_start_trampoline(int worker, void *ctx) noexcept
+    {
+        pool_state *self = static_cast<pool_state *>(ctx);
+        if (!self->on_thread_start)
+            return;
+        try {
+            self->on_thread_start(worker);
+        } catch (...) {
+            self->errors.capture(std::current_exception());
+        }
+    }
+    static void thread_stop_trampoline(int worker, void *ctx) noexcept
+    {
+        pool_state *self = static_cast<pool_state *>(ctx);
+        if (!self->on_thread_stop)
+            return;
+        try {
+            self->on_thread_stop(worker);
+        } catch (...) {
+            self->errors.capture(std::current_exception());
+        }
+    }
+};
+
 } // namespace detail
 
 /// A pool of worker threads (RAII). Destruction drains the pool: every
@@ -471,11 +652,27 @@ int submit_callable(ctp_pool *pool, ctp_group *group, priority prio, Fn &&f, exc
 class pool {
 public:
     pool() : pool(config{}) {}
-    /// Throws ctp::error (invalid_argument with ctp_last_error_message()'s
-    /// reason in what(), no_memory).
-    explicit pool(const config &c)
+    /// Creates the pool and starts its workers; on_thread_start (if set) has
+    /// run on every worker when this returns. Throws ctp::error
+    /// (invalid_argument with ctp_last_error_message()'s reason in what(),
+    /// no_memory), std::bad_alloc (copying the callbacks), or the exception
+    /// an on_thread_start threw (the pool is then destroyed first: the
+    /// on_thread_stop of every started worker has run).
+    explicit pool(const config &c) : state_(std::make_unique<detail::pool_state>())
     {
         ctp_config cc = c.to_c();
+        state_->on_stall = c.on_stall;
+        state_->on_thread_start = c.on_thread_start;
+        state_->on_thread_stop = c.on_thread_stop;
+        if (c.on_stall) { /* with stall 0 ctp_pool_create refuses it: a callback that never runs */
+            cc.on_stall = &detail::pool_state::stall_trampoline;
+            cc.stall_ctx = state_.get();
+        }
+        if (c.on_thread_start || c.on_thread_stop) {
+            cc.on_thread_start = &detail::pool_state::thread_start_trampoline;
+            cc.on_thread_stop = &detail::pool_state::thread_stop_trampoline;
+            cc.thread_ctx = state_.get();
+        }
         int rc = ctp_pool_create(&cc, &pool_);
         if (rc != CTP_OK) {
             std::string what = "ctp_pool_create";
@@ -484,40 +681,59 @@ public:
                 what.append(": ").append(why);
             throw error(rc, what);
         }
-        errors_ = std::make_unique<detail::exception_slot>();
+        state_->pool.store(pool_, std::memory_order_release);
+        if (c.on_thread_start && state_->errors.pending()) { /* a start hook threw */
+            ctp_pool_destroy(pool_);
+            pool_ = nullptr;
+            std::rethrow_exception(state_->errors.take());
+        }
     }
     pool(const pool &) = delete;
     pool &operator=(const pool &) = delete;
-    pool(pool &&other) noexcept : pool_(std::exchange(other.pool_, nullptr)), errors_(std::move(other.errors_)) {}
+    /// Takes over other's pool (and its callbacks, which stay where they
+    /// are); other is left empty: only destruction and move assignment are
+    /// valid on it.
+    pool(pool &&other) noexcept : pool_(std::exchange(other.pool_, nullptr)), state_(std::move(other.state_)) {}
+    /// Destroys this pool (draining it; its on_thread_stop runs on each of
+    /// its workers), then takes over other's.
     pool &operator=(pool &&other) noexcept
     {
         if (this != &other) {
             destroy();
             pool_ = std::exchange(other.pool_, nullptr);
-            errors_ = std::move(other.errors_);
+            state_ = std::move(other.state_);
         }
         return *this;
     }
+    /// Drains the pool and joins its workers (on_thread_stop has run on each
+    /// when it returns), then frees the callbacks.
     ~pool() { destroy(); }
 
     /// Queues f() (fire and forget). On success f was moved from (copied if
     /// an lvalue). Throws ctp::error on failure (errc::full, shutdown,
     /// no_memory, ...); f is then untouched: not moved from, still yours.
-    template <class F> void submit(F &&f, priority prio = priority::normal)
+    /// label names the task in stall reports, snapshots and traces: a static
+    /// string (a literal, or one that outlives the pool; it is not copied),
+    /// or nullptr.
+    template <class F> void submit(F &&f, priority prio = priority::normal, const char *label = nullptr)
     {
-        detail::check(detail::submit_callable(pool_, nullptr, prio, std::forward<F>(f), errors_.get()), "ctp_submit");
+        detail::check(detail::submit_callable(pool_, nullptr, prio, std::forward<F>(f), &state_->errors, label),
+                      "ctp_submit");
     }
     /// Like submit, returning the error instead of throwing it: on an error
     /// f is untouched (not moved from) and may be submitted again.
-    template <class F> std::error_code try_submit(F &&f, priority prio = priority::normal)
+    template <class F>
+    std::error_code try_submit(F &&f, priority prio = priority::normal, const char *label = nullptr)
     {
-        return to_error_code(detail::submit_callable(pool_, nullptr, prio, std::forward<F>(f), errors_.get()));
+        return to_error_code(
+            detail::submit_callable(pool_, nullptr, prio, std::forward<F>(f), &state_->errors, label));
     }
 
-    /// Rethrows the first exception thrown by a fire-and-forget task, if any.
+    /// Rethrows the first exception thrown by a fire-and-forget task (or a
+    /// config callback), if any.
     void rethrow()
     {
-        if (std::exception_ptr e = errors_->take())
+        if (std::exception_ptr e = state_->errors.take())
             std::rethrow_exception(e);
     }
 
@@ -581,6 +797,37 @@ public:
         return ctp::node_stats::from_c(s);
     }
 
+    /// What each worker is doing now (ctp_pool_snapshot): state, current
+    /// task's label and run time, tasks run, local queue length. Never blocks
+    /// a worker; any thread, including a task and the stall callback.
+    /// Throws ctp::error (invalid_argument on a moved-from pool),
+    /// std::bad_alloc.
+    std::vector<worker_info> snapshot() const { return ctp::snapshot(pool_); }
+
+    /// Starts recording a timeline (ctp_trace_start): each worker, and one
+    /// shared ring for the threads outside the pool, keeps its last
+    /// events_per_worker events (task begin/end with label, park, wake,
+    /// steal, outside submission). Costs one predictable branch per task
+    /// while off. Throws ctp::error: invalid_argument (events_per_worker 0
+    /// or above 2^24, a trace already running), no_memory. Any thread.
+    void start_trace(std::size_t events_per_worker)
+    {
+        detail::check(ctp_trace_start(pool_, events_per_worker), "ctp_trace_start");
+    }
+    /// Stops the trace and writes it to path as Chrome trace event JSON
+    /// (open it in ui.perfetto.dev or chrome://tracing): one track per
+    /// worker and per outside thread, task spans named by label or function.
+    /// Throws ctp::error: invalid_argument (no trace running, or path cannot
+    /// be created: then the trace keeps running and nothing is lost; call
+    /// again with another path), no_memory. Any thread except the pool's
+    /// own tasks.
+    void stop_trace(const std::string &path)
+    {
+        int rc = ctp_trace_stop(pool_, path.c_str());
+        if (rc != CTP_OK)
+            throw error(rc, "ctp_trace_stop: " + path);
+    }
+
     /// The C handle, for calls this header does not wrap. Still owned here.
     ctp_pool *native_handle() const noexcept { return pool_; }
 
@@ -591,7 +838,7 @@ private:
             return;
         ctp_pool_destroy(pool_);
         pool_ = nullptr;
-        if (std::exception_ptr e = errors_->take()) {
+        if (std::exception_ptr e = state_->errors.take()) {
             try {
                 std::rethrow_exception(e);
             } catch (const std::exception &ex) {
@@ -603,7 +850,7 @@ private:
     }
 
     ctp_pool *pool_ = nullptr;
-    std::unique_ptr<detail::exception_slot> errors_;
+    std::unique_ptr<detail::pool_state> state_; ///< outlives pool_ (freed after destroy())
 };
 
 /// Fork-join: run() tasks, then wait() for all of them. Not movable.
@@ -629,9 +876,13 @@ public:
     /// Queues f() in this group. On success f was moved from (copied if an
     /// lvalue). Throws ctp::error on failure (errc::full, shutdown,
     /// no_memory, ...); f is then untouched: not moved from, still yours.
-    template <class F> void run(F &&f, priority prio = priority::normal)
+    /// label names the task in stall reports, snapshots and traces: a static
+    /// string (a literal, or one that outlives the pool; it is not copied),
+    /// or nullptr (none).
+    template <class F> void run(F &&f, priority prio = priority::normal, const char *label = nullptr)
     {
-        detail::check(detail::submit_callable(pool_, group_, prio, std::forward<F>(f), &errors_), "ctp_group_submit");
+        detail::check(detail::submit_callable(pool_, group_, prio, std::forward<F>(f), &errors_, label),
+                      "ctp_group_submit");
     }
 
     /// Waits for every task (helping run tasks meanwhile), then rethrows the
