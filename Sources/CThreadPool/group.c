@@ -5,7 +5,7 @@
  * pool. That lets the last task of a group read `waiters` after its decrement
  * made the group look finished: the memory it reads is still a group, at
  * worst a reused one, whose waiters then see a spurious signal and re-check. */
-#include "scheduler.h"
+#include "pinned.h"
 
 #include <stdlib.h>
 
@@ -143,19 +143,27 @@ static int wait_on_worker(ctp__worker *w, ctp_group *g, uint64_t deadline)
 static int wait_outside(ctp_pool *pool, ctp_group *g, uint64_t deadline)
 {
     ctp__tls *tls = ctp__tls_get();
+    ctp_pinned *pinned = ctp__my_pinned(pool); /* its pinned tasks come first */
     for (;;) {
         if (ctp__latch_done(&g->latch))
             return CTP_OK;
         if (past(deadline))
             return CTP_ETIMEDOUT; /* no task starts past the deadline */
         ctp__task *t = NULL;
+        if (pinned != NULL && (t = ctp__pinned_take(pinned)) != NULL) {
+            ctp__run_outside(pool, t);
+            continue;
+        }
         if (tls->task_depth < CTP__OUTSIDE_HELP_DEPTH)
             t = ctp__find_task_outside(pool);
         if (t != NULL) {
             ctp__run_outside(pool, t);
             continue;
         }
-        ctp__latch_block(&g->latch, deadline, block_registered, pool);
+        if (pinned != NULL)
+            ctp__pinned_block(pinned, &g->latch, deadline); /* a pinned submission wakes it too */
+        else
+            ctp__latch_block(&g->latch, deadline, block_registered, pool);
     }
 }
 

@@ -230,6 +230,7 @@ typedef struct ctp__tls {
     ctp_pool *pool;       /* set on workers, and on outside threads while they run a task */
     ctp__worker *worker;  /* NULL on outside threads */
     unsigned task_depth;  /* > 0 while running a task of `pool` */
+    struct ctp_pinned *pinned; /* the pinned queue this thread owns (outside threads), or NULL */
 } ctp__tls;
 
 ctp__tls *ctp__tls_get(void);

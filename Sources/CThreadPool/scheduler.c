@@ -10,6 +10,8 @@
  * moment: see docs/scheduler.md, "Priorities"). */
 #include "scheduler.h"
 
+#include "observed.h"
+
 #include <string.h>
 
 bool ctp__has_visible_work(ctp_pool *pool)
@@ -225,117 +227,6 @@ static void recycle(ctp_pool *pool, ctp__worker *w, ctp__task *t)
     }
 }
 
-/* An observed run (a trace runs, the pool times its tasks, or a tick
- * records): what its begin saw, for its end. */
-typedef struct observed {
-    uint64_t start;
-    ctp__tickrec *tick; /* the task's tick, if it records */
-    ctp__tick_slot *slot;
-} observed;
-
-static ctp__tick_slot *tick_slot(ctp__tickrec *tr, ctp__worker *w)
-{
-    if (w != NULL)
-        return &tr->slots[w->index];
-    pthread_mutex_lock(&tr->outside_lock); /* outside threads share a slot */
-    return &tr->slots[tr->nslots - 1];
-}
-
-static void tick_slot_done(ctp__tickrec *tr, ctp__worker *w)
-{
-    if (w == NULL)
-        pthread_mutex_unlock(&tr->outside_lock);
-}
-
-/* What a run needs to know of its task: read before the node is recycled. */
-typedef struct run_info {
-    ctp_task_fn fn;
-    const char *label;
-    struct ctp_group *group;
-    uint64_t submit_ns;
-    int priority, node;
-} run_info;
-
-static void observe_begin(ctp_pool *pool, ctp__worker *w, unsigned observe, const run_info *t, uint64_t serial,
-                          observed *o)
-{
-    uint64_t now = ctp__now_ns();
-    o->start = now;
-    o->tick = NULL;
-    struct ctp_group *g = t->group;
-    const char *label = t->label;
-    ctp_task_fn fn = t->fn;
-    if (observe >= CTP__OBSERVE_TICK_ONE && g != NULL && g->tick != NULL) {
-        ctp__tickrec *tr = o->tick = g->tick;
-        ctp__tick_slot *s = tick_slot(tr, w);
-        if (s->depth++ == 0)
-            s->outer_start = now;
-        if (s->first_start == 0)
-            s->first_start = now;
-        uint64_t wait = t->submit_ns != 0 && now > t->submit_ns ? now - t->submit_ns : 0;
-        s->hist[ctp__hist_bucket(wait)]++;
-        if (wait > s->wait_max)
-            s->wait_max = wait;
-        s->started_late += now > tr->deadline_ns;
-        tick_slot_done(tr, w);
-    }
-    if ((observe & CTP__OBSERVE_TRACE) == 0)
-        return;
-    /* Acquire: pairs with the release store in ctp_trace_start. */
-    ctp__trace *tr = atomic_load_explicit(&pool->trace, memory_order_acquire);
-    if (tr == NULL)
-        return;
-    ctp__event e = { .ts_ns = now,
-                     .what = label != NULL ? (uintptr_t)label : (uintptr_t)fn,
-                     .is_label = label != NULL,
-                     .type = CTP__EV_BEGIN,
-                     .priority = (uint8_t)t->priority,
-                     .node = (int8_t)t->node };
-    if (w == NULL) {
-        ctp__trace_emit_shared(&pool->trace, tr, &e);
-        return;
-    }
-    if (w->stolen_serial == serial) {
-        ctp__event s = { .ts_ns = now, .type = CTP__EV_STEAL };
-        ctp__trace_emit(&pool->trace, tr, w->index, &s);
-    }
-    ctp__trace_emit(&pool->trace, tr, w->index, &e);
-}
-
-static void observe_end(ctp_pool *pool, ctp__worker *w, unsigned observe, ctp_task_fn fn, const char *label,
-                        const observed *o)
-{
-    uint64_t now = 0;
-    if (o->tick != NULL) {
-        now = ctp__now_ns();
-        ctp__tickrec *tr = o->tick;
-        ctp__tick_slot *s = tick_slot(tr, w);
-        uint64_t ran = now - o->start;
-        s->task_ns += ran;
-        s->tasks++;
-        s->finished_late += now > tr->deadline_ns;
-        if (ran > s->longest_ns) {
-            s->longest_ns = ran;
-            s->longest_fn = (uintptr_t)fn;
-            s->longest_label = (uintptr_t)label;
-        }
-        if (--s->depth == 0)
-            s->busy_ns += now - s->outer_start;
-        tick_slot_done(tr, w);
-    }
-    if ((observe & CTP__OBSERVE_TRACE) == 0)
-        return;
-    /* Acquire: pairs with the release store in ctp_trace_start. */
-    ctp__trace *tr = atomic_load_explicit(&pool->trace, memory_order_acquire);
-    if (tr == NULL)
-        return;
-    ctp__event e = { .ts_ns = now != 0 ? now : ctp__now_ns(), .type = CTP__EV_END };
-    if (w == NULL)
-        ctp__trace_emit_shared(&pool->trace, tr, &e);
-    else
-        ctp__trace_emit(&pool->trace, tr, w->index, &e);
-}
-
 void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t)
 {
     ctp_task_fn fn = t->fn, on_cancel = t->on_cancel;
@@ -368,12 +259,12 @@ void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t)
         uint64_t serial = ++w->runs;
         ctp__live_view now = { (uintptr_t)fn, (uintptr_t)arg, (uintptr_t)label, 0, serial, true };
         if (observe != 0) {
-            observe_begin(pool, w, observe, &info, serial, &obs);
+            ctp__observe_begin(pool, w, observe, &info, serial, &obs);
             now.start_ns = obs.start;
         }
         ctp__live_write(&w->live, &now);
     } else if (observe != 0) {
-        observe_begin(pool, NULL, observe, &info, 0, &obs);
+        ctp__observe_begin(pool, NULL, observe, &info, 0, &obs);
     }
 
     /* Workers are always inside their pool; outside helpers count depth. */
@@ -391,7 +282,7 @@ void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t)
         fn(arg);
     }
     if (observe != 0)
-        observe_end(pool, w, observe, fn, label, &obs);
+        ctp__observe_end(pool, w, observe, fn, label, &obs);
     if (tls != NULL) {
         tls->task_depth--;
     } else {
@@ -481,4 +372,22 @@ void ctp__run_outside(ctp_pool *pool, ctp__task *t)
     /* Relaxed: a hint; the shutdown waiter re-checks quiescence itself. */
     if (atomic_load_explicit(&pool->state, memory_order_relaxed) != CTP__RUNNING)
         ctp__lifecycle_poke(pool);
+}
+
+void ctp__drop_task(ctp_pool *pool, ctp__task *t)
+{
+    ctp_task_fn on_cancel = t->on_cancel;
+    void *arg = t->has_payload ? (void *)t->payload : t->arg;
+    struct ctp_group *g = t->group;
+    ctp__task *keep = t->has_payload ? t : NULL;
+    if (keep == NULL)
+        recycle(pool, NULL, t);
+    if (on_cancel != NULL)
+        on_cancel(arg);
+    if (keep != NULL)
+        recycle(pool, NULL, keep);
+    /* Release: pairs with the acquire loads in the quiescence check. */
+    atomic_fetch_add_explicit(&pool->helper_cancelled, 1, memory_order_release);
+    if (g != NULL)
+        ctp__latch_count_down(&g->latch);
 }

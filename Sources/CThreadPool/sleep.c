@@ -9,20 +9,9 @@
  *                   block, leave, pass owed signals on    (park)
  *   new_work        fence, read counts, wake              (notify)
  *
- * In one paragraph: a submitter publishes its task, issues a seq_cst fence
- * and reads `counts`; a worker about to sleep moves itself from searching to
- * parked in `counts`, issues a seq_cst fence and looks at every queue once
- * more. One of the two fences comes first: if the submitter's, the worker
- * sees the task and does not sleep; if the worker's, the submitter sees it
- * parked and wakes it. The waker, not the sleeper, moves a woken worker from
- * parked back to searching, so concurrent submitters do not wake a crowd.
- *
- * A wake of k workers must not depend on the waker keeping its CPU: on a
- * small machine the first worker it signals often takes the waker's CPU at
- * once, and the waker then sits in the run queue while the others it counted
- * as searching are still asleep. So every signal the waker owes is recorded
- * (`owed`) before the first is sent, and each worker that leaves its park
- * sends the ones still owed. Each signal is sent once, by whoever claims it. */
+ * In short: the submitter's and the parking worker's seq_cst fences pair up;
+ * the waker moves a woken worker back to searching; every signal a waker owes
+ * is recorded first, so the workers it wakes send the rest if it stalls. */
 #include "sleep.h"
 
 #include "ctp/ctp.h"

@@ -1,6 +1,6 @@
 /* Submission: validation, then a worker's own deque or the injection queue,
  * then the wake decision (ctp__notify, i.e. ctp__sleep_new_work). Batches are all or none. */
-#include "scheduler.h"
+#include "pinned.h"
 
 #include <string.h>
 
@@ -14,6 +14,7 @@ void ctp_task_desc_init(ctp_task_desc *desc, ctp_task_fn fn, void *arg)
     desc->priority = CTP_PRIORITY_NORMAL;
     desc->group = NULL;
     desc->label = NULL;
+    desc->pinned = NULL;
     desc->node = -1;
 }
 
@@ -267,10 +268,64 @@ static int submit_injected(ctp_pool *pool, const ctp_task_desc *descs, size_t co
     return rc;
 }
 
+/* Pinned tasks: onto their owner's queue, nowhere a worker looks. */
+static int submit_pinned(ctp_pool *pool, ctp_pinned *q, const ctp_task_desc *descs, size_t count,
+                         const ctp__payload *pl)
+{
+    if (q->pool != pool)
+        return CTP_EINVAL;
+    bool inside = ctp__is_inside(pool);
+    /* Relaxed: as in submit_injected, a courtesy check for outside threads
+     * (the owner still runs whatever was queued before the shutdown). */
+    if (!inside && atomic_load_explicit(&pool->state, memory_order_relaxed) != CTP__RUNNING) {
+        atomic_fetch_add_explicit(&pool->rejected, 1, memory_order_relaxed); /* relaxed: a statistic */
+        return CTP_ESHUTDOWN;
+    }
+    uint64_t stamp = submit_stamp(pool);
+    pthread_mutex_lock(&q->lock);
+    ctp__task *list = NULL, **tail = &list;
+    for (size_t i = 0; i < count; i++) {
+        ctp__task *t = ctp__pinned_alloc_locked(q);
+        if (t == NULL) {
+            while (list != NULL) {
+                ctp__task *next = list->next;
+                ctp__pinned_free_locked(q, list);
+                list = next;
+            }
+            pthread_mutex_unlock(&q->lock);
+            return CTP_ENOMEM;
+        }
+        fill(t, &descs[i], false, -1, stamp);
+        *tail = t;
+        tail = &t->next;
+    }
+    count_groups(descs, count);
+    /* Before publishing: see the quiescence check. Release: pairs with its acquire loads. */
+    atomic_fetch_add_explicit(&pool->ext_submitted, count, memory_order_release);
+    while (list != NULL) {
+        ctp__task *t = list;
+        list = list->next;
+        place_payload(t, pl); /* pl only with count 1 */
+        ctp__pinned_push_locked(q, t);
+    }
+    pthread_mutex_unlock(&q->lock);
+    return CTP_OK;
+}
+
 static int submit(ctp_pool *pool, const ctp_task_desc *descs, size_t count, const ctp__payload *pl)
 {
     if (ctp__forked(pool))
         return CTP_EINVAL;
+    if (descs[0].pinned != NULL || descs[count - 1].pinned != NULL) {
+        for (size_t i = 0; i < count; i++) {
+            if (descs[i].pinned != descs[0].pinned)
+                return CTP_EINVAL; /* all pinned to one queue, or none */
+            int rc = validate(pool, &descs[i]);
+            if (rc != CTP_OK)
+                return rc;
+        }
+        return submit_pinned(pool, descs[0].pinned, descs, count, pl);
+    }
     bool local = true;
     ctp__worker *w = ctp__current_worker(pool);
     for (size_t i = 0; i < count; i++) {

@@ -267,3 +267,146 @@ void test_tick_report_agrees_with_trace(void)
     CHECK_EQ(rc, 0);
     CHECK_OK(ctp_pool_destroy(p));
 }
+
+/* ---- Pinned tasks -------------------------------------------------------- */
+
+typedef struct pinned_run {
+    pthread_t owner;
+    _Atomic long on_owner, elsewhere, order_bad;
+    _Atomic int last_prio;
+    ctp_pinned *q;
+    ctp_pool *pool;
+    ctp_group *g;
+} pinned_run;
+
+static void pinned_task(void *arg)
+{
+    pinned_run *r = arg;
+    if (pthread_equal(pthread_self(), r->owner))
+        atomic_fetch_add(&r->on_owner, 1);
+    else
+        atomic_fetch_add(&r->elsewhere, 1);
+}
+
+/* A worker task that submits pinned tasks to the main thread's queue (a
+ * bot update handing its action to the thread that owns the world). */
+static void submit_pinned_from_worker(void *arg)
+{
+    pinned_run *r = arg;
+    for (int i = 0; i < 5; i++) {
+        ctp_task_desc d;
+        ctp_task_desc_init(&d, pinned_task, r);
+        d.pinned = r->q;
+        d.group = r->g;
+        d.priority = (ctp_priority)(i % CTP_PRIORITY_COUNT);
+        d.label = "apply";
+        ctp_submit_desc(r->pool, &d);
+    }
+    burn_us(20);
+}
+
+/* Pinned tasks run only on their owner, under load, whether submitted by
+ * workers or by the owner; the owner's tick wait runs them (and is woken by
+ * them), and the tick counts them. */
+void test_pinned_tasks_run_only_on_owner(void)
+{
+    ctp_pool *p = make_pool(2);
+    CHECK(p != NULL);
+    pinned_run r;
+    memset(&r, 0, sizeof r);
+    r.owner = pthread_self();
+    r.pool = p;
+    CHECK_EQ(ctp_pinned_create(NULL, &r.q), CTP_EINVAL);
+    CHECK_OK(ctp_pinned_create(p, &r.q));
+    ctp_pinned *second;
+    CHECK_EQ(ctp_pinned_create(p, &second), CTP_EINVAL); /* one per thread */
+    long rounds = scaled(50), want = 0;
+    for (long k = 0; k < rounds; k++) {
+        ctp_tick_options o = { .report = true };
+        ctp_tick *t;
+        CHECK_OK(ctp_tick_begin(p, &o, &t));
+        r.g = ctp_tick_group(t);
+        ctp_task_desc d[40];
+        for (int i = 0; i < 40; i++) {
+            ctp_task_desc_init(&d[i], submit_pinned_from_worker, &r);
+            d[i].group = r.g;
+        }
+        CHECK_OK(ctp_submit_batch(p, d, 40));
+        ctp_task_desc own;
+        ctp_task_desc_init(&own, pinned_task, &r);
+        own.pinned = r.q;
+        own.group = r.g;
+        CHECK_OK(ctp_submit_desc(p, &own));
+        ctp_tick_report rep;
+        CHECK_OK(ctp_tick_end(t, CTP_WAIT_FOREVER, &rep, NULL, 0));
+        want += 40 * 5 + 1;
+        CHECK_EQ(rep.tasks, 40 + 40 * 5 + 1);
+        CHECK(rep.outside.tasks >= 40 * 5 + 1); /* every pinned one ran on this thread */
+    }
+    CHECK_EQ(atomic_load(&r.on_owner), want);
+    CHECK_EQ(atomic_load(&r.elsewhere), 0);
+    /* A mixed batch is refused; a foreign thread cannot run or destroy it. */
+    ctp_task_desc mix[2];
+    ctp_task_desc_init(&mix[0], pinned_task, &r);
+    ctp_task_desc_init(&mix[1], pinned_task, &r);
+    mix[0].pinned = r.q;
+    CHECK_EQ(ctp_submit_batch(p, mix, 2), CTP_EINVAL);
+    CHECK_OK(ctp_pinned_destroy(r.q));
+    CHECK_OK(ctp_pool_destroy(p));
+}
+
+static void short_cancel(void *arg)
+{
+    atomic_fetch_add((_Atomic long *)arg, 1);
+}
+
+static void record_prio(void *arg)
+{
+    int *slot = arg;
+    static _Atomic int next;
+    *slot = atomic_fetch_add(&next, 1);
+}
+
+/* ctp_pinned_run: highest priority first, FIFO within one; destroy cancels
+ * what is left (on_cancel, groups counted down). */
+void test_pinned_run_order_and_destroy(void)
+{
+    ctp_pool *p = make_pool(1);
+    CHECK(p != NULL);
+    ctp_pinned *q;
+    CHECK_OK(ctp_pinned_create(p, &q));
+    int seq[6] = { -1, -1, -1, -1, -1, -1 };
+    ctp_priority prios[6] = { CTP_PRIORITY_LOW, CTP_PRIORITY_NORMAL, CTP_PRIORITY_CRITICAL, CTP_PRIORITY_LOW,
+                              CTP_PRIORITY_HIGH, CTP_PRIORITY_CRITICAL };
+    for (int i = 0; i < 6; i++) {
+        ctp_task_desc d;
+        ctp_task_desc_init(&d, record_prio, &seq[i]);
+        d.priority = prios[i];
+        d.pinned = q;
+        CHECK_OK(ctp_submit_desc(p, &d));
+    }
+    CHECK_EQ(ctp_pinned_run(q, 6), 6);
+    /* CRITICAL (2, 5), HIGH (4), NORMAL (1), LOW (0, 3) */
+    CHECK(seq[2] < seq[5] && seq[5] < seq[4] && seq[4] < seq[1] && seq[1] < seq[0] && seq[0] < seq[3]);
+    CHECK_EQ(ctp_pinned_run(q, 10), 0);
+    /* Left queued at destroy: cancelled, the group released. */
+    ctp_group *g;
+    CHECK_OK(ctp_group_create(p, &g));
+    _Atomic long cancelled = 0;
+    ctp_task_desc d;
+    ctp_task_desc_init(&d, record_prio, &seq[0]);
+    d.on_cancel = short_cancel;
+    d.arg = (void *)&cancelled;
+    d.fn = short_cancel; /* never runs: destroyed first */
+    d.pinned = q;
+    d.group = g;
+    CHECK_OK(ctp_submit_desc(p, &d));
+    CHECK_OK(ctp_pinned_destroy(q));
+    CHECK_EQ(atomic_load(&cancelled), 1);
+    CHECK_OK(ctp_group_wait(g, 0));
+    CHECK_OK(ctp_group_destroy(g));
+    ctp_stats st;
+    CHECK_OK(ctp_pool_stats(p, &st));
+    CHECK_EQ(st.cancelled, 1);
+    CHECK_OK(ctp_pool_destroy(p)); /* quiescent: the pinned tasks are accounted for */
+}

@@ -77,6 +77,8 @@ struct test_case {
     X(tick_budget_overrun_fires_once)                                                           \
     X(tick_end_timeout_keeps_tick)                                                              \
     X(tick_report_agrees_with_trace)                                                            \
+    X(pinned_tasks_run_only_on_owner)                                                           \
+    X(pinned_run_order_and_destroy)                                                             \
     X(numa_no_remote_steal_with_local_work)                                                        \
     X(numa_machine_topology_and_memory)                                                            \
     X(limits_parallel_for_nested_min_stack)                                                        \

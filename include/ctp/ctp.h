@@ -202,6 +202,10 @@ typedef struct ctp_config {
     uint64_t prewake_lead_ns;
 } ctp_config;
 
+/** A queue of tasks pinned to one thread outside the pool (a server's main
+ *  thread, which owns its world): see ctp_pinned_create. */
+typedef struct ctp_pinned ctp_pinned;
+
 /** A task description for ctp_submit_desc and ctp_submit_batch.
  *  Zero-initialise (or use ctp_task_desc_init), then set what you need. */
 typedef struct ctp_task_desc {
@@ -217,6 +221,10 @@ typedef struct ctp_task_desc {
     const char *label;     /* optional: a static string naming the task (it is not
                               copied and must outlive the pool), shown in stall
                               reports, snapshots and traces; NULL = none */
+    ctp_pinned *pinned;    /* optional: run the task only on this queue's owner
+                              thread (ctp_pinned_create); never stolen. A batch is
+                              all pinned to one queue or not pinned at all. node is
+                              ignored; priority and group apply. */
 } ctp_task_desc;
 
 /** Pool statistics: a snapshot taken without stopping the pool, so counters
@@ -492,6 +500,33 @@ CTP_API ctp_group *ctp_tick_group(ctp_tick *tick);
  *  itself). The thread that began the tick, or one it handed it to. */
 CTP_API int ctp_tick_end(ctp_tick *tick, uint64_t timeout_ns, ctp_tick_report *report,
                          ctp_tick_thread_report *workers, size_t capacity);
+
+/* ------------------------------------------------------------------------ */
+/* Tasks pinned to a thread                                                 */
+/* ------------------------------------------------------------------------ */
+
+/** Creates a queue of pinned tasks owned by the calling thread, which must
+ *  not be a worker of the pool or run one of its tasks. Tasks submitted with
+ *  ctp_task_desc.pinned = the queue (from any thread: workers, tasks, others)
+ *  run only on the owner, highest priority first, FIFO within one: while it
+ *  waits in ctp_group_wait or ctp_tick_end on this pool (before it looks for
+ *  other work, and a pinned submission wakes it), and when it calls
+ *  ctp_pinned_run. They keep their priority, group and tick. The pool's
+ *  shutdown waits for them like for any task: run them, or destroy the queue
+ *  first. One queue per thread. Errors: CTP_EINVAL (NULL, called
+ *  from inside the pool, the thread already owns one),
+ *  CTP_ESHUTDOWN, CTP_ENOMEM. */
+CTP_API int ctp_pinned_create(ctp_pool *pool, ctp_pinned **out_queue);
+
+/** Runs up to `max` queued pinned tasks on the calling thread (the owner),
+ *  highest priority first; returns how many ran (0 if none was queued), or
+ *  CTP_EINVAL (NULL, or not the owner). Does not wait for tasks. */
+CTP_API int ctp_pinned_run(ctp_pinned *queue, size_t max);
+
+/** Destroys the queue: tasks still queued are dropped as a cancelling
+ *  shutdown drops them (on_cancel, their groups counted down). Owner only,
+ *  before the pool is destroyed. Errors: CTP_EINVAL (NULL, not the owner). */
+CTP_API int ctp_pinned_destroy(ctp_pinned *queue);
 
 /** What a worker is doing (ctp_worker_info.state). */
 typedef enum {
