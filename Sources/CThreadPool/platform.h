@@ -18,6 +18,10 @@ void ctp__cpu_relax(void);
 /* The CPU the calling thread runs on now, or -1 if unknown. A hint: the
  * thread may move right after. */
 int ctp__current_cpu(void);
+/* Asks the kernel to end the calling thread's timed waits within 1 us of
+ * their deadline instead of the default 50 us slack (Linux; elsewhere a
+ * no-op). Workers do it: pre-wake and backoff deadlines mean something. */
+void ctp__precise_timers(void);
 int ctp__cond_init_monotonic(pthread_cond_t *cv);
 
 /* Memory and threads (resources.c): malloc, calloc (overflow-checked),

@@ -3,6 +3,10 @@
 #define _GNU_SOURCE /* sched_getcpu */
 #include "platform.h"
 
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
 #include "ctp/ctp.h"
 
 #include <errno.h>
@@ -65,4 +69,11 @@ bool ctp__cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *m, uint64_t deadl
     struct timespec ts = { .tv_sec = (time_t)(deadline_ns / 1000000000u),
                            .tv_nsec = (long)(deadline_ns % 1000000000u) };
     return pthread_cond_timedwait(cv, m, &ts) == ETIMEDOUT;
+}
+
+void ctp__precise_timers(void)
+{
+#ifdef __linux__
+    prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
+#endif
 }

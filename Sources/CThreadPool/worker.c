@@ -133,6 +133,7 @@ void *ctp__worker_main(void *arg)
     /* Set up on our node: pin first, then touch our deques first, so their
      * pages come from the node we run on. */
     pin_worker(w);
+    ctp__precise_timers();
     int p = 0;
     for (; p < CTP_PRIORITY_COUNT; p++) {
         if (ctp__deque_init(&w->deques[p], CTP__DEQUE_INITIAL) != 0)
