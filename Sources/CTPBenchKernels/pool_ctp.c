@@ -18,12 +18,48 @@ typedef struct ctp_bench_pool {
     ctp_task_desc *descs; /* grown to the largest batch, then reused */
     item_ref *refs;
     size_t cap;
+    /* With tick reports on (ctpb_pool_ctp_enable_tick_reports): each batch
+     * runs in a ctp_tick, and its report is summed here. */
+    int ticks;
+    double wall, busy, waking, idle, first_start, helped; /* ns, summed over batches (busy etc. over workers) */
+    size_t threads;
 } ctp_bench_pool;
 
 static void run_item(void *arg)
 {
     const item_ref *r = arg;
     r->batch->fn(r->batch->ctx, r->index);
+}
+
+/* The batch as one ctp_tick, its report summed. */
+static int run_as_tick(ctp_bench_pool *p, const ctpb_batch *b)
+{
+    ctp_tick_options o = { .report = true };
+    ctp_tick *t;
+    int rc = ctp_tick_begin(p->pool, &o, &t);
+    if (rc != CTP_OK)
+        return rc;
+    for (size_t i = 0; i < b->count; i++)
+        p->descs[i].group = ctp_tick_group(t);
+    rc = ctp_submit_batch(p->pool, p->descs, b->count);
+    ctp_tick_report r;
+    ctp_tick_thread_report w[64];
+    int erc = ctp_tick_end(t, CTP_WAIT_FOREVER, &r, w, 64);
+    if (rc != CTP_OK)
+        return rc;
+    if (erc != CTP_OK)
+        return erc;
+    size_t n = r.workers < 64 ? r.workers : 64;
+    p->wall += (double)r.wall_ns;
+    p->first_start += (double)r.first_start_ns;
+    for (size_t i = 0; i < n; i++) {
+        p->busy += (double)w[i].busy_ns;
+        p->waking += (double)w[i].waking_ns;
+        p->idle += (double)w[i].idle_ns;
+    }
+    p->helped += (double)r.outside.busy_ns; /* the tick thread's helping */
+    p->threads = n;
+    return CTP_OK;
 }
 
 static int ctp_run(void *self, const ctpb_batch *b)
@@ -53,6 +89,8 @@ static int ctp_run(void *self, const ctpb_batch *b)
     uint64_t now = ctpb_now_ns();
     for (size_t i = 0; i < b->count; i++)
         b->submit_ns[i] = now;
+    if (p->ticks)
+        return run_as_tick(p, b);
     int rc = ctp_submit_batch(p->pool, p->descs, b->count);
     if (rc != CTP_OK)
         return rc;
@@ -203,5 +241,26 @@ int ctpb_pool_ctp_enable_prewake(ctpb_pool *pool)
     if (pool->run != ctp_run)
         return -1;
     pool->prewake = ctp_prewake;
+    return 0;
+}
+
+static void ctp_tick_shares(void *self, double shares[5])
+{
+    ctp_bench_pool *p = self;
+    double threads = p->threads > 0 ? (double)p->threads : 1.0;
+    double span = p->wall * threads;
+    shares[0] = span > 0 ? p->busy / span : 0;   /* workers busy with the batch's tasks */
+    shares[1] = span > 0 ? p->waking / span : 0; /* batch start to each worker's first task */
+    shares[2] = span > 0 ? p->idle / span : 0;   /* the rest of the workers' time */
+    shares[3] = p->wall > 0 ? p->first_start / p->wall : 0; /* batch start to its first task's start */
+    shares[4] = p->wall > 0 ? p->helped / p->wall : 0;      /* the tick thread running tasks */
+}
+
+int ctpb_pool_ctp_enable_tick_reports(ctpb_pool *pool)
+{
+    if (pool->run != ctp_run)
+        return -1;
+    ((ctp_bench_pool *)pool->impl)->ticks = 1;
+    pool->tick_shares = ctp_tick_shares;
     return 0;
 }

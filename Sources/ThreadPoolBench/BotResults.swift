@@ -72,6 +72,7 @@ struct BotRun: Codable {
     var idleCpuShare: Double            // CPU seconds per second during the gaps between ticks
     var contextSwitchesPerWorkerPerSecond: Double
     var homeShare: Double?
+    var tickShares: [Double]?          // ctp's own tick reports: workers busy, waking, idle; wake lag, tick thread helping (shares)
     var takenRemote: Double?
     var checksum: UInt64
     var repetitions: [BotRepetition]
@@ -252,6 +253,14 @@ enum BotTables {
             (reps > 1 ? " over \(reps) repetitions" : "") + "); final world checksum " +
             (runs.allSatisfy { r in r.repetitions.allSatisfy { $0.checksum == first.checksum } }
                 ? "identical across pools.\n" : "DIFFERS between pools.\n")
+        if runs.contains(where: { $0.tickShares != nil }) {
+            var t = Table(title: "\(n) bots: ctp's own tick reports (ctp_tick_end), every batch of every tick",
+                          header: ["pool", "workers busy", "waking", "idle", "wake lag", "tick thread helping"])
+            for r in runs { if let s = r.tickShares {
+                t.add([r.pool] + s.map { fmt($0 * 100, 1) + "%" })
+            } }
+            out += t.render()
+        }
         for r in runs where r.homeShare != nil {
             out += "\(r.pool): \(fmt(r.homeShare! * 100, 1))% of node-affine tasks ran on their home node, \(Int(r.takenRemote ?? 0)) taken from another node.\n"
         }

@@ -148,14 +148,14 @@ struct Bots: ParsableCommand {
         var alive = [Bool](repeating: false, count: specs.count)
         defer { for i in 0..<made where alive[i] { pools[i].destroy(pools[i].impl) } }
         for spec in specs {
-            (pools + made).initialize(to: try spec.make(PeerOptions(workers: w, topology: topology)))
+            (pools + made).initialize(to: try spec.make(PeerOptions(workers: w, topology: topology, tickReports: prewake)))
             alive[made] = true
             made += 1
         }
         func enterTurn(_ i: Int, _ state: OpaquePointer?) throws {
             guard specs[i].pollsWhileIdle else { return }
             if !alive[i] {
-                pools[i] = try specs[i].make(PeerOptions(workers: w, topology: topology))
+                pools[i] = try specs[i].make(PeerOptions(workers: w, topology: topology, tickReports: prewake))
                 alive[i] = true
                 var warm = ctpb_peer_burst_result()
                 _ = ctpb_peer_burst(pools + i, 64, &warm) // start its threads
@@ -243,7 +243,13 @@ struct Bots: ParsableCommand {
             print("Timeline of tick \(lanes.first.map { $0.tick + 1 } ?? 0) at \(n) bots written to \(timeline).")
         }
         var runs = specs.indices.filter { !broken.contains($0) }.map { i in
-            BotRun(pool: specs[i].name, bots: n, flatOut: flatOut, threads: pools[i].threads, results: results[i])
+            var run = BotRun(pool: specs[i].name, bots: n, flatOut: flatOut, threads: pools[i].threads, results: results[i])
+            if alive[i], let shares = pools[i].tick_shares {
+                var s = [Double](repeating: 0, count: 5)
+                shares(pools[i].impl, &s)
+                run.tickShares = s
+            }
+            return run
         }
         if let base = runs.first(where: { $0.pool == "ctp" }) ?? runs.first {
             for i in runs.indices { runs[i].compare(to: base) }

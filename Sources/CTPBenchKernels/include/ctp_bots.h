@@ -68,6 +68,10 @@ typedef struct ctpb_pool {
     /* Optional: work will be handed over at about at_ns (CLOCK_MONOTONIC);
      * the real-time driver calls it before sleeping to the next tick. */
     void (*prewake)(void *impl, uint64_t at_ns);
+    /* Optional: from the runtime's own tick reports, shares of the batches'
+     * wall time x workers: busy, waking, idle; then shares of the wall time:
+     * the wake lag, the tick thread's helping (see docs/benchmark.md). */
+    void (*tick_shares)(void *impl, double shares[5]);
 } ctpb_pool;
 
 typedef struct ctpb_bots_config {
@@ -251,6 +255,10 @@ ctp_pool *ctpb_pool_ctp_handle(const ctpb_pool *pool);
 /** Makes a table from ctpb_pool_ctp pre-wake its workers before each tick
  *  (ctp_pool_prewake). 0, or -1 for any other pool. */
 int ctpb_pool_ctp_enable_prewake(ctpb_pool *pool);
+
+/** Runs each batch of a table from ctpb_pool_ctp as a ctp_tick with a report
+ *  and sums the reports (tick_shares). 0, or -1 for any other pool. */
+int ctpb_pool_ctp_enable_tick_reports(ctpb_pool *pool);
 
 /** A plain mutex + condition variable pool, as game servers write by hand:
  *  one FIFO, notify_one per submit, a counter and condvar to wait on. */

@@ -29,6 +29,8 @@ struct PeerSpec: Sendable {
 struct PeerOptions: Sendable {
     var workers: Int
     var topology: String?
+    /// ctp pools run each batch as a ctp_tick and sum the reports.
+    var tickReports = false
 }
 
 struct PeerError: Error, CustomStringConvertible {
@@ -40,12 +42,17 @@ struct PeerError: Error, CustomStringConvertible {
 /// set; `faulty-drop` exists for the tests.
 let allPeers: [PeerSpec] = [
     PeerSpec(name: "ctp", summary: "ctp C API: ctp_submit_batch + helping ctp_group_wait") { o in
-        try cPool("ctp") { ctpb_pool_ctp(o.workers, o.topology, 0, $0) }
+        try cPool("ctp") { out in
+            let rc = ctpb_pool_ctp(o.workers, o.topology, 0, out)
+            if rc == 0 && o.tickReports { _ = ctpb_pool_ctp_enable_tick_reports(out) }
+            return rc
+        }
     },
     PeerSpec(name: "ctp-prewake", summary: "ctp with ctp_pool_prewake before each tick (real time only)") { o in
         try cPool("ctp-prewake") { out in
             let rc = ctpb_pool_ctp(o.workers, o.topology, 0, out)
             if rc == 0 { _ = ctpb_pool_ctp_enable_prewake(out) }
+            if rc == 0 && o.tickReports { _ = ctpb_pool_ctp_enable_tick_reports(out) }
             return rc
         }
     },
