@@ -117,6 +117,14 @@ extension ThreadPool {
         /// one has run when a shutdown completes. It must not call into the
         /// pool. nil = nothing.
         public var onThreadStop: (@Sendable (Int) -> Void)?
+        /// Pre-wake lead (see ``ThreadPool/prewake(at:)``): how long before
+        /// the announced time parked workers leave their park, and how long
+        /// after it they keep searching if no work came, 1 nanosecond up to
+        /// 50 milliseconds; nil = the runtime's default (100 microseconds:
+        /// timer slack plus wake-up p99 measured on the development machine,
+        /// see docs/scheduler.md). Each pre-wake costs up to twice the lead
+        /// of CPU per worker. Precision: nanoseconds.
+        public var prewakeLead: Duration?
 
         /// A configuration; every argument left out is the default (nil, or
         /// `.auto` NUMA mode and no affinity). Values are checked when a pool
@@ -127,7 +135,8 @@ extension ThreadPool {
                     topology: String? = nil, stallThreshold: Duration? = nil,
                     onStall: (@Sendable (StallReport) -> Void)? = nil,
                     onThreadStart: (@Sendable (Int) -> Void)? = nil,
-                    onThreadStop: (@Sendable (Int) -> Void)? = nil) {
+                    onThreadStop: (@Sendable (Int) -> Void)? = nil,
+                    prewakeLead: Duration? = nil) {
             self.workers = workers
             self.queueCapacity = queueCapacity
             self.spinTime = spinTime
@@ -142,6 +151,7 @@ extension ThreadPool {
             self.onStall = onStall
             self.onThreadStart = onThreadStart
             self.onThreadStop = onThreadStop
+            self.prewakeLead = prewakeLead
         }
 
         /// Equal when every setting is, and each closure is set in both or
@@ -151,6 +161,7 @@ extension ThreadPool {
                 && a.backoffTime == b.backoffTime && a.wakeFanout == b.wakeFanout && a.stackSize == b.stackSize
                 && a.name == b.name && a.numaMode == b.numaMode && a.affinity == b.affinity
                 && a.topology == b.topology && a.stallThreshold == b.stallThreshold
+                && a.prewakeLead == b.prewakeLead
                 && (a.onStall == nil) == (b.onStall == nil)
                 && (a.onThreadStart == nil) == (b.onThreadStart == nil)
                 && (a.onThreadStop == nil) == (b.onThreadStop == nil)
@@ -167,6 +178,7 @@ extension ThreadPool.Configuration {
     static let maxBackoffTime = Duration.seconds(60)
     static let minStackSize = 64 << 10
     static let stallThresholdRange = Duration.milliseconds(1)...Duration.seconds(3600)
+    static let prewakeLeadRange = Duration.nanoseconds(1)...Duration.milliseconds(50)
 
     /// The C configuration for these settings (nil mapped to the C 0 or to
     /// `ctp_config_init`'s value), without `name` and `topology`, which the
@@ -225,6 +237,13 @@ extension ThreadPool.Configuration {
             throw ThreadPoolError.invalidArgument(
                 "Configuration.onStall is set but Configuration.stallThreshold is nil (stall detection off)")
         }
+        if let prewakeLead {
+            guard Self.prewakeLeadRange.contains(prewakeLead) else {
+                throw refuse("prewakeLead", "\(Self.prewakeLeadRange.lowerBound)...\(Self.prewakeLeadRange.upperBound)",
+                             prewakeLead, " (nil means the default, 100 microseconds)")
+            }
+            c.prewake_lead_ns = ThreadPool.nanoseconds(prewakeLead)
+        }
         c.numa_mode = numaMode == .auto ? CTP_NUMA_AUTO : CTP_NUMA_OFF
         switch affinity {
         case .none: c.affinity = CTP_AFFINITY_NONE
@@ -242,7 +261,8 @@ extension ThreadPool.Configuration {
                      ("spin_ns", "spinTime"), ("backoff_ns", "backoffTime"),
                      ("wake_fanout", "wakeFanout"), ("stack_size", "stackSize"),
                      ("numa_mode", "numaMode"), ("affinity", "affinity"), ("workers", "workers"),
-                     ("name", "name"), ("stall_ns", "stallThreshold"), ("on_stall", "onStall")]
+                     ("name", "name"), ("stall_ns", "stallThreshold"), ("on_stall", "onStall"),
+                     ("prewake_lead_ns", "prewakeLead")]
         for (c, swift) in names where message.hasPrefix(c) {
             let rest = message.dropFirst(c.count)
             if rest.isEmpty || rest.first == " " || rest.first == ":" {

@@ -1,4 +1,10 @@
 import CThreadPool
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 /// A closure and what to do if it is dropped, stored inside a C task node
 /// with `ctp_submit_inline` (two closures and a reference: 40 bytes, within
@@ -29,8 +35,25 @@ private func relocateJob(_ dst: UnsafeMutableRawPointer?, _ src: UnsafeMutableRa
 }
 
 /// Submits `job`; on error the job is released here and the error thrown.
+/// With `pinned`, the task runs only on that queue's owner thread (`node` is
+/// ignored); a closed queue refuses it.
 func submitJob(_ pool: OpaquePointer, _ job: Job, priority: ThreadPool.Priority, node: Int?,
-               label: StaticString? = nil, group: OpaquePointer?) throws {
+               label: StaticString? = nil, group: OpaquePointer?, pinned: PinnedQueue? = nil) throws {
+    guard let pinned else {
+        return try submitJobToC(pool, job, priority: priority, node: node, label: label, group: group, pinnedTo: nil)
+    }
+    guard pinned.pool.handle == pool else {
+        throw ThreadPoolError.invalidArgument("pinnedTo: the queue belongs to another pool")
+    }
+    guard pinned.gate.enter() else {
+        throw ThreadPoolError.invalidArgument("pinnedTo: the pinned queue is closed")
+    }
+    defer { pinned.gate.leave() }
+    try submitJobToC(pool, job, priority: priority, node: nil, label: label, group: group, pinnedTo: pinned.handle)
+}
+
+private func submitJobToC(_ pool: OpaquePointer, _ job: Job, priority: ThreadPool.Priority, node: Int?,
+                       label: StaticString?, group: OpaquePointer?, pinnedTo: OpaquePointer?) throws {
     var desc = ctp_task_desc()
     ctp_task_desc_init(&desc, { runJob($0) }, nil)
     desc.on_cancel = { cancelJob($0) }
@@ -38,6 +61,7 @@ func submitJob(_ pool: OpaquePointer, _ job: Job, priority: ThreadPool.Priority,
     desc.node = Int32(clamping: node ?? -1)
     desc.group = group
     desc.label = TaskLabel.cString(label)
+    desc.pinned = pinnedTo
     let rc = withUnsafeTemporaryAllocation(of: Job.self, capacity: 1) { buffer -> Int32 in
         buffer.initializeElement(at: 0, to: job)
         let rc = ctp_submit_inline(pool, &desc, buffer.baseAddress, MemoryLayout<Job>.size, { relocateJob($0, $1) })
@@ -47,4 +71,37 @@ func submitJob(_ pool: OpaquePointer, _ job: Job, priority: ThreadPool.Priority,
         return rc
     }
     try check(rc)
+}
+
+/// Lets submissions into a C object through until it is sealed, and lets
+/// the sealer wait until those in flight have returned, so that the object
+/// (a pinned queue, a tick's group) is never freed under a submission.
+/// One atomic increment and decrement per submission; `seal()` spins
+/// (yielding) only over submissions already inside, which never block.
+final class SubmitGate: Sendable {
+    private let inFlight = Atomic<Int>(0)
+    private let sealed = Atomic<Bool>(false)
+
+    /// Whether the submission may go ahead; if so, call `leave()` after it.
+    func enter() -> Bool {
+        // Sequentially consistent with seal(): either this sees the seal, or
+        // the sealer sees this submission in flight (and waits for it).
+        inFlight.add(1, ordering: .sequentiallyConsistent)
+        if sealed.load(ordering: .sequentiallyConsistent) {
+            inFlight.subtract(1, ordering: .releasing)
+            return false
+        }
+        return true
+    }
+
+    func leave() { inFlight.subtract(1, ordering: .releasing) }
+
+    /// Refuses later submissions, then waits for those in flight.
+    func seal() {
+        sealed.store(true, ordering: .sequentiallyConsistent)
+        while inFlight.load(ordering: .sequentiallyConsistent) != 0 { sched_yield() }
+    }
+
+    /// Lets submissions through again (an end that timed out).
+    func unseal() { sealed.store(false, ordering: .sequentiallyConsistent) }
 }

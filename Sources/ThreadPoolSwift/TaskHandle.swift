@@ -2,7 +2,7 @@ import CThreadPool
 import Synchronization
 
 /// The eventual value (or error) of a closure submitted with
-/// ``ThreadPool/submit(priority:node:label:_:)-(_,_,_,()->Value)``.
+/// ``ThreadPool/submit(priority:node:label:pinnedTo:_:)-(_,_,_,_,()->Value)``.
 ///
 /// Wait for it with ``wait()`` from synchronous code (it helps run the pool's
 /// tasks meanwhile) or with `await` ``value`` from async code.
@@ -19,9 +19,15 @@ public final class TaskHandle<Value: Sendable>: Sendable {
     }
 
     private let pool: ThreadPool
+    /// The queue the closure is pinned to, if it is: its owner's ``wait()``
+    /// runs the queue's closures.
+    private let pinned: PinnedQueue?
     private let state = Mutex(State())
 
-    init(pool: ThreadPool) { self.pool = pool }
+    init(pool: ThreadPool, pinned: PinnedQueue? = nil) {
+        self.pool = pool
+        self.pinned = pinned
+    }
 
     func complete(_ r: Result<Value, any Error>) {
         let (sleepers, continuations) = state.withLock { s in
@@ -42,11 +48,16 @@ public final class TaskHandle<Value: Sendable>: Sendable {
     /// on a worker its own deque first), so waiting on a worker cannot
     /// deadlock a one-worker pool; once nothing is left to run it blocks on a
     /// semaphore until the closure completes. From async code use ``value``.
+    ///
+    /// For a closure submitted `pinnedTo:` a ``PinnedQueue``: on the queue's
+    /// owner thread this runs the queue's closures first (so it completes);
+    /// on any other thread it waits until the owner runs it.
     @available(*, noasync, message: "blocks the thread; use 'await handle.value'")
     public func wait() throws -> Value {
         var sleeper: Semaphore?
         while true {
             if let r = state.withLock({ $0.result }) { return try r.get() }
+            if let q = pinned, q.isOwnerThread, !q.isClosed, ctp_pinned_run(q.handle, 1) == 1 { continue }
             if ctp_pool_help(pool.handle) == 1 { continue }
             // Nothing to help with: the closure runs (or is about to) on
             // another thread, which signals us when it completes.
@@ -133,17 +144,21 @@ public final class WorkGroup: @unchecked Sendable {
     /// Queues `body` in this group. If it throws, a later wait rethrows the
     /// error (the first one). On a submission error `body` is released
     /// without running and that error is thrown here. `label` names the
-    /// task in stall reports, snapshots and traces (see
-    /// ``ThreadPool/submit(priority:node:label:_:)-(_,_,_,()->Void)``).
+    /// task in stall reports, snapshots and traces, and `pinnedTo` runs it
+    /// only on that queue's owner thread (see
+    /// ``ThreadPool/submit(priority:node:label:pinnedTo:_:)-(_,_,_,_,()->Void)``):
+    /// the owner's ``wait()`` runs it, so does ``PinnedQueue/run(max:)``.
     public func submit(priority: ThreadPool.Priority = .normal, node: Int? = nil, label: StaticString? = nil,
-                       _ body: @escaping @Sendable () throws -> Void) throws {
+                       pinnedTo: PinnedQueue? = nil, _ body: @escaping @Sendable () throws -> Void) throws {
         try submitJob(pool.handle, Job(run: body, cancel: nil, errors: errors), priority: priority, node: node,
-                      label: label, group: group)
+                      label: label, group: group, pinned: pinnedTo)
     }
 
     /// Waits until every closure of the group has run (or was dropped),
-    /// running other queued tasks meanwhile (`ctp_group_wait`), then rethrows
-    /// the first error a closure threw. From async code use `await wait()`.
+    /// running other queued tasks meanwhile (`ctp_group_wait`; on a
+    /// ``PinnedQueue``'s owner thread, its pinned closures first), then
+    /// rethrows the first error a closure threw. From async code use
+    /// `await wait()` (which runs no pinned closures: it waits on a worker).
     @available(*, noasync, message: "blocks the thread; use 'await group.wait()'")
     public func wait() throws {
         _ = ctp_group_wait(group, UInt64.max)

@@ -37,6 +37,8 @@ public final class ThreadPool: @unchecked Sendable {
     /// Whether a trace runs (``startTrace(eventsPerWorker:)``), to tell the
     /// C runtime's invalid-argument cases apart.
     let tracing = Mutex<Bool>(false)
+    /// The pool's worker threads (fixed at creation).
+    let workerCount: Int
 
     /// Creates a pool and starts its workers.
     /// - Throws: ``ThreadPoolError/invalidArgument(_:)`` naming the bad
@@ -61,6 +63,9 @@ public final class ThreadPool: @unchecked Sendable {
         }
         handle = pool
         self.observers = observers
+        var stats = ctp_stats()
+        _ = ctp_pool_stats(pool, &stats)
+        workerCount = Int(stats.workers)
     }
 
     deinit {
@@ -117,27 +122,33 @@ public final class ThreadPool: @unchecked Sendable {
     ///   - node: NUMA node affinity (`nil` = any).
     ///   - label: a name for the task in stall reports, ``snapshot()`` and
     ///     traces (a string literal: the runtime keeps the pointer, not a copy).
+    ///   - pinnedTo: run the task only on this queue's owner thread (see
+    ///     ``PinnedQueue``), never on a worker; `node` is then ignored.
     /// - Throws: ``ThreadPoolError/shutdown``, ``ThreadPoolError/queueFull``,
-    ///   ``ThreadPoolError/invalidArgument(_:)`` (bad node), ``ThreadPoolError/outOfMemory``.
+    ///   ``ThreadPoolError/invalidArgument(_:)`` (bad node, a closed pinned
+    ///   queue or one of another pool), ``ThreadPoolError/outOfMemory``.
     ///   On error `body` is released without running.
     public func submit(priority: Priority = .normal, node: Int? = nil, label: StaticString? = nil,
-                       _ body: @escaping @Sendable () -> Void) throws {
-        try submitJob(handle, Job(run: body, cancel: nil), priority: priority, node: node, label: label, group: nil)
+                       pinnedTo: PinnedQueue? = nil, _ body: @escaping @Sendable () -> Void) throws {
+        try submitJob(handle, Job(run: body, cancel: nil), priority: priority, node: node, label: label, group: nil,
+                      pinned: pinnedTo)
     }
 
     /// Queues `body` and returns a handle to its value or error.
     ///
     /// If a cancelling shutdown drops the task, the handle throws
-    /// ``ThreadPoolError/cancelled``. `label` names the task, as for the
-    /// fire-and-forget ``submit(priority:node:label:_:)-(_,_,_,()->Void)``.
+    /// ``ThreadPoolError/cancelled``, as it does if the task was pinned to a
+    /// queue closed before it ran. `label` and `pinnedTo` are as for the
+    /// fire-and-forget ``submit(priority:node:label:pinnedTo:_:)-(_,_,_,_,()->Void)``.
     @discardableResult
     public func submit<Value: Sendable>(priority: Priority = .normal, node: Int? = nil, label: StaticString? = nil,
+                                        pinnedTo: PinnedQueue? = nil,
                                         _ body: @escaping @Sendable () throws -> Value) throws -> TaskHandle<Value> {
-        let handle = TaskHandle<Value>(pool: self)
+        let handle = TaskHandle<Value>(pool: self, pinned: pinnedTo)
         try submitJob(self.handle,
                       Job(run: { handle.complete(Result { try body() }) },
                           cancel: { handle.complete(.failure(ThreadPoolError.cancelled)) }),
-                      priority: priority, node: node, label: label, group: nil)
+                      priority: priority, node: node, label: label, group: nil, pinned: pinnedTo)
         return handle
     }
 

@@ -1,0 +1,283 @@
+import Foundation
+import Synchronization
+import Testing
+import ThreadPoolSwift
+
+/// Waits (bounded: a hang detector, not a timing check) until `done()` holds.
+private func waitUntil(_ done: () -> Bool) {
+    for _ in 0..<60_000 where !done() { usleep(500) }
+}
+
+/// The calling thread, comparable with `pthread_equal`.
+private struct ThreadID: @unchecked Sendable {
+    let id = pthread_self()
+    var isCurrent: Bool { pthread_equal(id, pthread_self()) != 0 }
+}
+
+/// Pre-wake, tick scopes (report, budget) and pinned queues (issue 15).
+@Suite(.serialized) struct TickTests {
+    @Test func aTickReportCountsEveryClosureOnce() throws {
+        let pool = try ThreadPool(configuration: .init(workers: 2))
+        for _ in 0..<8 {
+            let tick = try pool.beginTick()
+            let ran = Atomic<Int>(0)
+            // 100 closures that each submit 4 more into the tick from a
+            // worker, and one labelled closure that runs a little longer.
+            for _ in 0..<100 {
+                try tick.submit(label: "spawn") {
+                    _ = ran.add(1, ordering: .relaxed)
+                    for _ in 0..<4 { try tick.submit(label: "leaf") { _ = ran.add(1, ordering: .relaxed) } }
+                }
+            }
+            try tick.submit(label: "the long one") { usleep(20_000); _ = ran.add(1, ordering: .relaxed) }
+            let r = try tick.end()
+            #expect(ran.load(ordering: .relaxed) == 501)
+            #expect(r.isRecorded)
+            #expect(r.tasks == 501)
+            #expect(r.workers.count == 2)
+            #expect(r.workers.reduce(0) { $0 + $1.tasks } + r.outside.tasks == 501)
+            #expect(r.outside.idle == .zero)
+            #expect(r.waitP50 <= r.waitP99 && r.waitP99 <= r.waitMax)
+            #expect(r.taskTime >= r.longest && r.wall >= r.longest)
+            #expect(r.firstStart != nil)
+            #expect(r.longestLabel != nil)
+            #expect(r.budget == nil && !r.overran && r.startedPastBudget == 0)
+            #expect(tick.hasEnded && tick.report == r)
+            // Ended once: no more submissions, no second end.
+            #expect(throws: ThreadPoolError.invalidArgument("Tick.submit: the tick has ended")) { try tick.submit {} }
+            #expect(throws: ThreadPoolError.invalidArgument("Tick.end: the tick has already ended")) { _ = try tick.end() }
+        }
+        // Without report or budget nothing is recorded, but the closures run.
+        let quiet = try pool.beginTick(report: false)
+        let ran = Atomic<Int>(0)
+        for _ in 0..<10 { try quiet.submit { _ = ran.add(1, ordering: .relaxed) } }
+        let r = try quiet.end()
+        #expect(ran.load(ordering: .relaxed) == 10)
+        #expect(!r.isRecorded && r.tasks == 0 && r.firstStart == nil)
+        // A throwing closure: every closure runs, end rethrows the first
+        // error, and the report is still there.
+        let failing = try pool.beginTick()
+        for i in 0..<20 { try failing.submit { if i == 7 { throw Boom(id: i) } } }
+        #expect(throws: Boom(id: 7)) { _ = try failing.end() }
+        #expect(failing.report?.tasks == 20)
+        try pool.shutdown()
+    }
+
+    @Test func endWithATimeoutKeepsTheTickOpen() throws {
+        let pool = try ThreadPool(configuration: .init(workers: 1))
+        let tick = try pool.beginTick()
+        let gate = Gate()
+        try tick.submit { gate.block() }
+        gate.waitEntered(1)
+        #expect(throws: ThreadPoolError.timedOut) { _ = try tick.end(timeout: .milliseconds(5)) }
+        #expect(!tick.hasEnded)
+        try tick.submit {} // still open
+        gate.release()
+        #expect(try tick.end(timeout: .seconds(60)).tasks == 2)
+        try pool.shutdown()
+    }
+
+    @Test func aTickEndedFromAsyncCode() async throws {
+        let pool = try ThreadPool(configuration: .init(workers: 2))
+        let tick = try pool.beginTick()
+        let ran = Atomic<Int>(0)
+        for _ in 0..<200 { try tick.submit { _ = ran.add(1, ordering: .relaxed) } }
+        let r = try await tick.end()
+        #expect(ran.load(ordering: .relaxed) == 200)
+        #expect(r.tasks == 200)
+        #expect(r.workers.reduce(0) { $0 + $1.tasks } + r.outside.tasks == 200)
+        await #expect(throws: ThreadPoolError.invalidArgument("Tick.end: the tick has already ended")) {
+            _ = try await tick.end()
+        }
+        let failing = try pool.beginTick()
+        try failing.submit { throw Boom(id: 3) }
+        await #expect(throws: Boom(id: 3)) { _ = try await failing.end() }
+        try await pool.shutdownGracefully()
+    }
+
+    @Test func aBudgetOverrunFiresOnce() throws {
+        let pool = try ThreadPool(configuration: .init(workers: 2))
+        #expect(throws: ThreadPoolError.invalidArgument(
+            "beginTick(budget:) must be at least 1 nanosecond, got 0.0 seconds (nil means no budget)")) {
+            _ = try pool.beginTick(budget: .zero)
+        }
+        #expect(throws: ThreadPoolError.invalidArgument("beginTick(onOverrun:) needs a budget")) {
+            _ = try pool.beginTick(onOverrun: { _ in })
+        }
+        for _ in 0..<3 {
+            let fired = Atomic<Int>(0)
+            let elapsed = Mutex<Duration>(.zero)
+            let tick = try pool.beginTick(budget: .milliseconds(20), onOverrun: { e in
+                elapsed.withLock { $0 = e }
+                fired.add(1, ordering: .relaxed)
+            })
+            // The closure runs until the overrun was reported: count-based,
+            // and it shows the callback is not blocked by the late work.
+            try tick.submit(label: "late") { waitUntil { fired.load(ordering: .relaxed) >= 1 } }
+            let r = try tick.end()
+            #expect(fired.load(ordering: .relaxed) == 1)
+            #expect(elapsed.withLock { $0 } >= .milliseconds(20))
+            #expect(r.overran)
+            #expect(r.budget == .milliseconds(20))
+            #expect(r.finishedPastBudget == 1)
+        }
+        // Inside its budget: no callback; a budget records without `report`.
+        let fired = Atomic<Int>(0)
+        let tick = try pool.beginTick(report: false, budget: .seconds(3600), onOverrun: { _ in
+            fired.add(1, ordering: .relaxed)
+        })
+        try tick.submit {}
+        let r = try tick.end()
+        #expect(fired.load(ordering: .relaxed) == 0)
+        #expect(!r.overran && r.isRecorded && r.tasks == 1)
+        try pool.shutdown()
+    }
+
+    @Test func aTickReleasedWithoutEndNeverBlocks() throws {
+        let pool = try ThreadPool(configuration: .init(workers: 2))
+        let gate = Gate()
+        let ran = Atomic<Int>(0)
+        let fired = Atomic<Int>(0)
+        do {
+            let tick = try pool.beginTick(budget: .milliseconds(1), onOverrun: { _ in fired.add(1, ordering: .relaxed) })
+            // Blocked until released, then until the overrun was reported
+            // (count-based): the closure is kept alive for the monitor.
+            try tick.submit {
+                gate.block()
+                waitUntil { fired.load(ordering: .relaxed) >= 1 }
+                _ = ran.add(1, ordering: .relaxed)
+            }
+            try tick.submit { _ = ran.add(1, ordering: .relaxed) }
+            gate.waitEntered(1)
+        } // released with a closure blocked: a thread of its own ends it
+        do {
+            let done = try pool.beginTick()
+            try done.submit { _ = ran.add(1, ordering: .relaxed) }
+            waitUntil { ran.load(ordering: .relaxed) == 2 } // on the other worker
+        } // released with its closures done: ended right here
+        gate.release()
+        waitUntil { ran.load(ordering: .relaxed) == 3 }
+        #expect(ran.load(ordering: .relaxed) == 3)
+        try pool.shutdown()
+        #expect(fired.load(ordering: .relaxed) == 1)
+    }
+
+    @Test func pinnedClosuresRunOnlyOnTheOwnerWhileItEndsTheTick() throws {
+        let pool = try ThreadPool(configuration: .init(workers: 2))
+        let queue = try pool.makePinnedQueue()
+        let owner = ThreadID()
+        #expect(queue.isOwnerThread)
+        let onOwner = Atomic<Int>(0)
+        let elsewhere = Atomic<Int>(0)
+        let record: @Sendable () -> Void = {
+            if owner.isCurrent { onOwner.add(1, ordering: .relaxed) } else { elsewhere.add(1, ordering: .relaxed) }
+        }
+        var want = 0
+        for _ in 0..<30 {
+            let tick = try pool.beginTick()
+            // Worker closures hand pinned closures to this thread, at every
+            // priority (a bot update handing its action to the world's owner).
+            for _ in 0..<40 {
+                try tick.submit {
+                    for p in ThreadPool.Priority.allCases {
+                        try tick.submit(priority: p, label: "apply", pinnedTo: queue, record)
+                    }
+                }
+            }
+            try tick.submit(pinnedTo: queue, record)
+            let r = try tick.end()
+            want += 40 * 5 + 1
+            #expect(r.tasks == UInt64(40 + 40 * 5 + 1))
+            #expect(r.outside.tasks >= UInt64(40 * 5 + 1)) // every pinned one ran on this thread
+        }
+        #expect(onOwner.load(ordering: .relaxed) == want)
+        #expect(elsewhere.load(ordering: .relaxed) == 0)
+        #expect(pool.stats.queued == 0)
+
+        // Pinned to the pool and to a work group: run(max:) and the
+        // owner's group wait run them; a worker cannot.
+        let value = try pool.submit(pinnedTo: queue) { () -> Bool in owner.isCurrent }
+        // Awaited by polling, not by wait(): a helping wait could run the
+        // closure on this thread, the owner.
+        let fromWorker = Mutex<String?>(nil)
+        try pool.submit {
+            let got: String
+            do { try queue.run(); got = "ran" } catch ThreadPoolError.invalidArgument { got = "refused" } catch { got = "\(error)" }
+            fromWorker.withLock { $0 = got }
+        }
+        waitUntil { fromWorker.withLock { $0 } != nil }
+        #expect(fromWorker.withLock { $0 } == "refused")
+        #expect(try queue.run(max: 10) == 1)
+        #expect(try value.wait())
+        #expect(try queue.run() == 0)
+        // The owner's wait() on a pinned closure's handle runs the queue.
+        let own = try pool.submit(priority: .low, pinnedTo: queue) { () -> Bool in owner.isCurrent }
+        #expect(try own.wait())
+        let group = try WorkGroup(pool: pool)
+        for _ in 0..<10 { try group.submit(pinnedTo: queue, record) }
+        try group.wait()
+        #expect(onOwner.load(ordering: .relaxed) == want + 10)
+        #expect(throws: ThreadPoolError.self) { _ = try pool.makePinnedQueue() } // one per thread
+
+        // close() drops what is still queued and refuses what comes later.
+        let dropped = try pool.submit(pinnedTo: queue) { 1 }
+        try queue.close()
+        #expect(queue.isClosed)
+        #expect(throws: ThreadPoolError.cancelled) { _ = try dropped.wait() }
+        #expect(throws: ThreadPoolError.invalidArgument("pinnedTo: the pinned queue is closed")) {
+            try pool.submit(pinnedTo: queue) {}
+        }
+        try queue.close() // again: nothing
+        #expect(elsewhere.load(ordering: .relaxed) == 0)
+        // The thread may own a new queue now.
+        let next = try pool.makePinnedQueue()
+        try next.close()
+        try pool.shutdown()
+    }
+
+    @Test func prewakeThenASubmissionRuns() throws {
+        let pool = try ThreadPool(configuration: .init(workers: 2, prewakeLead: .milliseconds(20)))
+        let ran = Atomic<Int>(0)
+        for round in 1...5 {
+            let at = ContinuousClock.now + .milliseconds(30)
+            pool.prewake(at: at)
+            while ContinuousClock.now < at { usleep(500) }
+            try pool.submit { _ = ran.add(1, ordering: .relaxed) }
+            waitUntil { ran.load(ordering: .relaxed) == round }
+            #expect(ran.load(ordering: .relaxed) == round)
+        }
+        // A pre-wake long past, one cancelled, one far ahead: submissions
+        // still run (whoever wakes the workers).
+        pool.prewake(at: .now - .seconds(10))
+        try pool.submit { _ = ran.add(1, ordering: .relaxed) }
+        pool.prewake(at: .now + .seconds(10))
+        pool.cancelPrewake()
+        try pool.submit { _ = ran.add(1, ordering: .relaxed) }
+        pool.prewake(at: .now + .seconds(3600))
+        try pool.submit { _ = ran.add(1, ordering: .relaxed) }
+        waitUntil { ran.load(ordering: .relaxed) == 8 }
+        #expect(ran.load(ordering: .relaxed) == 8)
+        try pool.shutdown()
+        #expect(pool.stats.executed == 8)
+    }
+
+    @Test func prewakeLeadIsCheckedWithItsSwiftName() throws {
+        func message(_ c: ThreadPool.Configuration) -> String? {
+            do {
+                let pool = try ThreadPool(configuration: c)
+                try? pool.shutdown()
+                return nil
+            } catch ThreadPoolError.invalidArgument(let why) {
+                return why
+            } catch {
+                return "wrong error: \(error)"
+            }
+        }
+        #expect(message(.init(prewakeLead: .zero))?.hasPrefix("Configuration.prewakeLead must be") == true)
+        #expect(message(.init(prewakeLead: .milliseconds(51)))?.hasPrefix("Configuration.prewakeLead must be") == true)
+        #expect(message(.init(prewakeLead: .nanoseconds(-1)))?.hasPrefix("Configuration.prewakeLead must be") == true)
+        #expect(message(.init(workers: 1, prewakeLead: .nanoseconds(1))) == nil)
+        #expect(message(.init(workers: 1, prewakeLead: .milliseconds(50))) == nil)
+        #expect(ThreadPool.Configuration(prewakeLead: .milliseconds(1)) != ThreadPool.Configuration())
+    }
+}
