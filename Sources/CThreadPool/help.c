@@ -1,5 +1,5 @@
 /* ctp_pool_help: any thread runs one queued task of the pool. */
-#include "scheduler.h"
+#include "pinned.h"
 
 int ctp_pool_help(ctp_pool *pool)
 {
@@ -13,9 +13,15 @@ int ctp_pool_help(ctp_pool *pool)
         ctp__run_task(pool, w, t);
         return 1;
     }
+    ctp_pinned *pinned = ctp__my_pinned(pool);
+    ctp__task *t;
+    if (pinned != NULL && (t = ctp__pinned_take(pinned)) != NULL) { /* the owner's pinned tasks first */
+        ctp__run_outside(pool, t);
+        return 1;
+    }
     if (ctp__tls_get()->task_depth >= CTP__OUTSIDE_HELP_DEPTH)
         return 0;
-    ctp__task *t = ctp__find_task_outside(pool);
+    t = ctp__find_task_outside(pool);
     if (t == NULL)
         return 0;
     ctp__run_outside(pool, t);

@@ -27,6 +27,7 @@ int ctp_pinned_create(ctp_pool *pool, ctp_pinned **out_queue)
     }
     q->pool = pool;
     q->owner = pthread_self();
+    atomic_fetch_add_explicit(&pool->pinned_live, 1, memory_order_relaxed); /* relaxed: a count checked by destroy */
     ctp__tls_get()->pinned = q;
     *out_queue = q;
     return CTP_OK;
@@ -127,6 +128,8 @@ int ctp_pinned_destroy(ctp_pinned *q)
     ctp__task_cache_flush(&q->cache, &q->pool->depots[0]);
     pthread_mutex_unlock(&q->lock);
     ctp__tls_get()->pinned = NULL;
+    /* Release: the queue is done with the pool before destroy may see 0. */
+    atomic_fetch_sub_explicit(&q->pool->pinned_live, 1, memory_order_release);
     pthread_cond_destroy(&q->cv);
     pthread_mutex_destroy(&q->lock);
     free(q);

@@ -444,6 +444,9 @@ int ctp_pool_destroy(ctp_pool *pool)
         return CTP_EINVAL; /* in a forked child: see ctp.h, "fork" */
     if (ctp__is_inside(pool))
         return CTP_EDEADLK;
+    /* Acquire: pairs with the release in ctp_pinned_destroy. */
+    if (atomic_load_explicit(&pool->pinned_live, memory_order_acquire) != 0)
+        return CTP_EINVAL; /* a pinned queue's owner still refers to the pool */
     int rc = ctp_pool_shutdown(pool, CTP_SHUTDOWN_DRAIN, CTP_WAIT_FOREVER);
     if (rc != CTP_OK)
         return rc;

@@ -180,6 +180,7 @@ struct ctp_pool {
     pthread_cond_t life_cv; /* shutdown waiters; signalled on park and helper finish */
     unsigned fork_generation; /* ctp__fork_generation() at creation */
     _Atomic uint32_t workers_lost; /* workers that exited inside a task */
+    _Atomic uint32_t pinned_live;  /* pinned queues not destroyed (ctp_pool_destroy refuses) */
     /* How far creation got (free_pool frees exactly that). */
     bool life_lock_ready, life_cv_ready;
     int ndepots_ready, ninjs_ready;

@@ -351,6 +351,16 @@ void test_pinned_tasks_run_only_on_owner(void)
     ctp_task_desc_init(&mix[1], pinned_task, &r);
     mix[0].pinned = r.q;
     CHECK_EQ(ctp_submit_batch(p, mix, 2), CTP_EINVAL);
+    /* The owner's ctp_pool_help runs its pinned task. */
+    long before = atomic_load(&r.on_owner);
+    ctp_task_desc one;
+    ctp_task_desc_init(&one, pinned_task, &r);
+    one.pinned = r.q;
+    CHECK_OK(ctp_submit_desc(p, &one));
+    CHECK_EQ(ctp_pool_help(p), 1);
+    CHECK_EQ(atomic_load(&r.on_owner), before + 1);
+    /* The pool is not destroyed while a queue refers to it. */
+    CHECK_EQ(ctp_pool_destroy(p), CTP_EINVAL);
     CHECK_OK(ctp_pinned_destroy(r.q));
     CHECK_OK(ctp_pool_destroy(p));
 }

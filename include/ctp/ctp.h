@@ -513,7 +513,9 @@ CTP_API int ctp_tick_end(ctp_tick *tick, uint64_t timeout_ns, ctp_tick_report *r
  *  other work, and a pinned submission wakes it), and when it calls
  *  ctp_pinned_run. They keep their priority, group and tick. The pool's
  *  shutdown waits for them like for any task: run them, or destroy the queue
- *  first. One queue per thread. Errors: CTP_EINVAL (NULL, called
+ *  first; ctp_pool_destroy refuses (CTP_EINVAL) while a queue of the pool
+ *  exists. ctp_pool_help on the owner runs a pinned task first. One queue per
+ *  thread. Errors: CTP_EINVAL (NULL, called
  *  from inside the pool, the thread already owns one),
  *  CTP_ESHUTDOWN, CTP_ENOMEM. */
 CTP_API int ctp_pinned_create(ctp_pool *pool, ctp_pinned **out_queue);
