@@ -1,23 +1,36 @@
 // A small game-server tick loop on ctp's C++ header: every 50 ms the bots
 // that are due this tick are updated on the pool (a task per bot, priority by
-// class), the tick waits for all of them, then the main thread drains the
-// actions the updates queued (respawns) and applies them.
+// class) inside a ctp::tick; an update whose bot died hands its respawn to
+// the main thread, which owns the world, as a task pinned to it
+// (ctp::pinned_queue): the main thread runs those while it waits for the
+// tick to end. The pool is pre-woken (pool::prewake) for the start of each
+// next tick, so the workers are searching when the tick's work arrives.
+//
+// Each tick carries a budget of 40 ms (the rest of the 50 ms is the main
+// thread's): a tick still running then is reported by the pool's monitor
+// (tick_options::on_overrun). Every --report-every ticks (default 20, one a
+// second; 0 = never) the tick's report is printed: the workers' busy,
+// waking and idle shares of the tick, the wake lag (the tick's start to its
+// first task's), submit-to-start p99 and the longest task.
 //
 // Its own checks, whatever the timing: every due bot is updated exactly once
-// per tick and no other bot is, every queued action is applied exactly once,
-// and the totals add up. Exits non-zero otherwise.
+// per tick and no other bot is, every respawn is applied exactly once (on
+// the main thread), each tick's report counts exactly its tasks, and the
+// totals add up. Exits non-zero otherwise.
 //
 // Stall reports are on (config::stall, 20 ms): a bot update that runs far
 // longer than a tick is reported by the pool's monitor while it runs, with
 // its label (the bot's class) and a snapshot of the workers. --hang-bot N
-// makes bot N's update hang for 250 ms once, the first time it runs on a
-// worker (the main thread helps while it waits for the tick, and the
-// monitor watches the workers); the example then also checks that the hang
-// was reported.
+// makes bot N's update hang for 250 ms once, on a worker (the main thread,
+// which helps while it waits for the tick and is not watched by the
+// monitor, holds back in the first tick the bot is due until a worker has
+// taken it); the example then also checks that the hang was reported, and
+// that its tick overran the budget.
 //
-//   ctp_game_tick [--seconds N] [--bots N] [--hang-bot N]
+//   ctp_game_tick [--seconds N] [--bots N] [--hang-bot N] [--report-every N] [--no-prewake]
 #include <ctp/ctp.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -25,7 +38,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -89,18 +101,14 @@ struct bot {
     bool dead = false;
 };
 
-struct action {
-    std::uint32_t bot;
-};
-
-struct action_queue {
-    std::mutex mutex;
-    std::vector<action> pending;
-    void push(action a)
-    {
-        std::lock_guard<std::mutex> lock(mutex);
-        pending.push_back(a);
-    }
+// Where a dying bot's respawn goes: a task of this tick pinned to the main
+// thread, which owns the world (the respawn writes the bot, and counts).
+struct world {
+    ctp::pinned_queue *main_thread = nullptr;
+    std::thread::id main_id;
+    std::uint64_t respawns = 0;        // main thread only
+    std::uint64_t respawns_elsewhere = 0; // main thread only: stays 0
+    std::uint64_t errors = 0;          // main thread only
 };
 
 std::uint32_t next(std::uint32_t &s)
@@ -128,10 +136,24 @@ struct hang {
     }
 };
 
+// Runs on the main thread (a pinned task): brings a dead bot back.
+void respawn(bot &b, world &w)
+{
+    if (std::this_thread::get_id() != w.main_id)
+        w.respawns_elsewhere++; // never: pinned tasks run on their owner only
+    if (!b.dead)
+        w.errors++; // a respawn for a living bot: applied twice
+    b.dead = false;
+    b.health = 100;
+    b.cls = bot_class::medium;
+    w.respawns++;
+}
+
 // One bot's update: some deterministic decision work, a move, combat.
-void update(bot &b, std::uint64_t tick, action_queue &actions, hang *h)
+void update(bot &b, std::uint64_t tick, ctp::tick &t, world &w, hang *h)
 {
     h->maybe_hang(b);
+    bool died = false;
     double score = 0;
     for (int i = 0; i < 200; i++)
         score += std::sin(b.x * 0.01 + i) * std::cos(b.y * 0.01 - i);
@@ -143,7 +165,7 @@ void update(bot &b, std::uint64_t tick, action_queue &actions, hang *h)
             b.health += 8; // healing
         if (b.health <= 0) {
             b.dead = true;
-            actions.push({b.id}); // respawns happen on the main thread
+            died = true;
         }
     }
     b.cls = b.dead || b.health < 20 ? bot_class::emergency
@@ -152,6 +174,28 @@ void update(bot &b, std::uint64_t tick, action_queue &actions, hang *h)
                                     : bot_class::low;
     b.updates++;
     b.last_tick = tick;
+    if (died) {
+        // The respawn happens on the main thread, within this tick. Submitted
+        // last: from here on the bot is the main thread's until the tick ends.
+        bot *bp = &b;
+        world *wp = &w;
+        t.run(*w.main_thread, [bp, wp] { respawn(*bp, *wp); }, ctp::priority::high, "respawn");
+    }
+}
+
+double ms(std::chrono::nanoseconds d) { return std::chrono::duration<double, std::milli>(d).count(); }
+double us(std::chrono::nanoseconds d) { return std::chrono::duration<double, std::micro>(d).count(); }
+
+void print_report(std::uint64_t tick, const ctp::tick_report &r)
+{
+    std::printf("tick %llu: %llu tasks (%llu on the main thread) in %.2f ms (work %.2f ms); workers busy %.0f%%, waking %.0f%%, idle %.0f%%; "
+                "wake lag %.0f us; wait p99 %.0f us; longest \"%s\" %.2f ms%s\n",
+                static_cast<unsigned long long>(tick), static_cast<unsigned long long>(r.tasks),
+                static_cast<unsigned long long>(r.outside.tasks), ms(r.wall),
+                ms(r.task_time), 100 * r.busy_share(), 100 * r.waking_share(), 100 * r.idle_share(), us(r.wake_lag),
+                us(r.wait_p99), r.longest_label != nullptr ? r.longest_label : "?", ms(r.longest),
+                r.overran ? " (over budget)" : "");
+    std::fflush(stdout);
 }
 
 // A stall report (on the pool's monitor thread): one line, and what every
@@ -184,13 +228,26 @@ int main(int argc, char **argv)
     double seconds = 3;
     std::size_t nbots = 500;
     hang hung;
-    for (int i = 1; i + 1 < argc; i += 2) {
+    long report_every = 20;
+    bool prewake = true;
+    for (int i = 1; i < argc; i++) {
+        if (std::strcmp(argv[i], "--no-prewake") == 0) {
+            prewake = false;
+            continue;
+        }
+        if (i + 1 >= argc)
+            break;
         if (std::strcmp(argv[i], "--seconds") == 0)
             seconds = std::atof(argv[i + 1]);
         else if (std::strcmp(argv[i], "--bots") == 0)
             nbots = static_cast<std::size_t>(std::atol(argv[i + 1]));
         else if (std::strcmp(argv[i], "--hang-bot") == 0)
             hung.bot_id = std::atol(argv[i + 1]);
+        else if (std::strcmp(argv[i], "--report-every") == 0)
+            report_every = std::atol(argv[i + 1]);
+        else
+            continue;
+        i++;
     }
 
     ctp::config config;
@@ -205,54 +262,72 @@ int main(int argc, char **argv)
         bots[i].y = static_cast<double>(i / 512) * 66.7;
         bots[i].health = 30 + static_cast<int>(i % 70); // some start in combat
     }
-    action_queue actions;
-    std::uint64_t expected_updates = 0, actions_applied = 0, late_ticks = 0, errors = 0;
+    ctp::pinned_queue main_thread(pool); // after the pool: destroyed before it
+    world w;
+    w.main_thread = &main_thread;
+    w.main_id = std::this_thread::get_id();
+    std::uint64_t expected_updates = 0, late_ticks = 0, errors = 0, report_mismatches = 0;
+    std::atomic<std::uint64_t> overruns{0};
     const auto tick_length = std::chrono::milliseconds(50);
+    const auto budget = std::chrono::milliseconds(40);
     const auto start = std::chrono::steady_clock::now();
     std::uint64_t tick = 0;
+    std::vector<bool> due(nbots);
 
     for (; std::chrono::steady_clock::now() - start < std::chrono::duration<double>(seconds); tick++) {
         const auto tick_start = std::chrono::steady_clock::now();
-        std::vector<bool> due(nbots);
-        {
-            ctp::task_group group(pool);
-            for (bot &b : bots) {
-                unsigned every = interval(b.cls);
-                if (b.id % every != tick % every)
-                    continue;
-                due[b.id] = true;
-                expected_updates++;
-                bot *bp = &b;
-                action_queue *aq = &actions;
-                hang *h = &hung;
-                std::uint64_t t = tick;
-                group.run([bp, aq, h, t] { update(*bp, t, *aq, h); }, pool_priority(b.cls), label(b.cls));
-            }
-            group.wait();
+        std::fill(due.begin(), due.end(), false);
+        std::uint64_t due_now = 0;
+        const std::uint64_t respawns_before = w.respawns;
+        ctp::tick_options options;
+        options.report = true;
+        options.budget = budget;
+        options.on_overrun = [&overruns, tick, budget](std::chrono::nanoseconds elapsed) { // on the monitor thread
+            overruns++;
+            std::printf("tick %llu: over its %.0f ms budget (%.1f ms so far)\n", static_cast<unsigned long long>(tick),
+                        ms(budget), ms(elapsed));
+            std::fflush(stdout);
+        };
+        ctp::tick t(pool, std::move(options));
+        for (bot &b : bots) {
+            unsigned every = interval(b.cls);
+            if (b.id % every != tick % every)
+                continue;
+            due[b.id] = true;
+            due_now++;
+            bot *bp = &b;
+            ctp::tick *tp = &t;
+            world *wp = &w;
+            hang *h = &hung;
+            std::uint64_t n = tick;
+            t.run([bp, tp, wp, h, n] { update(*bp, n, *tp, *wp, h); }, pool_priority(b.cls), label(b.cls));
         }
+        // --hang-bot: the first time the bot is due, this thread does not
+        // help until a worker has taken its update (end() would help, and
+        // might run it here, where the monitor does not look), so the hang
+        // is on a worker whatever the load. Bounded: 10 s.
+        if (hung.bot_id >= 0 && static_cast<std::size_t>(hung.bot_id) < nbots && due[hung.bot_id]) {
+            for (int waited = 0; !hung.done && waited < 10000; waited++)
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        // Waits for the updates, running the respawns they pin to this thread.
+        const ctp::tick_report r = t.end();
+        expected_updates += due_now;
+        if (r.tasks != due_now + (w.respawns - respawns_before))
+            report_mismatches++; // the report counts every task of the tick once
+        if (report_every > 0 && tick % static_cast<std::uint64_t>(report_every) == 0)
+            print_report(tick, r);
         for (const bot &b : bots)
             if ((b.last_tick == tick) != due[b.id])
                 errors++; // updated when not due, or due and not updated
-        // Main-thread work after the bots: apply their actions.
-        std::vector<action> drained;
-        {
-            std::lock_guard<std::mutex> lock(actions.mutex);
-            drained.swap(actions.pending);
-        }
-        for (action a : drained) {
-            bot &b = bots[a.bot];
-            if (!b.dead)
-                errors++; // a respawn for a living bot: applied twice
-            b.dead = false;
-            b.health = 100;
-            b.cls = bot_class::medium;
-            actions_applied++;
-        }
-        const auto spent = std::chrono::steady_clock::now() - tick_start;
-        if (spent > tick_length)
+        const auto next_start = tick_start + tick_length;
+        if (std::chrono::steady_clock::now() > next_start) {
             late_ticks++;
-        else
-            std::this_thread::sleep_for(tick_length - spent);
+        } else {
+            if (prewake)
+                pool.prewake(next_start); // the workers search from a lead before it
+            std::this_thread::sleep_until(next_start);
+        }
     }
 
     std::uint64_t total = 0, dead_now = 0;
@@ -262,18 +337,23 @@ int main(int argc, char **argv)
     }
     if (total != expected_updates || dead_now != 0)
         errors++;
+    errors += w.errors + w.respawns_elsewhere + report_mismatches;
     ctp::stats st = pool.stats();
-    std::printf("ticks %llu, bot updates %llu (expected %llu), respawns applied %llu, ticks over 50 ms %llu, "
-                "pool executed %llu, errors %llu\n",
+    std::printf("ticks %llu, bot updates %llu (expected %llu), respawns applied %llu (on other threads %llu), "
+                "ticks over 50 ms %llu, over the 40 ms budget %llu, reports that miscounted %llu, pool executed %llu, "
+                "errors %llu\n",
                 static_cast<unsigned long long>(tick), static_cast<unsigned long long>(total),
-                static_cast<unsigned long long>(expected_updates), static_cast<unsigned long long>(actions_applied),
-                static_cast<unsigned long long>(late_ticks), static_cast<unsigned long long>(st.executed),
-                static_cast<unsigned long long>(errors));
+                static_cast<unsigned long long>(expected_updates), static_cast<unsigned long long>(w.respawns),
+                static_cast<unsigned long long>(w.respawns_elsewhere), static_cast<unsigned long long>(late_ticks),
+                static_cast<unsigned long long>(overruns.load()), static_cast<unsigned long long>(report_mismatches),
+                static_cast<unsigned long long>(st.executed), static_cast<unsigned long long>(errors));
     if (hung.bot_id >= 0) {
-        std::printf("--hang-bot %ld: %s, %d stall report(s) while it hung\n", hung.bot_id,
-                    hung.done ? "hung once" : "never ran on a worker", hung.reported.load());
-        if (!hung.done || hung.reported == 0)
+        std::printf("--hang-bot %ld: %s, %d stall report(s) while it hung, %llu tick(s) over budget\n", hung.bot_id,
+                    hung.done ? "hung once" : "never ran on a worker", hung.reported.load(),
+                    static_cast<unsigned long long>(overruns.load()));
+        if (!hung.done || hung.reported == 0 || overruns == 0) // its tick ran 250 ms: past the 40 ms budget
             errors++;
     }
-    return errors == 0 && tick > 0 && st.executed == expected_updates ? 0 : 1;
+    // The pool ran every update and every respawn (pinned tasks are the pool's too).
+    return errors == 0 && tick > 0 && st.executed == expected_updates + w.respawns ? 0 : 1;
 }

@@ -4,7 +4,9 @@
 // refused submissions leave the caller's callable untouched; every config
 // field reaches the pool; shutdown modes and timeouts; stats as a struct;
 // seeing inside a pool (issue 14): stall reports with labels, snapshots,
-// thread hooks that outlive moves, traces.
+// thread hooks that outlive moves, traces; ticks (issue 15): a tick's report
+// counts every task once, a budget overrun calls back once, tasks pinned to
+// a thread run only there, pre-wake then a submission in its window.
 #include <ctp/ctp.hpp>
 
 #include <pthread.h>
@@ -531,6 +533,7 @@ void config_defaults_match_c()
     CHECK(d.wake_fanout == c.wake_fanout && d.stack_size == c.stack_size);
     CHECK(d.name == nullptr && d.topology == nullptr);
     CHECK(d.numa_mode == c.numa_mode && d.affinity == c.affinity);
+    CHECK(d.prewake_lead_ns == c.prewake_lead_ns); // prewake_lead 0 keeps the C default
 }
 
 // Every field set to a non-default value reaches ctp_config and makes a
@@ -1184,6 +1187,361 @@ void trace_written_and_bad_path_throws()
     run_tasks(pool, 10, ran);
 }
 
+// ---- Ticks (issue 15) -------------------------------------------------------
+
+static_assert(std::is_same_v<decltype(ctp::config{}.prewake_lead), std::chrono::nanoseconds>);
+static_assert(std::is_same_v<decltype(ctp::tick_report{}.workers), std::vector<ctp::tick_thread_report>>);
+static_assert(std::is_same_v<decltype(std::declval<ctp::tick &>().end()), ctp::tick_report>);
+static_assert(!std::is_copy_constructible_v<ctp::tick> && !std::is_move_constructible_v<ctp::tick>);
+static_assert(std::is_nothrow_move_constructible_v<ctp::pinned_queue> && !std::is_copy_constructible_v<ctp::pinned_queue>);
+
+template <class Call> std::error_code code_of(Call &&call)
+{
+    try {
+        call();
+    } catch (const ctp::error &e) {
+        return e.code();
+    }
+    return {};
+}
+
+// A tick's report counts every task exactly once: tasks submitted from the
+// owner and from the tick's own tasks (nested, on the workers' deques), by
+// worker and outside; the report is also kept in the tick. A tick that
+// records nothing still runs its tasks. Ended ticks refuse work, leaving the
+// callable untouched; end() with a timeout keeps the tick open; a task's
+// exception is rethrown by end(), with the report kept.
+void tick_report_counts_every_task_once()
+{
+    static const char *const leaf_label = "leaf";
+    ctp::pool pool(ctp::config{2});
+    for (int round = 0; round < 8; round++) {
+        std::atomic<long> ran{0};
+        ctp::tick t(pool, ctp::tick_options{true});
+        CHECK(!t.ended() && t.native_handle() != nullptr);
+        for (int i = 0; i < 100; i++)
+            t.run(
+                [&t, &ran] {
+                    ran++;
+                    for (int k = 0; k < 4; k++)
+                        t.run([&ran] { ran++; }, ctp::priority::high, leaf_label);
+                },
+                ctp::priority::normal, "spawn");
+        ctp::tick_report r = t.end();
+        CHECK(t.ended() && t.native_handle() == nullptr);
+        CHECK(ran == 500);
+        CHECK(r.tasks == 500);
+        CHECK(r.workers.size() == 2);
+        std::uint64_t sum = r.outside.tasks;
+        for (const ctp::tick_thread_report &w : r.workers) {
+            sum += w.tasks;
+            CHECK(w.busy + w.waking + w.idle <= r.wall);
+        }
+        CHECK(sum == 500);
+        CHECK(r.outside.idle.count() == 0);
+        CHECK(r.task_time >= r.longest && r.wall >= r.longest);
+        CHECK(r.longest_label != nullptr);
+        CHECK(r.wait_p50 <= r.wait_p99 && r.wait_p99 <= r.wait_max);
+        CHECK(r.wake_lag <= r.wall);
+        CHECK(r.budget.count() == 0 && !r.overran && r.started_past_budget == 0 && r.finished_past_budget == 0);
+        for (double share : {r.busy_share(), r.waking_share(), r.idle_share()})
+            CHECK(share >= 0 && share <= 1);
+        CHECK(r.busy_share() + r.waking_share() + r.idle_share() <= 1.000001);
+        CHECK(t.report().tasks == 500 && t.report().workers.size() == 2); // kept
+        // Ended: run and end refuse (invalid_argument), the callable untouched.
+        auto keep = std::make_unique<int>(7);
+        auto job = [p = std::move(keep)] { (void)p; };
+        CHECK(code_of([&] { t.run(std::move(job)); }) == ctp::errc::invalid_argument);
+        CHECK(code_of([&] { t.end(); }) == ctp::errc::invalid_argument);
+    }
+    // No report, no budget: the tasks run, nothing is recorded.
+    {
+        std::atomic<int> ran{0};
+        ctp::tick t(pool);
+        t.run([&ran] { ran++; });
+        ctp::tick_report r = t.end();
+        CHECK(ran == 1 && r.tasks == 0 && r.wall.count() > 0 && r.workers.size() == 2);
+    }
+    // end() with a timeout: timed_out, the tick stays open and ends later.
+    {
+        std::atomic<bool> release{false}, started{false};
+        struct opener { // a failed CHECK returns: let the task end, or ~tick waits for it forever
+            std::atomic<bool> &release;
+            ~opener() { release = true; }
+        };
+        ctp::tick t(pool, ctp::tick_options{true});
+        opener open_on_return{release};
+        t.run([&] {
+            started = true;
+            while (!release)
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        });
+        CHECK(wait_until([&] { return started.load(); }));
+        CHECK(code_of([&] { t.end(std::chrono::milliseconds(5)); }) == ctp::errc::timed_out);
+        CHECK(!t.ended());
+        release = true;
+        CHECK(t.end().tasks == 1);
+    }
+    // A task's exception: end() rethrows it after ending the tick.
+    {
+        ctp::tick t(pool, ctp::tick_options{true});
+        std::atomic<int> ran{0};
+        for (int i = 0; i < 10; i++)
+            t.run([&ran, i] {
+                ran++;
+                if (i % 5 == 1)
+                    throw std::runtime_error("bot failed");
+            });
+        bool caught = false;
+        try {
+            t.end();
+        } catch (const std::runtime_error &) {
+            caught = true;
+        }
+        CHECK(caught);
+        CHECK(t.ended() && ran == 10 && t.report().tasks == 10 && t.exceptions() == 2);
+    }
+    // A tick destroyed without end() waits for its tasks.
+    {
+        std::atomic<int> ran{0};
+        {
+            ctp::tick t(pool, ctp::tick_options{true});
+            for (int i = 0; i < 50; i++)
+                t.run([&ran] { ran++; });
+        }
+        CHECK(ran == 50);
+    }
+    // Bad options.
+    ctp::tick_options negative;
+    negative.budget = std::chrono::nanoseconds(-1);
+    CHECK(code_of([&] { ctp::tick t(pool, negative); }) == ctp::errc::invalid_argument);
+    ctp::tick_options no_budget;
+    no_budget.on_overrun = [](std::chrono::nanoseconds) {};
+    CHECK(code_of([&] { ctp::tick t(pool, no_budget); }) == ctp::errc::invalid_argument);
+}
+
+// A budget overrun calls on_overrun once, on a thread that is neither a
+// worker nor the one waiting in end(), while the overrunning work still
+// runs (the task waits for the call: count-based, no timing); the report
+// counts the task finished past the budget. The callback is owned by the
+// tick (the options object is gone when it fires), and its exception is
+// rethrown by end().
+void tick_overrun_fires_once()
+{
+    ctp::pool pool(ctp::config{2});
+    for (int round = 0; round < 3; round++) {
+        struct seen {
+            std::atomic<int> fired{0};
+            std::atomic<bool> on_worker_or_owner{false};
+            std::atomic<long long> elapsed{0};
+        } s;
+        const std::thread::id owner = std::this_thread::get_id();
+        const bool throwing = round == 2;
+        std::atomic<bool> task_saw_call{false};
+        std::optional<ctp::tick> t;
+        {
+            ctp::tick_options o;
+            o.report = round == 0; // a budget records with or without report
+            o.budget = std::chrono::milliseconds(20);
+            o.on_overrun = [&s, owner, throwing](std::chrono::nanoseconds elapsed) {
+                if (ctp::worker_index() >= 0 || std::this_thread::get_id() == owner)
+                    s.on_worker_or_owner = true;
+                s.elapsed = elapsed.count();
+                s.fired++;
+                if (throwing)
+                    throw std::runtime_error("over budget");
+            };
+            t.emplace(pool, std::move(o));
+        } // o destroyed: the tick keeps its own callback
+        t->run([&] {
+            task_saw_call = wait_until([&] { return s.fired.load() > 0; }); // the work outlives the budget
+        });
+        bool caught = false;
+        ctp::tick_report r;
+        try {
+            r = t->end();
+        } catch (const std::runtime_error &e) {
+            caught = std::string(e.what()) == "over budget";
+            r = t->report();
+        }
+        CHECK(caught == throwing);
+        CHECK(task_saw_call);
+        CHECK(s.fired == 1);
+        CHECK(!s.on_worker_or_owner);
+        CHECK(std::chrono::nanoseconds(s.elapsed.load()) >= std::chrono::milliseconds(20));
+        CHECK(r.overran);
+        CHECK(r.budget == std::chrono::milliseconds(20));
+        CHECK(r.tasks == 1 && r.finished_past_budget == 1 && r.started_past_budget == 0);
+        t.reset();
+        CHECK(s.fired == 1); // once, and never after the tick ended
+    }
+    // A tick well inside its budget: no call.
+    std::atomic<int> fired{0};
+    {
+        ctp::tick t(pool, ctp::tick_options{false, std::chrono::seconds(120), [&fired](auto) { fired++; }});
+        std::atomic<int> ran{0};
+        for (int i = 0; i < 20; i++)
+            t.run([&ran] { ran++; });
+        ctp::tick_report r = t.end();
+        CHECK(ran == 20 && r.tasks == 20 && !r.overran && r.finished_past_budget == 0);
+    }
+    CHECK(fired == 0);
+}
+
+// Tasks pinned to the main thread run only there (compared by
+// std::this_thread::get_id()), under load: submitted by the tick's tasks on
+// the workers and by the owner, while the owner waits in tick::end, and the
+// tick counts them. Also: fire-and-forget pinned tasks wait for
+// pinned_queue::run, a task_group's wait runs them, run() keeps priority
+// order, the queue refuses other threads, destruction drops what is left.
+void pinned_tasks_run_only_on_owner()
+{
+    ctp::pool pool(ctp::config{2});
+    const std::thread::id owner = std::this_thread::get_id();
+    std::atomic<long> on_owner{0}, elsewhere{0};
+    auto pinned_job = [&] {
+        if (std::this_thread::get_id() == owner)
+            on_owner++;
+        else
+            elsewhere++;
+    };
+    ctp::pinned_queue q(pool);
+    CHECK(q.native_handle() != nullptr);
+    CHECK(code_of([&] { ctp::pinned_queue second(pool); }) == ctp::errc::invalid_argument); // one per thread
+    long want = 0;
+    for (int round = 0; round < 30; round++) {
+        ctp::tick t(pool, ctp::tick_options{true});
+        for (int i = 0; i < 40; i++)
+            t.run([&] {
+                for (int k = 0; k < 5; k++)
+                    t.run(q, pinned_job, static_cast<ctp::priority>(k % ctp::priority_count), "apply");
+            });
+        t.run(q, pinned_job);
+        ctp::tick_report r = t.end();
+        want += 40 * 5 + 1;
+        CHECK(r.tasks == 40 + 40 * 5 + 1);
+        CHECK(r.outside.tasks >= 40 * 5 + 1); // every pinned one ran on this thread
+        CHECK(on_owner == want && elsewhere == 0);
+    }
+    // Fire and forget: nothing runs them until the owner does.
+    for (int i = 0; i < 3; i++)
+        pool.submit(q, pinned_job, ctp::priority::low);
+    CHECK(!pool.try_submit(q, pinned_job));
+    // Another thread waiting on a group helps with the pool's work, not
+    // with this thread's pinned tasks (the owner's own waits would run them).
+    std::thread([&] {
+        ctp::task_group other(pool);
+        for (int i = 0; i < 100; i++)
+            other.run([] {});
+        other.wait();
+    }).join();
+    CHECK(on_owner == want && elsewhere == 0);
+    CHECK(q.run(2) == 2);
+    CHECK(q.run() == 2);
+    CHECK(q.run() == 0);
+    want += 4;
+    CHECK(on_owner == want);
+    // A task_group's wait runs the group's pinned tasks; their exceptions reach it.
+    {
+        ctp::task_group g(pool);
+        for (int i = 0; i < 20; i++)
+            g.run(q, pinned_job, ctp::priority::high, "pinned in a group");
+        g.run(q, [] { throw std::logic_error("pinned failed"); });
+        bool caught = false;
+        try {
+            g.wait();
+        } catch (const std::logic_error &) {
+            caught = true;
+        }
+        CHECK(caught);
+        want += 20;
+        CHECK(on_owner == want && elsewhere == 0);
+    }
+    // Priority order in run(): critical first, FIFO within one.
+    std::vector<int> order;
+    const ctp::priority prios[] = {ctp::priority::low, ctp::priority::normal, ctp::priority::critical,
+                                   ctp::priority::low, ctp::priority::high, ctp::priority::critical};
+    for (int i = 0; i < 6; i++)
+        pool.submit(q, [&order, i] { order.push_back(i); }, prios[i]);
+    CHECK(q.run() == 6);
+    CHECK((order == std::vector<int>{2, 5, 4, 1, 0, 3}));
+    // Other threads: not on a worker or a task, not another thread's queue.
+    std::error_code from_task, foreign_run;
+    std::atomic<bool> task_done{false};
+    pool.submit([&] { // fire and forget: on a worker (a group's wait here could run it on this thread)
+        from_task = code_of([&] { ctp::pinned_queue inside(pool); });
+        task_done = true;
+    });
+    CHECK(wait_until([&] { return task_done.load(); }));
+    CHECK(from_task == ctp::errc::invalid_argument);
+    std::thread([&] { foreign_run = code_of([&] { q.run(); }); }).join();
+    CHECK(foreign_run == ctp::errc::invalid_argument);
+    // A queue of another pool is refused; the callable stays the caller's.
+    {
+        ctp::pool other(ctp::config{1});
+        auto keep = std::make_unique<int>(3);
+        auto job = [p = std::move(keep)] { (void)p; };
+        CHECK(code_of([&] { other.submit(q, std::move(job)); }) == ctp::errc::invalid_argument);
+        CHECK(other.try_submit(q, std::move(job)) == ctp::errc::invalid_argument);
+    }
+    // Moved, then destroyed with tasks queued: they are dropped unrun
+    // (callables destroyed once), their group released.
+    {
+        ctp::pinned_queue moved(std::move(q));
+        CHECK(q.native_handle() == nullptr && moved.native_handle() != nullptr);
+        ctp::task_group g(pool);
+        int live_before = tracker::live;
+        for (int i = 0; i < 5; i++)
+            g.run(moved, [t = tracker()] { tracker::runs++; });
+        CHECK(tracker::live == live_before + 5);
+        int runs_before = tracker::runs;
+        moved = std::move(q); // destroys moved's queue, dropping its tasks; takes q's (none)
+        CHECK(moved.native_handle() == nullptr);
+        CHECK(tracker::live == live_before);
+        CHECK(tracker::runs == runs_before);
+        CHECK(g.wait_for(std::chrono::seconds(0)));
+        ctp::pinned_queue again(pool); // this thread owns none now: a new one may be made
+        CHECK(again.native_handle() != nullptr);
+    }
+    CHECK(elsewhere == 0);
+}
+
+// Pre-wake: the config's lead reaches the pool (bad ones throw); prewake
+// before the next "tick", then a submission inside the window runs (a wide
+// 20 ms lead; count-based: the task runs). A cancelled or past pre-wake
+// changes nothing.
+void prewake_then_submit_in_window_runs()
+{
+    ctp::config c;
+    c.workers = 2;
+    c.prewake_lead = std::chrono::milliseconds(20);
+    CHECK(c.to_c().prewake_lead_ns == 20000000);
+    for (std::chrono::nanoseconds bad : {std::chrono::nanoseconds(-1), std::chrono::nanoseconds(std::chrono::milliseconds(51))}) {
+        ctp::config b;
+        b.prewake_lead = bad;
+        CHECK(code_of([&] { ctp::pool p(b); }) == ctp::errc::invalid_argument);
+    }
+    ctp::pool pool(c);
+    CHECK(wait_until([&] { return pool.stats().parked == 2; }));
+    std::atomic<int> ran{0};
+    for (int round = 0; round < 5; round++) {
+        const auto at = std::chrono::steady_clock::now() + std::chrono::milliseconds(30);
+        pool.prewake(at);
+        std::this_thread::sleep_until(at); // inside [at - lead, at + lead] unless descheduled for long
+        pool.submit([&ran] { ran++; });
+        CHECK(wait_until([&] { return ran.load() == round + 1; }));
+    }
+    pool.prewake(std::chrono::steady_clock::now() - std::chrono::seconds(1)); // past: nothing
+    pool.prewake(std::chrono::steady_clock::time_point{});                   // the epoch: long past
+    pool.prewake(std::chrono::steady_clock::now() + std::chrono::seconds(60));
+    pool.cancel_prewake();
+    pool.submit([&ran] { ran++; });
+    CHECK(wait_until([&] { return ran.load() == 6; }));
+    CHECK(wait_until([&] { return pool.stats().parked == 2; })); // parked again, nothing left searching
+    ctp::pool moved(std::move(pool));
+    CHECK(code_of([&] { pool.prewake(std::chrono::steady_clock::now()); }) == ctp::errc::invalid_argument);
+}
+
 } // namespace
 
 int main()
@@ -1225,6 +1583,10 @@ int main()
         {"snapshot_shows_labelled_running_task", snapshot_shows_labelled_running_task},
         {"thread_hooks_run_per_worker", thread_hooks_run_per_worker},
         {"trace_written_and_bad_path_throws", trace_written_and_bad_path_throws},
+        {"tick_report_counts_every_task_once", tick_report_counts_every_task_once},
+        {"tick_overrun_fires_once", tick_overrun_fires_once},
+        {"pinned_tasks_run_only_on_owner", pinned_tasks_run_only_on_owner},
+        {"prewake_then_submit_in_window_runs", prewake_then_submit_in_window_runs},
     };
     int passed = 0, failed = 0;
     for (const test &t : tests) {

@@ -41,11 +41,20 @@
 // timeline (Chrome trace JSON). Tasks may carry a label (a static string)
 // shown in all of them: submit, try_submit and task_group::run take one after
 // the priority.
+//
+// Ticks (a game server's): pool::prewake(time_point) wakes the workers a
+// config::prewake_lead before the next tick starts; ctp::tick is a task
+// group for one tick that reports on it (tick_report: wall, busy / waking /
+// idle per worker, submit-to-start percentiles, wake lag, longest task) and
+// may carry a budget with an on_overrun callback; ctp::pinned_queue pins
+// tasks to the thread that owns it (submit, task_group::run and tick::run
+// take the queue first), which runs them while it waits.
 #ifndef CTP_CTP_HPP
 #define CTP_CTP_HPP
 
 #include <ctp/ctp.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -108,6 +117,17 @@ inline void check(int rc, const char *what)
 {
     if (rc != CTP_OK)
         throw error(rc, what);
+}
+/// A timeout for the C API: nanoseconds::max() = CTP_WAIT_FOREVER, negative = 0.
+inline std::uint64_t timeout_ns(std::chrono::nanoseconds timeout) noexcept
+{
+    return timeout == std::chrono::nanoseconds::max() ? CTP_WAIT_FOREVER
+           : timeout.count() < 0                     ? 0
+                                                     : static_cast<std::uint64_t>(timeout.count());
+}
+inline std::chrono::nanoseconds to_duration(std::uint64_t ns) noexcept
+{
+    return std::chrono::nanoseconds(static_cast<std::chrono::nanoseconds::rep>(ns));
 }
 } // namespace detail
 
@@ -272,6 +292,13 @@ struct config {
     /// must not call into the pool. Empty = nothing.
     std::function<void(int worker)> on_thread_start{};
     std::function<void(int worker)> on_thread_stop{};
+    /// Pre-wake lead (ctp_config.prewake_lead_ns; see pool::prewake): how
+    /// long before the time given to pool::prewake the workers leave their
+    /// park, and how long after it they keep searching if no work came.
+    /// 0 = the C default (ctp_config_init's: 100 us); else 1 ns to 50 ms
+    /// (others, negative ones included, make the pool's constructor throw
+    /// invalid_argument).
+    std::chrono::nanoseconds prewake_lead{0};
 
     /// The C configuration without the callbacks (the pool sets those, as
     /// they need storage that outlives the C pool); its strings point into
@@ -293,6 +320,8 @@ struct config {
         c.affinity = static_cast<ctp_affinity>(affinity);
         c.topology = topology ? topology->c_str() : nullptr;
         c.stall_ns = static_cast<std::uint64_t>(stall.count()); /* negative: refused, as above */
+        if (prewake_lead.count() != 0) /* 0: keep ctp_config_init's default */
+            c.prewake_lead_ns = static_cast<std::uint64_t>(prewake_lead.count()); /* negative: refused */
         return c;
     }
 };
@@ -527,10 +556,11 @@ template <class F> struct heap_task {
 /// (it only reads f), so its exception reaches the caller; a move that may
 /// throw can only happen in relocate, which must not fail: its exception is
 /// reported as the task's exception instead.
-/// label is the task's ctp_task_desc.label (a static string, or nullptr).
+/// label is the task's ctp_task_desc.label (a static string, or nullptr);
+/// pinned its ctp_task_desc.pinned (nullptr: not pinned).
 template <class Fn>
 int submit_callable(ctp_pool *pool, ctp_group *group, priority prio, Fn &&f, exception_slot *errors,
-                    const char *label)
+                    const char *label, ctp_pinned *pinned = nullptr)
 {
     using F = std::decay_t<Fn>;
     ctp_task_desc d;
@@ -538,6 +568,7 @@ int submit_callable(ctp_pool *pool, ctp_group *group, priority prio, Fn &&f, exc
     d.priority = static_cast<ctp_priority>(prio);
     d.group = group;
     d.label = label;
+    d.pinned = pinned;
     if constexpr (fits_inline<F>) {
         using B = boxed<F>;
         d.fn = &B::run;
@@ -647,6 +678,69 @@ struct pool_state {
 
 } // namespace detail
 
+class pool;
+
+/// A queue of tasks pinned to the thread that creates it (ctp_pinned_create;
+/// a server's main thread, which owns its world). Tasks submitted with it
+/// (pool::submit, task_group::run and tick::run taking a pinned_queue& first)
+/// run only on that thread, never on a worker, highest priority first and
+/// FIFO within one: while the thread waits in task_group::wait/wait_for or
+/// tick::end on this pool (a pinned submission wakes it there), and when it
+/// calls run(). They keep their priority, group or tick, and label; their
+/// exceptions go where the same call's unpinned tasks' go.
+///
+/// Create it on the owner thread, which must not be a worker of the pool (or
+/// run one of its tasks); a thread owns at most one queue at a time. Destroy
+/// it on that thread (the destructor; declare it after the pool so that it
+/// goes first): tasks still queued are dropped unrun (their callables
+/// destroyed, their groups counted down), as a cancelling shutdown drops
+/// them. The pool's destruction waits for queued pinned tasks like for any
+/// task: run them, or destroy the queue first. Movable (on the owner thread).
+class pinned_queue {
+public:
+    /// Creates the queue, owned by the calling thread. Throws ctp::error:
+    /// invalid_argument (called from inside the pool, or the thread already
+    /// owns a queue), shutdown, no_memory.
+    explicit pinned_queue(pool &p);
+    pinned_queue(const pinned_queue &) = delete;
+    pinned_queue &operator=(const pinned_queue &) = delete;
+    pinned_queue(pinned_queue &&other) noexcept : queue_(std::exchange(other.queue_, nullptr)) {}
+    /// Destroys this queue (dropping its queued tasks), then takes over other's.
+    pinned_queue &operator=(pinned_queue &&other) noexcept
+    {
+        if (this != &other) {
+            destroy();
+            queue_ = std::exchange(other.queue_, nullptr);
+        }
+        return *this;
+    }
+    /// Drops the tasks still queued (unrun) and frees the queue. Owner thread.
+    ~pinned_queue() { destroy(); }
+
+    /// Runs up to max queued pinned tasks on the calling thread (the owner),
+    /// highest priority first; returns how many ran (0 if none was queued).
+    /// Does not wait for tasks. Throws ctp::error(invalid_argument) when not
+    /// called on the owner thread (or on a moved-from queue).
+    std::size_t run(std::size_t max = SIZE_MAX)
+    {
+        int n = ctp_pinned_run(queue_, max);
+        detail::check(n < 0 ? n : CTP_OK, "ctp_pinned_run");
+        return static_cast<std::size_t>(n);
+    }
+
+    /// The C handle (ctp_task_desc.pinned). Still owned here.
+    ctp_pinned *native_handle() const noexcept { return queue_; }
+
+private:
+    void destroy() noexcept
+    {
+        if (queue_ != nullptr)
+            ctp_pinned_destroy(queue_); /* EINVAL off the owner thread: nothing to do about it here */
+        queue_ = nullptr;
+    }
+    ctp_pinned *queue_ = nullptr;
+};
+
 /// A pool of worker threads (RAII). Destruction drains the pool: every
 /// queued task runs, then the workers are joined.
 class pool {
@@ -729,6 +823,45 @@ public:
             detail::submit_callable(pool_, nullptr, prio, std::forward<F>(f), &state_->errors, label));
     }
 
+    /// Queues f() pinned to q's owner thread (see pinned_queue): it runs
+    /// there only, when that thread waits on a group or tick of this pool or
+    /// calls q.run(). Otherwise as submit. Throws invalid_argument when q
+    /// belongs to another pool.
+    template <class F>
+    void submit(pinned_queue &q, F &&f, priority prio = priority::normal, const char *label = nullptr)
+    {
+        detail::check(detail::submit_callable(pool_, nullptr, prio, std::forward<F>(f), &state_->errors, label,
+                                              q.native_handle()),
+                      "ctp_submit (pinned)");
+    }
+    /// Like submit(q, f, ...), returning the error instead of throwing it.
+    template <class F>
+    std::error_code try_submit(pinned_queue &q, F &&f, priority prio = priority::normal, const char *label = nullptr)
+    {
+        return to_error_code(detail::submit_callable(pool_, nullptr, prio, std::forward<F>(f), &state_->errors,
+                                                     label, q.native_handle()));
+    }
+
+    /// Tells the pool that work will be submitted at about `at`
+    /// (ctp_pool_prewake): parked workers leave their park
+    /// config::prewake_lead before it and search until as long after it, then
+    /// park again if no work came; work submitted in that window starts
+    /// without a wake-up. A game server calls it with its next tick's start.
+    /// Replaces an earlier call's time; a time already past does nothing.
+    /// std::chrono::steady_clock is CLOCK_MONOTONIC on Linux (libstdc++ and
+    /// libc++), the clock ctp uses: its time_since_epoch() is passed as
+    /// nanoseconds. Costs up to 2 x prewake_lead of CPU per worker. Any
+    /// thread. Throws ctp::error(invalid_argument) on a moved-from pool.
+    void prewake(std::chrono::steady_clock::time_point at)
+    {
+        auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count();
+        if (ns <= 0) /* at or before the clock's epoch: long past (1, as 0 would cancel) */
+            ns = 1;
+        detail::check(ctp_pool_prewake(pool_, static_cast<std::uint64_t>(ns)), "ctp_pool_prewake");
+    }
+    /// Cancels a pending pre-wake (ctp_pool_prewake with 0). Any thread.
+    void cancel_prewake() { detail::check(ctp_pool_prewake(pool_, 0), "ctp_pool_prewake"); }
+
     /// Rethrows the first exception thrown by a fire-and-forget task (or a
     /// config callback), if any.
     void rethrow()
@@ -751,10 +884,8 @@ public:
     void shutdown(shutdown_mode mode = shutdown_mode::drain,
                   std::chrono::nanoseconds timeout = std::chrono::nanoseconds::max())
     {
-        std::uint64_t ns = timeout == std::chrono::nanoseconds::max() ? CTP_WAIT_FOREVER
-                           : timeout.count() < 0                     ? 0
-                                                                     : static_cast<std::uint64_t>(timeout.count());
-        detail::check(ctp_pool_shutdown(pool_, static_cast<ctp_shutdown_mode>(mode), ns), "ctp_pool_shutdown");
+        detail::check(ctp_pool_shutdown(pool_, static_cast<ctp_shutdown_mode>(mode), detail::timeout_ns(timeout)),
+                      "ctp_pool_shutdown");
         rethrow();
     }
     /// The C enum, for code written before shutdown_mode.
@@ -853,6 +984,11 @@ private:
     std::unique_ptr<detail::pool_state> state_; ///< outlives pool_ (freed after destroy())
 };
 
+inline pinned_queue::pinned_queue(pool &p)
+{
+    detail::check(ctp_pinned_create(p.native_handle(), &queue_), "ctp_pinned_create");
+}
+
 /// Fork-join: run() tasks, then wait() for all of them. Not movable.
 class task_group {
 public:
@@ -884,6 +1020,17 @@ public:
         detail::check(detail::submit_callable(pool_, group_, prio, std::forward<F>(f), &errors_, label),
                       "ctp_group_submit");
     }
+    /// Queues f() in this group, pinned to q's owner thread (see
+    /// pinned_queue): it runs there only, e.g. while that thread is in
+    /// wait(). Otherwise as run(f, ...); invalid_argument when q belongs to
+    /// another pool.
+    template <class F>
+    void run(pinned_queue &q, F &&f, priority prio = priority::normal, const char *label = nullptr)
+    {
+        detail::check(
+            detail::submit_callable(pool_, group_, prio, std::forward<F>(f), &errors_, label, q.native_handle()),
+            "ctp_group_submit (pinned)");
+    }
 
     /// Waits for every task (helping run tasks meanwhile), then rethrows the
     /// first exception one of them threw.
@@ -898,7 +1045,7 @@ public:
     /// When it returns true it rethrows like wait().
     bool wait_for(std::chrono::nanoseconds timeout)
     {
-        int rc = ctp_group_wait(group_, static_cast<uint64_t>(timeout.count() < 0 ? 0 : timeout.count()));
+        int rc = ctp_group_wait(group_, detail::timeout_ns(timeout));
         if (rc == CTP_ETIMEDOUT)
             return false;
         detail::check(rc, "ctp_group_wait");
@@ -914,6 +1061,234 @@ private:
     ctp_pool *pool_;
     ctp_group *group_ = nullptr;
     detail::exception_slot errors_;
+};
+
+/// Options of a tick (ctp_tick_options).
+struct tick_options {
+    /// Record the report (a clock read per task of the tick; ticks that
+    /// record nothing cost one predictable branch per task).
+    bool report = false;
+    /// 0 = none. Else the report counts the tasks that started and finished
+    /// past it (recorded whenever a budget is set, report or not). Negative
+    /// makes tick's constructor throw invalid_argument.
+    std::chrono::nanoseconds budget{0};
+    /// With a budget: called once, with the time since the tick began, when
+    /// the tick is still running at its budget, on the pool's monitor thread
+    /// (not one the tick's work can block). The tick owns a copy until it
+    /// ends (end() or ~tick wait out a call in progress). It must not end the
+    /// tick or wait for its tasks; an exception it throws is kept like a
+    /// task's (end() rethrows it). Set without a budget, tick's constructor
+    /// throws invalid_argument.
+    std::function<void(std::chrono::nanoseconds elapsed)> on_overrun{};
+};
+
+/// One thread's share of a tick (ctp_tick_thread_report).
+struct tick_thread_report {
+    std::uint64_t tasks = 0;          ///< the tick's tasks it ran
+    std::chrono::nanoseconds busy{0}; ///< running them (a task nested in another counted once)
+    /// From the tick's begin to its first task (0 if it ran none).
+    std::chrono::nanoseconds waking{0};
+    /// The rest of the tick's wall time (always 0 for tick_report::outside).
+    std::chrono::nanoseconds idle{0};
+
+    static tick_thread_report from_c(const ctp_tick_thread_report &c) noexcept
+    {
+        return {c.tasks, detail::to_duration(c.busy_ns), detail::to_duration(c.waking_ns),
+                detail::to_duration(c.idle_ns)};
+    }
+};
+
+/// What tick::end reports (ctp_tick_report). Everything but wall, budget,
+/// overran and workers.size() is 0 for a tick that recorded nothing (no
+/// report, no budget).
+struct tick_report {
+    std::chrono::nanoseconds wall{0}; ///< the tick's begin to the end of the wait in end()
+    std::uint64_t tasks = 0;          ///< tasks of the tick that ran (each exactly once)
+    std::chrono::nanoseconds task_time{0}; ///< the sum of their run times
+    /// The tick's begin to its first task's start (ctp_tick_report.first_start_ns).
+    std::chrono::nanoseconds wake_lag{0};
+    /// Submit-to-start of the tick's tasks: p50 and p99 from a histogram
+    /// (within 12.5%), the maximum exact.
+    std::chrono::nanoseconds wait_p50{0}, wait_p99{0}, wait_max{0};
+    std::chrono::nanoseconds longest{0}; ///< the longest task's run time
+    /// That task's C function (for tasks submitted through this header, the
+    /// wrapper's trampoline: use longest_label) and label (or nullptr).
+    ctp_task_fn longest_fn = nullptr;
+    const char *longest_label = nullptr;
+    std::chrono::nanoseconds budget{0}; ///< as given; 0 = none
+    std::uint64_t started_past_budget = 0, finished_past_budget = 0;
+    bool overran = false; ///< the wait in end() ended past the budget
+    /// Each worker's share, by worker index (one entry per worker).
+    std::vector<tick_thread_report> workers;
+    /// The threads outside the pool (such as the one waiting in end() and
+    /// helping, and a pinned queue's owner), together.
+    tick_thread_report outside;
+
+    /// The workers' busy time over their wall time (workers x wall), 0..1.
+    double busy_share() const noexcept { return share(&tick_thread_report::busy); }
+    /// The workers' waking time (the tick's begin to their first task) over
+    /// their wall time, 0..1.
+    double waking_share() const noexcept { return share(&tick_thread_report::waking); }
+    /// The workers' idle time over their wall time, 0..1.
+    double idle_share() const noexcept { return share(&tick_thread_report::idle); }
+
+    static tick_report from_c(const ctp_tick_report &c, const ctp_tick_thread_report *w, std::size_t n)
+    {
+        tick_report r;
+        r.wall = detail::to_duration(c.wall_ns);
+        r.tasks = c.tasks;
+        r.task_time = detail::to_duration(c.task_ns);
+        r.wake_lag = detail::to_duration(c.first_start_ns);
+        r.wait_p50 = detail::to_duration(c.wait_p50_ns);
+        r.wait_p99 = detail::to_duration(c.wait_p99_ns);
+        r.wait_max = detail::to_duration(c.wait_max_ns);
+        r.longest = detail::to_duration(c.longest_ns);
+        r.longest_fn = c.longest_fn;
+        r.longest_label = c.longest_label;
+        r.budget = detail::to_duration(c.budget_ns);
+        r.started_past_budget = c.started_past_budget;
+        r.finished_past_budget = c.finished_past_budget;
+        r.overran = c.overran;
+        r.workers.reserve(n);
+        for (std::size_t i = 0; i < n; i++)
+            r.workers.push_back(tick_thread_report::from_c(w[i]));
+        r.outside = tick_thread_report::from_c(c.outside);
+        return r;
+    }
+
+private:
+    double share(std::chrono::nanoseconds tick_thread_report::*field) const noexcept
+    {
+        if (workers.empty() || wall.count() <= 0)
+            return 0;
+        double sum = 0;
+        for (const tick_thread_report &w : workers)
+            sum += static_cast<double>((w.*field).count());
+        return sum / (static_cast<double>(wall.count()) * static_cast<double>(workers.size()));
+    }
+};
+
+/// One tick of a server (ctp_tick_begin / ctp_tick_end), RAII: a task group
+/// that knows it is a tick and reports on it. run() its tasks (from any
+/// thread, the tick's own tasks included), then end() it on the thread that
+/// began it: end() waits for every task (helping run them, and running the
+/// tasks pinned to this thread), and returns the report. Not movable.
+///
+///     ctp::tick t(pool, {true, std::chrono::milliseconds(40), [](auto late) { ... }});
+///     for (bot &b : bots) t.run([&b] { b.update(); });
+///     ctp::tick_report r = t.end();
+///
+/// Exceptions are handled as task_group does: end() rethrows the first one
+/// a task (or on_overrun) threw, after the tick ended (report() still has its
+/// report); ~tick ends a tick that end() did not (waiting for its tasks) and
+/// calls std::terminate if an exception was never observed.
+class tick {
+public:
+    /// Begins the tick. Throws ctp::error: invalid_argument (a negative
+    /// budget, on_overrun without a budget, a moved-from pool), shutdown,
+    /// no_memory; std::bad_alloc (copying on_overrun).
+    explicit tick(pool &p, tick_options opts = {}) : pool_(p.native_handle()), on_overrun_(std::move(opts.on_overrun))
+    {
+        if (opts.budget.count() < 0)
+            throw error(CTP_EINVAL, "ctp_tick_begin: negative budget");
+        ctp_tick_options o{};
+        o.report = opts.report;
+        o.budget_ns = static_cast<std::uint64_t>(opts.budget.count());
+        if (on_overrun_) {
+            o.on_overrun = &tick::overrun_trampoline;
+            o.overrun_ctx = this;
+        }
+        detail::check(ctp_tick_begin(pool_, &o, &tick_), "ctp_tick_begin");
+    }
+    tick(const tick &) = delete;
+    tick &operator=(const tick &) = delete;
+
+    /// Ends the tick if end() did not (waiting for its tasks); an exception
+    /// nobody observed ends the program (std::terminate), as in task_group.
+    ~tick()
+    {
+        if (tick_ != nullptr)
+            ctp_tick_end(tick_, CTP_WAIT_FOREVER, nullptr, nullptr, 0);
+        if (errors_.pending())
+            std::terminate();
+    }
+
+    /// Queues f() in this tick. As task_group::run: on success f was moved
+    /// from (copied if an lvalue); on failure (ctp::error: full, shutdown,
+    /// no_memory, invalid_argument once the tick has ended) f is untouched.
+    template <class F> void run(F &&f, priority prio = priority::normal, const char *label = nullptr)
+    {
+        detail::check(detail::submit_callable(pool_, group(), prio, std::forward<F>(f), &errors_, label),
+                      "ctp_group_submit (tick)");
+    }
+    /// Queues f() in this tick, pinned to q's owner thread (see
+    /// pinned_queue): it runs there only, e.g. while that thread waits in
+    /// end(), and counts in the report (under outside).
+    template <class F>
+    void run(pinned_queue &q, F &&f, priority prio = priority::normal, const char *label = nullptr)
+    {
+        detail::check(
+            detail::submit_callable(pool_, group(), prio, std::forward<F>(f), &errors_, label, q.native_handle()),
+            "ctp_group_submit (tick, pinned)");
+    }
+
+    /// Waits for every task of the tick (helping run them), ends it and
+    /// returns its report (also kept: report()); then rethrows the first
+    /// exception a task or on_overrun threw. With a timeout (negative = 0):
+    /// throws ctp::error(timed_out) if the tasks did not finish in time; the
+    /// tick stays open (call end() again). Not from a task of the tick (it
+    /// would wait for itself); on the thread that began the tick. Throws
+    /// invalid_argument once the tick has ended, std::bad_alloc.
+    tick_report end(std::chrono::nanoseconds timeout = std::chrono::nanoseconds::max())
+    {
+        if (tick_ == nullptr)
+            throw error(CTP_EINVAL, "ctp_tick_end: the tick has ended");
+        std::size_t workers = 0;
+        detail::check(ctp_pool_snapshot(pool_, nullptr, 0, &workers), "ctp_pool_snapshot");
+        std::vector<ctp_tick_thread_report> w(workers);
+        ctp_tick_report r;
+        detail::check(ctp_tick_end(tick_, detail::timeout_ns(timeout), &r, w.data(), w.size()), "ctp_tick_end");
+        tick_ = nullptr;
+        report_ = tick_report::from_c(r, w.data(), std::min(w.size(), r.workers));
+        if (std::exception_ptr e = errors_.take())
+            std::rethrow_exception(e);
+        return report_;
+    }
+
+    /// Whether end() has ended the tick.
+    bool ended() const noexcept { return tick_ == nullptr; }
+    /// The report end() made (also when it rethrew an exception); empty
+    /// (all zero) before.
+    const tick_report &report() const noexcept { return report_; }
+    /// Exceptions thrown by this tick's tasks and on_overrun so far (only
+    /// the first is kept).
+    std::size_t exceptions() const noexcept { return errors_.count(); }
+
+    /// The C handle (nullptr once ended). Still owned here.
+    ctp_tick *native_handle() const noexcept { return tick_; }
+
+private:
+    ctp_group *group() const
+    {
+        if (tick_ == nullptr)
+            throw error(CTP_EINVAL, "ctp_group_submit: the tick has ended");
+        return ctp_tick_group(tick_);
+    }
+    static void overrun_trampoline(ctp_tick *, std::uint64_t elapsed_ns, void *ctx) noexcept
+    {
+        tick *self = static_cast<tick *>(ctx);
+        try {
+            self->on_overrun_(detail::to_duration(elapsed_ns));
+        } catch (...) {
+            self->errors_.capture(std::current_exception());
+        }
+    }
+
+    ctp_pool *pool_;
+    ctp_tick *tick_ = nullptr;
+    std::function<void(std::chrono::nanoseconds)> on_overrun_;
+    detail::exception_slot errors_;
+    tick_report report_;
 };
 
 /// Calls body(begin, end) over [first, last) in chunks of about grain (0 =
