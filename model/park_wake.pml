@@ -10,6 +10,11 @@
  *   2. Shutdown terminates: unless a task never returns, such a final state
  *      has every worker exited and the pool stopped; spin also reports any
  *      other deadlock (invalid end state).
+ * A blocked worker's wait may also end by itself (TIMEOUTS times in all):
+ * a timed park running out, which is how the backoff, the idle trim's delay
+ * and a pre-wake (ctp_pool_prewake: workers leave their park a lead before
+ * expected work) end a park. The worker then leaves the park unnotified,
+ * moves itself back to searching and searches again.
  * A waker may stop for good after any signal of a wake but its first (as
  * when the worker it signalled takes its CPU and keeps it): the condition
  * variable is modelled as a `signalled` flag a blocked worker waits for, and
@@ -23,6 +28,9 @@
  *   NO_RECHECK     the worker parks without looking at the queues again
  *   NO_HANDOFF     the last searcher leaves without checking for work
  *   NO_PASS_ON     a woken worker does not send the signals its waker still owes
+ *   TIMEOUT_IGNORES_NOTIFY  (with TIMEOUTS) a worker whose timed park ran out
+ *                  leaves as if unnotified even when a waker had just taken it
+ *                  off the idle stack and counted it searching
  */
 
 #ifndef W
@@ -33,6 +41,9 @@
 #endif
 #ifndef SPAWN
 #define SPAWN 1          /* tasks that running tasks may submit */
+#endif
+#ifndef TIMEOUTS
+#define TIMEOUTS 0       /* timed parks that run out (backoff, trim, pre-wake); a separate check sets it */
 #endif
 
 byte q = 0;              /* tasks queued anywhere (deques + injector) */
@@ -53,6 +64,7 @@ bool exiting = false;
 bool stopped = false;
 byte exited = 0;
 byte stuck = 0;          /* workers inside a task that never returns */
+byte timeouts = 0;       /* timed parks that ran out so far */
 
 inline acquire() { atomic { !lock -> lock = true } }
 inline release() { lock = false }
@@ -144,6 +156,7 @@ proctype worker(byte id) {
     bool got;
     bool skip_block;
     bool pass_on = false;
+    bool tmo = false;        /* the timed wait ran out */
     byte j;
 top:
     /* ctp__find_task */
@@ -220,14 +233,24 @@ park:
     :: !skip_block && !notified[id] && !exiting ->
         atomic { signalled[id] = false; blocked++; release() };
 end_parked:
-        atomic { (signalled[id] || exiting) -> blocked-- };
-        acquire()
+        if
+        :: atomic { (signalled[id] || exiting) -> blocked-- };
+            acquire()
+        :: atomic { timeouts < TIMEOUTS -> timeouts++; blocked-- };
+            acquire();
+            tmo = true;
+            break     /* the timed wait ran out: leave (notified or not) */
+        fi
     :: else -> break
     od;
     skip_block = false;
     /* 4. leave */
     if
+#ifdef TIMEOUT_IGNORES_NOTIFY
+    :: notified[id] && !tmo ->
+#else
     :: notified[id] ->
+#endif
         notified[id] = false;
         atomic {    /* the exchange on our own owed flag */
             if
@@ -236,8 +259,9 @@ end_parked:
             fi
         };
         pass_on = (owedc > 0)
-    :: else -> on_idle[id] = false; parked--; searching++
+    :: else -> notified[id] = false; on_idle[id] = false; parked--; searching++
     fi;
+    tmo = false;
     release();
     /* 5. send the signals our waker still owes */
 #ifndef NO_PASS_ON

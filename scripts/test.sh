@@ -4,8 +4,9 @@
 #   2. the C test suite (with the race-window hooks compiled in)
 #   3. the same suite under ThreadSanitizer, and under AddressSanitizer + UBSan,
 #      and the C++ wrapper's tests under both
-#   4. the Promela model of the park/wake protocol, checked with spin, and three
-#      seeded protocol bugs that the check must catch
+#   4. the Promela model of the park/wake protocol, checked with spin (also
+#      with timed parks running out), and four seeded protocol bugs that the
+#      check must catch
 #   5. the CMake build: C++ wrapper tests and examples under ctest, exported
 #      symbols and SONAME, install into a temporary prefix, and consumer
 #      projects through find_package, add_subdirectory and pkg-config
@@ -158,6 +159,10 @@ model protocol pass
 model no-recheck fail -DNO_RECHECK
 model no-handoff fail -DNO_HANDOFF
 model no-pass-on fail -DNO_PASS_ON
+# Timed parks that run out (backoff, idle trim, pre-wake), with one task fewer
+# so the search completes in about 80 s; and the seeded timeout bug.
+model timed-parks pass -DTIMEOUTS=1 -DEXTERNAL=2
+model timeout-ignores-notify fail -DTIMEOUTS=1 -DEXTERNAL=2 -DTIMEOUT_IGNORES_NOTIFY
 
 note "5. CMake: build, C++ wrapper tests and examples (ctest), install, consumers"
 cm="$out/cmake"
