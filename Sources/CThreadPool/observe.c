@@ -66,6 +66,7 @@ int ctp_trace_start(ctp_pool *pool, size_t events_per_worker)
             /* Release: the rings are set up before a writer sees the
              * pointer; pairs with the writers' acquire loads. */
             atomic_store_explicit(&pool->trace, t, memory_order_release);
+            ctp__sleep_report_parks(&pool->sleep); /* park and wake events */
             atomic_fetch_or_explicit(&pool->observe, CTP__OBSERVE_TRACE, memory_order_relaxed); /* relaxed: a hint */
         }
     }

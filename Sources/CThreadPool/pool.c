@@ -167,6 +167,8 @@ static int init_sleep(ctp_pool *pool)
 #endif
     int rc = ctp__sleep_init(&pool->sleep, pool->nworkers, parkers, &policy, &ops);
     free(parkers);
+    if (rc == CTP_OK && pool->config.stall_ns != 0)
+        ctp__sleep_report_parks(&pool->sleep); /* the monitor needs every wake (before any worker starts) */
     return rc;
 }
 

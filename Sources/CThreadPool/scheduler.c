@@ -235,7 +235,12 @@ void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t)
     struct ctp_group *g = t->group;
     int prio = t->priority;
     int affinity = t->node;
-    run_info info = { fn, label, g, t->submit_ns, prio, affinity };
+    /* Relaxed: read once per task; one predictable branch when nothing is
+     * observed (the trace pointer it leads to is read with acquire). */
+    unsigned observe = atomic_load_explicit(&pool->observe, memory_order_relaxed);
+    run_info info;
+    if (observe != 0)
+        info = (run_info){ fn, label, g, t->submit_ns, prio, affinity };
     if (t->holds_capacity)
         atomic_fetch_sub_explicit(&pool->ext_queued, 1, memory_order_relaxed);
     /* Recycle the node before running, so the task's own submissions reuse
@@ -245,24 +250,17 @@ void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t)
         recycle(pool, w, t);
 
     /* What this run shows (live.h); observed runs also record their start
-     * and the trace's events. Relaxed: read once per task, one predictable
-     * branch when nothing is observed; the trace pointer it leads to is
-     * read with acquire. */
-    unsigned observe = atomic_load_explicit(&pool->observe, memory_order_relaxed);
-    bool nested = false;
-    ctp__live_view outer;
+     * and the trace's and tick's events. */
     observed obs;
+    uint32_t depth = w != NULL ? w->running : 0;
     if (w != NULL) {
-        nested = w->running > 0;
-        if (nested)
-            ctp__live_own(&w->live, &outer); /* restored when this run ends */
         uint64_t serial = ++w->runs;
-        ctp__live_view now = { (uintptr_t)fn, (uintptr_t)arg, (uintptr_t)label, 0, serial, true };
+        uint64_t start = 0;
         if (observe != 0) {
             ctp__observe_begin(pool, w, observe, &info, serial, &obs);
-            now.start_ns = obs.start;
+            start = obs.start;
         }
-        ctp__live_write(&w->live, &now);
+        ctp__live_begin(&w->live, depth, (uintptr_t)fn, (uintptr_t)arg, (uintptr_t)label, start, serial);
     } else if (observe != 0) {
         ctp__observe_begin(pool, NULL, observe, &info, 0, &obs);
     }
@@ -287,10 +285,7 @@ void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t)
         tls->task_depth--;
     } else {
         w->running--;
-        if (nested)
-            ctp__live_write(&w->live, &outer);
-        else
-            ctp__live_end(&w->live);
+        ctp__live_end(&w->live, depth);
     }
     if (keep != NULL)
         recycle(pool, w, keep);
@@ -336,9 +331,29 @@ static void poke_worker(void *ctx)
     ctp__sleep_poke(&w->pool->sleep, w->index);
 }
 
-static bool latch_set(void *ctx)
+/* A worker waiting on a group parks: subscribed to the group's latch first,
+ * so that the count-down that sets it either is seen by the park's re-check
+ * or pokes the worker (latch.h); unsubscribed after. */
+typedef struct group_wait {
+    ctp__latch *latch;
+    ctp__latch_waiter sub;
+} group_wait;
+
+static void arm_latch(void *ctx)
 {
-    return ctp__latch_done(ctx);
+    group_wait *gw = ctx;
+    ctp__latch_subscribe(gw->latch, &gw->sub);
+}
+
+static void disarm_latch(void *ctx)
+{
+    group_wait *gw = ctx;
+    ctp__latch_unsubscribe(gw->latch, &gw->sub);
+}
+
+static bool group_latch_set(void *ctx)
+{
+    return ctp__latch_done(((group_wait *)ctx)->latch);
 }
 
 ctp__task *ctp__worker_idle(ctp__worker *w, struct ctp_group *group, uint64_t deadline_ns)
@@ -346,15 +361,9 @@ ctp__task *ctp__worker_idle(ctp__worker *w, struct ctp_group *group, uint64_t de
     idle_find f = { w, group == NULL || ctp__stack_allows_steal(w) };
     if (group == NULL)
         return ctp__sleep_idle(&w->pool->sleep, w->index, find_for_idle, &f, NULL, deadline_ns, &w->sleep_counters);
-    /* Waiting on a group: subscribed before the idle phase reads the latch,
-     * so the count-down that sets it either is seen or pokes us (latch.h). */
-    ctp__latch_waiter sub = { .wake = poke_worker, .ctx = w, .next = NULL };
-    ctp__sleep_until until = { .done = latch_set, .ctx = &group->latch };
-    ctp__latch_subscribe(&group->latch, &sub);
-    ctp__task *t = ctp__sleep_idle(&w->pool->sleep, w->index, find_for_idle, &f, &until, deadline_ns,
-                                   &w->sleep_counters);
-    ctp__latch_unsubscribe(&group->latch, &sub);
-    return t;
+    group_wait gw = { &group->latch, { .wake = poke_worker, .ctx = w, .next = NULL } };
+    ctp__sleep_until until = { .done = group_latch_set, .ctx = &gw, .arm = arm_latch, .disarm = disarm_latch };
+    return ctp__sleep_idle(&w->pool->sleep, w->index, find_for_idle, &f, &until, deadline_ns, &w->sleep_counters);
 }
 
 /* Runs t on an outside thread as one of pool's tasks (its submissions are

@@ -12,11 +12,10 @@
  * In short: the submitter's and the parking worker's seq_cst fences pair up;
  * the waker moves a woken worker back to searching; every signal a waker owes
  * is recorded first, so the workers it wakes send the rest if it stalls. */
-#include "sleep.h"
+#include "sleep_internal.h"
 
 #include "ctp/ctp.h"
 
-#include <sched.h>
 #include <stdlib.h>
 
 static void hook(ctp__sleep *s, ctp_test_hook_point point)
@@ -37,6 +36,7 @@ int ctp__sleep_init(ctp__sleep *s, uint32_t nworkers, ctp__parker *const *parker
     atomic_init(&s->counts, (uint64_t)0);
     atomic_init(&s->owed, 0u);
     atomic_init(&s->prewake_at, (uint64_t)0);
+    atomic_init(&s->report_parks, false);
     s->idle_len = 0;
     s->nworkers = nworkers;
     s->policy = *policy;
@@ -265,26 +265,14 @@ static bool stopping(ctp__sleep *s)
     return s->ops.stopping(s->ops.ctx);
 }
 
-/* The pre-wake window around the expected work: [*from, *to), or false if
- * none is set or it has passed. */
-static bool prewake_window(ctp__sleep *s, uint64_t now, uint64_t *from, uint64_t *to)
-{
-    /* Relaxed: read under the lock after the setter's signal, or as a hint. */
-    uint64_t at = atomic_load_explicit(&s->prewake_at, memory_order_relaxed);
-    uint64_t lead = s->policy.prewake_lead_ns;
-    if (at == 0 || now >= at + lead)
-        return false;
-    *from = at > lead ? at - lead : 0;
-    *to = at + lead;
-    return true;
-}
-
 /* Parks worker `idx` (which is searching) until notified, `until` holds,
  * the pool stops, or deadline_ns. Returns with it counted as searching. */
 static void found_none(ctp__sleep *s, uint32_t idx, const ctp__sleep_until *until, uint64_t deadline_ns,
                        ctp__sleep_counters *counters)
 {
     ctp__parker *p = s->parkers[idx];
+    if (until != NULL && until->arm != NULL)
+        until->arm(until->ctx); /* before the re-checks below read `done` */
 
     /* 1. Announce: searching -> parked, on the idle stack. */
     int cpu = ctp__current_cpu();
@@ -310,7 +298,9 @@ static void found_none(ctp__sleep *s, uint32_t idx, const ctp__sleep_until *unti
     bool blocked = false, timed_out = false;
     pthread_mutex_lock(&s->lock);
     bool told = false;
-    if (!skip && s->ops.parking != NULL) {
+    /* Relaxed: see report_parks. */
+    bool report = s->ops.parking != NULL && atomic_load_explicit(&s->report_parks, memory_order_relaxed);
+    if (!skip && report) {
         /* Outside the lock; safe to drop it here: the wait below re-checks
          * `notified`, which wakers set under the lock. */
         pthread_mutex_unlock(&s->lock);
@@ -325,7 +315,7 @@ static void found_none(ctp__sleep *s, uint32_t idx, const ctp__sleep_until *unti
             /* Until the deadline, or the start of a pre-wake window. */
             uint64_t wake_at = deadline_ns, from, to;
             if (atomic_load_explicit(&s->prewake_at, memory_order_relaxed) != 0 && /* relaxed: see prewake_window */
-                prewake_window(s, ctp__now_ns(), &from, &to)) {
+                ctp__sleep_prewake_window(s, ctp__now_ns(), &from, &to)) {
                 if (ctp__now_ns() >= from)
                     break; /* pre-woken: leave as if the park timed out */
                 if (from < wake_at)
@@ -358,8 +348,11 @@ static void found_none(ctp__sleep *s, uint32_t idx, const ctp__sleep_until *unti
     }
     atomic_store_explicit(&p->parked_now, false, memory_order_relaxed); /* relaxed: a report */
     pthread_mutex_unlock(&s->lock);
-    if (s->ops.parking != NULL)
+    if (report)
         s->ops.parking(s->ops.ctx, idx, told ? CTP__PARK_WOKE : CTP__PARK_LEFT);
+
+    if (until != NULL && until->disarm != NULL)
+        until->disarm(until->ctx);
 
     /* 5. Finish the wake that woke us: the waker may have lost its CPU to us. */
     if (pass_on)
@@ -373,29 +366,7 @@ static void found_none(ctp__sleep *s, uint32_t idx, const ctp__sleep_until *unti
         count(&counters->wakeups);
 }
 
-/* ---- Pre-wake -------------------------------------------------------- */
-
-void ctp__sleep_prewake(ctp__sleep *s, uint64_t at_ns)
-{
-    /* Relaxed: parked workers read it under the lock taken below. */
-    atomic_store_explicit(&s->prewake_at, at_ns, memory_order_relaxed);
-    /* Parked workers recompute how long to sleep (a spurious wake for
-     * them: the wait loop re-checks everything). */
-    pthread_mutex_lock(&s->lock);
-    for (uint32_t i = 0; i < s->idle_len; i++)
-        pthread_cond_signal(&s->parkers[s->idle[i]]->cv);
-    pthread_mutex_unlock(&s->lock);
-}
-
-/* Searches through the pre-wake window (now inside it): sweeps for work,
- * pausing and yielding in between so that a thread about to submit on the
- * same CPU gets it. Returns a task, or NULL when the window closed or the
- * search should stop. */
-static void *prewake_search(ctp__sleep *s, ctp__sleep_find_fn find, void *find_ctx, const ctp__sleep_until *until,
-                            uint64_t deadline_ns, uint64_t to);
-
-/* Should a worker that looks for work stop looking (without a task)? */
-static bool stop_looking(ctp__sleep *s, const ctp__sleep_until *until)
+bool ctp__sleep_stop_looking(ctp__sleep *s, const ctp__sleep_until *until)
 {
     return until != NULL ? until->done(until->ctx) : stopping(s);
 }
@@ -416,7 +387,7 @@ void *ctp__sleep_idle(ctp__sleep *s, uint32_t worker, ctp__sleep_find_fn find, v
     if (spin > 0 && searching <= (s->nworkers + 1) / 2) {
         uint64_t spin_end = ctp__now_ns() + spin;
         for (unsigned round = 0;; round++) {
-            if (stop_looking(s, until))
+            if (ctp__sleep_stop_looking(s, until))
                 goto out;
             uint64_t now = ctp__now_ns();
             if (now >= deadline_ns)
@@ -435,7 +406,7 @@ void *ctp__sleep_idle(ctp__sleep *s, uint32_t worker, ctp__sleep_find_fn find, v
     uint64_t backoff = s->policy.backoff_ns;
     uint64_t backoff_end = backoff > 0 ? ctp__deadline(backoff) : 0;
     for (;;) {
-        if (stop_looking(s, until))
+        if (ctp__sleep_stop_looking(s, until))
             goto out;
         /* The deadline first: a timed wait takes no task past it. */
         if (deadline_ns != CTP_WAIT_FOREVER && ctp__now_ns() >= deadline_ns)
@@ -451,8 +422,8 @@ void *ctp__sleep_idle(ctp__sleep *s, uint32_t worker, ctp__sleep_find_fn find, v
         /* Inside a pre-wake window: search instead of parking. */
         uint64_t from, to, now = ctp__now_ns();
         if (atomic_load_explicit(&s->prewake_at, memory_order_relaxed) != 0 && /* relaxed: a hint */
-            prewake_window(s, now, &from, &to) && now >= from) {
-            if ((t = prewake_search(s, find, find_ctx, until, deadline_ns, to)) != NULL)
+            ctp__sleep_prewake_window(s, now, &from, &to) && now >= from) {
+            if ((t = ctp__sleep_prewake_search(s, find, find_ctx, until, deadline_ns, to)) != NULL)
                 goto out;
             continue; /* the window closed: look once more, then park */
         }
@@ -463,24 +434,9 @@ out:
     return t;
 }
 
-static void *prewake_search(ctp__sleep *s, ctp__sleep_find_fn find, void *find_ctx, const ctp__sleep_until *until,
-                            uint64_t deadline_ns, uint64_t to)
+void ctp__sleep_report_parks(ctp__sleep *s)
 {
-    for (unsigned round = 0;; round++) {
-        if (stop_looking(s, until))
-            return NULL;
-        uint64_t now = ctp__now_ns();
-        if (now >= to || now >= deadline_ns)
-            return NULL;
-        void *t = find(find_ctx);
-        if (t != NULL)
-            return t;
-        if (round % 8 == 7)
-            sched_yield(); /* the submitter may be waiting for this CPU */
-        else
-            for (unsigned i = 0; i < 64; i++)
-                ctp__cpu_relax();
-    }
+    atomic_store_explicit(&s->report_parks, true, memory_order_relaxed); /* relaxed: see report_parks */
 }
 
 void ctp__sleep_wake_all(ctp__sleep *s)

@@ -98,6 +98,11 @@ typedef struct ctp__sleep {
      * thread; read by workers under the lock (after the writer's signal) or
      * relaxed as a hint. */
     _Atomic uint64_t prewake_at;
+    /* Call ops.parking (ctp__sleep_report_parks): off unless someone listens,
+     * so an unobserved park costs no extra lock round. Relaxed: a listener
+     * that needs every park (the stall monitor) sets it before the workers
+     * start; a trace started later may miss a park in flight. */
+    _Atomic bool report_parks;
     _Alignas(CTP__SLEEP_CACHELINE) pthread_mutex_t lock;
     uint32_t *idle;    /* under lock: stack of parked worker indices, newest last */
     uint32_t idle_len; /* under lock */
@@ -123,6 +128,12 @@ void ctp__sleep_new_work(ctp__sleep *s, size_t tasks, int node);
 typedef struct ctp__sleep_until {
     bool (*done)(void *ctx);
     void *ctx;
+    /* Optional: called (outside the lock) when the worker is about to park,
+     * before it re-checks done, and after it left the park: where a waker
+     * of `done` subscribes it (a latch waiter), so that only workers that
+     * park pay for the subscription. */
+    void (*arm)(void *ctx);
+    void (*disarm)(void *ctx);
 } ctp__sleep_until;
 
 /* The idle phase of worker `worker`: start looking, call find (spinning per
@@ -141,6 +152,9 @@ void *ctp__sleep_idle(ctp__sleep *s, uint32_t worker, ctp__sleep_find_fn find, v
  * worker moves itself parked -> searching and, if it finds nothing, parks
  * through the same announce / fence / re-check. Any thread. */
 void ctp__sleep_prewake(ctp__sleep *s, uint64_t at_ns);
+
+/* From now on, call ops.parking at every park (see report_parks). */
+void ctp__sleep_report_parks(ctp__sleep *s);
 
 /* Wakes every parked worker (shutdown: they see `stopping`). */
 void ctp__sleep_wake_all(ctp__sleep *s);
