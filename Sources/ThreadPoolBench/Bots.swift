@@ -40,6 +40,9 @@ struct Bots: ParsableCommand {
     @Flag(help: "Also run ctp-prewake: ctp with ctp_pool_prewake before each tick, right after ctp in the tables.")
     var prewake = false
 
+    @Flag(help: "Run ctp's batches as ctp_ticks with reports (a clock read per task start and end) and print their shares.")
+    var tickReports = false
+
     @Option(help: "World seed (every pool gets the same world).")
     var seed: UInt64 = 42
 
@@ -148,14 +151,14 @@ struct Bots: ParsableCommand {
         var alive = [Bool](repeating: false, count: specs.count)
         defer { for i in 0..<made where alive[i] { pools[i].destroy(pools[i].impl) } }
         for spec in specs {
-            (pools + made).initialize(to: try spec.make(PeerOptions(workers: w, topology: topology, tickReports: prewake)))
+            (pools + made).initialize(to: try spec.make(PeerOptions(workers: w, topology: topology, tickReports: tickReports)))
             alive[made] = true
             made += 1
         }
         func enterTurn(_ i: Int, _ state: OpaquePointer?) throws {
             guard specs[i].pollsWhileIdle else { return }
             if !alive[i] {
-                pools[i] = try specs[i].make(PeerOptions(workers: w, topology: topology, tickReports: prewake))
+                pools[i] = try specs[i].make(PeerOptions(workers: w, topology: topology, tickReports: tickReports))
                 alive[i] = true
                 var warm = ctpb_peer_burst_result()
                 _ = ctpb_peer_burst(pools + i, 64, &warm) // start its threads
