@@ -15,6 +15,8 @@ enum {
 #define CTP__MIN_STALL_NS ((uint64_t)1000000u)
 #define CTP__DEFAULT_PREWAKE_LEAD_NS ((uint64_t)100000u)
 #define CTP__MAX_PREWAKE_LEAD_NS ((uint64_t)50000000u)
+#define CTP__MAX_REMOTE_STEAL_DELAY_NS ((uint64_t)100000000u)
+#define CTP__DEFAULT_REMOTE_STEAL_DELAY_NS ((uint64_t)100000u)
 #define CTP__MAX_STALL_NS ((uint64_t)3600000000000u)
 
 void ctp_config_init(ctp_config *config)
@@ -26,6 +28,7 @@ void ctp_config_init(ctp_config *config)
     config->numa_mode = CTP_NUMA_AUTO;
     config->affinity = CTP_AFFINITY_NONE;
     config->prewake_lead_ns = CTP__DEFAULT_PREWAKE_LEAD_NS;
+    config->remote_steal_delay_ns = CTP__DEFAULT_REMOTE_STEAL_DELAY_NS;
 }
 
 /* The reason the last ctp_pool_create on this thread failed. */
@@ -60,6 +63,8 @@ int ctp__config_validate(const ctp_config *c)
         return ctp__create_error(CTP_EINVAL, "stall_ns is not 0 or between 1 ms and 1 hour");
     if (c->prewake_lead_ns == 0 || c->prewake_lead_ns > CTP__MAX_PREWAKE_LEAD_NS)
         return ctp__create_error(CTP_EINVAL, "prewake_lead_ns is not between 1 ns and 50 ms");
+    if (c->remote_steal_delay_ns > CTP__MAX_REMOTE_STEAL_DELAY_NS)
+        return ctp__create_error(CTP_EINVAL, "remote_steal_delay_ns is above 100 ms");
     if ((c->on_stall != NULL || c->stall_ctx != NULL) && c->stall_ns == 0)
         return ctp__create_error(CTP_EINVAL, "on_stall or stall_ctx is set but stall_ns is 0 (stall detection off)");
     return CTP_OK;

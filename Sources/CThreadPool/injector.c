@@ -88,6 +88,24 @@ size_t ctp__injector_take(ctp__injector *inj, int lowest, ctp__task **out, size_
     return n;
 }
 
+size_t ctp__injector_take_aged(ctp__injector *inj, int lowest, int urgent, uint64_t older_than, uint64_t delay,
+                               ctp__task **out, uint64_t *young_until)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&inj->lock);
+    unsigned m = atomic_load_explicit(&inj->mask, memory_order_relaxed) & ((2u << lowest) - 1);
+    if (m != 0) {
+        int p = __builtin_ctz(m);
+        ctp__task *head = inj->lists[p].head;
+        if (p <= urgent || head->submit_ns <= older_than)
+            out[n++] = pop_level_locked(inj, p);
+        else if (head->submit_ns + delay < *young_until)
+            *young_until = head->submit_ns + delay;
+    }
+    pthread_mutex_unlock(&inj->lock);
+    return n;
+}
+
 void ctp__injectors_lock(ctp__injector *injs, int n, const bool *which)
 {
     for (int i = 0; i < n; i++)

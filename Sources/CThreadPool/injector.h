@@ -51,6 +51,14 @@ void ctp__injectors_unlock(ctp__injector *injs, int n, const bool *which);
  * `lowest` (numerically <=) into out[] in FIFO order; returns how many. */
 size_t ctp__injector_take(ctp__injector *inj, int lowest, ctp__task **out, size_t max);
 
+/* For another node's worker: like ctp__injector_take with max 1, but a task
+ * of a level below `urgent` (numerically above it) is taken only if it was
+ * submitted at or before `older_than` (task->submit_ns); otherwise nothing is
+ * taken and *young_until is lowered to when it will be (submit_ns + delay).
+ * Returns 0 or 1. */
+size_t ctp__injector_take_aged(ctp__injector *inj, int lowest, int urgent, uint64_t older_than, uint64_t delay,
+                               ctp__task **out, uint64_t *young_until);
+
 /* Caller holds inj->lock. Removes and returns the oldest task of the highest
  * non-empty priority, or NULL. */
 ctp__task *ctp__injector_pop_locked(ctp__injector *inj);

@@ -127,6 +127,12 @@ static void sleep_parked(void *ctx)
 
 /* A worker parks and wakes: the trace's park and wake events, and the stall
  * monitor's poke. */
+/* The grace period's retry time (ctp__find_task on that worker left it). */
+static uint64_t sleep_retry_at(void *ctx, uint32_t worker)
+{
+    return ((ctp_pool *)ctx)->workers[worker]->retry_at;
+}
+
 static void sleep_parking(void *ctx, uint32_t worker, int what)
 {
     ctp_pool *pool = ctx;
@@ -161,7 +167,9 @@ static int init_sleep(ctp_pool *pool)
     ctp__sleep_policy policy = { pool->config.spin_ns, pool->config.backoff_ns, pool->config.wake_fanout,
                                  pool->config.prewake_lead_ns };
     ctp__sleep_ops ops = { .ctx = pool, .has_work = sleep_has_work, .stopping = sleep_stopping,
-                           .parked = sleep_parked, .hook = NULL, .parking = sleep_parking };
+                           .parked = sleep_parked, .hook = NULL, .parking = sleep_parking, .retry_at = NULL };
+    if (pool->config.remote_steal_delay_ns != 0 && pool->nnodes > 1)
+        ops.retry_at = sleep_retry_at;
 #ifdef CTP_TEST_HOOKS
     ops.hook = sleep_hook;
 #endif

@@ -67,6 +67,10 @@ typedef struct ctp__worker {
     ctp__parker parker;            /* guarded by the sleep lock */
     uint64_t runs;                 /* owner only: runs started (the live serial) */
     uint64_t stolen_serial;        /* owner only: the serial of a run whose task was stolen */
+    /* Owner only, for remote_steal_delay_ns: when to look again at another
+     * node's work it left in its grace period (UINT64_MAX: none), and since
+     * when it has found nothing (valid while gate_runs == runs). */
+    uint64_t retry_at, idle_since, gate_runs;
     /* Owner only: tasks this worker is running, outermost first (a helping
      * wait nests them); the groups of the first CTP__RUNNING_MAX. If the
      * thread exits inside a task (pthread_exit), its cleanup handler

@@ -82,7 +82,10 @@ static int injector_index(ctp_pool *pool, int home)
  * submitted, usually by the same thread. */
 static uint64_t submit_stamp(ctp_pool *pool)
 {
-    return atomic_load_explicit(&pool->observe, memory_order_relaxed) >= CTP__OBSERVE_TICK_ONE ? ctp__now_ns() : 0;
+    return atomic_load_explicit(&pool->observe, memory_order_relaxed) >= CTP__OBSERVE_TICK_ONE ||
+                   (pool->config.remote_steal_delay_ns != 0 && pool->nnodes > 1) /* grace periods need the age */
+               ? ctp__now_ns()
+               : 0;
 }
 
 static void fill(ctp__task *t, const ctp_task_desc *d, bool holds_capacity, int home, uint64_t stamp)

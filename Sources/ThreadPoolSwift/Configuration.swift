@@ -125,6 +125,11 @@ extension ThreadPool {
         /// see docs/scheduler.md). Each pre-wake costs up to twice the lead
         /// of CPU per worker. Precision: nanoseconds.
         public var prewakeLead: Duration?
+        /// NUMA grace period: how long another node's affine work is left to
+        /// that node's workers before an idle worker takes it (critical and
+        /// high priority at once), 0 up to 100 milliseconds; nil = the
+        /// runtime's default (100 microseconds, see docs/scheduler.md).
+        public var remoteStealDelay: Duration?
 
         /// A configuration; every argument left out is the default (nil, or
         /// `.auto` NUMA mode and no affinity). Values are checked when a pool
@@ -136,7 +141,7 @@ extension ThreadPool {
                     onStall: (@Sendable (StallReport) -> Void)? = nil,
                     onThreadStart: (@Sendable (Int) -> Void)? = nil,
                     onThreadStop: (@Sendable (Int) -> Void)? = nil,
-                    prewakeLead: Duration? = nil) {
+                    prewakeLead: Duration? = nil, remoteStealDelay: Duration? = nil) {
             self.workers = workers
             self.queueCapacity = queueCapacity
             self.spinTime = spinTime
@@ -152,6 +157,7 @@ extension ThreadPool {
             self.onThreadStart = onThreadStart
             self.onThreadStop = onThreadStop
             self.prewakeLead = prewakeLead
+            self.remoteStealDelay = remoteStealDelay
         }
 
         /// Equal when every setting is, and each closure is set in both or
@@ -161,7 +167,7 @@ extension ThreadPool {
                 && a.backoffTime == b.backoffTime && a.wakeFanout == b.wakeFanout && a.stackSize == b.stackSize
                 && a.name == b.name && a.numaMode == b.numaMode && a.affinity == b.affinity
                 && a.topology == b.topology && a.stallThreshold == b.stallThreshold
-                && a.prewakeLead == b.prewakeLead
+                && a.prewakeLead == b.prewakeLead && a.remoteStealDelay == b.remoteStealDelay
                 && (a.onStall == nil) == (b.onStall == nil)
                 && (a.onThreadStart == nil) == (b.onThreadStart == nil)
                 && (a.onThreadStop == nil) == (b.onThreadStop == nil)
@@ -179,6 +185,7 @@ extension ThreadPool.Configuration {
     static let minStackSize = 64 << 10
     static let stallThresholdRange = Duration.milliseconds(1)...Duration.seconds(3600)
     static let prewakeLeadRange = Duration.nanoseconds(1)...Duration.milliseconds(50)
+    static let remoteStealDelayRange = Duration.zero...Duration.milliseconds(100)
 
     /// The C configuration for these settings (nil mapped to the C 0 or to
     /// `ctp_config_init`'s value), without `name` and `topology`, which the
@@ -243,6 +250,14 @@ extension ThreadPool.Configuration {
                              prewakeLead, " (nil means the default, 100 microseconds)")
             }
             c.prewake_lead_ns = ThreadPool.nanoseconds(prewakeLead)
+        }
+        if let remoteStealDelay {
+            guard Self.remoteStealDelayRange.contains(remoteStealDelay) else {
+                throw refuse("remoteStealDelay",
+                             "\(Self.remoteStealDelayRange.lowerBound)...\(Self.remoteStealDelayRange.upperBound)",
+                             remoteStealDelay, " (nil means the default, 100 microseconds)")
+            }
+            c.remote_steal_delay_ns = ThreadPool.nanoseconds(remoteStealDelay)
         }
         c.numa_mode = numaMode == .auto ? CTP_NUMA_AUTO : CTP_NUMA_OFF
         switch affinity {

@@ -411,3 +411,45 @@ void test_numa_outside_helper_takes_own_node_first(void)
     CHECK_EQ(atomic_load(&h.order[0]), 0); /* on CPU 0: node 0's task */
     CHECK_EQ(atomic_load(&h.order[1]), 1); /* on CPU 1: node 1's task */
 }
+
+/* remote_steal_delay_ns: with the home node's only worker blocked, its
+ * NORMAL tasks still run on the other node once their grace period passed
+ * (the idle worker parks no longer than that: nothing is stranded); a
+ * HIGH task is taken at once. And in a tick-barrier pattern (each node's
+ * tasks submitted together, then a wait), workers keep to their own node. */
+void test_numa_remote_steal_delay(void)
+{
+    ctp_config c;
+    ctp_config_init(&c);
+    c.topology = "0;1";
+    c.workers = 2;
+    c.remote_steal_delay_ns = 200 * 1000 * 1000ull; /* 200 ms: above the 100 ms limit */
+    ctp_pool *p = NULL;
+    CHECK_EQ(ctp_pool_create(&c, &p), CTP_EINVAL);
+    c.remote_steal_delay_ns = 2 * 1000 * 1000; /* 2 ms */
+    CHECK_OK(ctp_pool_create(&c, &p));
+    wait_parked(p, 2);
+    gate g;
+    gate_init(&g);
+    ctp_task_desc d;
+    ctp_task_desc_init(&d, gate_task, &g);
+    d.node = 1;
+    CHECK_OK(ctp_submit_desc(p, &d));
+    wait_entered(&g, 1);
+    where_ran r;
+    memset(&r, 0, sizeof r);
+    for (int i = 0; i < 20; i++) {
+        ctp_task_desc_init(&d, record_node, &r);
+        d.node = 1;
+        d.priority = i == 0 ? CTP_PRIORITY_HIGH : CTP_PRIORITY_NORMAL;
+        CHECK_OK(ctp_submit_desc(p, &d));
+    }
+    /* Bounded: a stranded task would never run (node 1's worker is blocked). */
+    uint64_t until = test_now_ns() + 10ull * 1000 * 1000 * 1000;
+    while (atomic_load(&r.done) != 20 && test_now_ns() < until)
+        test_sleep_us(200);
+    CHECK_EQ(atomic_load(&r.done), 20);
+    CHECK_EQ(atomic_load(&r.on_node[0]), 20);
+    gate_open(&g);
+    CHECK_OK(ctp_pool_destroy(p));
+}

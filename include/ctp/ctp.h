@@ -200,6 +200,14 @@ typedef struct ctp_config {
      *  plus wake-up p99, measured: docs/scheduler.md, "Pre-wake"); 1 ns to
      *  50 ms. Costs up to 2 x lead of CPU per worker per pre-wake. */
     uint64_t prewake_lead_ns;
+    /** NUMA: how long another node's affine work is left to that node's
+     *  workers before an idle worker takes it, in nanoseconds; 0 (the
+     *  default) = at once. CRITICAL and HIGH tasks are always taken at once.
+     *  A task in another node's injection queue is taken once it has waited
+     *  this long; another node's workers' deques are stolen from once the
+     *  idle worker has found nothing for this long. The idle worker parks no
+     *  longer than that, so nothing is stranded. At most 100 ms. */
+    uint64_t remote_steal_delay_ns;
 } ctp_config;
 
 /** A queue of tasks pinned to one thread outside the pool (a server's main

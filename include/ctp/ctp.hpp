@@ -299,6 +299,12 @@ struct config {
     /// (others, negative ones included, make the pool's constructor throw
     /// invalid_argument).
     std::chrono::nanoseconds prewake_lead{0};
+    /// NUMA grace period (ctp_config.remote_steal_delay_ns): how long another
+    /// node's affine work is left to that node's workers before an idle worker
+    /// takes it (CRITICAL and HIGH at once). Negative = the C default
+    /// (ctp_config_init's: 100 us); 0 = at once; at most 100 ms (more makes
+    /// the pool's constructor throw invalid_argument).
+    std::chrono::nanoseconds remote_steal_delay{-1};
 
     /// The C configuration without the callbacks (the pool sets those, as
     /// they need storage that outlives the C pool); its strings point into
@@ -322,6 +328,8 @@ struct config {
         c.stall_ns = static_cast<std::uint64_t>(stall.count()); /* negative: refused, as above */
         if (prewake_lead.count() != 0) /* 0: keep ctp_config_init's default */
             c.prewake_lead_ns = static_cast<std::uint64_t>(prewake_lead.count()); /* negative: refused */
+        if (remote_steal_delay.count() >= 0) /* negative: keep ctp_config_init's default */
+            c.remote_steal_delay_ns = static_cast<std::uint64_t>(remote_steal_delay.count());
         return c;
     }
 };
