@@ -1,6 +1,20 @@
 /* The observed half of a task run (observed.h). */
 #include "observed.h"
 
+void ctp__trace_record(ctp_pool *pool, int worker, ctp__event *e)
+{
+    /* Acquire: pairs with the release store in ctp_trace_start. */
+    ctp__trace *tr = atomic_load_explicit(&pool->trace, memory_order_acquire);
+    if (tr == NULL)
+        return;
+    if (e->ts_ns == 0)
+        e->ts_ns = ctp__now_ns();
+    if (worker < 0)
+        ctp__trace_emit_shared(&pool->trace, tr, e);
+    else
+        ctp__trace_emit(&pool->trace, tr, (uint32_t)worker, e);
+}
+
 static ctp__tick_slot *tick_slot(ctp__tickrec *tr, ctp__worker *w)
 {
     if (w != NULL)
@@ -40,25 +54,17 @@ void ctp__observe_begin(ctp_pool *pool, ctp__worker *w, unsigned observe, const 
     }
     if ((observe & CTP__OBSERVE_TRACE) == 0)
         return;
-    /* Acquire: pairs with the release store in ctp_trace_start. */
-    ctp__trace *tr = atomic_load_explicit(&pool->trace, memory_order_acquire);
-    if (tr == NULL)
-        return;
+    if (w != NULL && w->stolen_serial == serial) {
+        ctp__event s = { .ts_ns = now, .type = CTP__EV_STEAL };
+        ctp__trace_record(pool, (int)w->index, &s);
+    }
     ctp__event e = { .ts_ns = now,
                      .what = label != NULL ? (uintptr_t)label : (uintptr_t)fn,
                      .is_label = label != NULL,
                      .type = CTP__EV_BEGIN,
                      .priority = (uint8_t)t->priority,
                      .node = (int8_t)t->node };
-    if (w == NULL) {
-        ctp__trace_emit_shared(&pool->trace, tr, &e);
-        return;
-    }
-    if (w->stolen_serial == serial) {
-        ctp__event s = { .ts_ns = now, .type = CTP__EV_STEAL };
-        ctp__trace_emit(&pool->trace, tr, w->index, &s);
-    }
-    ctp__trace_emit(&pool->trace, tr, w->index, &e);
+    ctp__trace_record(pool, w != NULL ? (int)w->index : -1, &e);
 }
 
 void ctp__observe_end(ctp_pool *pool, ctp__worker *w, unsigned observe, ctp_task_fn fn, const char *label,
@@ -84,13 +90,6 @@ void ctp__observe_end(ctp_pool *pool, ctp__worker *w, unsigned observe, ctp_task
     }
     if ((observe & CTP__OBSERVE_TRACE) == 0)
         return;
-    /* Acquire: pairs with the release store in ctp_trace_start. */
-    ctp__trace *tr = atomic_load_explicit(&pool->trace, memory_order_acquire);
-    if (tr == NULL)
-        return;
-    ctp__event e = { .ts_ns = now != 0 ? now : ctp__now_ns(), .type = CTP__EV_END };
-    if (w == NULL)
-        ctp__trace_emit_shared(&pool->trace, tr, &e);
-    else
-        ctp__trace_emit(&pool->trace, tr, w->index, &e);
+    ctp__event e = { .ts_ns = now, .type = CTP__EV_END }; /* 0: stamped by the record */
+    ctp__trace_record(pool, w != NULL ? (int)w->index : -1, &e);
 }

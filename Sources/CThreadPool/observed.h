@@ -26,6 +26,11 @@ typedef struct observed {
     ctp__tick_slot *slot;
 } observed;
 
+/* Appends e to the running trace, if one runs: to worker `worker`'s ring,
+ * or to the shared ring for threads outside the pool (worker < 0). A zero
+ * e->ts_ns is stamped now (so no clock is read without a trace). */
+void ctp__trace_record(ctp_pool *pool, int worker, ctp__event *e);
+
 /* The run starts: its start time in o->start, tick slot and trace events. */
 void ctp__observe_begin(ctp_pool *pool, ctp__worker *w, unsigned observe, const run_info *t, uint64_t serial,
                         observed *o);

@@ -7,6 +7,7 @@
  * sleep lock; never the other way. */
 #include "config.h"
 #include "monitor.h"
+#include "observed.h"
 #include "scheduler.h"
 
 #include <stdlib.h>
@@ -137,12 +138,8 @@ static void sleep_parking(void *ctx, uint32_t worker, int what)
 {
     ctp_pool *pool = ctx;
     if (what != CTP__PARK_LEFT) {
-        /* Acquire: pairs with the release store in ctp_trace_start. */
-        ctp__trace *tr = atomic_load_explicit(&pool->trace, memory_order_acquire);
-        if (tr != NULL) {
-            ctp__event e = { .ts_ns = ctp__now_ns(), .type = what == CTP__PARK_BLOCK ? CTP__EV_PARK : CTP__EV_WAKE };
-            ctp__trace_emit(&pool->trace, tr, worker, &e);
-        }
+        ctp__event e = { .type = what == CTP__PARK_BLOCK ? CTP__EV_PARK : CTP__EV_WAKE };
+        ctp__trace_record(pool, (int)worker, &e);
     }
     if (what != CTP__PARK_BLOCK)
         ctp__monitor_poke(pool);

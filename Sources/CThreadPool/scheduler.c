@@ -90,9 +90,9 @@ static int local_push(ctp__worker *w, ctp__task *t)
 
 /* Takes a batch of inj's tasks at priority <= p: runs the first, keeps the
  * rest on its own deque (pushed newest-last so they pop in FIFO order).
- * Batching takes the injector lock once per batch. A remote injector (another
- * node's) gives one task at a time: the rest stay for that node's workers. */
-static ctp__task *take_injected(ctp__worker *w, ctp__injector *inj, int p, bool remote)
+ * Batching takes the injector lock once per batch. (Another node's
+ * injector gives one task at a time: find_remote.) */
+static ctp__task *take_injected(ctp__worker *w, ctp__injector *inj, int p)
 {
     ctp_pool *pool = w->pool;
     size_t want = 1;
@@ -100,7 +100,7 @@ static ctp__task *take_injected(ctp__worker *w, ctp__injector *inj, int p, bool 
      * in submission order on whichever thread comes first (a batch on one
      * deque would queue them behind that worker's current task, and thieves
      * take a batch newest first). */
-    if (!remote && p != CTP_PRIORITY_CRITICAL) {
+    if (p != CTP_PRIORITY_CRITICAL) {
         /* Relaxed: a heuristic for the batch size; the take is under the lock. */
         size_t queued = atomic_load_explicit(&inj->count, memory_order_relaxed);
         want = queued / pool->nworkers + 1;
@@ -112,8 +112,6 @@ static ctp__task *take_injected(ctp__worker *w, ctp__injector *inj, int p, bool 
     if (n == 0)
         return NULL;
     ctp__count(&w->injected, n);
-    if (remote)
-        ctp__count(&w->taken_remote, n);
     for (size_t i = n; i-- > 1;) {
         if (local_push(w, batch[i]) != 0) {
             /* Out of memory growing our deque: give the rest back. */
@@ -127,13 +125,6 @@ static ctp__task *take_injected(ctp__worker *w, ctp__injector *inj, int p, bool 
     return batch[0];
 }
 
-/* Other nodes' work with a grace period (ctp_config.remote_steal_delay_ns):
- * CRITICAL and HIGH tasks at once; a lower-priority task in another node's
- * injection queue only once it has waited `delay`; another node's workers'
- * deques only once this worker has found nothing for `delay` (their tasks'
- * age is not visible before a steal). Whatever it leaves, it notes when to
- * look again (w->retry_at), and parks no longer than that: the task cannot
- * be stranded. */
 /* The lowest priority another node takes at once, grace or not: HIGH. The
  * bots on simulated "0;1" with HIGH under the grace too kept the same home
  * share (77% / 90% at 1,000 / 5,000 bots, against 78% / 89%) and raised
@@ -142,29 +133,45 @@ static ctp__task *take_injected(ctp__worker *w, ctp__injector *inj, int p, bool 
 #define CTP__URGENT_REMOTE CTP_PRIORITY_HIGH
 #endif
 
-static ctp__task *find_remote_after_grace(ctp__worker *w, uint32_t start, uint64_t delay)
+/* Other nodes' work, nearest node first, one task at a time; with a grace
+ * period (ctp_config.remote_steal_delay_ns, several nodes):
+ * CRITICAL and HIGH tasks at once; a lower-priority task in another node's
+ * injection queue only once it has waited `delay`; another node's workers'
+ * deques only once this worker has found nothing for `delay` (their tasks'
+ * age is not visible before a steal). Whatever it leaves, it notes when to
+ * look again (w->retry_at), and parks no longer than that: the task cannot
+ * be stranded. */
+static ctp__task *find_remote(ctp__worker *w, uint32_t start)
 {
     ctp_pool *pool = w->pool;
-    uint64_t now = ctp__now_ns();
-    if (w->gate_runs != w->runs) { /* nothing found since our last run began */
-        w->gate_runs = w->runs;
-        w->idle_since = now;
+    uint64_t delay = pool->nnodes > 1 ? pool->config.remote_steal_delay_ns : 0;
+    int urgent = CTP_PRIORITY_COUNT; /* no grace: every level at once */
+    uint64_t older_than = UINT64_MAX;
+    bool idle_long = true;
+    if (delay != 0) {
+        uint64_t now = ctp__now_ns();
+        if (w->gate_runs != w->runs) { /* nothing found since our last run began */
+            w->gate_runs = w->runs;
+            w->idle_since = now;
+        }
+        urgent = CTP__URGENT_REMOTE;
+        older_than = now > delay ? now - delay : 0;
+        idle_long = now - w->idle_since >= delay;
     }
-    bool idle_long = now - w->idle_since >= delay;
-    uint64_t older_than = now > delay ? now - delay : 0;
     ctp__task *t;
     for (int p = 0; p < CTP_PRIORITY_COUNT; p++) {
         for (int k = 1; k < pool->nnodes; k++) {
             int m = pool->node_order[w->node * pool->nnodes + k];
             ctp__injector *inj = &pool->injs[m];
+            /* One task at a time: the rest stay for that node's workers. */
             if ((ctp__injector_mask(inj) & (1u << p)) &&
-                ctp__injector_take_aged(inj, p, CTP__URGENT_REMOTE, older_than, delay, &t, &w->retry_at) == 1) {
+                ctp__injector_take_aged(inj, p, urgent, older_than, delay, &t, &w->retry_at) == 1) {
                 ctp__count(&w->injected, 1);
                 ctp__count(&w->taken_remote, 1);
                 return t;
             }
         }
-        if (p <= CTP__URGENT_REMOTE || idle_long) {
+        if (p <= urgent || idle_long) {
             if ((t = steal_range(w, p, w->nlocal, w->nvictims, start)) != NULL)
                 return t;
         } else if (w->idle_since + delay < w->retry_at) {
@@ -199,9 +206,9 @@ ctp__task *ctp__find_task(ctp__worker *w, bool may_steal)
                 return t;
             w->local_mask &= ~bit; /* only we push, so it stays empty until we do */
         }
-        if ((inj_home & bit) && (t = take_injected(w, home, p, false)) != NULL)
+        if ((inj_home & bit) && (t = take_injected(w, home, p)) != NULL)
             return t;
-        if ((inj_any & bit) && (t = take_injected(w, any, p, false)) != NULL)
+        if ((inj_any & bit) && (t = take_injected(w, any, p)) != NULL)
             return t;
     }
     if (!may_steal)
@@ -212,21 +219,8 @@ ctp__task *ctp__find_task(ctp__worker *w, bool may_steal)
             return t;
     /* Our node had nothing: other nodes, nearest first (their injection
      * queues, then their workers), every level. */
-    if (w->nvictims > w->nlocal || pool->nnodes > 1) {
-        uint64_t delay = pool->config.remote_steal_delay_ns;
-        if (delay != 0 && pool->nnodes > 1)
-            return find_remote_after_grace(w, start, delay);
-        for (int p = 0; p < CTP_PRIORITY_COUNT; p++) {
-            for (int k = 1; k < pool->nnodes; k++) {
-                int m = pool->node_order[w->node * pool->nnodes + k];
-                if ((ctp__injector_mask(&pool->injs[m]) & (1u << p)) &&
-                    (t = take_injected(w, &pool->injs[m], p, true)) != NULL)
-                    return t;
-            }
-            if ((t = steal_range(w, p, w->nlocal, w->nvictims, start)) != NULL)
-                return t;
-        }
-    }
+    if (w->nvictims > w->nlocal || pool->nnodes > 1)
+        return find_remote(w, start);
     return NULL;
 }
 

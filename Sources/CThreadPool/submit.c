@@ -1,5 +1,6 @@
 /* Submission: validation, then a worker's own deque or the injection queue,
  * then the wake decision (ctp__notify, i.e. ctp__sleep_new_work). Batches are all or none. */
+#include "observed.h"
 #include "pinned.h"
 
 #include <string.h>
@@ -253,12 +254,8 @@ static int submit_injected(ctp_pool *pool, const ctp_task_desc *descs, size_t co
     if (rc == CTP_ESHUTDOWN || rc == CTP_EFULL)
         atomic_fetch_add_explicit(&pool->rejected, 1, memory_order_relaxed);
     if (rc == CTP_OK && !inside) {
-        /* Acquire: pairs with the release store in ctp_trace_start. */
-        ctp__trace *tr = atomic_load_explicit(&pool->trace, memory_order_acquire);
-        if (tr != NULL) {
-            ctp__event e = { .ts_ns = ctp__now_ns(), .type = CTP__EV_SUBMIT, .count = (uint32_t)count };
-            ctp__trace_emit_shared(&pool->trace, tr, &e);
-        }
+        ctp__event e = { .type = CTP__EV_SUBMIT, .count = (uint32_t)count };
+        ctp__trace_record(pool, -1, &e);
     }
     if (rc == CTP_OK) {
         /* A batch for one node wakes that node's workers first. */
