@@ -10,8 +10,7 @@ uint64_t ctp__queued_now(ctp_pool *pool)
     /* Relaxed: a report; the count may be a moment old. */
     uint64_t n = atomic_load_explicit(&pool->ext_queued, memory_order_relaxed);
     for (uint32_t i = 0; i < pool->nworkers; i++)
-        for (int p = 0; p < CTP_PRIORITY_COUNT; p++)
-            n += ctp__deque_len(&pool->workers[i]->deques[p]);
+        n += ctp__worker_queued(pool->workers[i]);
     return n;
 }
 

@@ -20,9 +20,7 @@ int ctp_pool_snapshot(ctp_pool *pool, ctp_worker_info *out, size_t capacity, siz
         o->node = w->node;
         o->executed = atomic_load_explicit(&w->executed, memory_order_relaxed) + /* relaxed: a report */
                       atomic_load_explicit(&w->cancelled, memory_order_relaxed);
-        o->local_queued = 0;
-        for (int p = 0; p < CTP_PRIORITY_COUNT; p++)
-            o->local_queued += ctp__deque_len(&w->deques[p]);
+        o->local_queued = ctp__worker_queued(w);
         if (v.running) {
             o->state = CTP_WORKER_RUNNING;
             o->fn = (ctp_task_fn)v.fn;

@@ -222,6 +222,15 @@ struct ctp_group {
     struct ctp_group *next_free;
 };
 
+/* Tasks in w's own deques right now (relaxed: a report for observers). */
+static inline size_t ctp__worker_queued(ctp__worker *w)
+{
+    size_t n = 0;
+    for (int p = 0; p < CTP_PRIORITY_COUNT; p++)
+        n += ctp__deque_len(&w->deques[p]);
+    return n;
+}
+
 /* In a process forked after pool was created: every call on it is refused
  * (it has no workers there; see resources.c). */
 static inline bool ctp__forked(const ctp_pool *pool)

@@ -112,6 +112,11 @@ static inline void wait_entered(gate *g, int n)
 /* Number of threads of this process (from /proc/self/task). */
 int test_thread_count(void);
 
+/* Runs the Python program `script` with python3 and the given arguments
+ * (one string, appended to the command line; its output goes to stderr).
+ * Returns system()'s status: 0 when the program exited 0. */
+int test_run_python(const char *script, const char *args);
+
 /* Waits until `workers` workers of pool are parked (idle). */
 static inline void wait_parked(ctp_pool *pool, uint64_t workers)
 {

@@ -25,6 +25,25 @@ void test_sleep_us(unsigned us)
     nanosleep(&ts, NULL);
 }
 
+int test_run_python(const char *script, const char *args)
+{
+    char path[] = "/tmp/ctp_test_py_XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return -1;
+    size_t len = strlen(script);
+    ssize_t w = write(fd, script, len);
+    close(fd);
+    int rc = -1;
+    if (w == (ssize_t)len) {
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd, "python3 %s %s 1>&2", path, args);
+        rc = system(cmd);
+    }
+    unlink(path);
+    return rc;
+}
+
 int test_thread_count(void)
 {
     DIR *d = opendir("/proc/self/task");

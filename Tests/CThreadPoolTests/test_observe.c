@@ -502,19 +502,9 @@ static void tree_task(void *arg)
 
 static int run_checker(const char *json, long want, int workers, int labels)
 {
-    char script[] = "/tmp/ctp_trace_check_XXXXXX";
-    int fd = mkstemp(script);
-    if (fd < 0)
-        return -1;
-    ssize_t w = write(fd, trace_checker, sizeof trace_checker - 1);
-    close(fd);
-    if (w != (ssize_t)(sizeof trace_checker - 1))
-        return -1;
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "python3 %s %s %ld %d %d 1>&2", script, json, want, workers, labels);
-    int rc = system(cmd);
-    unlink(script);
-    return rc;
+    char args[512];
+    snprintf(args, sizeof args, "%s %ld %d %d", json, want, workers, labels);
+    return test_run_python(trace_checker, args);
 }
 
 /* A traced run of fork-join trees (nested spans on workers, and on this

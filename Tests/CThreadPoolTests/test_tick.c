@@ -250,18 +250,12 @@ void test_tick_report_agrees_with_trace(void)
     close(fd);
     CHECK_OK(ctp_trace_stop(p, path));
     CHECK_EQ(r.tasks, 40);
-    char script[] = "/tmp/ctp_tick_check_XXXXXX";
-    fd = mkstemp(script);
-    CHECK(fd >= 0);
-    CHECK(write(fd, agree_checker, sizeof agree_checker - 1) == (ssize_t)(sizeof agree_checker - 1));
-    close(fd);
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "python3 %s %s 0:%llu:%llu 1:%llu:%llu outside:%llu:%llu 1>&2", script, path,
+    char args[512];
+    snprintf(args, sizeof args, "%s 0:%llu:%llu 1:%llu:%llu outside:%llu:%llu", path,
              (unsigned long long)w[0].busy_ns, (unsigned long long)w[0].tasks, (unsigned long long)w[1].busy_ns,
              (unsigned long long)w[1].tasks, (unsigned long long)r.outside.busy_ns,
              (unsigned long long)r.outside.tasks);
-    int rc = system(cmd);
-    unlink(script);
+    int rc = test_run_python(agree_checker, args);
     if (rc == 0)
         unlink(path);
     CHECK_EQ(rc, 0);
