@@ -32,25 +32,28 @@ static int validate(ctp_pool *pool, const ctp_task_desc *d)
     return CTP_OK;
 }
 
-/* ctp_submit_inline's payload; NULL for ordinary submissions. */
+/* The payloads of ctp_submit_inline / ctp_submit_batch_inline: item i's
+ * `size` bytes at data + i * stride. NULL for ordinary submissions. */
 typedef struct ctp__payload {
-    void *data;
-    size_t size;
+    char *data;
+    size_t size, stride;
     ctp_relocate_fn relocate;
 } ctp__payload;
 
-/* Moves the payload into the node: called once every check has passed. */
-static void place_payload(ctp__task *t, const ctp__payload *pl)
+/* Moves item i's payload into its node: called only once every check of the
+ * whole submission has passed, so a refused one moves nothing. */
+static void place_payload(ctp__task *t, const ctp__payload *pl, size_t i)
 {
     if (pl == NULL)
         return;
     t->has_payload = 1;
     if (pl->size == 0)
         return;
+    void *src = pl->data + i * pl->stride;
     if (pl->relocate != NULL)
-        pl->relocate(t->payload, pl->data);
+        pl->relocate(t->payload, src);
     else
-        memcpy(t->payload, pl->data, pl->size);
+        memcpy(t->payload, src, pl->size);
 }
 
 /* The node a task is placed on: -1 for none. With NUMA off every affinity
@@ -116,18 +119,7 @@ static int submit_local(ctp__worker *w, const ctp_task_desc *descs, size_t count
 {
     ctp_pool *pool = w->pool;
     uint64_t stamp = submit_stamp(pool);
-    if (pl != NULL) {
-        /* The payload must not be moved unless the push cannot fail. */
-        ctp__task *t;
-        if (ctp__deque_reserve(&w->deques[descs[0].priority], 1) != 0 ||
-            (t = ctp__task_alloc(&w->cache, &pool->depots[w->node])) == NULL)
-            return CTP_ENOMEM;
-        fill(t, &descs[0], false, home_node(pool, descs[0].node), stamp);
-        place_payload(t, pl);
-        count_groups(descs, 1);
-        ctp__count(&w->submitted, 1); /* before publishing: see the quiescence check */
-        (void)ctp__deque_push(&w->deques[t->priority], t);
-    } else if (count == 1) {
+    if (count == 1 && pl == NULL) {
         ctp__task *t = ctp__task_alloc(&w->cache, &pool->depots[w->node]);
         if (t == NULL)
             return CTP_ENOMEM;
@@ -144,7 +136,8 @@ static int submit_local(ctp__worker *w, const ctp_task_desc *descs, size_t count
             return CTP_ENOMEM;
         }
     } else {
-        /* Reserve room on every level first, so the pushes cannot fail. */
+        /* Reserve room on every level first, so the pushes cannot fail (and
+         * no payload is moved unless every task will be queued). */
         int64_t per_level[CTP_PRIORITY_COUNT] = { 0 };
         for (size_t i = 0; i < count; i++)
             per_level[descs[i].priority]++;
@@ -166,11 +159,12 @@ static int submit_local(ctp__worker *w, const ctp_task_desc *descs, size_t count
             list = t;
         }
         count_groups(descs, count);
-        ctp__count(&w->submitted, count);
+        ctp__count(&w->submitted, count); /* before publishing: see the quiescence check */
         for (size_t i = 0; i < count; i++) {
             ctp__task *t = list;
             list = list->next;
             fill(t, &descs[i], false, home_node(pool, descs[i].node), stamp);
+            place_payload(t, pl, i);
             (void)ctp__deque_push(&w->deques[t->priority], t);
         }
     }
@@ -243,10 +237,10 @@ static int submit_injected(ctp_pool *pool, const ctp_task_desc *descs, size_t co
         atomic_fetch_add_explicit(&pool->ext_submitted, count, memory_order_release);
         if (!inside && !reserved)
             atomic_fetch_add_explicit(&pool->ext_queued, count, memory_order_relaxed);
-        while (list != NULL) {
+        for (size_t i = 0; list != NULL; i++) {
             ctp__task *t = list;
             list = list->next;
-            place_payload(t, pl); /* pl only with count 1 */
+            place_payload(t, pl, i);
             ctp__injector_push_locked(&pool->injs[injector_index(pool, t->node)], t);
         }
     }
@@ -302,10 +296,10 @@ static int submit_pinned(ctp_pool *pool, ctp_pinned *q, const ctp_task_desc *des
     count_groups(descs, count);
     /* Before publishing: see the quiescence check. Release: pairs with its acquire loads. */
     atomic_fetch_add_explicit(&pool->ext_submitted, count, memory_order_release);
-    while (list != NULL) {
+    for (size_t i = 0; list != NULL; i++) {
         ctp__task *t = list;
         list = list->next;
-        place_payload(t, pl); /* pl only with count 1 */
+        place_payload(t, pl, i);
         ctp__pinned_push_locked(q, t);
     }
     pthread_mutex_unlock(&q->lock);
@@ -356,8 +350,20 @@ int ctp_submit_inline(ctp_pool *pool, const ctp_task_desc *desc, void *data, siz
 {
     if (pool == NULL || desc == NULL || size > CTP_INLINE_CAPACITY || (data == NULL && size > 0))
         return CTP_EINVAL;
-    ctp__payload pl = { data, size, relocate };
+    ctp__payload pl = { data, size, size, relocate };
     return submit(pool, desc, 1, &pl);
+}
+
+int ctp_submit_batch_inline(ctp_pool *pool, const ctp_task_desc *descs, size_t count, void *data, size_t size,
+                            size_t stride, ctp_relocate_fn relocate)
+{
+    if (pool == NULL || (descs == NULL && count > 0) || size > CTP_INLINE_CAPACITY || stride < size ||
+        (data == NULL && size > 0 && count > 0))
+        return CTP_EINVAL;
+    if (count == 0)
+        return CTP_OK;
+    ctp__payload pl = { data, size, stride, relocate };
+    return submit(pool, descs, count, &pl);
 }
 
 int ctp_submit_desc(ctp_pool *pool, const ctp_task_desc *desc)

@@ -301,6 +301,164 @@ void test_submit_inline_payload(void)
     CHECK_EQ(atomic_load(&sum), -10000000);
 }
 
+/* Payload of the batch test: which item ran, and where. */
+typedef struct {
+    _Atomic int *ran; /* per item */
+    int index;
+    int node; /* the node the item asked for, checked against where it ran */
+    _Atomic int *wrong_node;
+    ctp_pool *pool;
+} batch_item;
+
+static void batch_item_run(void *arg)
+{
+    batch_item *b = arg; /* the task's own copy */
+    atomic_fetch_add(&b->ran[b->index], 1);
+    int w = ctp_worker_index();
+    if (b->node >= 0 && w >= 0 && ctp_worker_node(b->pool, w) != b->node)
+        atomic_fetch_add(b->wrong_node, 1); /* only checked with the remote grace period on, see below */
+}
+
+static void batch_item_cancel(void *arg)
+{
+    batch_item *b = arg;
+    atomic_fetch_add(&b->ran[b->index], 100);
+}
+
+static void batch_item_relocate(void *dst, void *src)
+{
+    memcpy(dst, src, sizeof(batch_item));
+    memset(src, 0xEE, sizeof(batch_item));
+    atomic_fetch_add(&relocations, 1);
+}
+
+/* From inside a worker: the batch goes to its own deque (the local path). */
+typedef struct {
+    ctp_task_desc *descs;
+    batch_item *items;
+    size_t count, stride;
+    int rc;
+} batch_from_worker;
+
+static void submit_batch_from_worker(void *arg)
+{
+    batch_from_worker *f = arg;
+    f->rc = ctp_submit_batch_inline(f->items[0].pool, f->descs, f->count, f->items, sizeof(batch_item), f->stride,
+                                    batch_item_relocate);
+}
+
+void test_submit_batch_inline(void)
+{
+    enum { N = 300 };
+    static _Atomic int ran[N];
+    static ctp_task_desc descs[N];
+    /* A stride larger than the item: items sit in a caller's array of bigger records. */
+    static struct {
+        batch_item item;
+        char other[24];
+    } records[N];
+    size_t stride = sizeof records[0];
+    _Atomic int wrong_node = 0;
+    ctp_config c;
+    ctp_config_init(&c);
+    c.workers = 2;
+    c.topology = "0;1";
+    c.remote_steal_delay_ns = 100ull * 1000 * 1000; /* the most: workers keep to their node in this test */
+    ctp_pool *pool;
+    CHECK_OK(ctp_pool_create(&c, &pool));
+    ctp_group *g;
+    CHECK_OK(ctp_group_create(pool, &g));
+    for (int i = 0; i < N; i++) {
+        atomic_store(&ran[i], 0);
+        ctp_task_desc_init(&descs[i], batch_item_run, NULL);
+        descs[i].on_cancel = batch_item_cancel;
+        descs[i].group = g;
+        descs[i].priority = (ctp_priority)(i % 3 == 0 ? CTP_PRIORITY_NORMAL : i % 3 == 1 ? CTP_PRIORITY_HIGH
+                                                                                         : CTP_PRIORITY_LOW);
+        descs[i].node = (i % 4) == 0 ? -1 : (i % 2); /* node-less, node 0, node 1 */
+        if (descs[i].priority == CTP_PRIORITY_HIGH)
+            descs[i].node = -1; /* HIGH may run anywhere at once: only NORMAL/LOW carry nodes here */
+        records[i].item = (batch_item){ ran, i, descs[i].node, &wrong_node, pool };
+    }
+    /* Bad input: nothing moved, nothing queued. */
+    atomic_store(&relocations, 0);
+    CHECK_EQ(ctp_submit_batch_inline(NULL, descs, N, records, sizeof(batch_item), stride, NULL), CTP_EINVAL);
+    CHECK_EQ(ctp_submit_batch_inline(pool, NULL, N, records, sizeof(batch_item), stride, NULL), CTP_EINVAL);
+    CHECK_EQ(ctp_submit_batch_inline(pool, descs, N, NULL, sizeof(batch_item), stride, NULL), CTP_EINVAL);
+    CHECK_EQ(ctp_submit_batch_inline(pool, descs, N, records, sizeof(batch_item), sizeof(batch_item) - 1, NULL),
+             CTP_EINVAL);
+    CHECK_EQ(ctp_submit_batch_inline(pool, descs, N, records, CTP_INLINE_CAPACITY + 1, 256, NULL), CTP_EINVAL);
+    CHECK_OK(ctp_submit_batch_inline(pool, descs, 0, NULL, sizeof(batch_item), stride, NULL));
+    descs[N - 1].node = 7; /* no such node: the whole batch is refused */
+    CHECK_EQ(ctp_submit_batch_inline(pool, descs, N, records, sizeof(batch_item), stride, batch_item_relocate),
+             CTP_EINVAL);
+    descs[N - 1].node = records[N - 1].item.node;
+    CHECK_EQ(atomic_load(&relocations), 0);
+    CHECK_EQ(ctp_group_wait(g, 0), CTP_OK); /* nothing pending */
+
+    /* From outside: every item once, with its own payload. */
+    CHECK_OK(ctp_submit_batch_inline(pool, descs, N, records, sizeof(batch_item), stride, batch_item_relocate));
+    CHECK_EQ(atomic_load(&relocations), N);
+    for (int i = 0; i < N; i++)
+        CHECK_EQ(records[i].item.index, (int)0xEEEEEEEE); /* each source was moved from */
+    CHECK_OK(ctp_group_wait(g, CTP_WAIT_FOREVER));
+    for (int i = 0; i < N; i++)
+        CHECK_EQ(atomic_load(&ran[i]), 1);
+
+    /* From a worker (its own deque), memcpy this time. */
+    for (int i = 0; i < N; i++) {
+        atomic_store(&ran[i], 0);
+        records[i].item = (batch_item){ ran, i, descs[i].node, &wrong_node, pool };
+        descs[i].node = -1; /* local: all on the worker's own deque */
+        records[i].item.node = -1;
+    }
+    batch_from_worker f = { descs, &records[0].item, N, stride, -1 };
+    ctp_task_desc outer;
+    ctp_task_desc_init(&outer, submit_batch_from_worker, &f);
+    outer.group = g; /* so the wait covers what it submits */
+    CHECK_OK(ctp_submit_desc(pool, &outer));
+    CHECK_OK(ctp_group_wait(g, CTP_WAIT_FOREVER));
+    CHECK_OK(f.rc);
+    for (int i = 0; i < N; i++)
+        CHECK_EQ(atomic_load(&ran[i]), 1);
+    CHECK_EQ(atomic_load(&wrong_node), 0);
+
+    /* After shutdown: refused, nothing moved. */
+    CHECK_OK(ctp_group_destroy(g));
+    CHECK_OK(ctp_pool_shutdown(pool, CTP_SHUTDOWN_DRAIN, CTP_WAIT_FOREVER));
+    atomic_store(&relocations, 0);
+    for (int i = 0; i < N; i++)
+        descs[i].group = NULL;
+    CHECK_EQ(ctp_submit_batch_inline(pool, descs, N, records, sizeof(batch_item), stride, batch_item_relocate),
+             CTP_ESHUTDOWN);
+    CHECK_EQ(atomic_load(&relocations), 0);
+    CHECK_OK(ctp_pool_destroy(pool));
+
+    /* A bounded queue that cannot take the whole batch refuses all of it. */
+    ctp_config_init(&c);
+    c.workers = 1;
+    c.queue_capacity = N - 1;
+    CHECK_OK(ctp_pool_create(&c, &pool));
+    for (int i = 0; i < N; i++)
+        records[i].item = (batch_item){ ran, i, -1, &wrong_node, pool };
+    CHECK_EQ(ctp_submit_batch_inline(pool, descs, N, records, sizeof(batch_item), stride, batch_item_relocate),
+             CTP_EFULL);
+    CHECK_EQ(atomic_load(&relocations), 0);
+    /* Cancelled: on_cancel gets each item's payload. */
+    gate gt;
+    gate_init(&gt);
+    CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, gate_task, &gt));
+    wait_entered(&gt, 1);
+    for (int i = 0; i < N; i++)
+        atomic_store(&ran[i], 0);
+    CHECK_OK(ctp_submit_batch_inline(pool, descs, 100, records, sizeof(batch_item), stride, NULL));
+    CHECK_EQ(ctp_pool_shutdown(pool, CTP_SHUTDOWN_CANCEL, 0), CTP_ETIMEDOUT);
+    gate_open(&gt);
+    CHECK_OK(ctp_pool_destroy(pool));
+    for (int i = 0; i < 100; i++)
+        CHECK_EQ(atomic_load(&ran[i]), 100);
+}
+
 void test_pool_help_runs_one_task(void)
 {
     ctp_pool *pool = make_pool(1);

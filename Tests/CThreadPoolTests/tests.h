@@ -19,6 +19,7 @@ struct test_case {
     X(submit_runs_every_task_once)                                                                 \
     X(batch_all_or_none)                                                                           \
     X(submit_inline_payload)                                                                       \
+    X(submit_batch_inline)                                                                         \
     X(pool_help_runs_one_task)                                                                     \
     X(bounded_queue_full_and_inside_never_refused)                                                 \
     X(priority_critical_runs_next)                                                                 \

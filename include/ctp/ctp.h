@@ -369,6 +369,21 @@ CTP_API int ctp_submit_batch(ctp_pool *pool, const ctp_task_desc *descs, size_t 
 CTP_API int ctp_submit_inline(ctp_pool *pool, const ctp_task_desc *desc, void *data, size_t size,
                               ctp_relocate_fn relocate);
 
+/** ctp_submit_batch with each task's argument stored inside the task, as
+ *  ctp_submit_inline does for one: task i gets the `size` bytes at
+ *  (char *)data + i * stride, moved in with relocate (NULL = memcpy) only
+ *  once every check of the whole batch has passed, so on any error nothing
+ *  was moved and nothing queued (the caller still owns every item). On
+ *  CTP_OK every item was moved: the caller must not destroy the sources.
+ *  descs[i].fn or descs[i].on_cancel gets a pointer to task i's copy;
+ *  descs[i].arg is ignored. All or none, one publish and one wake decision,
+ *  as ctp_submit_batch. count 0 = CTP_OK.
+ *  Errors as ctp_submit_batch, plus CTP_EINVAL for size >
+ *  CTP_INLINE_CAPACITY, stride < size, or data NULL with size > 0 and
+ *  count > 0. Any thread. */
+CTP_API int ctp_submit_batch_inline(ctp_pool *pool, const ctp_task_desc *descs, size_t count, void *data,
+                                    size_t size, size_t stride, ctp_relocate_fn relocate);
+
 /* ------------------------------------------------------------------------ */
 /* Groups (fork-join)                                                       */
 /* ------------------------------------------------------------------------ */
