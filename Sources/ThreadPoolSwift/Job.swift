@@ -16,7 +16,7 @@ struct Job {
     var errors: ErrorSlot? = nil
 }
 
-private func runJob(_ payload: UnsafeMutableRawPointer?) {
+func runJob(_ payload: UnsafeMutableRawPointer?) {
     let job = payload!.assumingMemoryBound(to: Job.self).move()
     do {
         try job.run()
@@ -25,7 +25,7 @@ private func runJob(_ payload: UnsafeMutableRawPointer?) {
     }
 }
 
-private func cancelJob(_ payload: UnsafeMutableRawPointer?) {
+func cancelJob(_ payload: UnsafeMutableRawPointer?) {
     let job = payload!.assumingMemoryBound(to: Job.self).move()
     job.cancel?()
 }

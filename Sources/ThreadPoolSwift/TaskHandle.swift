@@ -122,7 +122,7 @@ public final class TaskHandle<Value: Sendable>: Sendable {
 public final class WorkGroup: @unchecked Sendable {
     let pool: ThreadPool
     let group: OpaquePointer
-    private let errors = ErrorSlot()
+    let errors = ErrorSlot()
 
     /// Creates an empty group on `pool`.
     /// - Throws: ``ThreadPoolError/shutdown`` if the pool stopped, ``ThreadPoolError/outOfMemory``.
@@ -175,15 +175,27 @@ public final class WorkGroup: @unchecked Sendable {
     }
 
     /// Suspends until every closure of the group has run (or was dropped),
-    /// then rethrows the first error a closure threw. The helping wait runs
-    /// as a task of the pool, so no thread of the caller's executor blocks.
+    /// then rethrows the first error a closure threw. Any task, on any
+    /// executor (the pool's own included).
+    ///
+    /// No thread of the caller's executor blocks: a group that has finished
+    /// returns at once, without suspending; otherwise the wait runs as a
+    /// CRITICAL task of the pool (`ctp_group_wait`), which helps run the
+    /// group's closures and other queued tasks and resumes the caller once
+    /// the group is done. While the group's last closures run on other
+    /// workers, that task holds its worker (the C runtime has no
+    /// completion callback for a group to suspend on instead). Pinned
+    /// closures are not run by it: their owner must run them (see
+    /// ``PinnedQueue``). If the pool refuses the waiting task (shut down),
+    /// a thread of its own waits instead.
     public func wait() async throws {
         _ = await waitOnPool(UInt64.max)
         try rethrowFirst()
     }
 
     /// Suspends at most `timeout`; returns false if closures are still
-    /// pending, true once all finished (rethrowing the first error).
+    /// pending, true once all finished (rethrowing the first error). Waits
+    /// as the untimed async `wait()` does (a timeout of zero only polls).
     public func wait(timeout: Duration) async throws -> Bool {
         guard await waitOnPool(ThreadPool.nanoseconds(timeout)) == Int32(CTP_OK) else { return false }
         try rethrowFirst()
@@ -195,6 +207,10 @@ public final class WorkGroup: @unchecked Sendable {
     }
 
     private func waitOnPool(_ ns: UInt64) async -> Int32 {
+        // Finished already: no task, no suspension. (A zero timeout only
+        // polls: it starts no task, on a worker or elsewhere.)
+        if ctp_group_wait(group, 0) == Int32(CTP_OK) { return Int32(CTP_OK) }
+        if ns == 0 { return Int32(CTP_ETIMEDOUT) }
         let g = GroupRef(handle: group)
         return await withCheckedContinuation { (c: CheckedContinuation<Int32, Never>) in
             let waitHere: @Sendable () -> Void = { c.resume(returning: ctp_group_wait(g.handle, ns)) }

@@ -278,6 +278,25 @@ public final class Tick: @unchecked Sendable {
                       label: label, group: group, pinned: pinnedTo)
     }
 
+    /// Queues every closure of `batch` in this tick with one publish and
+    /// one wake decision, and empties the batch (see ``TaskBatch``). A
+    /// closure that throws has its error rethrown when the tick ends (the
+    /// first one). Any thread, including the tick's own closures; `batch`
+    /// belongs to the caller.
+    /// - Parameter pinnedTo: as for ``ThreadPool/submit(_:pinnedTo:)``.
+    /// - Throws: ``ThreadPoolError/invalidArgument(_:)`` if the tick has
+    ///   ended, and the errors of ``ThreadPool/submit(_:pinnedTo:)``. On
+    ///   error nothing was queued and every closure was released without
+    ///   running.
+    public func submit(_ batch: TaskBatch, pinnedTo: PinnedQueue? = nil) throws {
+        guard gate.enter() else {
+            batch.removeAll()
+            throw ThreadPoolError.invalidArgument("Tick.submit: the tick has ended")
+        }
+        defer { gate.leave() }
+        try batch.submit(to: pool, group: group, errors: errors, pinned: pinnedTo)
+    }
+
     /// The report, once the tick has ended (also when ending rethrew a
     /// closure's error); nil before.
     public var report: ThreadPool.TickReport? { state.withLock { $0.report } }

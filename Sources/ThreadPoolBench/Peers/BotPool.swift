@@ -56,7 +56,7 @@ let allPeers: [PeerSpec] = [
             return rc
         }
     },
-    PeerSpec(name: "ctp-swift", summary: "ctp through ThreadPoolSwift: WorkGroup.submit + wait") { o in
+    PeerSpec(name: "ctp-swift", summary: "ctp through ThreadPoolSwift: a reused TaskBatch into a WorkGroup + helping wait") { o in
         makeCPool(try CtpSwiftPeer(workers: o.workers, topology: o.topology))
     },
     PeerSpec(name: "tbb", summary: "oneTBB task_arena + task_group") { o in
