@@ -17,16 +17,23 @@ extension ThreadPool: TaskExecutor {
         var payload = ExecutorPayload(job: UnownedJob(job), executor: asUnownedTaskExecutor(),
                                       rescue: Unmanaged.passUnretained(rescue))
         assert(MemoryLayout<ExecutorPayload>.size <= Int(CTP_INLINE_CAPACITY))
-        var desc = ctp_task_desc()
-        ctp_task_desc_init(&desc, { runExecutorJob($0) }, nil)
-        desc.on_cancel = { rescueExecutorJob($0) }
         let rc = withUnsafeMutablePointer(to: &payload) { p in
-            ctp_submit_inline(handle, &desc, p, MemoryLayout<ExecutorPayload>.size, nil)
+            ctp_submit_inline(handle, executorDesc, p, MemoryLayout<ExecutorPayload>.size, nil)
         }
         if rc != Int32(CTP_OK) {
             rescue.run(payload)
         }
     }
+}
+
+/// The task description every executor job is submitted with (the C
+/// runtime copies it): made once per pool, not per job.
+func makeExecutorDesc() -> UnsafeMutablePointer<ctp_task_desc> {
+    let desc = UnsafeMutablePointer<ctp_task_desc>.allocate(capacity: 1)
+    desc.initialize(to: ctp_task_desc())
+    ctp_task_desc_init(desc, { runExecutorJob($0) }, nil)
+    desc.pointee.on_cancel = { rescueExecutorJob($0) }
+    return desc
 }
 
 /// Trivially copyable: moved into the task by memcpy.

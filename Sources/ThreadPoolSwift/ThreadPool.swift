@@ -29,6 +29,9 @@ public final class ThreadPool: @unchecked Sendable {
     /// `Executor.swift`). Outlives the C pool: it is freed only after
     /// `ctp_pool_destroy` returned, since a cancelling shutdown hands it jobs.
     let rescue = ExecutorRescue()
+    /// The task description of executor jobs (see `Executor.swift`): read
+    /// by every `enqueue`, freed with the pool object.
+    let executorDesc = makeExecutorDesc()
 
     /// The configuration's closures that the C pool calls (see `Observers`):
     /// kept until the C pool is destroyed, which is why `deinit` hands them
@@ -69,6 +72,7 @@ public final class ThreadPool: @unchecked Sendable {
     }
 
     deinit {
+        executorDesc.deallocate() // enqueue needs a reference to the pool: none is running
         let groups = pendingGroups.withLock { $0 }
         if stopped.load(ordering: .acquiring) {
             // Every worker exited: destroying joins finished threads and
