@@ -178,13 +178,15 @@ public final class WorkGroup: @unchecked Sendable {
     /// then rethrows the first error a closure threw. Any task, on any
     /// executor (the pool's own included).
     ///
-    /// No thread of the caller's executor blocks: a group that has finished
-    /// returns at once, without suspending; otherwise the wait runs as a
-    /// CRITICAL task of the pool (`ctp_group_wait`), which helps run the
-    /// group's closures and other queued tasks and resumes the caller once
-    /// the group is done. While the group's last closures run on other
-    /// workers, that task holds its worker (the C runtime has no
-    /// completion callback for a group to suspend on instead). Pinned
+    /// The caller's thread never blocks: a group that has finished returns
+    /// at once, without suspending; otherwise the caller suspends and the
+    /// wait runs as a CRITICAL task of the pool (`ctp_group_wait`), which
+    /// helps run the group's closures and other queued tasks and resumes
+    /// the caller once the group is done. While the group's last closures
+    /// run on other workers, that task holds its worker (the C runtime has
+    /// no completion callback for a group to suspend on instead): a caller
+    /// on the pool's own executor gives up its thread, and one worker
+    /// waits, helping. Pinned
     /// closures are not run by it: their owner must run them (see
     /// ``PinnedQueue``). If the pool refuses the waiting task (shut down),
     /// a thread of its own waits instead.
