@@ -181,9 +181,13 @@ end_long_task:
             (false)
         :: skip
         fi;
-        /* it may submit one more (worker-local push) */
+        /* it may submit one more (worker-local push); pushed behind work
+         * already queued (submit_local's behind_work: its own deque held
+         * some, modelled as anything queued), it may skip the wake
+         * decision: it runs the task itself if nobody steals it */
         if
         :: atomic { spawned < SPAWN -> spawned++; q++ }; notify(1)
+        :: atomic { spawned < SPAWN && q > 0 -> spawned++; q++ }
         :: skip
         fi;
         done++;

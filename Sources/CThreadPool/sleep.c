@@ -229,6 +229,15 @@ void ctp__sleep_new_work(ctp__sleep *s, size_t tasks, int node)
     wake(s, n, node);
 }
 
+void ctp__sleep_new_work_behind(ctp__sleep *s)
+{
+    /* Relaxed: a heuristic (see sleep.h); a stale read only skips a wake
+     * that the pusher covers by running the task itself. */
+    uint64_t c = atomic_load_explicit(&s->counts, memory_order_relaxed);
+    if (CTP__PARKED(c) != 0 && CTP__SEARCHING(c) == 0)
+        ctp__sleep_new_work(s, 1, -1);
+}
+
 /* ---- Looking for work ---------------------------------------------------- */
 
 static void start_looking(ctp__sleep *s)

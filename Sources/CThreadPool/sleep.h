@@ -126,6 +126,12 @@ void ctp__sleep_destroy(ctp__sleep *s);
 /* New work: call after publishing `tasks` tasks (any thread). Wakes parked
  * workers if the wake rule says so, node's first (node -1: any). */
 void ctp__sleep_new_work(ctp__sleep *s, size_t tasks, int node);
+/* After a worker pushed one task behind work already on its own deque: the
+ * wake decision only if, by a relaxed look at the counts (a heuristic), a
+ * worker is parked and none is searching; otherwise nothing, not even the
+ * fence. Safe because the pusher is awake and runs the task itself if
+ * nobody steals it (docs/scheduler.md, "Pushing behind work"). */
+void ctp__sleep_new_work_behind(ctp__sleep *s);
 
 /* A condition that ends a worker's idle phase without work (a latch set);
  * read under the sleep lock before the worker blocks, so whoever makes it

@@ -119,6 +119,12 @@ static int submit_local(ctp__worker *w, const ctp_task_desc *descs, size_t count
 {
     ctp_pool *pool = w->pool;
     uint64_t stamp = submit_stamp(pool);
+    /* One task onto a level of our deque that already holds work: we are
+     * awake and run it ourselves if nobody steals it, so the wake decision
+     * runs only if a relaxed look finds a worker parked and none searching,
+     * and skips its fence otherwise (docs/scheduler.md, "Pushing behind
+     * work"). Owner-only read of our own deque. */
+    bool behind_work = count == 1 && !ctp__deque_is_empty(&w->deques[descs[0].priority]);
     if (count == 1 && pl == NULL) {
         ctp__task *t = ctp__task_alloc(&w->cache, &pool->depots[w->node]);
         if (t == NULL)
@@ -174,7 +180,10 @@ static int submit_local(ctp__worker *w, const ctp_task_desc *descs, size_t count
     w->local_mask |= bits;
     if ((atomic_load_explicit(&pool->steal_hint, memory_order_relaxed) & bits) != bits)
         atomic_fetch_or_explicit(&pool->steal_hint, bits, memory_order_relaxed);
-    ctp__notify(pool, count, -1);
+    if (behind_work)
+        ctp__sleep_new_work_behind(&pool->sleep);
+    else
+        ctp__notify(pool, count, -1);
     return CTP_OK;
 }
 
