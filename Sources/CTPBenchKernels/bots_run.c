@@ -228,6 +228,8 @@ struct ctpb_bots_state {
     samples lat[CTPB_CLASSES], cost;
     samples crit_tick, crit_bound; /* this tick's CRITICAL CPU times; the bounds */
     int timeline_at;                /* the measured tick recorded in full */
+    double balance_sum;             /* node_balance over the measured ticks */
+    int balance_ticks;
     uint64_t lead_in_ns;            /* last tick: its start to its first hand-over */
     int k, total; /* ticks run (warm-up included), and in all */
     int rc;       /* sticky: once a tick failed, every later call returns it */
@@ -279,6 +281,33 @@ static int crit_bound(ctpb_bots_state *st, size_t count)
         if (push(&st->crit_bound, k > p ? st->crit_tick.v[k - p - 1] : 0))
             return -1;
     return 0;
+}
+
+/* Adds this tick's node imbalance (ctpb_bots_result.balance_remote_share):
+ * the node-affine work above the nodes' mean, over all of it. */
+static void node_balance(ctpb_bots_state *st, size_t count)
+{
+    run_state *s = st->s;
+    double per_node[64] = { 0 }, all = 0;
+    int nodes = 0;
+    for (int z = 0; z < s->w.nzones; z++)
+        if (s->w.zones[z].node >= nodes)
+            nodes = s->w.zones[z].node + 1;
+    if (nodes < 2 || nodes > 64)
+        return;
+    for (size_t i = 0; i < count; i++)
+        if (s->node[i] >= 0 && s->node[i] < nodes) {
+            per_node[s->node[i]] += (double)s->cpu[i];
+            all += (double)s->cpu[i];
+        }
+    if (all <= 0)
+        return;
+    double excess = 0;
+    for (int n = 0; n < nodes; n++)
+        if (per_node[n] > all / nodes)
+            excess += per_node[n] - all / nodes;
+    st->balance_sum += excess / all;
+    st->balance_ticks++;
 }
 
 /* The timeline of this tick (updates, and the rebuild if it had one). */
@@ -367,6 +396,8 @@ static int run_tick(ctpb_bots_state *st)
         if (s->start[i] < first_start)
             first_start = s->start[i];
     }
+    if (measuring)
+        node_balance(st, count);
     if (measuring && crit_bound(st, count) != 0)
         rc = -2;
     if (measuring && k - cfg->warmup_ticks == st->timeline_at && record_timeline(st, count, tick_start) != 0)
@@ -544,6 +575,7 @@ int ctpb_bots_finish(ctpb_bots_state *st, ctpb_bots_result *out)
     free(st->crit_tick.v);
     if (st->pool.locality)
         st->pool.locality(st->pool.impl, &out->home_share, &out->taken_remote);
+    out->balance_remote_share = st->balance_ticks > 0 ? st->balance_sum / st->balance_ticks : -1.0;
     out->checksum = world_checksum(&st->s->w);
     int rc = st->rc;
     if (rc == 0 && st->k < st->total)

@@ -72,6 +72,8 @@ struct BotRun: Codable {
     var idleCpuShare: Double            // CPU seconds per second during the gaps between ticks
     var contextSwitchesPerWorkerPerSecond: Double
     var homeShare: Double?
+    /// The world's node imbalance (ctpb_bots_result.balance_remote_share), mean over the repetitions.
+    var balanceRemoteShare: Double?
     var tickShares: [Double]?          // ctp's own tick reports: workers busy, waking, idle; wake lag, tick thread helping (shares)
     var takenRemote: Double?
     var checksum: UInt64
@@ -163,6 +165,8 @@ struct BotRun: Codable {
         let last = results.last
         homeShare = last.flatMap { $0.home_share >= 0 ? $0.home_share : nil }
         takenRemote = last.flatMap { $0.taken_remote >= 0 ? $0.taken_remote : nil }
+        let balances = results.map(\.balance_remote_share).filter { $0 >= 0 }
+        balanceRemoteShare = balances.isEmpty ? nil : balances.reduce(0, +) / Double(balances.count)
         checksum = results.first?.checksum ?? 0
         repetitions = reps
         tickP50 = Spread(reps.map(\.tickP50))
@@ -263,6 +267,11 @@ enum BotTables {
         }
         for r in runs where r.homeShare != nil {
             out += "\(r.pool): \(fmt(r.homeShare! * 100, 1))% of node-affine tasks ran on their home node, \(Int(r.takenRemote ?? 0)) taken from another node.\n"
+        }
+        if let b = runs.compactMap(\.balanceRemoteShare).first {
+            out += "Node imbalance of this world: for the nodes to finish each tick together, \(fmt(b * 100, 1))% of the node-affine " +
+                "update work (CPU time, mean over the ticks) has to run on another node, so a pool that keeps the tick short " +
+                "runs at most about \(fmt((1 - b) * 100, 1))% at home.\n"
         }
         let peers = runs.filter { !$0.pool.hasPrefix("ctp") }
         if base.pool == "ctp", let best = peers.min(by: { $0.tickP99.median < $1.tickP99.median }) {

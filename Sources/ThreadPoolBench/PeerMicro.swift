@@ -31,8 +31,16 @@ func runPeerMicro(workers: Int, quick: Bool, reps: Int, fibN: Int32, fibValue: I
         defer { pool.destroy(pool.impl) }
         var wakeNs = [UInt64](repeating: 0, count: rounds)
         guard ctpb_peer_wake(&pool, rounds, 1000, &wakeNs) == 0 else { throw PeerError(description: "\(spec.name): wake run failed") }
-        var b = ctpb_peer_burst_result()
-        guard ctpb_peer_burst(&pool, burst, &b) == 0 else { throw PeerError(description: "\(spec.name): burst lost tasks") }
+        // Best of `reps` bursts: the first one on a fresh pool also pays for
+        // its task memory's first touch (a server's pool is past that), and
+        // one run on a shared 2-CPU machine is at the mercy of whatever else
+        // ran at that moment.
+        var b = ctpb_peer_burst_result(seconds: .infinity, context_switches: 0)
+        for _ in 0..<max(reps, 1) {
+            var r = ctpb_peer_burst_result()
+            guard ctpb_peer_burst(&pool, burst, &r) == 0 else { throw PeerError(description: "\(spec.name): burst lost tasks") }
+            if r.seconds < b.seconds { b = r }
+        }
         var t = ctpb_peer_trickle_result()
         guard ctpb_peer_trickle(&pool, trickle, 1000, 20, &t) == 0 else { throw PeerError(description: "\(spec.name): trickle failed") }
         let idle = ctpb_peer_idle_cpu(&pool, quick ? 0.3 : 1.0)

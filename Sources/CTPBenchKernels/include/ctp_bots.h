@@ -143,6 +143,13 @@ typedef struct ctpb_bots_result {
     double idle_seconds, idle_cpu_seconds;    /* real time: the gaps between ticks */
     double context_switches;                  /* process-wide, over the span */
     double home_share, taken_remote;          /* from pool->locality, or -1 */
+    /* The world's node imbalance: per measured tick, the least share of the
+     * update batch's node-affine work (bodies' CPU time) that has to run on
+     * another node for every node to finish at once (the work above the
+     * nodes' mean, over all of it); the mean over the ticks. 1 - this bounds
+     * the home share of a pool that does not make the tick wait. -1 with
+     * one node. */
+    double balance_remote_share;
     uint64_t checksum;                        /* of the final world: equal for every pool */
 } ctpb_bots_result;
 
