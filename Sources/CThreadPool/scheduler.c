@@ -181,6 +181,27 @@ static ctp__task *find_remote(ctp__worker *w, uint32_t start)
     return NULL;
 }
 
+/* Another node's CRITICAL task from its injection queue, nearest node
+ * first, before any lower level of our own: left for the other levels'
+ * sweep, it waited behind our node's HIGH and NORMAL work while its own
+ * node's workers were busy (bots on simulated "0;1": CRITICAL start p99
+ * several times NUMA off's). */
+static ctp__task *take_remote_critical(ctp__worker *w)
+{
+    ctp_pool *pool = w->pool;
+    unsigned bit = 1u << CTP_PRIORITY_CRITICAL;
+    for (int k = 1; k < pool->nnodes; k++) {
+        ctp__injector *inj = &pool->injs[pool->node_order[w->node * pool->nnodes + k]];
+        ctp__task *t;
+        if ((ctp__injector_mask(inj) & bit) && ctp__injector_take(inj, CTP_PRIORITY_CRITICAL, &t, 1) == 1) {
+            ctp__count(&w->injected, 1);
+            ctp__count(&w->taken_remote, 1);
+            return t;
+        }
+    }
+    return NULL;
+}
+
 ctp__task *ctp__find_task(ctp__worker *w, bool may_steal)
 {
     w->retry_at = UINT64_MAX;
@@ -209,6 +230,8 @@ ctp__task *ctp__find_task(ctp__worker *w, bool may_steal)
         if ((inj_home & bit) && (t = take_injected(w, home, p)) != NULL)
             return t;
         if ((inj_any & bit) && (t = take_injected(w, any, p)) != NULL)
+            return t;
+        if (p == CTP_PRIORITY_CRITICAL && pool->nnodes > 1 && may_steal && (t = take_remote_critical(w)) != NULL)
             return t;
     }
     if (!may_steal)

@@ -453,3 +453,79 @@ void test_numa_remote_steal_delay(void)
     gate_open(&g);
     CHECK_OK(ctp_pool_destroy(p));
 }
+
+/* Node 1's NORMAL work, ~300 us each, counting completions. */
+typedef struct {
+    _Atomic int started, done;
+    _Atomic int done_when_critical_started; /* -1 until the CRITICAL task ran */
+    _Atomic int critical_node;
+} backlog;
+
+static void backlog_task(void *arg)
+{
+    backlog *b = arg;
+    atomic_fetch_add(&b->started, 1);
+    uint64_t until = test_now_ns() + 300 * 1000;
+    while (test_now_ns() < until) {
+    }
+    atomic_fetch_add(&b->done, 1);
+}
+
+static void critical_task(void *arg)
+{
+    backlog *b = arg;
+    atomic_store(&b->critical_node, ctp_current_node());
+    atomic_store(&b->done_when_critical_started, atomic_load(&b->done));
+}
+
+/* Another node's CRITICAL task goes before this node's own lower-priority
+ * backlog: node 0's only worker is blocked, node 1's worker has 40 NORMAL
+ * tasks of its own queued, and a CRITICAL task for node 0 arrives. It must
+ * start at node 1's worker's next task boundary, not after its backlog. */
+void test_numa_remote_critical_before_own_backlog(void)
+{
+    ctp_config c;
+    ctp_config_init(&c);
+    c.topology = "0;1";
+    c.workers = 2;
+    c.remote_steal_delay_ns = 100 * 1000 * 1000ull; /* the most: no NORMAL crosses nodes here */
+    ctp_pool *p = NULL;
+    CHECK_OK(ctp_pool_create(&c, &p));
+    wait_parked(p, 2);
+    gate g;
+    gate_init(&g);
+    ctp_task_desc d;
+    ctp_task_desc_init(&d, gate_task, &g);
+    d.node = 0;
+    CHECK_OK(ctp_submit_desc(p, &d));
+    wait_entered(&g, 1); /* node 0's worker (node 1's waits 100 ms for it) */
+    backlog b;
+    atomic_init(&b.started, 0);
+    atomic_init(&b.done, 0);
+    atomic_init(&b.done_when_critical_started, -1);
+    atomic_init(&b.critical_node, -1);
+    ctp_task_desc many[40];
+    for (int i = 0; i < 40; i++) {
+        ctp_task_desc_init(&many[i], backlog_task, &b);
+        many[i].node = 1;
+    }
+    CHECK_OK(ctp_submit_batch(p, many, 40));
+    while (atomic_load(&b.started) < 1)
+        test_sleep_us(50);
+    ctp_task_desc_init(&d, critical_task, &b);
+    d.node = 0;
+    d.priority = CTP_PRIORITY_CRITICAL;
+    CHECK_OK(ctp_submit_desc(p, &d));
+    /* No helping wait here: only the pool's workers run tasks. */
+    uint64_t until = test_now_ns() + 10ull * 1000 * 1000 * 1000;
+    while (atomic_load(&b.done_when_critical_started) < 0 && test_now_ns() < until)
+        test_sleep_us(100);
+    int before = atomic_load(&b.done_when_critical_started);
+    if (before > 3)
+        fprintf(stderr, "  CRITICAL started after %d of node 1's 40 NORMAL tasks\n", before);
+    CHECK(before >= 0);
+    CHECK(before <= 3); /* the task node 1's worker was running, and a little slack */
+    CHECK_EQ(atomic_load(&b.critical_node), 1);
+    gate_open(&g);
+    CHECK_OK(ctp_pool_destroy(p));
+}

@@ -61,6 +61,7 @@ struct test_case {
     X(numa_affine_tasks_run_on_their_node)                                                         \
     X(numa_remote_fallback_when_node_blocked)                                                      \
     X(numa_outside_helper_takes_own_node_first)                                                    \
+    X(numa_remote_critical_before_own_backlog)                                                     \
     X(numa_remote_steal_delay)                                                                     \
     X(stall_task_reported_once)                                                                 \
     X(stall_queue_all_workers_blocked)                                                          \
