@@ -30,7 +30,8 @@ static ctp_group *group_alloc(ctp_pool *pool)
         g = ctp__malloc(sizeof *g);
         if (g != NULL) {
             /* Set once: a group never changes pool, and a free group has no
-             * pending tasks and no waiters (destroy checks both). The fields
+             * pending tasks, no waiters and no notification (destroy checks
+             * the first two and runs the third). The fields
              * are not rewritten on reuse because a late completer of the
              * previous use may still read them (see the top of this file). */
             g->pool = pool;
@@ -64,7 +65,16 @@ int ctp_group_destroy(ctp_group *g)
 {
     if (g == NULL)
         return CTP_EINVAL;
-    if (!ctp__latch_done(&g->latch) || ctp__latch_has_waiters(&g->latch))
+    if (!ctp__latch_done(&g->latch))
+        return CTP_EINVAL;
+    /* No task pending: a notification still registered is one the completer
+     * (or notifier) that saw zero has not taken yet. Run it here rather
+     * than refuse or strand it; the late taker finds none (or, once the
+     * group is reused, checks the new round's count). */
+    ctp__latch_note n = ctp__latch_take_note(&g->latch);
+    if (n.fn != NULL)
+        n.fn(n.ctx);
+    if (ctp__latch_has_waiters(&g->latch))
         return CTP_EINVAL;
     ctp_pool *pool = g->pool;
     ctp__worker *w = ctp__current_worker(pool);
@@ -92,6 +102,12 @@ int ctp_group_submit(ctp_group *group, ctp_priority priority, ctp_task_fn fn, vo
     return ctp_submit_desc(group->pool, &d);
 }
 
+int ctp_group_notify(ctp_group *g, ctp_task_fn fn, void *ctx)
+{
+    if (g == NULL || fn == NULL || ctp__forked(g->pool))
+        return CTP_EINVAL;
+    return ctp__latch_notify(&g->latch, fn, ctx);
+}
 
 /* A waiter subscribed to the latch, before its re-check: the test hook. */
 static void block_registered(void *ctx)

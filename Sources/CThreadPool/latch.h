@@ -16,6 +16,15 @@
  *     (seq_cst) after. A Dekker pair: either the completer sees the waiter
  *     and calls its wake (under the latch lock, which orders it after the
  *     waiter joined the list), or the waiter sees zero and does not block.
+ *   - the notification (ctp__latch_notify): one more subscriber, counted in
+ *     `waiters` like the others, that runs once. Whoever holds the lock and
+ *     reads zero (seq_cst, so it acquires every counted task's effects)
+ *     takes it off the latch and runs it after unlocking: the completer
+ *     that set the latch, the notifier's own re-check in the same Dekker
+ *     pair, or ctp__latch_take_note. Taking it re-reads zero under the lock
+ *     because a late completer of an earlier round may find a notification
+ *     registered for the next one; so it fires at a moment the latch is set,
+ *     exactly once, and nothing touches the latch after it was taken.
  *   - lifetime: a completer may read `waiters` and take the lock after the
  *     last waiter returned. The latch memory must stay valid (and its lock
  *     initialised) until no completer can still reach it; groups are
@@ -42,14 +51,23 @@ typedef struct ctp__latch_waiter {
     struct ctp__latch_waiter *next; /* under the latch lock */
 } ctp__latch_waiter;
 
+/* A one-shot notification: fn(ctx), or fn NULL for none. */
+typedef struct ctp__latch_note {
+    void (*fn)(void *ctx);
+    void *ctx;
+} ctp__latch_note;
+
 typedef struct ctp__latch {
     _Atomic size_t pending;     /* not yet finished; the latch is set at 0 */
-    _Atomic unsigned waiters;   /* subscribed waiters (entries in list) */
-    pthread_mutex_t lock;       /* guards list */
+    _Atomic unsigned waiters;   /* subscribed waiters (entries in list), plus
+                                   one while a notification is registered */
+    pthread_mutex_t lock;       /* guards list and note */
     ctp__latch_waiter *list;
+    ctp__latch_note note;       /* the registered notification, if fn != NULL */
 } ctp__latch;
 
-/* CTP_OK or CTP_ENOMEM. Initialised at zero (set) with no waiters. */
+/* CTP_OK or CTP_ENOMEM. Initialised at zero (set) with no waiters and no
+ * notification. */
 int ctp__latch_init(ctp__latch *l);
 /* No waiter subscribed and no completer still inside. */
 void ctp__latch_destroy(ctp__latch *l);
@@ -78,8 +96,23 @@ static inline bool ctp__latch_has_waiters(ctp__latch *l)
     return atomic_load_explicit(&l->waiters, memory_order_acquire) != 0;
 }
 
-/* Counts one task down, after it ran; the last one wakes every waiter. */
+/* Counts one task down, after it ran; the last one wakes every waiter and
+ * then (after releasing the lock) runs the notification, if one is
+ * registered and the latch is still set when it looks. */
 void ctp__latch_count_down(ctp__latch *l);
+
+/* Runs fn(ctx) once, as soon as the latch is set: at once on the caller if
+ * it is set now, else on the thread of the count-down that sets it (or of
+ * ctp__latch_take_note). CTP_OK, or CTP_EINVAL if a notification is already
+ * registered (and the latch is not set). fn must not block or take l->lock
+ * (it runs after the lock was released, but may share a thread with a
+ * completer). */
+int ctp__latch_notify(ctp__latch *l, void (*fn)(void *ctx), void *ctx);
+
+/* If the latch is set and a notification is registered, takes it off the
+ * latch and returns it for the caller to run; else returns { NULL, NULL }.
+ * (Destroying a group runs a notification a completer has not reached yet.) */
+ctp__latch_note ctp__latch_take_note(ctp__latch *l);
 
 /* Subscribes w (its wake and ctx set by the caller): from now until
  * ctp__latch_unsubscribe, the count-down that sets the latch calls

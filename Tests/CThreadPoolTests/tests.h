@@ -14,6 +14,7 @@ struct test_case {
     X(deque_growth_under_steals)                                                                   \
     X(latch_wakes_every_blocker)                                                                   \
     X(latch_subscriber_never_missed)                                                               \
+    X(notify_latch_rechecks_zero) X(notify_latch_races_count_down) X(notify_fires_once_where_documented) X(notify_races_last_count_down) X(notify_fires_on_cancel) X(notify_destroy_rules) \
     X(api_config_validation)                                                                       \
     X(api_strerror_and_index)                                                                      \
     X(submit_runs_every_task_once)                                                                 \

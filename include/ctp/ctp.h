@@ -410,8 +410,38 @@ CTP_API int ctp_group_submit(ctp_group *group, ctp_priority priority, ctp_task_f
  *  one group. */
 CTP_API int ctp_group_wait(ctp_group *group, uint64_t timeout_ns);
 
+/** Calls fn(ctx) once, as soon as the group has no pending task (every task
+ *  submitted to it before this call has run or been cancelled, and those
+ *  added meanwhile too): at once on the calling thread if none is pending
+ *  now; else on the thread whose task's end (or cancellation: a cancelling
+ *  shutdown, ctp_pinned_destroy, a submission that failed and took its
+ *  count back) brings the pending count to zero, right after that task. If
+ *  tasks are added just as the count reaches zero it may fire at a later
+ *  zero instead, as a waiter may. The notification is one-shot: a group
+ *  reused for another round of tasks needs another call.
+ *  Waits nothing and holds no worker: an event loop or a language binding
+ *  resumes on it (Swift's async WorkGroup.wait does).
+ *  fn must be short and must not block or wait on the group: it runs inside
+ *  a worker's task loop. It may resume a continuation, post to a queue,
+ *  signal, submit tasks. The notification is taken off the group before fn
+ *  starts, so from fn (or from code fn signalled) the group may be destroyed
+ *  or given a new round and a new notification at once.
+ *  ctx stays the caller's; it must stay valid until fn ran.
+ *  ctp_group_destroy while a notification is registered: with tasks still
+ *  pending it is refused (CTP_EINVAL) as always and the notification stays;
+ *  with none pending (the notification is about to fire on the thread that
+ *  finished the last task) destroy runs fn itself, on its own thread, before
+ *  it frees the group, so fn still runs exactly once.
+ *  Errors: CTP_EINVAL (NULL group or fn, a pool inherited across fork, or
+ *  tasks pending and a notification already registered on this group that
+ *  has not fired: at most one per group; fn is then not called). Any
+ *  thread. */
+CTP_API int ctp_group_notify(ctp_group *group, ctp_task_fn fn, void *ctx);
+
 /** Frees an idle group. Errors: CTP_EINVAL (NULL, or tasks still pending:
- *  wait first; the group stays valid). Must not race a wait on the group. */
+ *  wait first; the group stays valid). A registered notification whose
+ *  tasks are done runs here if it has not yet (see ctp_group_notify). Must
+ *  not race a wait on the group. */
 CTP_API int ctp_group_destroy(ctp_group *group);
 
 /** Runs at most one queued task of pool on the calling thread, as a
