@@ -123,6 +123,8 @@ public final class WorkGroup: @unchecked Sendable {
     let pool: ThreadPool
     let group: OpaquePointer
     let errors = ErrorSlot()
+    /// Async waiters and the completion notification that resumes them.
+    private let notified = GroupWaiters()
 
     /// Creates an empty group on `pool`.
     /// - Throws: ``ThreadPoolError/shutdown`` if the pool stopped, ``ThreadPoolError/outOfMemory``.
@@ -158,7 +160,8 @@ public final class WorkGroup: @unchecked Sendable {
     /// running other queued tasks meanwhile (`ctp_group_wait`; on a
     /// ``PinnedQueue``'s owner thread, its pinned closures first), then
     /// rethrows the first error a closure threw. From async code use
-    /// `await wait()` (which runs no pinned closures: it waits on a worker).
+    /// `await wait()` (which runs no closures: it suspends until the group's
+    /// completion notification).
     @available(*, noasync, message: "blocks the thread; use 'await group.wait()'")
     public func wait() throws {
         _ = ctp_group_wait(group, UInt64.max)
@@ -178,28 +181,28 @@ public final class WorkGroup: @unchecked Sendable {
     /// then rethrows the first error a closure threw. Any task, on any
     /// executor (the pool's own included).
     ///
-    /// The caller's thread never blocks: a group that has finished returns
-    /// at once, without suspending; otherwise the caller suspends and the
-    /// wait runs as a CRITICAL task of the pool (`ctp_group_wait`), which
-    /// helps run the group's closures and other queued tasks and resumes
-    /// the caller once the group is done. While the group's last closures
-    /// run on other workers, that task holds its worker (the C runtime has
-    /// no completion callback for a group to suspend on instead): a caller
-    /// on the pool's own executor gives up its thread, and one worker
-    /// waits, helping. Pinned
-    /// closures are not run by it: their owner must run them (see
-    /// ``PinnedQueue``). If the pool refuses the waiting task (shut down),
-    /// a thread of its own waits instead.
+    /// Neither the caller's thread nor a worker waits: a group that has
+    /// finished returns at once, without suspending; otherwise the caller
+    /// suspends and the group's completion notification
+    /// (`ctp_group_notify`, called on the thread that finished the group's
+    /// last closure) resumes it on its own executor. The wait itself runs
+    /// nothing: the pool's
+    /// workers run the group's closures (a caller on the pool's own
+    /// executor gives its thread back to them), and pinned closures need
+    /// their owner (see ``PinnedQueue``). Several tasks may await one group
+    /// at once; one notification resumes them all.
     public func wait() async throws {
-        _ = await waitOnPool(UInt64.max)
+        _ = await notified.wait(group, timeout: nil)
         try rethrowFirst()
     }
 
     /// Suspends at most `timeout`; returns false if closures are still
     /// pending, true once all finished (rethrowing the first error). Waits
-    /// as the untimed async `wait()` does (a timeout of zero only polls).
+    /// as the untimed async `wait()` does (a timeout of zero only polls);
+    /// the timeout is a sleeping task of the global executor, cancelled
+    /// when the group finishes first.
     public func wait(timeout: Duration) async throws -> Bool {
-        guard await waitOnPool(ThreadPool.nanoseconds(timeout)) == Int32(CTP_OK) else { return false }
+        guard await notified.wait(group, timeout: timeout) else { return false }
         try rethrowFirst()
         return true
     }
@@ -207,26 +210,119 @@ public final class WorkGroup: @unchecked Sendable {
     private func rethrowFirst() throws {
         if let e = errors.take() { throw e }
     }
+}
 
-    private func waitOnPool(_ ns: UInt64) async -> Int32 {
-        // Finished already: no task, no suspension. (A zero timeout only
-        // polls: it starts no task, on a worker or elsewhere.)
-        if ctp_group_wait(group, 0) == Int32(CTP_OK) { return Int32(CTP_OK) }
-        if ns == 0 { return Int32(CTP_ETIMEDOUT) }
-        let g = GroupRef(handle: group)
-        return await withCheckedContinuation { (c: CheckedContinuation<Int32, Never>) in
-            let waitHere: @Sendable () -> Void = { c.resume(returning: ctp_group_wait(g.handle, ns)) }
-            // If the pool refuses or drops the waiting task (shut down), a
-            // thread of its own waits instead.
-            let elsewhere: @Sendable () -> Void = {
-                if !detachThread(waitHere) { c.resume(returning: Int32(CTP_ENOMEM)) }
-            }
-            do {
-                try submitJob(pool.handle, Job(run: waitHere, cancel: elsewhere), priority: .critical, node: nil, group: nil)
-            } catch {
-                elsewhere()
+/// The async waiters of one group, resumed by one `ctp_group_notify`
+/// notification (the C runtime takes at most one per group): the first
+/// waiter registers it, holding a reference to this object for the C side
+/// until it fires; the ones after join it. A resumed waiter re-checks the
+/// group itself and waits again if it has tasks pending: the notification
+/// it joined may have fired for an earlier round, just before it joined (a
+/// condition variable's spurious wake-up). A timed-out waiter leaves; the
+/// notification stays registered and fires for the others (or for nobody)
+/// once the group finishes: at the latest when the pool drains it, or in
+/// `ctp_group_destroy` once it has.
+final class GroupWaiters: Sendable {
+    private enum Entry {
+        /// Waiting, between two suspensions (its timer may fire meanwhile).
+        case reserved
+        /// Its timeout passed.
+        case expired
+        case waiting(CheckedContinuation<Bool, Never>)
+    }
+
+    private struct State {
+        var entries: [UInt64: Entry] = [:]
+        var nextID: UInt64 = 0
+        /// A C notification is registered (and holds a reference to us),
+        /// or it fired and its resumeAll has not run yet.
+        var armed = false
+    }
+
+    private let state = Mutex(State())
+
+    /// True once the group finished, false if `timeout` passed first (or
+    /// the C group refused the notification: a pool inherited across fork).
+    func wait(_ group: OpaquePointer, timeout: Duration?) async -> Bool {
+        // Finished already: no suspension. (A zero timeout only polls; it
+        // starts no task, on a worker or elsewhere.)
+        if ctp_group_wait(group, 0) == Int32(CTP_OK) { return true }
+        if let t = timeout, t <= .zero { return false }
+        let id = state.withLock { s -> UInt64 in
+            s.nextID += 1
+            s.entries[s.nextID] = .reserved
+            return s.nextID
+        }
+        let timer = timeout.map { t in
+            Task { [self] in
+                do { try await Task.sleep(for: t) } catch { return } // cancelled: the wait ended
+                expire(id)
             }
         }
+        defer {
+            timer?.cancel()
+            state.withLock { _ = $0.entries.removeValue(forKey: id) }
+        }
+        let g = GroupRef(handle: group)
+        while true {
+            // true: a notification fired; false: the timeout passed.
+            let notified = await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
+                let (expired, arm) = state.withLock { s -> (Bool, Bool) in
+                    if case .expired = s.entries[id] { return (true, false) }
+                    s.entries[id] = .waiting(c)
+                    if s.armed { return (false, false) }
+                    s.armed = true
+                    return (false, true)
+                }
+                if expired { return c.resume(returning: false) }
+                if arm { register(g.handle) }
+            }
+            if ctp_group_wait(group, 0) == Int32(CTP_OK) { return true }
+            if !notified { return false }
+        }
+    }
+
+    /// Registers the notification; on a group with nothing pending it
+    /// fires at once, on this thread.
+    private func register(_ group: OpaquePointer) {
+        let me = Unmanaged.passRetained(self).toOpaque()
+        let rc = ctp_group_notify(group, { ctx in
+            Unmanaged<GroupWaiters>.fromOpaque(ctx!).takeRetainedValue().resumeAll(notified: true)
+        }, me)
+        if rc != Int32(CTP_OK) {
+            // Only a pool inherited across fork refuses: `armed` was false,
+            // so no notification of ours is registered.
+            Unmanaged<GroupWaiters>.fromOpaque(me).release()
+            resumeAll(notified: false)
+        }
+    }
+
+    /// The notification fired: every stored waiter resumes and re-checks.
+    /// Waiters that come later register a new one.
+    private func resumeAll(notified: Bool) {
+        let ready = state.withLock { s -> [CheckedContinuation<Bool, Never>] in
+            s.armed = false
+            var ready: [CheckedContinuation<Bool, Never>] = []
+            for (id, e) in s.entries {
+                if case .waiting(let c) = e {
+                    ready.append(c)
+                    s.entries[id] = .reserved
+                }
+            }
+            return ready
+        }
+        for c in ready { c.resume(returning: notified) }
+    }
+
+    /// The waiter `id` timed out.
+    private func expire(_ id: UInt64) {
+        let c = state.withLock { s -> CheckedContinuation<Bool, Never>? in
+            guard let e = s.entries[id] else { return nil } // it returned already
+            s.entries[id] = .expired
+            if case .waiting(let c) = e { return c }
+            return nil
+        }
+        c?.resume(returning: false)
     }
 }
 

@@ -424,6 +424,94 @@ final class WorkerThreads: @unchecked Sendable {
         try await group.wait() // the pool stopped: a thread of its own waits
     }
 
+    @Test func asyncGroupWaitHoldsNoWorker() async throws {
+        // Two workers. The group's one closure blocks one of them on a
+        // semaphore; a second closure, submitted to the pool on its own,
+        // signals it and then stays on the other worker until the awaiting
+        // task has returned (at most 10 s). A wait that needs a worker to
+        // return (the old one ran ctp_group_wait as a pool task) could only
+        // return after that closure gave up; one resumed by the group's
+        // completion notification returns while it still waits.
+        let pool = try ThreadPool(configuration: .init(workers: 2))
+        let group = try WorkGroup(pool: pool)
+        let semaphore = DispatchSemaphore(value: 0)
+        final class Flags: Sendable {
+            let entered = Atomic<Bool>(false)
+            let returned = Atomic<Bool>(false)
+        }
+        let flags = Flags()
+        try group.submit {
+            flags.entered.store(true, ordering: .releasing)
+            semaphore.wait()
+        }
+        while !flags.entered.load(ordering: .acquiring) { usleep(100) }
+        let waiter = Task {
+            try await group.wait()
+            flags.returned.store(true, ordering: .releasing)
+        }
+        try await Task.sleep(for: .milliseconds(20)) // the wait suspends (or, if it ran on a worker, starts)
+        let signaller = try pool.submit { () -> Bool in
+            semaphore.signal()
+            let clock = ContinuousClock(), until = clock.now + .seconds(10)
+            while !flags.returned.load(ordering: .acquiring) && clock.now < until { usleep(200) }
+            return flags.returned.load(ordering: .acquiring)
+        }
+        try await waiter.value
+        #expect(try await signaller.value, "the group's awaiter returned only after the signalling closure gave up its worker")
+        try await pool.shutdownGracefully()
+    }
+
+    @Test func asyncGroupWaitsOverRoundsWithTimeouts() async throws {
+        // One group reused for many rounds. A second task keeps timing out
+        // on it, leaving notifications registered that fire at the end of
+        // a round. Every other round ends in a poll, so the next round
+        // starts (and its waiter joins) while the last one's notification
+        // may still be on its way to resume its waiters: a waiter must never
+        // return before its own round's closures all ran.
+        let pool = try ThreadPool(configuration: .init(workers: 2))
+        let group = try WorkGroup(pool: pool)
+        final class Counts: Sendable {
+            let ran = Atomic<Int>(0)
+            let done = Atomic<Bool>(false)
+        }
+        let counts = Counts()
+        let pollers = (0..<3).map { _ in
+            Task {
+                while !counts.done.load(ordering: .relaxed) {
+                    // A finished group returns without suspending: yield,
+                    // or the pollers keep the test's own task off its threads.
+                    if try await group.wait(timeout: .microseconds(20)) { await Task.yield() }
+                }
+            }
+        }
+        var early = 0
+        for round in 1...2000 {
+            for _ in 0..<3 { try group.submit { _ = counts.ran.add(1, ordering: .relaxed) } }
+            switch round % 3 {
+            case 0: while try await !group.wait(timeout: .zero) { await Task.yield() }
+            case 1: try await group.wait()
+            default: #expect(try await group.wait(timeout: .seconds(30)))
+            }
+            if counts.ran.load(ordering: .relaxed) != round * 3 { early += 1 }
+        }
+        counts.done.store(true, ordering: .relaxed)
+        for p in pollers { try await p.value }
+        #expect(early == 0, "a wait returned before its round's closures all ran")
+        // A timed-out wait does not end the others, nor keep later rounds
+        // from being awaited; errors still come back once.
+        let gate = Gate()
+        try group.submit { gate.block() }
+        gate.waitEntered(1)
+        let untimed = Task { try await group.wait() }
+        #expect(try await group.wait(timeout: .milliseconds(20)) == false)
+        gate.release()
+        try await untimed.value
+        try group.submit { throw Boom(id: 7) }
+        await #expect(throws: Boom(id: 7)) { try await group.wait() }
+        try await group.wait()
+        try await pool.shutdownGracefully()
+    }
+
     @Test func releasingNeverBlocks() throws {
         let pool = try ThreadPool(configuration: { var c = ThreadPool.Configuration(); c.workers = 1; return c }())
         let gate = Gate()
