@@ -159,7 +159,7 @@ static void pass_owed_on(ctp__sleep *s)
 static void wake(ctp__sleep *s, size_t n, int node)
 {
     enum { MAX_ROUND = 32 };
-    uint32_t picked[MAX_ROUND];
+    uint32_t picked[MAX_ROUND] = { 0 }; /* zeroed: gcc -O3 cannot see that only entries below k are read */
     while (n > 0) {
         size_t k = 0;
         pthread_mutex_lock(&s->lock);
