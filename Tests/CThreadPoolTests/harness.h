@@ -4,6 +4,7 @@
 #define CTP_TEST_HARNESS_H
 
 #define _GNU_SOURCE
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -14,6 +15,16 @@
 
 uint64_t test_now_ns(void);
 void test_sleep_us(unsigned us);
+
+/* Waits for cond by yielding, at most ms milliseconds; evaluates to cond
+ * (false: it did not hold in time, e.g. a lost wake-up). */
+#define TEST_WAIT_UNTIL(cond, ms)                                                                  \
+    ({                                                                                             \
+        uint64_t until_ = test_now_ns() + (uint64_t)(ms) * 1000000u;                               \
+        while (!(cond) && test_now_ns() < until_)                                                  \
+            sched_yield();                                                                         \
+        (cond);                                                                                    \
+    })
 
 extern int test_failures;
 /* Multiplies iteration counts: CTP_TEST_SCALE (default 1; sanitizer runs lower it

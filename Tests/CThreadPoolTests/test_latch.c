@@ -11,15 +11,6 @@
 
 enum { LT_BLOCKERS = 3, LT_COUNT = 8, LT_COMPLETERS = 2 };
 
-/* Bounded spin: false if cond did not become true within ms (a lost wake). */
-#define LT_WAIT_UNTIL(cond, ms)                                                                    \
-    ({                                                                                             \
-        uint64_t until_ = test_now_ns() + (uint64_t)(ms) * 1000000u;                               \
-        while (!(cond) && test_now_ns() < until_)                                                  \
-            sched_yield();                                                                         \
-        (cond);                                                                                    \
-    })
-
 static uint64_t lt_deadline(uint64_t ms)
 {
     struct timespec ts;
@@ -85,7 +76,7 @@ void test_latch_wakes_every_blocker(void)
         for (int i = 0; i < LT_COMPLETERS; i++)
             pthread_join(c[i], NULL);
         CHECK(ctp__latch_done(&r.latch));
-        bool all = LT_WAIT_UNTIL(atomic_load(&r.returned) == LT_BLOCKERS, 10000);
+        bool all = TEST_WAIT_UNTIL(atomic_load(&r.returned) == LT_BLOCKERS, 10000);
         if (!all)
             fprintf(stderr, "  round %ld: %d of %d blockers woken\n", k, atomic_load(&r.returned), LT_BLOCKERS);
         CHECK(all);
@@ -154,12 +145,12 @@ void test_latch_subscriber_never_missed(void)
         if (!ctp__latch_done(&s.latch)) {
             /* We would block now: the wake must come. */
             saw_unset++;
-            if (!LT_WAIT_UNTIL(atomic_load(&s.woken) == 1, 10000)) {
+            if (!TEST_WAIT_UNTIL(atomic_load(&s.woken) == 1, 10000)) {
                 fprintf(stderr, "  round %ld: subscriber saw the latch unset and was never woken\n", k);
                 ok = false;
             }
         }
-        LT_WAIT_UNTIL(ctp__latch_done(&s.latch), 10000);
+        TEST_WAIT_UNTIL(ctp__latch_done(&s.latch), 10000);
         ctp__latch_unsubscribe(&s.latch, &w);
         if (atomic_load(&s.woken) > 1)
             ok = false;

@@ -13,15 +13,6 @@
 #include <sched.h>
 #include <string.h>
 
-/* Bounded spin: false if cond did not become true within ms. */
-#define NT_WAIT_UNTIL(cond, ms)                                                                    \
-    ({                                                                                             \
-        uint64_t until_ = test_now_ns() + (uint64_t)(ms) * 1000000u;                               \
-        while (!(cond) && test_now_ns() < until_)                                                  \
-            sched_yield();                                                                         \
-        (cond);                                                                                    \
-    })
-
 /* What a notification saw when it ran. */
 typedef struct nt_probe {
     _Atomic int fired;
@@ -89,7 +80,7 @@ void test_notify_fires_once_where_documented(void)
     test_sleep_us(2000);
     CHECK_EQ(atomic_load(&p1.fired), 0);
     gate_open(&gt);
-    CHECK(NT_WAIT_UNTIL(atomic_load(&p1.fired) == 1, 10000));
+    CHECK(TEST_WAIT_UNTIL(atomic_load(&p1.fired) == 1, 10000));
     CHECK_EQ(p1.finished_at_fire, 3);
     CHECK_EQ(p1.worker, 0);
     CHECK_OK(ctp_group_wait(g, CTP_WAIT_FOREVER));
@@ -113,7 +104,7 @@ void test_notify_fires_once_where_documented(void)
     p3.destroy_rc = 99;
     CHECK_OK(ctp_group_notify(g, nt_fire, &p3));
     gate_open(&gt);
-    CHECK(NT_WAIT_UNTIL(atomic_load(&p3.fired) == 1, 10000));
+    CHECK(TEST_WAIT_UNTIL(atomic_load(&p3.fired) == 1, 10000));
     CHECK_EQ(p3.finished_at_fire, 3);
     CHECK_EQ(p3.worker, 0);
     CHECK_OK(p3.destroy_rc);
@@ -214,7 +205,7 @@ void test_notify_races_last_count_down(void)
                 refused++;
             }
         }
-        if (!NT_WAIT_UNTIL(atomic_load(&r[k].fired) >= 1, 10000)) {
+        if (!TEST_WAIT_UNTIL(atomic_load(&r[k].fired) >= 1, 10000)) {
             fprintf(stderr, "  round %ld: never fired (finished %ld of %ld)\n", k, atomic_load(&r[k].finished),
                     r[k].expected);
             ok = false;
@@ -304,12 +295,6 @@ void test_notify_latch_rechecks_zero(void)
     ctp__latch_destroy(&l);
 }
 
-static void nt_cancel_count(void *arg)
-{
-    nt_probe *p = arg;
-    atomic_fetch_add_explicit(&p->finished, 1, memory_order_relaxed);
-}
-
 /* A cancelling shutdown drops the group's queued tasks: the last drop fires
  * the notification, which saw every task dropped. */
 void test_notify_fires_on_cancel(void)
@@ -326,7 +311,7 @@ void test_notify_fires_on_cancel(void)
     memset(&p, 0, sizeof p);
     ctp_task_desc d;
     ctp_task_desc_init(&d, noop, &p);
-    d.on_cancel = nt_cancel_count;
+    d.on_cancel = nt_count_task; /* a dropped task counts as finished */
     d.group = g;
     for (int i = 0; i < 5; i++)
         CHECK_OK(ctp_submit_desc(pool, &d));
@@ -334,7 +319,7 @@ void test_notify_fires_on_cancel(void)
     CHECK_EQ(ctp_pool_shutdown(pool, CTP_SHUTDOWN_CANCEL, 0), CTP_ETIMEDOUT);
     gate_open(&gt);
     CHECK_OK(ctp_pool_shutdown(pool, CTP_SHUTDOWN_CANCEL, CTP_WAIT_FOREVER));
-    CHECK(NT_WAIT_UNTIL(atomic_load(&p.fired) == 1, 10000));
+    CHECK(TEST_WAIT_UNTIL(atomic_load(&p.fired) == 1, 10000));
     CHECK_EQ(p.finished_at_fire, 5); /* every on_cancel ran before it */
     test_sleep_us(2000);
     CHECK_EQ(atomic_load(&p.fired), 1);
@@ -376,7 +361,7 @@ void test_notify_destroy_rules(void)
     CHECK_OK(ctp_group_notify(g, nt_fire, &q));
     gate_open(&gt);
     CHECK_OK(ctp_group_wait(g, CTP_WAIT_FOREVER));
-    CHECK(NT_WAIT_UNTIL(atomic_load(&q.fired) == 1, 10000));
+    CHECK(TEST_WAIT_UNTIL(atomic_load(&q.fired) == 1, 10000));
     CHECK_OK(ctp_group_destroy(g));
     CHECK_EQ(atomic_load(&p.fired), 1);
     CHECK_OK(ctp_pool_destroy(pool));

@@ -18,6 +18,19 @@ static ctp_pool *topo_pool(const char *topology, size_t workers, ctp_affinity af
     return ctp_pool_create(&c, &p) == CTP_OK ? p : NULL;
 }
 
+/* Blocks `node`'s worker on g: a task for that node, taken at home (the
+ * other node's idle worker leaves it for the grace period), waited until it
+ * runs. One worker per node in the tests below. */
+static void block_node_worker(ctp_pool *p, gate *g, int node)
+{
+    gate_init(g);
+    ctp_task_desc d;
+    ctp_task_desc_init(&d, gate_task, g);
+    d.node = node;
+    CHECK_OK(ctp_submit_desc(p, &d));
+    wait_entered(g, 1);
+}
+
 void test_numa_bad_topologies(void)
 {
     const char *bad[] = { "", "0-3;", ";0", "3-1", "0,0", "0-1;1-2", "abc", "0-", "0-1;2-3|10,20",
@@ -203,12 +216,8 @@ void test_numa_remote_fallback_when_node_blocked(void)
     CHECK(p != NULL);
     wait_parked(p, 2); /* idle, so the submission below wakes node 1's worker */
     gate g;
-    gate_init(&g);
+    block_node_worker(p, &g, 1);
     ctp_task_desc d;
-    ctp_task_desc_init(&d, gate_task, &g);
-    d.node = 1;
-    CHECK_OK(ctp_submit_desc(p, &d));
-    wait_entered(&g, 1);
     where_ran r;
     memset(&r, 0, sizeof r);
     for (int i = 0; i < 50; i++) {
@@ -430,12 +439,8 @@ void test_numa_remote_steal_delay(void)
     CHECK_OK(ctp_pool_create(&c, &p));
     wait_parked(p, 2);
     gate g;
-    gate_init(&g);
+    block_node_worker(p, &g, 1);
     ctp_task_desc d;
-    ctp_task_desc_init(&d, gate_task, &g);
-    d.node = 1;
-    CHECK_OK(ctp_submit_desc(p, &d));
-    wait_entered(&g, 1);
     where_ran r;
     memset(&r, 0, sizeof r);
     for (int i = 0; i < 20; i++) {
@@ -493,12 +498,8 @@ void test_numa_remote_critical_before_own_backlog(void)
     CHECK_OK(ctp_pool_create(&c, &p));
     wait_parked(p, 2);
     gate g;
-    gate_init(&g);
+    block_node_worker(p, &g, 0); /* node 1's worker waits 100 ms for it */
     ctp_task_desc d;
-    ctp_task_desc_init(&d, gate_task, &g);
-    d.node = 0;
-    CHECK_OK(ctp_submit_desc(p, &d));
-    wait_entered(&g, 1); /* node 0's worker (node 1's waits 100 ms for it) */
     backlog b;
     atomic_init(&b.started, 0);
     atomic_init(&b.done, 0);

@@ -152,15 +152,6 @@ static void fake_submit(fake_pool *fp, long k)
     ctp__sleep_new_work(&fp->sleep, (size_t)k, -1);
 }
 
-/* Waits (bounded) for cond; false if it did not hold within ms. */
-#define WAIT_UNTIL(cond, ms)                                                                       \
-    ({                                                                                             \
-        uint64_t until_ = test_now_ns() + (uint64_t)(ms) * 1000000u;                               \
-        while (!(cond) && test_now_ns() < until_)                                                  \
-            sched_yield();                                                                         \
-        (cond);                                                                                    \
-    })
-
 /* ---- Tests ------------------------------------------------------------- */
 
 typedef struct submitter_arg {
@@ -203,7 +194,7 @@ void test_sleep_fake_queue_no_lost_wakeups(void)
         for (int i = 0; i < 2; i++)
             pthread_join(t[i], NULL);
         /* Bounded: a lost wake-up leaves tasks queued with workers parked. */
-        bool all = WAIT_UNTIL(atomic_load(&fp.consumed) == before + 100, 10000);
+        bool all = TEST_WAIT_UNTIL(atomic_load(&fp.consumed) == before + 100, 10000);
         if (!all)
             fprintf(stderr, "  round %ld: %ld of 100 taken, %ld queued, %u parked\n", r,
                     atomic_load(&fp.consumed) - before, atomic_load(&fp.queued), ctp__sleep_parked(&fp.sleep));
@@ -221,7 +212,7 @@ void test_sleep_fake_queue_no_lost_wakeups(void)
 static void hold_until_all(fake_pool *fp, fake_worker *w)
 {
     (void)w;
-    WAIT_UNTIL(atomic_load(&fp->distinct) == (long)fp->n, 3000);
+    TEST_WAIT_UNTIL(atomic_load(&fp->distinct) == (long)fp->n, 3000);
 }
 
 /* The waker stops after its first wake-up (as when the worker it woke takes
@@ -230,7 +221,7 @@ static void stall_between_wakes(fake_pool *fp, ctp_test_hook_point point)
 {
     if (point != CTP_HOOK_BETWEEN_WAKES || !atomic_exchange(&fp->hook_armed, false))
         return;
-    if (!WAIT_UNTIL(atomic_load(&fp->distinct) == (long)fp->n, 3000)) {
+    if (!TEST_WAIT_UNTIL(atomic_load(&fp->distinct) == (long)fp->n, 3000)) {
         atomic_store(&fp->distinct_at_timeout, atomic_load(&fp->distinct));
         atomic_store(&fp->hook_timed_out, true);
     }
@@ -253,7 +244,7 @@ void test_sleep_wake_survives_stalled_waker(void)
             atomic_store(&fp.distinct, 0);
             atomic_store(&fp.hook_armed, true);
             fake_submit(&fp, (long)n * 4);
-            CHECK(WAIT_UNTIL(atomic_load(&fp.queued) == 0, 5000));
+            CHECK(TEST_WAIT_UNTIL(atomic_load(&fp.queued) == 0, 5000));
             if (atomic_load(&fp.hook_timed_out))
                 fprintf(stderr, "  %u workers, round %d: only %ld took a task while the waker stalled\n", n,
                         round, atomic_load(&fp.distinct_at_timeout));
@@ -283,7 +274,7 @@ static void spread_task(void *arg)
     if (atomic_fetch_add(&s->seen[w + 1], 1) == 0)
         atomic_fetch_add(&s->distinct, 1);
     /* Hold this thread until min(k, workers) threads have started tasks. */
-    WAIT_UNTIL(atomic_load(&s->distinct) >= (long)s->want, 3000);
+    TEST_WAIT_UNTIL(atomic_load(&s->distinct) >= (long)s->want, 3000);
 }
 
 static void spread_hook(ctp_test_hook_point point, void *ctx)
@@ -292,7 +283,7 @@ static void spread_hook(ctp_test_hook_point point, void *ctx)
     if (point != CTP_HOOK_BETWEEN_WAKES || !atomic_load(&s->armed))
         return;
     atomic_store(&s->armed, false);
-    if (!WAIT_UNTIL(atomic_load(&s->distinct) >= (long)s->want, 3000))
+    if (!TEST_WAIT_UNTIL(atomic_load(&s->distinct) >= (long)s->want, 3000))
         atomic_store(&s->stalled_out, true);
 }
 
