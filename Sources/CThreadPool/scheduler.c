@@ -133,6 +133,26 @@ static ctp__task *take_injected(ctp__worker *w, ctp__injector *inj, int p)
 #define CTP__URGENT_REMOTE CTP_PRIORITY_HIGH
 #endif
 
+/* One task at level p from another node's injection queue, nearest node
+ * first (the rest stay for that node's workers). Levels below `urgent` only
+ * once older than `older_than` (ctp__injector_take_aged; what it leaves
+ * lowers w->retry_at). */
+static ctp__task *take_remote_injected(ctp__worker *w, int p, int urgent, uint64_t older_than, uint64_t delay)
+{
+    ctp_pool *pool = w->pool;
+    ctp__task *t;
+    for (int k = 1; k < pool->nnodes; k++) {
+        ctp__injector *inj = &pool->injs[pool->node_order[w->node * pool->nnodes + k]];
+        if ((ctp__injector_mask(inj) & (1u << p)) &&
+            ctp__injector_take_aged(inj, p, urgent, older_than, delay, &t, &w->retry_at) == 1) {
+            ctp__count(&w->injected, 1);
+            ctp__count(&w->taken_remote, 1);
+            return t;
+        }
+    }
+    return NULL;
+}
+
 /* Other nodes' work, nearest node first, one task at a time; with a grace
  * period (ctp_config.remote_steal_delay_ns, several nodes):
  * CRITICAL and HIGH tasks at once; a lower-priority task in another node's
@@ -160,43 +180,13 @@ static ctp__task *find_remote(ctp__worker *w, uint32_t start)
     }
     ctp__task *t;
     for (int p = 0; p < CTP_PRIORITY_COUNT; p++) {
-        for (int k = 1; k < pool->nnodes; k++) {
-            int m = pool->node_order[w->node * pool->nnodes + k];
-            ctp__injector *inj = &pool->injs[m];
-            /* One task at a time: the rest stay for that node's workers. */
-            if ((ctp__injector_mask(inj) & (1u << p)) &&
-                ctp__injector_take_aged(inj, p, urgent, older_than, delay, &t, &w->retry_at) == 1) {
-                ctp__count(&w->injected, 1);
-                ctp__count(&w->taken_remote, 1);
-                return t;
-            }
-        }
+        if ((t = take_remote_injected(w, p, urgent, older_than, delay)) != NULL)
+            return t;
         if (p <= urgent || idle_long) {
             if ((t = steal_range(w, p, w->nlocal, w->nvictims, start)) != NULL)
                 return t;
         } else if (w->idle_since + delay < w->retry_at) {
             w->retry_at = w->idle_since + delay; /* their deques, after the grace */
-        }
-    }
-    return NULL;
-}
-
-/* Another node's CRITICAL task from its injection queue, nearest node
- * first, before any lower level of our own: left for the other levels'
- * sweep, it waited behind our node's HIGH and NORMAL work while its own
- * node's workers were busy (bots on simulated "0;1": CRITICAL start p99
- * several times NUMA off's). */
-static ctp__task *take_remote_critical(ctp__worker *w)
-{
-    ctp_pool *pool = w->pool;
-    unsigned bit = 1u << CTP_PRIORITY_CRITICAL;
-    for (int k = 1; k < pool->nnodes; k++) {
-        ctp__injector *inj = &pool->injs[pool->node_order[w->node * pool->nnodes + k]];
-        ctp__task *t;
-        if ((ctp__injector_mask(inj) & bit) && ctp__injector_take(inj, CTP_PRIORITY_CRITICAL, &t, 1) == 1) {
-            ctp__count(&w->injected, 1);
-            ctp__count(&w->taken_remote, 1);
-            return t;
         }
     }
     return NULL;
@@ -231,7 +221,12 @@ ctp__task *ctp__find_task(ctp__worker *w, bool may_steal)
             return t;
         if ((inj_any & bit) && (t = take_injected(w, any, p)) != NULL)
             return t;
-        if (p == CTP_PRIORITY_CRITICAL && pool->nnodes > 1 && may_steal && (t = take_remote_critical(w)) != NULL)
+        /* Another node's CRITICAL tasks before any lower level of our own
+         * node (CRITICAL is never under the grace period): left to
+         * find_remote, they waited behind this node's whole HIGH and NORMAL
+         * backlog while their own node's workers were busy. */
+        if (p == CTP_PRIORITY_CRITICAL && pool->nnodes > 1 && may_steal &&
+            (t = take_remote_injected(w, p, CTP_PRIORITY_COUNT, UINT64_MAX, 0)) != NULL)
             return t;
     }
     if (!may_steal)

@@ -354,15 +354,6 @@ int ctp_submit_batch(ctp_pool *pool, const ctp_task_desc *descs, size_t count)
     return submit(pool, descs, count, NULL);
 }
 
-int ctp_submit_inline(ctp_pool *pool, const ctp_task_desc *desc, void *data, size_t size,
-                      ctp_relocate_fn relocate)
-{
-    if (pool == NULL || desc == NULL || size > CTP_INLINE_CAPACITY || (data == NULL && size > 0))
-        return CTP_EINVAL;
-    ctp__payload pl = { data, size, size, relocate };
-    return submit(pool, desc, 1, &pl);
-}
-
 int ctp_submit_batch_inline(ctp_pool *pool, const ctp_task_desc *descs, size_t count, void *data, size_t size,
                             size_t stride, ctp_relocate_fn relocate)
 {
@@ -373,6 +364,14 @@ int ctp_submit_batch_inline(ctp_pool *pool, const ctp_task_desc *descs, size_t c
         return CTP_OK;
     ctp__payload pl = { data, size, stride, relocate };
     return submit(pool, descs, count, &pl);
+}
+
+int ctp_submit_inline(ctp_pool *pool, const ctp_task_desc *desc, void *data, size_t size,
+                      ctp_relocate_fn relocate)
+{
+    if (desc == NULL)
+        return CTP_EINVAL;
+    return ctp_submit_batch_inline(pool, desc, 1, data, size, size, relocate);
 }
 
 int ctp_submit_desc(ctp_pool *pool, const ctp_task_desc *desc)
