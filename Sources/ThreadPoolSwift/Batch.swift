@@ -134,32 +134,21 @@ public final class TaskBatch {
         defer {
             if moved { count = 0 } else { removeAll() }
         }
-        let pinnedHandle: OpaquePointer?
-        if let pinned {
-            guard pinned.pool === pool else {
-                throw ThreadPoolError.invalidArgument("pinnedTo: the queue belongs to another pool")
+        let rc = try withPinnedGate(pinned, pool: pool.handle) { pinnedHandle -> Int32 in
+            for i in 0..<count {
+                descs[i].group = group
+                if let pinnedHandle {
+                    descs[i].pinned = pinnedHandle
+                    descs[i].node = -1 // a pinned task has no node
+                }
+                if let errors { jobs[i].errors = errors }
             }
-            guard pinned.gate.enter() else {
-                throw ThreadPoolError.invalidArgument("pinnedTo: the pinned queue is closed")
-            }
-            pinnedHandle = pinned.handle
-        } else {
-            pinnedHandle = nil
+            // Jobs hold only strong references and closures, which Swift moves
+            // bitwise: memcpy (relocate NULL) is a move, and on success the
+            // sources are dead without a deinitialize.
+            return ctp_submit_batch_inline(pool.handle, descs, count, jobs, MemoryLayout<Job>.size,
+                                           MemoryLayout<Job>.stride, nil)
         }
-        defer { pinned?.gate.leave() }
-        for i in 0..<count {
-            descs[i].group = group
-            if let pinnedHandle {
-                descs[i].pinned = pinnedHandle
-                descs[i].node = -1 // a pinned task has no node
-            }
-            if let errors { jobs[i].errors = errors }
-        }
-        // Jobs hold only strong references and closures, which Swift moves
-        // bitwise: memcpy (relocate NULL) is a move, and on success the
-        // sources are dead without a deinitialize.
-        let rc = ctp_submit_batch_inline(pool.handle, descs, count, jobs, MemoryLayout<Job>.size,
-                                         MemoryLayout<Job>.stride, nil)
         if rc == Int32(CTP_OK) {
             moved = true
             return

@@ -39,9 +39,19 @@ private func relocateJob(_ dst: UnsafeMutableRawPointer?, _ src: UnsafeMutableRa
 /// ignored); a closed queue refuses it.
 func submitJob(_ pool: OpaquePointer, _ job: Job, priority: ThreadPool.Priority, node: Int?,
                label: StaticString? = nil, group: OpaquePointer?, pinned: PinnedQueue? = nil) throws {
-    guard let pinned else {
-        return try submitJobToC(pool, job, priority: priority, node: node, label: label, group: group, pinnedTo: nil)
+    try withPinnedGate(pinned, pool: pool) { pinnedTo in
+        try submitJobToC(pool, job, priority: priority, node: pinnedTo == nil ? node : nil, label: label,
+                         group: group, pinnedTo: pinnedTo)
     }
+}
+
+/// Runs `body` with the C handle of `pinned` (nil when not pinned) while
+/// the queue's submit gate lets submissions through, so the queue is not
+/// freed under them. Throws, without calling `body`, for a queue of another
+/// pool or a closed one.
+func withPinnedGate<R>(_ pinned: PinnedQueue?, pool: OpaquePointer,
+                       _ body: (OpaquePointer?) throws -> R) throws -> R {
+    guard let pinned else { return try body(nil) }
     guard pinned.pool.handle == pool else {
         throw ThreadPoolError.invalidArgument("pinnedTo: the queue belongs to another pool")
     }
@@ -49,7 +59,7 @@ func submitJob(_ pool: OpaquePointer, _ job: Job, priority: ThreadPool.Priority,
         throw ThreadPoolError.invalidArgument("pinnedTo: the pinned queue is closed")
     }
     defer { pinned.gate.leave() }
-    try submitJobToC(pool, job, priority: priority, node: nil, label: label, group: group, pinnedTo: pinned.handle)
+    return try body(pinned.handle)
 }
 
 private func submitJobToC(_ pool: OpaquePointer, _ job: Job, priority: ThreadPool.Priority, node: Int?,
