@@ -125,22 +125,21 @@ static int submit_local(ctp__worker *w, const ctp_task_desc *descs, size_t count
      * and skips its fence otherwise (docs/scheduler.md, "Pushing behind
      * work"). Owner-only read of our own deque. */
     bool behind_work = count == 1 && !ctp__deque_is_empty(&w->deques[descs[0].priority]);
-    if (count == 1 && pl == NULL) {
+    if (count == 1) {
+        /* One task (the executor's and a spawning task's case): room first,
+         * so nothing below can fail and no payload moves unless it is
+         * queued; none of the batch path's per-level bookkeeping. */
+        ctp__deque *d = &w->deques[descs[0].priority];
+        if (ctp__deque_reserve(d, 1) != 0)
+            return CTP_ENOMEM;
         ctp__task *t = ctp__task_alloc(&w->cache, &pool->depots[w->node]);
         if (t == NULL)
             return CTP_ENOMEM;
         fill(t, &descs[0], false, home_node(pool, descs[0].node), stamp);
+        place_payload(t, pl, 0);
         count_groups(descs, 1);
         ctp__count(&w->submitted, 1); /* before publishing: see the quiescence check */
-        if (ctp__deque_push(&w->deques[t->priority], t) != 0) {
-            /* The deque could not grow; nothing was published. Undo. */
-            atomic_store_explicit(&w->submitted, atomic_load_explicit(&w->submitted, memory_order_relaxed) - 1,
-                                  memory_order_relaxed);
-            if (t->group != NULL)
-                ctp__latch_count_down(&t->group->latch); /* wakes a waiter that saw it pending */
-            ctp__task_free(&w->cache, &pool->depots[w->node], t);
-            return CTP_ENOMEM;
-        }
+        (void)ctp__deque_push(d, t);   /* cannot fail: room reserved above */
     } else {
         /* Reserve room on every level first, so the pushes cannot fail (and
          * no payload is moved unless every task will be queued). */

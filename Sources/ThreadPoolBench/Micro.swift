@@ -46,6 +46,9 @@ struct Micro: ParsableCommand {
     @Flag(help: "Run only the tick scenario.")
     var tickOnly = false
 
+    @Flag(help: "Run only the Swift section (ThreadPool.submit against ctp_submit; a task group on the pool against the global executor).")
+    var swiftOnly = false
+
     @Option(help: "Write every figure as JSON to this file.")
     var json: String?
 
@@ -95,6 +98,9 @@ struct Micro: ParsableCommand {
         var cSubmitPerSecondSameRun: Double
         var asyncOnPoolSeconds: Double
         var asyncOnGlobalSeconds: Double
+        var asyncPoolOverGlobal: Double      // median of the pairs' ratios
+        var asyncPoolOverGlobalMin: Double
+        var asyncPoolOverGlobalMax: Double
         var tickPauseMicros: UInt32
         var tick: [TickRun]
         var trace: TraceCost
@@ -107,6 +113,52 @@ struct Micro: ParsableCommand {
         var updatesPerSecond: Double
         var homeShare: Double
         var takenRemote: Double
+    }
+
+    /// The Swift section: `ThreadPool.submit` against `ctp_submit` in the same
+    /// run, and a task group on the pool against the global executor.
+    struct SwiftSection {
+        var tasks: Int
+        var swiftBest: Double
+        var cBest: Double
+        var children: Int
+        var reps: Int
+        var async: AsyncComparison
+
+        func render() -> String {
+            var sw = Table(title: "Swift (\(tasks) empty closures, best of \(reps); task group of \(children) children, " +
+                           "\(async.pairs) interleaved pairs; ratio: submit rate to C's, task group time to the global executor's, median (min-max))",
+                           header: ["", "value", "ratio"])
+            sw.add(["ThreadPool.submit {} (M/s)", fmt(Double(tasks) / swiftBest / 1e6, 2), fmt(cBest / swiftBest, 2)])
+            sw.add(["ctp_submit, same run (M/s)", fmt(Double(tasks) / cBest / 1e6, 2), "1.00"])
+            sw.add(["task group on the pool (ms, median)", fmt(async.pool * 1000),
+                    fmt(async.ratio, 2) + " (" + fmt(async.ratioMin, 2) + "-" + fmt(async.ratioMax, 2) + ")"])
+            sw.add(["task group on the global executor (ms, median)", fmt(async.global * 1000), "1.00"])
+            return sw.render()
+        }
+    }
+
+    func runSwiftSection(workers w: Int, reps: Int) throws -> SwiftSection {
+        let swiftTasks = quick ? 200_000 : 1_000_000
+        progress("Swift: \(swiftTasks) empty closures through ThreadPool.submit vs C ctp_submit")
+        var swiftBest = Double.infinity, cBest = Double.infinity
+        for _ in 0..<reps {
+            let pool = try ThreadPool(configuration: { var c = ThreadPool.Configuration(); c.workers = w; return c }())
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<swiftTasks { try pool.submit {} }
+            let t1 = DispatchTime.now().uptimeNanoseconds
+            while pool.stats.executed < UInt64(swiftTasks) { usleep(100) }
+            try pool.shutdown()
+            swiftBest = min(swiftBest, Double(t1 - t0) / 1e9)
+            var r = ctpb_burst_result()
+            guard ctpb_burst(w, swiftTasks, 1, &r) == 0 else { throw ValidationError("burst run failed") }
+            cBest = min(cBest, r.submit_seconds)
+        }
+        let children = quick ? 20_000 : 100_000
+        progress("Swift async: task group of \(children) small children, pool vs global executor")
+        let asyncTimes = try runAsyncComparison(workers: w, children: children, repeats: quick ? reps : max(reps, 15))
+        return SwiftSection(tasks: swiftTasks, swiftBest: swiftBest, cBest: cBest, children: children, reps: reps,
+                            async: asyncTimes)
     }
 
     func run() throws {
@@ -127,6 +179,10 @@ struct Micro: ParsableCommand {
                 try enc.encode(TickResults(machine: machineDescription(), workers: w, tickPauseMicros: tickPauseUs,
                                            tick: ticks)).write(to: URL(fileURLWithPath: json))
             }
+            return
+        }
+        if swiftOnly {
+            print(try runSwiftSection(workers: w, reps: reps).render())
             return
         }
 
@@ -204,24 +260,7 @@ struct Micro: ParsableCommand {
             }
         }
 
-        let swiftTasks = quick ? 200_000 : 1_000_000
-        progress("Swift: \(swiftTasks) empty closures through ThreadPool.submit vs C ctp_submit")
-        var swiftBest = Double.infinity, cBest = Double.infinity
-        for _ in 0..<reps {
-            let pool = try ThreadPool(configuration: { var c = ThreadPool.Configuration(); c.workers = w; return c }())
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            for _ in 0..<swiftTasks { try pool.submit {} }
-            let t1 = DispatchTime.now().uptimeNanoseconds
-            while pool.stats.executed < UInt64(swiftTasks) { usleep(100) }
-            try pool.shutdown()
-            swiftBest = min(swiftBest, Double(t1 - t0) / 1e9)
-            var r = ctpb_burst_result()
-            guard ctpb_burst(w, swiftTasks, 1, &r) == 0 else { throw ValidationError("burst run failed") }
-            cBest = min(cBest, r.submit_seconds)
-        }
-        let children = quick ? 20_000 : 100_000
-        progress("Swift async: task group of \(children) small children, pool vs global executor")
-        let asyncTimes = try runAsyncComparison(workers: w, children: children, repeats: reps)
+        let sw = try runSwiftSection(workers: w, reps: reps)
 
         var t = Table(title: "Wake latency of a parked pool (submit to task start, us), \(rounds) rounds",
                       header: ["", "p50", "p90", "p99", "max", "p50 ratio", "p99 ratio"])
@@ -254,12 +293,6 @@ struct Micro: ParsableCommand {
         }
         print(z.render())
 
-        var sw = Table(title: "Swift (\(swiftTasks) empty closures; task group of \(children) children, best of \(reps))",
-                       header: ["", "value", "ratio"])
-        sw.add(["ThreadPool.submit {} (M/s)", fmt(Double(swiftTasks) / swiftBest / 1e6, 2), fmt(cBest / swiftBest, 2)])
-        sw.add(["ctp_submit, same run (M/s)", fmt(Double(swiftTasks) / cBest / 1e6, 2), "1.00"])
-        sw.add(["task group on the pool (ms)", fmt(asyncTimes.pool * 1000), fmt(asyncTimes.global / asyncTimes.pool, 2)])
-        sw.add(["task group on the global executor (ms)", fmt(asyncTimes.global * 1000), "1.00"])
         print(sw.render())
         var tt = Table(title: "Tracing: ctp without and with ctp_trace_start (fresh pool per run, median of " +
                        "\(traceReps) interleaved repetitions)", header: ["", "no trace", "tracing", "on / off"])
@@ -275,8 +308,8 @@ struct Micro: ParsableCommand {
             let submitRate: Double = Double(burst) / bestSingle
             let endRate: Double = Double(burst) / bestEnd
             let batchRate: Double = Double(burst) / bestBatch
-            let swiftRate: Double = Double(swiftTasks) / swiftBest
-            let cRate: Double = Double(swiftTasks) / cBest
+            let swiftRate: Double = Double(sw.tasks) / sw.swiftBest
+            let cRate: Double = Double(sw.tasks) / sw.cBest
             let trickleCsw: Double = tr.context_switches / tr.tasks
             let r = Results(machine: machineDescription(), workers: w, wakeCtp: wakeCtp, wakeCondvar: wakeCv,
                             burstSubmitPerSecond: submitRate,
@@ -291,7 +324,9 @@ struct Micro: ParsableCommand {
                             zones: zoneRuns,
                             swiftSubmitPerSecond: swiftRate,
                             cSubmitPerSecondSameRun: cRate,
-                            asyncOnPoolSeconds: asyncTimes.pool, asyncOnGlobalSeconds: asyncTimes.global,
+                            asyncOnPoolSeconds: sw.async.pool, asyncOnGlobalSeconds: sw.async.global,
+                            asyncPoolOverGlobal: sw.async.ratio, asyncPoolOverGlobalMin: sw.async.ratioMin,
+                            asyncPoolOverGlobalMax: sw.async.ratioMax,
                             tickPauseMicros: tickPauseUs, tick: tickRuns, trace: traceCost)
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -308,30 +343,57 @@ func machineDescription() -> String {
     return "\(cpus) CPUs, \(model)"
 }
 
-/// Times a task group of small children on the pool (executor preference)
-/// and on Swift's global executor, alternating, best of `repeats`.
-func runAsyncComparison(workers: Int, children: Int, repeats: Int) throws -> (pool: Double, global: Double) {
+/// A task group of small children on the pool (executor preference) and on
+/// Swift's global executor, in pairs, alternating which goes first.
+struct AsyncComparison {
+    var pool: Double        // median seconds
+    var global: Double      // median seconds
+    var ratio: Double       // median over the pairs of pool / global
+    var ratioMin: Double
+    var ratioMax: Double
+    var pairs: Int
+}
+
+func runAsyncComparison(workers: Int, children: Int, repeats: Int) throws -> AsyncComparison {
     let pool = try ThreadPool(configuration: { var c = ThreadPool.Configuration(); c.workers = workers; return c }())
     let result = ResultBox()
     let done = DispatchSemaphore(value: 0)
     Task.detached {
-        var best = (pool: Double.infinity, global: Double.infinity)
-        for _ in 0..<repeats {
-            let t0 = ContinuousClock.now
-            let a = await withTaskExecutorPreference(pool) { await childSum(children) }
-            let t1 = ContinuousClock.now
-            let b = await childSum(children)
-            let t2 = ContinuousClock.now
-            precondition(a == b)
-            best.pool = min(best.pool, seconds(t1 - t0))
-            best.global = min(best.global, seconds(t2 - t1))
+        var onPool: [Double] = [], onGlobal: [Double] = []
+        for rep in 0..<repeats {
+            for poolFirst in rep % 2 == 0 ? [true, false] : [false, true] {
+                let t0 = ContinuousClock.now
+                let sum = poolFirst ? await withTaskExecutorPreference(pool) { await childSum(children) }
+                                    : await childSum(children)
+                let t = seconds(ContinuousClock.now - t0)
+                precondition(sum == expectedChildSum(children))
+                if poolFirst { onPool.append(t) } else { onGlobal.append(t) }
+            }
         }
-        result.set(best)
+        result.set(onPool, onGlobal)
         done.signal()
     }
     done.wait()
     try pool.shutdown()
-    return result.get()
+    let (onPool, onGlobal) = result.get()
+    let ratios = zip(onPool, onGlobal).map { $0 / $1 }.sorted()
+    return AsyncComparison(pool: median(onPool), global: median(onGlobal), ratio: median(ratios),
+                           ratioMin: ratios.first ?? 0, ratioMax: ratios.last ?? 0, pairs: ratios.count)
+}
+
+private func median(_ v: [Double]) -> Double {
+    let s = v.sorted()
+    guard !s.isEmpty else { return 0 }
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+
+/// What childSum(n) returns, computed serially.
+private func expectedChildSum(_ n: Int) -> Int {
+    var total = 0
+    for i in 0..<n {
+        for k in 0..<200 { total &+= (i &* 31 &+ k) % 7 }
+    }
+    return total
 }
 
 private func childSum(_ n: Int) async -> Int {
@@ -355,8 +417,8 @@ private func seconds(_ d: Duration) -> Double {
 
 private final class ResultBox: @unchecked Sendable {
     private let lock = NSLock()
-    private var value = (pool: 0.0, global: 0.0)
-    func set(_ v: (pool: Double, global: Double)) { lock.lock(); value = v; lock.unlock() }
-    func get() -> (pool: Double, global: Double) { lock.lock(); defer { lock.unlock() }; return value }
+    private var value: (pool: [Double], global: [Double]) = ([], [])
+    func set(_ pool: [Double], _ global: [Double]) { lock.lock(); value = (pool, global); lock.unlock() }
+    func get() -> (pool: [Double], global: [Double]) { lock.lock(); defer { lock.unlock() }; return value }
 }
 #endif
