@@ -201,8 +201,9 @@ typedef struct ctp_config {
      *  50 ms. Costs up to 2 x lead of CPU per worker per pre-wake. */
     uint64_t prewake_lead_ns;
     /** NUMA: how long another node's affine work is left to that node's
-     *  workers before an idle worker takes it, in nanoseconds; 0 (the
-     *  default) = at once. CRITICAL and HIGH tasks are always taken at once.
+     *  workers before an idle worker takes it, in nanoseconds; default
+     *  100000 (100 us), 0 = at once. CRITICAL and HIGH tasks are always
+     *  taken at once.
      *  A task in another node's injection queue is taken once it has waited
      *  this long; another node's workers' deques are stolen from once the
      *  idle worker has found nothing for this long. The idle worker parks no
