@@ -273,6 +273,12 @@ enum BotTables {
                 "update work (CPU time, mean over the ticks) has to run on another node, so a pool that keeps the tick short " +
                 "runs at most about \(fmt((1 - b) * 100, 1))% at home.\n"
         }
+        if base.pool == "ctp", let c = runs.first(where: { $0.pool == "ctp-control" }),
+           let p50 = c.p50OverCtp, let p99 = c.p99OverCtp {
+            out += "Noise floor: ctp-control is the same pool as ctp; its ratios to ctp, tick p50 \(p50.render(suffix: "x")) " +
+                "and p99 \(p99.render(suffix: "x")), show how far two identical pools differ in this run: read other " +
+                "pools' ratios to ctp against them.\n"
+        }
         let peers = runs.filter { !$0.pool.hasPrefix("ctp") }
         if base.pool == "ctp", let best = peers.min(by: { $0.tickP99.median < $1.tickP99.median }) {
             out += "ctp tick p99 = \(ratio(base.tickP99.median, best.tickP99.median)) the best peer's " +

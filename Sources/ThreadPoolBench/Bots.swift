@@ -40,6 +40,9 @@ struct Bots: ParsableCommand {
     @Flag(help: "Also run ctp-prewake: ctp with ctp_pool_prewake before each tick, right after ctp in the tables.")
     var prewake = false
 
+    @Flag(help: "Also run ctp-control, a second pool identical to ctp, right after ctp: its ratios to ctp show how far two identical pools differ in this run (the noise floor).")
+    var control = false
+
     @Flag(help: "Run ctp's batches as ctp_ticks with reports (a clock read per task start and end) and print their shares.")
     var tickReports = false
 
@@ -89,6 +92,9 @@ struct Bots: ParsableCommand {
         var names = pools
         if prewake && !names.contains("ctp-prewake") {
             names.insert("ctp-prewake", at: (names.firstIndex(of: "ctp") ?? -1) + 1)
+        }
+        if control && !names.contains("ctp-control") {
+            names.insert("ctp-control", at: (names.firstIndex(of: "ctp") ?? -1) + 1)
         }
         let specs = names.compactMap { name in allPeers.first { $0.name == name } }
         let mode = flatOut ? "flat out" : "real time (50 ms ticks)"

@@ -38,11 +38,18 @@ struct PeerError: Error, CustomStringConvertible {
 }
 
 /// Every peer, in the order the tables list them. `ctp-numa-off` only
-/// differs from `ctp` with a multi-node topology, so it is not in the default
-/// set; `faulty-drop` exists for the tests.
+/// differs from `ctp` with a multi-node topology and `ctp-control` not at
+/// all, so neither is in the default set; `faulty-drop` exists for the tests.
 let allPeers: [PeerSpec] = [
     PeerSpec(name: "ctp", summary: "ctp C API: ctp_submit_batch + helping ctp_group_wait") { o in
         try cPool("ctp") { out in
+            let rc = ctpb_pool_ctp(o.workers, o.topology, 0, out)
+            if rc == 0 && o.tickReports { _ = ctpb_pool_ctp_enable_tick_reports(out) }
+            return rc
+        }
+    },
+    PeerSpec(name: "ctp-control", summary: "a second ctp pool, identical to ctp: its ratios to ctp are the run's noise floor") { o in
+        try cPool("ctp-control") { out in
             let rc = ctpb_pool_ctp(o.workers, o.topology, 0, out)
             if rc == 0 && o.tickReports { _ = ctpb_pool_ctp_enable_tick_reports(out) }
             return rc
@@ -89,7 +96,7 @@ let allPeers: [PeerSpec] = [
     },
 ]
 
-let defaultPeerNames = allPeers.map(\.name).filter { !["ctp-numa-off", "faulty-drop", "ctp-prewake"].contains($0) }
+let defaultPeerNames = allPeers.map(\.name).filter { !["ctp-numa-off", "faulty-drop", "ctp-prewake", "ctp-control"].contains($0) }
 
 private func cPool(_ name: String, _ make: (UnsafeMutablePointer<ctpb_pool>) -> Int32) throws -> ctpb_pool {
     var p = ctpb_pool()
