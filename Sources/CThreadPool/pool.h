@@ -71,6 +71,12 @@ typedef struct ctp__worker {
      * node's work it left in its grace period (UINT64_MAX: none), and since
      * when it has found nothing (valid while gate_runs == runs). */
     uint64_t retry_at, idle_since, gate_runs;
+    /* Owner only: its node depot's free nodes right after its last depot
+     * trim. Another trim is due only when the depot holds more than this
+     * (and more than CTP__TRIM_HIGH): a trim that could not free slabs
+     * (their nodes lent out) is not retried every CTP__TRIM_DELAY_NS while
+     * the pool idles. */
+    size_t trim_floor;
     /* Owner only: tasks this worker is running, outermost first (a helping
      * wait nests them); the groups of the first CTP__RUNNING_MAX. If the
      * thread exits inside a task (pthread_exit), its cleanup handler

@@ -281,13 +281,10 @@ ctp__task *ctp__find_task_outside(ctp_pool *pool)
 
 static void recycle(ctp_pool *pool, ctp__worker *w, ctp__task *t)
 {
-    if (w != NULL) {
+    if (w != NULL)
         ctp__task_free(&w->cache, &pool->depots[w->node], t);
-    } else {
-        ctp__task_cache one = { t, 1 };
-        t->next = NULL;
-        ctp__task_cache_flush(&one, &pool->depots[0]);
-    }
+    else
+        ctp__task_free_home(t); /* an outside helper has no cache: to its own depot, whichever node's */
 }
 
 void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t)

@@ -29,6 +29,8 @@ int ctp__depot_init(ctp__task_depot *depot, bool bind, int node)
     depot->bind = bind;
     depot->node = node;
     depot->batches = NULL;
+    depot->loose = NULL;
+    depot->loose_count = 0;
     atomic_init(&depot->free_batches, 0);
     depot->free_nodes = 0;
     depot->slabs = NULL;
@@ -71,6 +73,16 @@ static int depot_refill(ctp__task_cache *cache, ctp__task_depot *depot)
         pthread_mutex_unlock(&depot->lock);
         cache->head = batch;
         cache->count = n;
+        return 0;
+    }
+    if (depot->loose != NULL) {
+        /* No full batch: the nodes handed back one by one, before a new slab. */
+        cache->head = depot->loose;
+        cache->count = depot->loose_count;
+        depot->free_nodes -= depot->loose_count;
+        depot->loose = NULL;
+        depot->loose_count = 0;
+        pthread_mutex_unlock(&depot->lock);
         return 0;
     }
     ctp__slab *slab = ctp__node_alloc_aligned(depot->bind, depot->node, CTP__SLAB_ALIGN, sizeof *slab);
@@ -122,8 +134,29 @@ static void spill_batch(ctp__task_cache *cache, ctp__task_depot *depot)
     pthread_mutex_unlock(&depot->lock);
 }
 
+void ctp__task_free_home(ctp__task *task)
+{
+    ctp__task_depot *depot = slab_of(task)->depot;
+    pthread_mutex_lock(&depot->lock);
+    task->next = depot->loose;
+    depot->loose = task;
+    depot->free_nodes++;
+    if (++depot->loose_count == CTP__BATCH) {
+        task->arg = depot->batches;
+        depot->batches = task;
+        atomic_fetch_add_explicit(&depot->free_batches, 1, memory_order_relaxed); /* under lock */
+        depot->loose = NULL;
+        depot->loose_count = 0;
+    }
+    pthread_mutex_unlock(&depot->lock);
+}
+
 void ctp__task_free(ctp__task_cache *cache, ctp__task_depot *depot, ctp__task *task)
 {
+    if (slab_of(task)->depot != depot) { /* set once when the slab was made */
+        ctp__task_free_home(task);
+        return;
+    }
     task->next = cache->head;
     cache->head = task;
     cache->count++;
@@ -206,6 +239,15 @@ size_t ctp__depot_trim(ctp__task_depot *depot, size_t keep_nodes, bool sole_depo
      * slab is freed only if all of its nodes are in the batches taken here,
      * so no node of it is anywhere else. One trim per depot at a time. */
     pthread_mutex_lock(&depot->lock);
+    if (depot->loose != NULL) {
+        /* The loose nodes become one short batch, so that the counts and
+         * the rebuild below see every free node. */
+        depot->loose->arg = depot->batches;
+        depot->batches = depot->loose;
+        atomic_fetch_add_explicit(&depot->free_batches, 1, memory_order_relaxed); /* under lock */
+        depot->loose = NULL;
+        depot->loose_count = 0;
+    }
     ctp__task *taken = depot->batches;
     size_t nbatches = atomic_load_explicit(&depot->free_batches, memory_order_relaxed);
     if (depot->trimming || depot->slabs == NULL || nbatches * CTP__BATCH < CTP__SLAB_TASKS + keep_nodes) {

@@ -12,7 +12,8 @@
 static bool trim_wanted(ctp__worker *w)
 {
     ctp__task_depot *depot = &w->pool->depots[w->node];
-    bool high = ctp__depot_free_nodes(depot) + w->cache.count > CTP__TRIM_HIGH;
+    size_t free_nodes = ctp__depot_free_nodes(depot) + w->cache.count;
+    bool high = free_nodes > CTP__TRIM_HIGH && free_nodes > w->trim_floor;
     if (high)
         ctp__task_cache_flush(&w->cache, depot);
     for (int p = 0; p < CTP_PRIORITY_COUNT && !high; p++)
@@ -30,6 +31,7 @@ static void trim_now(ctp__worker *w)
     if (ctp__sleep_parked(&pool->sleep) + 1 < pool->nworkers)
         return; /* others are busy: the last to go idle trims */
     ctp__trim_task_memory(pool, CTP__TRIM_KEEP);
+    w->trim_floor = ctp__depot_free_nodes(&pool->depots[w->node]);
 }
 
 /* The user's stop hook (ctp_config.on_thread_stop), on the worker. */

@@ -530,3 +530,67 @@ void test_numa_remote_critical_before_own_backlog(void)
     gate_open(&g);
     CHECK_OK(ctp_pool_destroy(p));
 }
+
+/* Task nodes go back to the depot that owns their slab. On "0;1" with the
+ * tick thread helping, most tasks end on a thread of the other node (the
+ * helper, or a worker taking the other node's tasks); freed into the
+ * runner's depot, nodes drifted one way, the depots they left made new
+ * slabs, and task memory grew by a slab per ~1,500 tasks without bound.
+ * The helper also handed each node back as a batch of one, which inflated
+ * the depot's free count past the idle-trim mark: the workers then parked
+ * with a 20 ms timeout forever, polling while the pool had nothing to do.
+ * Counts only: memory before and after many more rounds, and timed parks
+ * while idle. */
+static void tiny_task(void *arg)
+{
+    atomic_fetch_add((_Atomic long *)arg, 1);
+}
+
+void test_numa_task_memory_stays_home(void)
+{
+    ctp_pool *p = topo_pool("0;1", 2, CTP_AFFINITY_NONE, CTP_NUMA_AUTO);
+    CHECK(p != NULL);
+    ctp_group *g;
+    CHECK_OK(ctp_group_create(p, &g));
+    enum { N = 256 };
+    ctp_task_desc d[N];
+    _Atomic long ran;
+    atomic_init(&ran, 0);
+    long rounds = scaled(900) < 60 ? 60 : scaled(900);
+    uint64_t settled = 0;
+    for (long r = 0; r < rounds; r++) {
+        for (int i = 0; i < N; i++) {
+            ctp_task_desc_init(&d[i], tiny_task, &ran);
+            d[i].group = g;
+            d[i].node = (int)((i + r) % 2);
+        }
+        CHECK_OK(ctp_submit_batch(p, d, N));
+        CHECK_OK(ctp_group_wait(g, CTP_WAIT_FOREVER));
+        if (r == 29) {
+            ctp_stats st;
+            CHECK_OK(ctp_pool_stats(p, &st));
+            settled = st.task_memory_bytes;
+        }
+    }
+    CHECK_EQ(atomic_load(&ran), rounds * N);
+    ctp_stats st;
+    CHECK_OK(ctp_pool_stats(p, &st));
+    /* Steady load after round 30: at most a slab more per depot. */
+    size_t slab = 448 * 128;
+    if (st.task_memory_bytes > settled + 2 * slab)
+        fprintf(stderr, "  task memory %llu bytes after round 30, %llu after %ld\n", (unsigned long long)settled,
+                (unsigned long long)st.task_memory_bytes, rounds);
+    CHECK(st.task_memory_bytes <= settled + 2 * slab);
+    /* Idle: after at most one timed park each (the trim), none. */
+    test_sleep_us(100 * 1000);
+    CHECK_OK(ctp_pool_stats(p, &st));
+    uint64_t timeouts = st.backoff_timeouts;
+    test_sleep_us(200 * 1000);
+    CHECK_OK(ctp_pool_stats(p, &st));
+    if (st.backoff_timeouts != timeouts)
+        fprintf(stderr, "  %llu timed parks ran out in 200 ms of idle\n",
+                (unsigned long long)(st.backoff_timeouts - timeouts));
+    CHECK_EQ(st.backoff_timeouts, timeouts);
+    ctp_group_destroy(g);
+    CHECK_OK(ctp_pool_destroy(p));
+}

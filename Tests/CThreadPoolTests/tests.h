@@ -64,6 +64,7 @@ struct test_case {
     X(numa_outside_helper_takes_own_node_first)                                                    \
     X(numa_remote_critical_before_own_backlog)                                                     \
     X(numa_remote_steal_delay)                                                                     \
+    X(numa_task_memory_stays_home)                                                                 \
     X(stall_task_reported_once)                                                                 \
     X(stall_queue_all_workers_blocked)                                                          \
     X(stall_no_report_for_short_tasks)                                                          \
