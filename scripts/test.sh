@@ -293,14 +293,15 @@ if swift build -c release --traits Benchmark >"$out/swift-build.log" 2>&1; then
         tail -n 20 "$out/bench-bots.log"
         bad "threadpool-bench bots (real time)"
     fi
-    # Pre-wake, ctp's tick reports, the trace and the timeline picture.
-    if .build/release/threadpool-bench bots --quick --repeat 1 --bots 200 --pools ctp,mutex-pool --prewake \
+    # Pre-wake, the noise-floor control pool, ctp's tick reports, the trace and the timeline picture.
+    if .build/release/threadpool-bench bots --quick --repeat 1 --bots 200 --pools ctp,mutex-pool --prewake --control \
         --tick-reports --trace "$out/bots-trace.json" --timeline "$out/bots-tick.svg" >"$out/bench-prewake.log" 2>&1 &&
         grep -q "ctp's own tick reports" "$out/bench-prewake.log" && grep -q "ctp-prewake" "$out/bench-prewake.log" &&
+        grep -q "^Noise floor: ctp-control" "$out/bench-prewake.log" &&
         grep -q "<svg" "$out/bots-tick.svg" &&
         python3 -c 'import json, sys; e = json.load(open(sys.argv[1]))["traceEvents"]; assert any(x.get("cat") == "task" for x in e)' \
             "$out/bots-trace.json"; then
-        ok "threadpool-bench bots --prewake --tick-reports --trace --timeline: JSON trace and SVG written"
+        ok "threadpool-bench bots --prewake --control --tick-reports --trace --timeline: JSON trace and SVG written"
     else
         tail -n 20 "$out/bench-prewake.log"
         bad "threadpool-bench bots --prewake --tick-reports --trace --timeline"
