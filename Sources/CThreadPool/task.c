@@ -134,6 +134,17 @@ static void spill_batch(ctp__task_cache *cache, ctp__task_depot *depot)
     pthread_mutex_unlock(&depot->lock);
 }
 
+/* Under the lock: the loose nodes (free_nodes already counts them) become
+ * one batch. */
+static void loose_to_batch_locked(ctp__task_depot *depot)
+{
+    depot->loose->arg = depot->batches;
+    depot->batches = depot->loose;
+    atomic_fetch_add_explicit(&depot->free_batches, 1, memory_order_relaxed); /* under lock */
+    depot->loose = NULL;
+    depot->loose_count = 0;
+}
+
 void ctp__task_free_home(ctp__task *task)
 {
     ctp__task_depot *depot = slab_of(task)->depot;
@@ -141,13 +152,8 @@ void ctp__task_free_home(ctp__task *task)
     task->next = depot->loose;
     depot->loose = task;
     depot->free_nodes++;
-    if (++depot->loose_count == CTP__BATCH) {
-        task->arg = depot->batches;
-        depot->batches = task;
-        atomic_fetch_add_explicit(&depot->free_batches, 1, memory_order_relaxed); /* under lock */
-        depot->loose = NULL;
-        depot->loose_count = 0;
-    }
+    if (++depot->loose_count == CTP__BATCH)
+        loose_to_batch_locked(depot);
     pthread_mutex_unlock(&depot->lock);
 }
 
@@ -239,15 +245,8 @@ size_t ctp__depot_trim(ctp__task_depot *depot, size_t keep_nodes, bool sole_depo
      * slab is freed only if all of its nodes are in the batches taken here,
      * so no node of it is anywhere else. One trim per depot at a time. */
     pthread_mutex_lock(&depot->lock);
-    if (depot->loose != NULL) {
-        /* The loose nodes become one short batch, so that the counts and
-         * the rebuild below see every free node. */
-        depot->loose->arg = depot->batches;
-        depot->batches = depot->loose;
-        atomic_fetch_add_explicit(&depot->free_batches, 1, memory_order_relaxed); /* under lock */
-        depot->loose = NULL;
-        depot->loose_count = 0;
-    }
+    if (depot->loose != NULL)
+        loose_to_batch_locked(depot); /* a short one: the counts and the rebuild below see every free node */
     ctp__task *taken = depot->batches;
     size_t nbatches = atomic_load_explicit(&depot->free_batches, memory_order_relaxed);
     if (depot->trimming || depot->slabs == NULL || nbatches * CTP__BATCH < CTP__SLAB_TASKS + keep_nodes) {

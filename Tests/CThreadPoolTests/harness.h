@@ -53,6 +53,15 @@ extern double test_scale;
 
 #define CHECK_OK(expr) CHECK_EQ((expr), CTP_OK)
 
+/* Waits until *v >= target: spins briefly (a tight race on two CPUs), then
+ * yields (one CPU). For threads lined up to race at the start of a round. */
+static inline void test_spin_until_at_least(_Atomic int *v, int target)
+{
+    for (unsigned spins = 0; atomic_load(v) < target; spins++)
+        if (spins > 1000)
+            sched_yield();
+}
+
 static inline long scaled(long n)
 {
     long v = (long)((double)n * test_scale);

@@ -108,10 +108,7 @@ static void *lt_last_completer(void *arg)
     lt_sub *s = arg;
     for (int round = 1; round <= s->round; round++) {
         atomic_store(&s->ready, round);
-        /* Spin briefly (a tight race on two CPUs), then yield (one CPU). */
-        for (unsigned spins = 0; atomic_load(&s->go) < round; spins++)
-            if (spins > 1000)
-                sched_yield();
+        test_spin_until_at_least(&s->go, round);
         ctp__latch_count_down(&s->latch);
         while (atomic_load(&s->done_round) < round)
             sched_yield();

@@ -390,10 +390,7 @@ static void *nt_race_completer(void *arg)
     nt_race *r = arg;
     for (int round = 1; round <= r->rounds; round++) {
         atomic_store(&r->ready, round);
-        /* Spin briefly (a tight race on two CPUs), then yield (one CPU). */
-        for (unsigned spins = 0; atomic_load(&r->go) < round; spins++)
-            if (spins > 1000)
-                sched_yield();
+        test_spin_until_at_least(&r->go, round);
         ctp__latch_count_down(&r->latch);
         atomic_store(&r->counted, round);
     }
