@@ -25,6 +25,7 @@ int ctp__deque_init(ctp__deque *d, int64_t capacity)
         return -1;
     atomic_init(&d->top, 0);
     atomic_init(&d->bottom, 0);
+    d->top_seen = 0;
     atomic_init(&d->buf, b);
     d->trimmed_at = -1;
 #ifdef CTP_TEST_HOOKS
@@ -94,11 +95,13 @@ void ctp__deque_trim(ctp__deque *d)
 int ctp__deque_reserve(ctp__deque *d, int64_t extra)
 {
     int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
-    /* Acquire: as in push. */
-    int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
     ctp__deque_buf *a = atomic_load_explicit(&d->buf, memory_order_relaxed);
-    while (b - t + extra > a->mask + 1) {
-        a = grow(d, a, t, b);
+    if (b - d->top_seen + extra <= a->mask + 1)
+        return 0; /* room by the top we saw last: room now (see push) */
+    /* Acquire: as in push. */
+    d->top_seen = atomic_load_explicit(&d->top, memory_order_acquire);
+    while (b - d->top_seen + extra > a->mask + 1) {
+        a = grow(d, a, d->top_seen, b);
         if (a == NULL)
             return -1;
     }
@@ -107,17 +110,23 @@ int ctp__deque_reserve(ctp__deque *d, int64_t extra)
 
 int ctp__deque_push(ctp__deque *d, ctp__task *task)
 {
-    /* Load the bottom index (ours) and the top index. */
+    /* Load the bottom index (ours). */
     int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
-    /* Acquire: pairs with the thieves' CAS on top, so slots they emptied
-     * are really free before we overwrite them. */
-    int64_t t = atomic_load_explicit(&d->top, memory_order_acquire);
     ctp__deque_buf *a = atomic_load_explicit(&d->buf, memory_order_relaxed);
-    /* Is the queue full? */
-    if (b - t > a->mask) {
-        a = grow(d, a, t, b);
-        if (a == NULL)
-            return -1;
+    /* Is the queue full? First by the top we saw last: top only grows, so
+     * room by it is room now, and the slot it frees was emptied before that
+     * acquire load (below). Only when it says full do we load top again:
+     * top's line is written by every steal, so reading it on every push
+     * would cost the owner a cache miss per stolen task. */
+    if (b - d->top_seen > a->mask) {
+        /* Acquire: pairs with the thieves' CAS on top, so slots they
+         * emptied are really free before we overwrite them. */
+        d->top_seen = atomic_load_explicit(&d->top, memory_order_acquire);
+        if (b - d->top_seen > a->mask) {
+            a = grow(d, a, d->top_seen, b);
+            if (a == NULL)
+                return -1;
+        }
     }
     /* Write the task into its slot. */
     atomic_store_explicit(&a->slots[b & a->mask], task, memory_order_relaxed);
