@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 uint64_t ctpb_now_ns(void)
 {
@@ -264,10 +265,13 @@ static int cmp_u64(const void *a, const void *b)
  * The tick's CRITICAL updates are handed over together; a pool that can have
  * at most P of them started and unfinished at once (P = its threads plus a
  * helping caller) starts its k-th one (k > P) only after k - P of them
- * finished, and the j-th completion is no earlier than the j-th shortest
- * CPU time among them. So, sorted, the k-th wait >= the (k - P)-th shortest
- * CPU time: every quantile of the waits is at least that quantile of these
- * bounds. (Optimistic for the pool: other classes' work is ignored.) */
+ * finished. The j-th completion is no earlier than the j-th shortest CPU
+ * time among them, and no earlier than the j shortest CPU times together
+ * spread over the C CPUs that can run them (C = min(P, CPUs online)): j
+ * finished updates used at least that much CPU. So, sorted, the k-th wait
+ * >= max(the (k - P)-th shortest CPU time, the k - P shortest summed / C):
+ * every quantile of the waits is at least that quantile of these bounds.
+ * (Optimistic for the pool: other classes' work and wake-ups are ignored.) */
 static int crit_bound(ctpb_bots_state *st, size_t count)
 {
     run_state *s = st->s;
@@ -276,10 +280,20 @@ static int crit_bound(ctpb_bots_state *st, size_t count)
         if (s->prio[i] == CTPB_EMERGENCY && push(&st->crit_tick, s->cpu[i]))
             return -1;
     size_t n = st->crit_tick.n, p = st->pool.threads + 1;
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    uint64_t cpus = online > 0 && (size_t)online < p ? (uint64_t)online : (uint64_t)p;
     qsort(st->crit_tick.v, n, sizeof(uint64_t), cmp_u64);
-    for (size_t k = 1; k <= n; k++)
-        if (push(&st->crit_bound, k > p ? st->crit_tick.v[k - p - 1] : 0))
+    uint64_t finished = 0; /* the k - p shortest CPU times, summed */
+    for (size_t k = 1; k <= n; k++) {
+        uint64_t bound = 0;
+        if (k > p) {
+            uint64_t jth = st->crit_tick.v[k - p - 1];
+            finished += jth;
+            bound = finished / cpus > jth ? finished / cpus : jth;
+        }
+        if (push(&st->crit_bound, bound))
             return -1;
+    }
     return 0;
 }
 

@@ -114,9 +114,10 @@ typedef struct ctpb_bots_result {
     size_t cost_count;
     uint64_t *crit_bound_ns;                  /* a lower bound on each CRITICAL update's
                                                  submit-to-start for this pool's threads plus a
-                                                 helping caller, from the CPU times of its tick's
-                                                 CRITICAL updates (bots_run.c, crit_bound): no
-                                                 non-preemptive schedule of them does better */
+                                                 helping caller on this machine's CPUs, from the
+                                                 CPU times of its tick's CRITICAL updates
+                                                 (bots_run.c, crit_bound): no non-preemptive
+                                                 schedule of them does better */
     size_t crit_bound_count;
     /* One measured tick in full (the same tick of the same world for every
      * pool: the middle one, a rebuild tick), for the timeline picture. */
