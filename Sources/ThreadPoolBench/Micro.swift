@@ -98,9 +98,11 @@ struct Micro: ParsableCommand {
         var cSubmitPerSecondSameRun: Double
         var asyncOnPoolSeconds: Double
         var asyncOnGlobalSeconds: Double
-        var asyncPoolOverGlobal: Double      // median of the pairs' ratios
+        var asyncPoolOverGlobal: Double      // median of the rounds' ratios
         var asyncPoolOverGlobalMin: Double
         var asyncPoolOverGlobalMax: Double
+        var asyncOnForwardingSeconds: Double   // the control executor (ForwardingExecutor)
+        var asyncForwardingOverGlobal: Double  // median of the rounds' ratios
         var tickPauseMicros: UInt32
         var tick: [TickRun]
         var trace: TraceCost
@@ -127,13 +129,15 @@ struct Micro: ParsableCommand {
 
         func render() -> String {
             var sw = Table(title: "Swift (\(tasks) empty closures, best of \(reps); task group of \(children) children, " +
-                           "\(async.pairs) interleaved pairs; ratio: submit rate to C's, task group time to the global executor's, median (min-max))",
+                           "\(async.pairs) interleaved rounds of three; ratio: submit rate to C's, task group time to the global executor's, median (min-max))",
                            header: ["", "value", "ratio"])
             sw.add(["ThreadPool.submit {} (M/s)", fmt(Double(tasks) / swiftBest / 1e6, 2), fmt(cBest / swiftBest, 2)])
             sw.add(["ctp_submit, same run (M/s)", fmt(Double(tasks) / cBest / 1e6, 2), "1.00"])
             sw.add(["task group on the pool (ms, median)", fmt(async.pool * 1000),
                     fmt(async.ratio, 2) + " (" + fmt(async.ratioMin, 2) + "-" + fmt(async.ratioMax, 2) + ")"])
             sw.add(["task group on the global executor (ms, median)", fmt(async.global * 1000), "1.00"])
+            sw.add(["task group on a forwarding executor (ms, median)", fmt(async.control * 1000),
+                    fmt(async.controlRatio, 2) + " (" + fmt(async.controlRatioMin, 2) + "-" + fmt(async.controlRatioMax, 2) + ")"])
             return sw.render()
         }
     }
@@ -327,6 +331,8 @@ struct Micro: ParsableCommand {
                             asyncOnPoolSeconds: sw.async.pool, asyncOnGlobalSeconds: sw.async.global,
                             asyncPoolOverGlobal: sw.async.ratio, asyncPoolOverGlobalMin: sw.async.ratioMin,
                             asyncPoolOverGlobalMax: sw.async.ratioMax,
+                            asyncOnForwardingSeconds: sw.async.control,
+                            asyncForwardingOverGlobal: sw.async.controlRatio,
                             tickPauseMicros: tickPauseUs, tick: tickRuns, trace: traceCost)
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -343,42 +349,69 @@ func machineDescription() -> String {
     return "\(cpus) CPUs, \(model)"
 }
 
-/// A task group of small children on the pool (executor preference) and on
-/// Swift's global executor, in pairs, alternating which goes first.
+/// A task group of small children on the pool (executor preference), on
+/// Swift's global executor, and under the preference of a control executor
+/// that hands every job straight to the global executor: rounds of three,
+/// rotating which goes first. The control pays what any task executor pays
+/// in the Swift runtime (the preference records on every child, the checks
+/// on every start) with Dispatch's queue underneath, so its ratio is the
+/// runtime's own cost of an executor preference.
 struct AsyncComparison {
     var pool: Double        // median seconds
     var global: Double      // median seconds
-    var ratio: Double       // median over the pairs of pool / global
+    var ratio: Double       // median over the rounds of pool / global
     var ratioMin: Double
     var ratioMax: Double
+    var control: Double     // median seconds, the forwarding executor
+    var controlRatio: Double // median over the rounds of control / global
+    var controlRatioMin: Double
+    var controlRatioMax: Double
     var pairs: Int
+}
+
+/// The control: a task executor that adds nothing of its own; each job goes
+/// to Swift's global concurrent executor.
+final class ForwardingExecutor: TaskExecutor {
+    func enqueue(_ job: consuming ExecutorJob) {
+        globalConcurrentExecutor.enqueue(job)
+    }
 }
 
 func runAsyncComparison(workers: Int, children: Int, repeats: Int) throws -> AsyncComparison {
     let pool = try ThreadPool(configuration: { var c = ThreadPool.Configuration(); c.workers = workers; return c }())
+    let control = ForwardingExecutor()
     let result = ResultBox()
     let done = DispatchSemaphore(value: 0)
     Task.detached {
-        var onPool: [Double] = [], onGlobal: [Double] = []
+        var times: [[Double]] = [[], [], []] // pool, global, control
         for rep in 0..<repeats {
-            for poolFirst in rep % 2 == 0 ? [true, false] : [false, true] {
+            for k in 0..<3 {
+                let which = (rep + k) % 3
                 let t0 = ContinuousClock.now
-                let sum = poolFirst ? await withTaskExecutorPreference(pool) { await childSum(children) }
-                                    : await childSum(children)
+                let sum: Int
+                switch which {
+                case 0: sum = await withTaskExecutorPreference(pool) { await childSum(children) }
+                case 1: sum = await childSum(children)
+                default: sum = await withTaskExecutorPreference(control) { await childSum(children) }
+                }
                 let t = seconds(ContinuousClock.now - t0)
                 precondition(sum == expectedChildSum(children))
-                if poolFirst { onPool.append(t) } else { onGlobal.append(t) }
+                times[which].append(t)
             }
         }
-        result.set(onPool, onGlobal)
+        result.set(times)
         done.signal()
     }
     done.wait()
     try pool.shutdown()
-    let (onPool, onGlobal) = result.get()
-    let ratios = zip(onPool, onGlobal).map { $0 / $1 }.sorted()
-    return AsyncComparison(pool: median(onPool), global: median(onGlobal), ratio: median(ratios),
-                           ratioMin: ratios.first ?? 0, ratioMax: ratios.last ?? 0, pairs: ratios.count)
+    let times = result.get()
+    let ratios = zip(times[0], times[1]).map { $0 / $1 }.sorted()
+    let controlRatios = zip(times[2], times[1]).map { $0 / $1 }.sorted()
+    return AsyncComparison(pool: median(times[0]), global: median(times[1]), ratio: median(ratios),
+                           ratioMin: ratios.first ?? 0, ratioMax: ratios.last ?? 0,
+                           control: median(times[2]), controlRatio: median(controlRatios),
+                           controlRatioMin: controlRatios.first ?? 0, controlRatioMax: controlRatios.last ?? 0,
+                           pairs: ratios.count)
 }
 
 private func median(_ v: [Double]) -> Double {
@@ -417,8 +450,8 @@ private func seconds(_ d: Duration) -> Double {
 
 private final class ResultBox: @unchecked Sendable {
     private let lock = NSLock()
-    private var value: (pool: [Double], global: [Double]) = ([], [])
-    func set(_ pool: [Double], _ global: [Double]) { lock.lock(); value = (pool, global); lock.unlock() }
-    func get() -> (pool: [Double], global: [Double]) { lock.lock(); defer { lock.unlock() }; return value }
+    private var value: [[Double]] = []
+    func set(_ times: [[Double]]) { lock.lock(); value = times; lock.unlock() }
+    func get() -> [[Double]] { lock.lock(); defer { lock.unlock() }; return value }
 }
 #endif
