@@ -114,10 +114,14 @@ int ctp__deque_push(ctp__deque *d, ctp__task *task)
     int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
     ctp__deque_buf *a = atomic_load_explicit(&d->buf, memory_order_relaxed);
     /* Is the queue full? First by the top we saw last: top only grows, so
-     * room by it is room now, and the slot it frees was emptied before that
-     * acquire load (below). Only when it says full do we load top again:
-     * top's line is written by every steal, so reading it on every push
-     * would cost the owner a cache miss per stolen task. */
+     * room by it is room now. The slot we overwrite held an index below
+     * top_seen, claimed by a CAS on top (a thief's, or our last-element
+     * pop's) that the acquire load which read top_seen synchronises with
+     * through top's release sequence: the claimant's read of the slot
+     * happened before our store. Only when it says full do we load top
+     * again: top's line is written by every steal, so reading it on every
+     * push would cost the owner a cache miss per stolen task. (top_seen is
+     * only ever set from an acquire load; never from pop's relaxed one.) */
     if (b - d->top_seen > a->mask) {
         /* Acquire: pairs with the thieves' CAS on top, so slots they
          * emptied are really free before we overwrite them. */

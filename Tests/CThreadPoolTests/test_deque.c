@@ -1,9 +1,11 @@
 /* The Chase-Lev deque on its own (deque.h), as crossbeam-deque tests its
- * deque: single-threaded order, an owner against a stampede of thieves, and
- * growth while thieves steal; every task taken exactly once. */
+ * deque: single-threaded order, an owner against a stampede of thieves,
+ * growth while thieves steal (every task taken exactly once), and the
+ * owner's stale view of top reloaded before it grows. */
 #include "harness.h"
 
 #include "../../Sources/CThreadPool/deque.h"
+#include "../../Sources/CThreadPool/test_hooks.h"
 
 #include <sched.h>
 #include <string.h>
@@ -116,4 +118,43 @@ void test_deque_owner_against_thieves(void)
 void test_deque_growth_under_steals(void)
 {
     run(scaled(DQ_TASKS), 4, 0); /* grows from 4 while thieves steal */
+}
+
+/* After steals the owner's view of top (top_seen) is stale: a push or a
+ * reserve that finds the deque full by it must load top again and reuse the
+ * freed slots, not grow. Every allocation is made to fail meanwhile, so a
+ * needless grow shows as a failed push or reserve; the buffer must stay the
+ * one it started with. */
+void test_deque_stale_top_reloads_before_growing(void)
+{
+    ctp__deque d;
+    static ctp__task t[12];
+    CHECK_EQ(ctp__deque_init(&d, 4), 0);
+    ctp__deque_buf *first = atomic_load(&d.buf);
+    ctp__task *out = NULL;
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(ctp__deque_push(&d, &t[i]), 0);
+    for (int i = 0; i < 4; i++) {
+        CHECK_EQ(ctp__deque_steal(&d, &out), CTP__STEAL_SUCCESS);
+        CHECK(out == &t[i]);
+    }
+    ctp_test_fail_nth(0, -1); /* the next allocation fails */
+    /* Full by the top the owner saw (0), empty in fact: no growth. */
+    for (int i = 4; i < 8; i++)
+        CHECK_EQ(ctp__deque_push(&d, &t[i]), 0);
+    CHECK(atomic_load(&d.buf) == first);
+    for (int i = 4; i < 8; i++) {
+        CHECK_EQ(ctp__deque_steal(&d, &out), CTP__STEAL_SUCCESS);
+        CHECK(out == &t[i]);
+    }
+    CHECK_EQ(ctp__deque_reserve(&d, 4), 0); /* stale again: reload, no growth */
+    for (int i = 8; i < 12; i++)
+        CHECK_EQ(ctp__deque_push(&d, &t[i]), 0);
+    CHECK(atomic_load(&d.buf) == first);
+    CHECK(first->retired_next == NULL);
+    ctp_test_fail_nth(-1, -1);
+    for (int i = 11; i >= 8; i--)
+        CHECK(ctp__deque_pop(&d) == &t[i]);
+    CHECK(ctp__deque_pop(&d) == NULL);
+    ctp__deque_destroy(&d);
 }

@@ -12,6 +12,7 @@ struct test_case {
     X(deque_order_single_thread)                                                                   \
     X(deque_owner_against_thieves)                                                                 \
     X(deque_growth_under_steals)                                                                   \
+    X(deque_stale_top_reloads_before_growing)                                                      \
     X(latch_wakes_every_blocker)                                                                   \
     X(latch_subscriber_never_missed)                                                               \
     X(notify_latch_rechecks_zero) X(notify_latch_races_count_down) X(notify_fires_once_where_documented) X(notify_races_last_count_down) X(notify_fires_on_cancel) X(notify_destroy_rules) \
