@@ -16,7 +16,10 @@
  * expected work) end a park. The worker then leaves the park unnotified,
  * moves itself back to searching and searches again.
  * A waker may stop for good after any signal of a wake but its first (as
- * when the worker it signalled takes its CPU and keeps it): the condition
+ * when the worker it signalled takes its CPU and keeps it), and may leave
+ * any signal but its first owed and go on (as a waker does with a worker per
+ * CPU for the workers that last parked on its own CPU: defer_same_cpu in
+ * sleep.c; the worker it woke sends them): the condition
  * variable is modelled as a `signalled` flag a blocked worker waits for, and
  * a signal sent while the worker is not blocked is lost, as with a real
  * condition variable.
@@ -117,7 +120,11 @@ inline wake(n) {
     for (i : 0 .. W - 1) {
         if
         :: (mine & (1 << ((first + i) % W))) != 0 ->
-            maybe_stall(); send((first + i) % W); sent++
+            maybe_stall();
+            if
+            :: send((first + i) % W); sent++
+            :: sent > 0 -> skip /* left owed (defer_same_cpu): the woken worker sends it */
+            fi
         :: else -> skip
         fi
     }

@@ -54,6 +54,9 @@ typedef struct ctp__sleep_policy {
     uint32_t wake_fanout; /* most workers one batch wakes (0: no limit) */
     uint64_t prewake_lead_ns; /* pre-wake: leave the park this long before the
                                  expected work, search until as long after it */
+    bool defer_last;          /* a worker per CPU: a waker of k >= 2 workers
+                                 leaves its last signal owed, for the first
+                                 worker it woke to send (wake, in sleep.c) */
 } ctp__sleep_policy;
 
 typedef struct ctp__sleep_ops {

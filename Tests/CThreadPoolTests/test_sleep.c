@@ -39,6 +39,8 @@ struct fake_pool {
     _Atomic bool hook_armed;
     _Atomic bool hook_timed_out;
     _Atomic long distinct_at_timeout;
+    bool defer_last;              /* the policy flag of that name */
+    _Atomic long between_wakes;   /* CTP_HOOK_BETWEEN_WAKES seen (the waker's own signals - 1) */
 };
 
 static bool fake_has_work(void *ctx)
@@ -54,6 +56,8 @@ static bool fake_stopping(void *ctx)
 static void fake_hook(void *ctx, ctp_test_hook_point point)
 {
     fake_pool *fp = ctx;
+    if (point == CTP_HOOK_BETWEEN_WAKES)
+        atomic_fetch_add(&fp->between_wakes, 1);
     if (fp->hook != NULL)
         fp->hook(fp, point);
 }
@@ -102,6 +106,7 @@ static int fake_start(fake_pool *fp, uint32_t n)
     atomic_init(&fp->hook_armed, false);
     atomic_init(&fp->hook_timed_out, false);
     atomic_init(&fp->distinct_at_timeout, 0);
+    atomic_init(&fp->between_wakes, 0);
     ctp__parker *parkers[FAKE_MAX_WORKERS];
     for (uint32_t i = 0; i < n; i++) {
         fake_worker *w = &fp->w[i];
@@ -118,7 +123,7 @@ static int fake_start(fake_pool *fp, uint32_t n)
             return -1;
         parkers[i] = &w->parker;
     }
-    ctp__sleep_policy policy = { 0, 0, 0, 100000 };
+    ctp__sleep_policy policy = { 0, 0, 0, 100000, fp->defer_last };
     ctp__sleep_ops ops = { .ctx = fp, .has_work = fake_has_work, .stopping = fake_stopping,
                            .parked = NULL, .hook = fake_hook };
     if (ctp__sleep_init(&fp->sleep, n, parkers, &policy, &ops) != CTP_OK)
@@ -257,6 +262,52 @@ void test_sleep_wake_survives_stalled_waker(void)
     }
 }
 
+/* With a worker per CPU (policy.defer_last) a waker of k workers signals
+ * k - 1 of them, those last seen on other CPUs first, and leaves the last
+ * (here the one that shares its CPU) to the first worker it woke. The waker's own signals are counted by the hook
+ * between them; every worker must still take a task (each holds its worker
+ * until all have one), and nothing may stay owed. Without the flag the same
+ * wake sends all three itself (the control). */
+void test_sleep_wake_leaves_last_signal_to_woken(void)
+{
+    cpu_set_t old, one;
+    CHECK_EQ(sched_getaffinity(0, sizeof old, &old), 0);
+    int cpu = 0;
+    while (cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &old))
+        cpu++;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    static fake_pool fp;
+    for (int defer = 1; defer >= 0; defer--) {
+        memset(&fp, 0, sizeof fp);
+        fp.defer_last = defer;
+        fp.on_take = hold_until_all;
+        CHECK_EQ(fake_start(&fp, 3), 0); /* before pinning: the workers inherit no pin */
+        CHECK_EQ(sched_setaffinity(0, sizeof one, &one), 0); /* the waker stays on `cpu` */
+        for (int round = 0; round < 5; round++) {
+            fake_wait_parked(&fp, 3);
+            /* Where each parked worker last ran, as wake reads it: worker 0
+             * on the waker's CPU, the others elsewhere. */
+            atomic_store(&fp.w[0].parker.cpu, cpu);
+            atomic_store(&fp.w[1].parker.cpu, cpu + 1000);
+            atomic_store(&fp.w[2].parker.cpu, cpu + 1001);
+            for (uint32_t i = 0; i < 3; i++)
+                atomic_store(&fp.w[i].taken, 0);
+            atomic_store(&fp.distinct, 0);
+            atomic_store(&fp.between_wakes, 0);
+            fake_submit(&fp, 12);
+            CHECK(TEST_WAIT_UNTIL(atomic_load(&fp.queued) == 0, 5000));
+            CHECK_EQ(atomic_load(&fp.distinct), 3);
+            long own_signals = defer ? 2 : 3; /* the hook fires between them */
+            CHECK_EQ(atomic_load(&fp.between_wakes), own_signals - 1);
+        }
+        CHECK_EQ(sched_setaffinity(0, sizeof old, &old), 0);
+        fake_wait_parked(&fp, 3);
+        CHECK_EQ(atomic_load(&fp.sleep.owed), 0);
+        fake_stop(&fp);
+    }
+}
+
 /* ---- Through the public API ------------------------------------------- */
 
 typedef struct spread {
@@ -289,7 +340,9 @@ static void spread_hook(ctp_test_hook_point point, void *ctx)
 
 /* Issue 11's regression: a batch of k tasks submitted after the workers
  * parked runs on min(k, workers) workers even when the submitter stops after
- * its first wake-up call (it sleeps in the hook until they all started). */
+ * its first wake-up call (it sleeps in the hook until they all started), or
+ * leaves its last signal to the first worker it woke (a worker per CPU:
+ * wake in sleep.c). */
 void test_batch_after_park_reaches_every_worker(void)
 {
     static spread s;
@@ -319,7 +372,14 @@ void test_batch_after_park_reaches_every_worker(void)
                 d[i].group = g;
             }
             CHECK_OK(ctp_submit_batch(pool, d, k));
-            CHECK_OK(ctp_group_wait(g, CTP_WAIT_FOREVER));
+            /* Wait without helping (a zero timeout returns before taking a
+             * task), so the tasks must reach the workers: with a worker per
+             * CPU the submitter leaves its last signal to the first worker
+             * it woke. */
+            int rc;
+            while ((rc = ctp_group_wait(g, 0)) == CTP_ETIMEDOUT)
+                test_sleep_us(100);
+            CHECK_OK(rc);
             CHECK_OK(ctp_group_destroy(g));
             long workers_used = 0;
             for (size_t i = 1; i <= workers; i++)

@@ -37,6 +37,7 @@ struct test_case {
     X(batch_wakes_up_to_fanout)                                                                    \
     X(sleep_fake_queue_no_lost_wakeups)                                                            \
     X(sleep_wake_survives_stalled_waker)                                                           \
+    X(sleep_wake_leaves_last_signal_to_woken)                                                      \
     X(batch_after_park_reaches_every_worker)                                                       \
     X(deep_waiter_does_not_absorb_wakes)                                                           \
     X(queue_capacity_holds_across_nodes)                                                           \
