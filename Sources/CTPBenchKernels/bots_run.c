@@ -223,6 +223,7 @@ struct ctpb_bots_state {
     ctpb_bots_config cfg;
     ctpb_pool pool; /* a copy: the world keeps a pointer to it for node memory */
     size_t workers; /* for the ideal */
+    uint64_t crit_cpus; /* for the CRITICAL bound: min(threads + 1, CPUs online), read once */
     run_state *s;
     ctpb_bots_result out;
     size_t cap[CTPB_CLASSES];
@@ -280,8 +281,7 @@ static int crit_bound(ctpb_bots_state *st, size_t count)
         if (s->prio[i] == CTPB_EMERGENCY && push(&st->crit_tick, s->cpu[i]))
             return -1;
     size_t n = st->crit_tick.n, p = st->pool.threads + 1;
-    long online = sysconf(_SC_NPROCESSORS_ONLN);
-    uint64_t cpus = online > 0 && (size_t)online < p ? (uint64_t)online : (uint64_t)p;
+    uint64_t cpus = st->crit_cpus;
     qsort(st->crit_tick.v, n, sizeof(uint64_t), cmp_u64);
     uint64_t finished = 0; /* the k - p shortest CPU times, summed */
     for (size_t k = 1; k <= n; k++) {
@@ -465,6 +465,10 @@ int ctpb_bots_begin(const ctpb_bots_config *cfg, const ctpb_pool *pool, ctpb_bot
     st->cfg = *cfg;
     st->pool = *pool;
     st->workers = cfg->workers ? cfg->workers : (pool->threads ? pool->threads : 1);
+    /* Once here, not per tick: sysconf reads /sys, inside the measured tick. */
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t bound_threads = pool->threads + 1;
+    st->crit_cpus = online > 0 && (size_t)online < bound_threads ? (uint64_t)online : (uint64_t)bound_threads;
     st->s = s;
     st->out.home_share = st->out.taken_remote = -1.0;
     st->total = cfg->warmup_ticks + cfg->ticks;
