@@ -98,7 +98,8 @@ int ctp__deque_reserve(ctp__deque *d, int64_t extra)
     ctp__deque_buf *a = atomic_load_explicit(&d->buf, memory_order_relaxed);
     if (b - d->top_seen + extra <= a->mask + 1)
         return 0; /* room by the top we saw last: room now (see push) */
-    /* Acquire: as in push. */
+    /* Acquire: pairs with the thieves' (and our last-element pop's) CAS on
+     * top, so slots they emptied are really free before we overwrite them. */
     d->top_seen = atomic_load_explicit(&d->top, memory_order_acquire);
     while (b - d->top_seen + extra > a->mask + 1) {
         a = grow(d, a, d->top_seen, b);
@@ -123,14 +124,9 @@ int ctp__deque_push(ctp__deque *d, ctp__task *task)
      * push would cost the owner a cache miss per stolen task. (top_seen is
      * only ever set from an acquire load; never from pop's relaxed one.) */
     if (b - d->top_seen > a->mask) {
-        /* Acquire: pairs with the thieves' CAS on top, so slots they
-         * emptied are really free before we overwrite them. */
-        d->top_seen = atomic_load_explicit(&d->top, memory_order_acquire);
-        if (b - d->top_seen > a->mask) {
-            a = grow(d, a, d->top_seen, b);
-            if (a == NULL)
-                return -1;
-        }
+        if (ctp__deque_reserve(d, 1) != 0) /* loads top again; grows if still full */
+            return -1;
+        a = atomic_load_explicit(&d->buf, memory_order_relaxed); /* ours: grow may have replaced it */
     }
     /* Write the task into its slot. */
     atomic_store_explicit(&a->slots[b & a->mask], task, memory_order_relaxed);
