@@ -134,10 +134,10 @@ struct Micro: ParsableCommand {
             sw.add(["ThreadPool.submit {} (M/s)", fmt(Double(tasks) / swiftBest / 1e6, 2), fmt(cBest / swiftBest, 2)])
             sw.add(["ctp_submit, same run (M/s)", fmt(Double(tasks) / cBest / 1e6, 2), "1.00"])
             sw.add(["task group on the pool (ms, median)", fmt(async.pool * 1000),
-                    fmt(async.ratio, 2) + " (" + fmt(async.ratioMin, 2) + "-" + fmt(async.ratioMax, 2) + ")"])
+                    async.ratio.render()])
             sw.add(["task group on the global executor (ms, median)", fmt(async.global * 1000), "1.00"])
             sw.add(["task group on a forwarding executor (ms, median)", fmt(async.control * 1000),
-                    fmt(async.controlRatio, 2) + " (" + fmt(async.controlRatioMin, 2) + "-" + fmt(async.controlRatioMax, 2) + ")"])
+                    async.controlRatio.render()])
             return sw.render()
         }
     }
@@ -329,10 +329,10 @@ struct Micro: ParsableCommand {
                             swiftSubmitPerSecond: swiftRate,
                             cSubmitPerSecondSameRun: cRate,
                             asyncOnPoolSeconds: sw.async.pool, asyncOnGlobalSeconds: sw.async.global,
-                            asyncPoolOverGlobal: sw.async.ratio, asyncPoolOverGlobalMin: sw.async.ratioMin,
-                            asyncPoolOverGlobalMax: sw.async.ratioMax,
+                            asyncPoolOverGlobal: sw.async.ratio.median, asyncPoolOverGlobalMin: sw.async.ratio.min,
+                            asyncPoolOverGlobalMax: sw.async.ratio.max,
                             asyncOnForwardingSeconds: sw.async.control,
-                            asyncForwardingOverGlobal: sw.async.controlRatio,
+                            asyncForwardingOverGlobal: sw.async.controlRatio.median,
                             tickPauseMicros: tickPauseUs, tick: tickRuns, trace: traceCost)
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -359,13 +359,9 @@ func machineDescription() -> String {
 struct AsyncComparison {
     var pool: Double        // median seconds
     var global: Double      // median seconds
-    var ratio: Double       // median over the rounds of pool / global
-    var ratioMin: Double
-    var ratioMax: Double
     var control: Double     // median seconds, the forwarding executor
-    var controlRatio: Double // median over the rounds of control / global
-    var controlRatioMin: Double
-    var controlRatioMax: Double
+    var ratio: Spread       // over the rounds: pool / global
+    var controlRatio: Spread // over the rounds: control / global
     var pairs: Int
 }
 
@@ -405,19 +401,11 @@ func runAsyncComparison(workers: Int, children: Int, repeats: Int) throws -> Asy
     done.wait()
     try pool.shutdown()
     let times = result.get()
-    let ratios = zip(times[0], times[1]).map { $0 / $1 }.sorted()
-    let controlRatios = zip(times[2], times[1]).map { $0 / $1 }.sorted()
-    return AsyncComparison(pool: median(times[0]), global: median(times[1]), ratio: median(ratios),
-                           ratioMin: ratios.first ?? 0, ratioMax: ratios.last ?? 0,
-                           control: median(times[2]), controlRatio: median(controlRatios),
-                           controlRatioMin: controlRatios.first ?? 0, controlRatioMax: controlRatios.last ?? 0,
-                           pairs: ratios.count)
-}
-
-private func median(_ v: [Double]) -> Double {
-    let s = v.sorted()
-    guard !s.isEmpty else { return 0 }
-    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    return AsyncComparison(pool: Spread(times[0]).median, global: Spread(times[1]).median,
+                           control: Spread(times[2]).median,
+                           ratio: Spread(zip(times[0], times[1]).map { $0 / $1 }),
+                           controlRatio: Spread(zip(times[2], times[1]).map { $0 / $1 }),
+                           pairs: min(times[0].count, times[1].count))
 }
 
 /// What childSum(n) returns, computed serially.
