@@ -54,16 +54,14 @@ int ctp_trace_start(ctp_pool *pool, size_t events_per_worker)
         return CTP_EINVAL;
     pthread_mutex_lock(&pool->trace_lock);
     int rc = CTP_OK;
-    if (atomic_load_explicit(&pool->trace, memory_order_relaxed) != NULL) { /* relaxed: under trace_lock */
+    if (atomic_load_explicit(&pool->trace.active, memory_order_relaxed) != NULL) { /* relaxed: under trace_lock */
         rc = CTP_EINVAL;
     } else {
-        ctp__trace *t = ctp__trace_new(pool->nworkers, events_per_worker);
+        ctp__trace *t = ctp__trace_new(&pool->trace, events_per_worker);
         if (t == NULL) {
             rc = CTP_ENOMEM;
         } else {
-            /* Release: the rings are set up before a writer sees the
-             * pointer; pairs with the writers' acquire loads. */
-            atomic_store_explicit(&pool->trace, t, memory_order_release);
+            ctp__trace_publish(&pool->trace, t);
             ctp__sleep_report_parks(&pool->sleep); /* park and wake events */
             atomic_fetch_or_explicit(&pool->observe, CTP__OBSERVE_TRACE, memory_order_relaxed); /* relaxed: a hint */
         }
@@ -79,7 +77,7 @@ int ctp_trace_stop(ctp_pool *pool, const char *path)
     if (ctp__is_inside(pool))
         return CTP_EINVAL; /* would wait for its own ring */
     pthread_mutex_lock(&pool->trace_lock);
-    ctp__trace *t = atomic_load_explicit(&pool->trace, memory_order_relaxed); /* relaxed: under trace_lock */
+    ctp__trace *t = atomic_load_explicit(&pool->trace.active, memory_order_relaxed); /* relaxed: under trace_lock */
     if (t == NULL) {
         pthread_mutex_unlock(&pool->trace_lock);
         return CTP_EINVAL;

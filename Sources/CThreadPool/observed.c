@@ -3,10 +3,10 @@
 
 void ctp__trace_record(ctp_pool *pool, int worker, ctp__event *e)
 {
-    /* Acquire: pairs with the release store in ctp_trace_start. */
-    ctp__trace *tr = atomic_load_explicit(&pool->trace, memory_order_acquire);
+    ctp__trace *tr = ctp__trace_running(&pool->trace);
     if (tr == NULL)
         return;
+    CTP__HOOK(pool, CTP_HOOK_TRACE_WRITE);
     if (e->ts_ns == 0)
         e->ts_ns = ctp__now_ns();
     if (worker < 0)

@@ -83,7 +83,7 @@ static void free_pool(ctp_pool *pool)
         pthread_mutex_destroy(&pool->life_lock);
     ctp__monitor_stop(pool);
     /* A trace nobody stopped: dropped (no thread of the pool runs now). */
-    ctp__trace_free(atomic_load_explicit(&pool->trace, memory_order_relaxed));
+    ctp__trace_gate_destroy(&pool->trace);
     if (pool->trace_lock_ready)
         pthread_mutex_destroy(&pool->trace_lock);
     free(pool);
@@ -250,7 +250,8 @@ static int create_pool(const ctp_config *config, ctp_pool **out_pool)
         goto fail;
     /* Stall detection times every task (running_ns, the monitor's check). */
     atomic_init(&pool->observe, cfg.stall_ns != 0 ? CTP__OBSERVE_TIME : 0u);
-    atomic_init(&pool->trace, NULL);
+    if (ctp__trace_gate_init(&pool->trace, (uint32_t)pool->nworkers) != 0)
+        goto fail;
     pool->depots = ctp__calloc((size_t)pool->nnodes, sizeof *pool->depots);
     if (pool->depots == NULL)
         goto fail;

@@ -168,9 +168,9 @@ struct ctp_pool {
 
     /* Observability. observe (CTP__OBSERVE_*) is read relaxed at every task
      * run: one predictable branch when nothing is observed. trace is the
-     * running trace (trace.h: its writers and its stop). */
+     * gate to the running trace (trace.h: its writers and its stop). */
     _Alignas(CTP__CACHELINE) _Atomic unsigned observe; /* its own line: read per task, rarely written */
-    _Atomic(ctp__trace *) trace;
+    ctp__trace_gate trace;
     pthread_mutex_t trace_lock; /* serialises ctp_trace_start / ctp_trace_stop */
     bool trace_lock_ready;
     ctp__monitor monitor;

@@ -17,6 +17,7 @@ typedef enum {
     CTP_HOOK_AFTER_SEARCH,      /* a searcher gave up its search slot, before the last-searcher check */
     CTP_HOOK_GROUP_BLOCK,       /* a group waiter registered, before it re-checks the group */
     CTP_HOOK_BETWEEN_WAKES,     /* a waker signalled one worker of a wake and will signal the next */
+    CTP_HOOK_TRACE_WRITE,       /* a thread loaded the running trace, before it marks itself a writer */
     CTP_HOOK_COUNT
 } ctp_test_hook_point;
 

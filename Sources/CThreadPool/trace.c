@@ -10,8 +10,29 @@
 #include <string.h>
 #include <unistd.h>
 
-ctp__trace *ctp__trace_new(uint32_t nrings, size_t cap)
+int ctp__trace_gate_init(ctp__trace_gate *g, uint32_t nrings)
 {
+    g->nrings = nrings;
+    g->marks = ctp__aligned_alloc(64, sizeof *g->marks * (nrings + 1));
+    if (g->marks == NULL)
+        return -1;
+    for (uint32_t r = 0; r <= nrings; r++)
+        atomic_init(&g->marks[r].writers, 0);
+    atomic_init(&g->active, NULL);
+    return 0;
+}
+
+void ctp__trace_gate_destroy(ctp__trace_gate *g)
+{
+    if (g->marks != NULL) /* relaxed: no writer is left */
+        ctp__trace_free(atomic_load_explicit(&g->active, memory_order_relaxed));
+    free(g->marks);
+    g->marks = NULL;
+}
+
+ctp__trace *ctp__trace_new(const ctp__trace_gate *g, size_t cap)
+{
+    uint32_t nrings = g->nrings;
     ctp__trace *t = ctp__calloc(1, sizeof *t);
     if (t == NULL)
         return NULL;
@@ -25,7 +46,6 @@ ctp__trace *ctp__trace_new(uint32_t nrings, size_t cap)
     }
     memset(t->rings, 0, sizeof *t->rings * (nrings + 1));
     for (uint32_t r = 0; r <= nrings; r++) {
-        atomic_init(&t->rings[r].busy, 0);
         /* The shared ring holds every outside thread's events: as large as
          * two workers' rings. */
         size_t n = r == nrings ? 2 * cap : cap;
@@ -51,21 +71,31 @@ void ctp__trace_free(ctp__trace *t)
     free(t);
 }
 
-static bool enter(_Atomic(ctp__trace *) *active, ctp__trace *t, ctp__ring *ring)
+void ctp__trace_publish(ctp__trace_gate *g, ctp__trace *t)
+{
+    /* Release: the rings are set up before a writer sees the pointer; pairs
+     * with the acquire load in ctp__trace_running. */
+    atomic_store_explicit(&g->active, t, memory_order_release);
+}
+
+/* Counts the caller in mark and tells whether t still runs; if not, the
+ * caller is already uncounted. */
+static bool enter(ctp__trace_gate *g, ctp__trace *t, ctp__trace_mark *mark)
 {
     /* Seq_cst: the writer's half of the Dekker pair with ctp__trace_quiesce
-     * (busy, then re-read the active trace). */
-    atomic_store_explicit(&ring->busy, 1, memory_order_seq_cst);
-    if (atomic_load_explicit(active, memory_order_seq_cst) == t)
+     * (count, then re-read the active trace). */
+    atomic_fetch_add_explicit(&mark->writers, 1, memory_order_seq_cst);
+    if (atomic_load_explicit(&g->active, memory_order_seq_cst) == t)
         return true;
-    atomic_store_explicit(&ring->busy, 0, memory_order_release); /* pairs with quiesce's acquire */
+    atomic_fetch_sub_explicit(&mark->writers, 1, memory_order_release); /* pairs with quiesce's load */
     return false;
 }
 
-static void leave(ctp__ring *ring)
+static void leave(ctp__trace_mark *mark)
 {
-    /* Release: our event is written before the stopper reads the ring. */
-    atomic_store_explicit(&ring->busy, 0, memory_order_release);
+    /* Release: our event is written before the stopper reads the ring;
+     * pairs with quiesce's seq_cst load of the mark. */
+    atomic_fetch_sub_explicit(&mark->writers, 1, memory_order_release);
 }
 
 static void append(ctp__ring *ring, size_t cap, const ctp__event *e)
@@ -74,41 +104,43 @@ static void append(ctp__ring *ring, size_t cap, const ctp__event *e)
     ring->head++;
 }
 
-void ctp__trace_emit(_Atomic(ctp__trace *) *active, ctp__trace *t, uint32_t r, const ctp__event *e)
+void ctp__trace_emit(ctp__trace_gate *g, ctp__trace *t, uint32_t r, const ctp__event *e)
 {
-    ctp__ring *ring = &t->rings[r];
-    if (!enter(active, t, ring))
-        return;
-    append(ring, t->cap, e);
-    leave(ring);
+    ctp__trace_mark *mark = &g->marks[r];
+    if (!enter(g, t, mark))
+        return; /* t may be freed: not touched */
+    append(&t->rings[r], t->cap, e);
+    leave(mark);
 }
 
 static _Thread_local uint32_t my_tid;
 
-void ctp__trace_emit_shared(_Atomic(ctp__trace *) *active, ctp__trace *t, ctp__event *e)
+void ctp__trace_emit_shared(ctp__trace_gate *g, ctp__trace *t, ctp__event *e)
 {
     if (my_tid == 0)
         my_tid = (uint32_t)gettid();
     if (e->type != CTP__EV_SUBMIT)
         e->count = 0;
     e->tid = my_tid;
-    ctp__ring *ring = &t->rings[t->nrings];
+    ctp__trace_mark *mark = &g->marks[g->nrings];
+    if (!enter(g, t, mark))
+        return; /* t and its lock may be freed: not touched */
     pthread_mutex_lock(&t->shared_lock);
-    if (enter(active, t, ring)) {
-        append(ring, 2 * t->cap, e);
-        leave(ring);
-    }
+    append(&t->rings[t->nrings], 2 * t->cap, e);
     pthread_mutex_unlock(&t->shared_lock);
+    leave(mark);
 }
 
-void ctp__trace_quiesce(_Atomic(ctp__trace *) *active, ctp__trace *t)
+void ctp__trace_quiesce(ctp__trace_gate *g, ctp__trace *t)
 {
     ctp__trace *expected = t;
     /* Seq_cst: the stopper's half of the Dekker pair (see enter). */
-    atomic_compare_exchange_strong_explicit(active, &expected, NULL, memory_order_seq_cst, memory_order_seq_cst);
-    for (uint32_t r = 0; r <= t->nrings; r++)
-        /* Seq_cst: read after the pointer was cleared (pairs with enter). */
-        while (atomic_load_explicit(&t->rings[r].busy, memory_order_seq_cst) != 0)
+    atomic_compare_exchange_strong_explicit(&g->active, &expected, NULL, memory_order_seq_cst,
+                                            memory_order_seq_cst);
+    for (uint32_t r = 0; r <= g->nrings; r++)
+        /* Seq_cst: read after the pointer was cleared (pairs with enter's
+         * count and leave's release). */
+        while (atomic_load_explicit(&g->marks[r].writers, memory_order_seq_cst) != 0)
             sched_yield();
 }
 

@@ -7,11 +7,15 @@
  * helpers), each tagged with the writer's thread id. A full ring overwrites
  * its oldest events.
  *
- * Stopping without a lock on the writers: a writer marks its ring busy
- * (seq_cst), re-checks that the trace is still the active one (seq_cst),
- * writes, and clears busy; the stopper clears the active pointer (seq_cst)
- * and then waits until no ring is busy. Either the writer sees the trace
- * stopped, or the stopper sees it busy and waits (a Dekker pair).
+ * Stopping without a lock on the writers, through a gate that outlives every
+ * trace it carries: a writer that loaded the running trace counts itself in
+ * its ring's mark in the gate (seq_cst), re-checks that the trace is still
+ * the gate's active one (seq_cst), writes, and uncounts itself; the stopper
+ * clears the active pointer (seq_cst) and then waits until every mark is
+ * zero before it frees the trace. Either the writer sees the trace stopped,
+ * or the stopper sees it counted and waits (a Dekker pair). The marks live in
+ * the gate, not in the trace: a writer may mark after the stopper freed the
+ * trace it loaded, and that write must land in live memory.
  *
  * Layer: containers (uses the platform only). */
 #ifndef CTP_TRACE_H
@@ -45,8 +49,7 @@ typedef struct ctp__event {
 } ctp__event;
 
 typedef struct ctp__ring {
-    _Alignas(64) _Atomic int busy; /* a write is under way (see the top) */
-    uint64_t head;                 /* events ever written (owner, or under the shared lock) */
+    _Alignas(64) uint64_t head; /* events ever written (owner, or under the shared lock) */
     ctp__event *ev;
 } ctp__ring;
 
@@ -58,17 +61,48 @@ typedef struct ctp__trace {
     pthread_mutex_t shared_lock;
 } ctp__trace;
 
-/* A trace with nrings + 1 rings of cap events. NULL when out of memory. */
-ctp__trace *ctp__trace_new(uint32_t nrings, size_t cap);
+/* Writers of one ring that are inside the gate (see the top); its own line. */
+typedef struct ctp__trace_mark {
+    _Alignas(64) _Atomic unsigned writers;
+} ctp__trace_mark;
+
+/* Where writers meet the running trace. Invariant: a trace is freed only
+ * after it stopped being active and every mark was seen at zero. */
+typedef struct ctp__trace_gate {
+    _Atomic(ctp__trace *) active; /* the running trace, or NULL */
+    uint32_t nrings;              /* per-writer rings; marks[nrings] is the shared ring's */
+    ctp__trace_mark *marks;       /* nrings + 1, for the gate's whole life */
+} ctp__trace_gate;
+
+/* A gate for traces of nrings + 1 rings, none running. 0, or -1 when out of
+ * memory. A zeroed gate may be destroyed. */
+int ctp__trace_gate_init(ctp__trace_gate *g, uint32_t nrings);
+/* Frees the gate and the trace still running in it; no writer may be inside. */
+void ctp__trace_gate_destroy(ctp__trace_gate *g);
+
+/* The running trace (acquire: its rings are set up), or NULL. */
+static inline ctp__trace *ctp__trace_running(ctp__trace_gate *g)
+{
+    /* Acquire: pairs with the release store in ctp__trace_publish. */
+    return atomic_load_explicit(&g->active, memory_order_acquire);
+}
+
+/* A trace with the gate's rings of cap events each. NULL when out of memory. */
+ctp__trace *ctp__trace_new(const ctp__trace_gate *g, size_t cap);
 void ctp__trace_free(ctp__trace *t);
 
-/* Appends e to ring r (its one writer), if *active is still t. */
-void ctp__trace_emit(_Atomic(ctp__trace *) *active, ctp__trace *t, uint32_t r, const ctp__event *e);
-/* Appends e to the shared ring with the caller's thread id. */
-void ctp__trace_emit_shared(_Atomic(ctp__trace *) *active, ctp__trace *t, ctp__event *e);
+/* t becomes the running trace (none may run). */
+void ctp__trace_publish(ctp__trace_gate *g, ctp__trace *t);
 
-/* Stops: *active becomes NULL (if it was t) and every writer has left. */
-void ctp__trace_quiesce(_Atomic(ctp__trace *) *active, ctp__trace *t);
+/* Appends e to ring r (its one writer), if t, which the caller loaded with
+ * ctp__trace_running, still runs. */
+void ctp__trace_emit(ctp__trace_gate *g, ctp__trace *t, uint32_t r, const ctp__event *e);
+/* Appends e to the shared ring with the caller's thread id, if t still runs. */
+void ctp__trace_emit_shared(ctp__trace_gate *g, ctp__trace *t, ctp__event *e);
+
+/* Stops t (if it runs) and waits until no writer is inside the gate; then t
+ * may be read and freed. */
+void ctp__trace_quiesce(ctp__trace_gate *g, ctp__trace *t);
 
 /* Writes the JSON to f: thread names "<name>-<i>" for the rings, spans
  * properly nested per thread (ends without a begin dropped, begins without

@@ -742,3 +742,106 @@ void test_prewake_races_no_lost_wakeups(void)
     CHECK_EQ(st.queued, 0);
     CHECK_OK(ctp_pool_destroy(p));
 }
+
+/* ---- A trace stopped under a writer that has not yet marked its ring ---- */
+
+typedef struct trace_race {
+    pthread_t stopper;     /* the test's main thread: never held in the hook */
+    _Atomic int armed;     /* writers still to hold in the hook */
+    _Atomic int held;      /* a writer is in the hook, holding a trace pointer */
+    _Atomic int released;  /* the trace was stopped (and restarted): go on */
+} trace_race;
+
+static void trace_race_hook(ctp_test_hook_point point, void *ctx)
+{
+    trace_race *r = ctx;
+    if (point != CTP_HOOK_TRACE_WRITE || pthread_equal(pthread_self(), r->stopper))
+        return;
+    int n = atomic_load(&r->armed);
+    while (n > 0 && !atomic_compare_exchange_weak(&r->armed, &n, n - 1)) {
+    }
+    if (n <= 0)
+        return;
+    atomic_store(&r->held, 1);
+    /* Hold the loaded trace pointer until the stopper freed that trace. */
+    uint64_t until = test_now_ns() + 5000000000u;
+    while (atomic_load(&r->released) == 0 && test_now_ns() < until)
+        test_sleep_us(100);
+}
+
+static void race_task(void *arg)
+{
+    (void)arg;
+}
+
+typedef struct race_submit {
+    ctp_pool *p;
+    ctp_group *g;
+    int rc;
+} race_submit;
+
+static int submit_race_task(ctp_pool *p, ctp_group *g)
+{
+    ctp_task_desc d;
+    ctp_task_desc_init(&d, race_task, NULL);
+    d.group = g;
+    return ctp_submit_desc(p, &d);
+}
+
+static void *submit_from_outside(void *arg)
+{
+    race_submit *s = arg;
+    s->rc = submit_race_task(s->p, s->g); /* a SUBMIT event on the shared ring */
+    return NULL;
+}
+
+static void stop_to_temp(ctp_pool *p)
+{
+    char path[] = "/tmp/ctp_trace_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    CHECK_OK(ctp_trace_stop(p, path));
+    unlink(path);
+}
+
+/* A worker (its own ring) and an outside submitter (the shared ring) load
+ * the running trace and are held before they write; the trace is stopped,
+ * freed, and another started meanwhile. The held writer must then touch
+ * neither the freed trace nor its lock (ASan and TSan see it if it does)
+ * and the new trace still stops cleanly. */
+void test_trace_stop_under_a_held_writer(void)
+{
+    static trace_race r;
+    for (int outside = 0; outside < 2; outside++) {
+        memset(&r, 0, sizeof r);
+        r.stopper = pthread_self();
+        ctp_config c;
+        ctp_config_init(&c);
+        c.workers = 2;
+        ctp_pool *p = NULL;
+        CHECK_OK(ctp_test_pool_create_hooked(&c, trace_race_hook, &r, &p));
+        ctp_group *g;
+        CHECK_OK(ctp_group_create(p, &g));
+        CHECK_OK(ctp_trace_start(p, 256));
+        atomic_store(&r.armed, 1);
+        pthread_t th;
+        race_submit s = { p, g, -1 };
+        if (outside)
+            CHECK_EQ(pthread_create(&th, NULL, submit_from_outside, &s), 0);
+        else
+            CHECK_OK(submit_race_task(p, g)); /* a worker's BEGIN event */
+        CHECK(TEST_WAIT_UNTIL(atomic_load(&r.held) == 1, 5000));
+        stop_to_temp(p);
+        CHECK_OK(ctp_trace_start(p, 512)); /* a new trace, perhaps at the old address */
+        atomic_store(&r.released, 1);
+        if (outside) {
+            pthread_join(th, NULL);
+            CHECK_OK(s.rc);
+        }
+        CHECK_OK(ctp_group_wait(g, CTP_WAIT_FOREVER));
+        CHECK_OK(ctp_group_destroy(g));
+        stop_to_temp(p);
+        CHECK_OK(ctp_pool_destroy(p));
+    }
+}

@@ -77,6 +77,7 @@ struct test_case {
     X(thread_start_stop_hooks)                                                                  \
     X(trace_json_nested)                                                                        \
     X(trace_small_ring_still_nests)                                                             \
+    X(trace_stop_under_a_held_writer)                                                           \
     X(stall_nested_runs_reported_once_each)                                                     \
     X(prewake_work_in_window_needs_no_wakeup)                                                   \
     X(prewake_races_no_lost_wakeups)                                                            \
