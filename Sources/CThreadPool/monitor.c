@@ -149,6 +149,7 @@ static void *monitor_main(void *arg)
     char name[16];
     snprintf(name, sizeof name, "%.9s-mon", pool->name);
     pthread_setname_np(pthread_self(), name);
+    (void)ctp__cancel_off(); /* its waits and reports are never cancellation points */
     bool stalls = pool->config.stall_ns != 0;
     uint64_t period = pool->config.stall_ns / 4;
     episode q = { progress(pool), ctp__now_ns(), false };
@@ -259,7 +260,7 @@ bool ctp__monitor_unwatch(ctp_pool *pool, ctp__watch *w)
     ctp__monitor *m = &pool->monitor;
     pthread_mutex_lock(&m->lock);
     while (w->firing)
-        pthread_cond_wait(&m->watch_cv, &m->lock);
+        ctp__cond_wait_until(&m->watch_cv, &m->lock, CTP_WAIT_FOREVER);
     for (ctp__watch **pp = &m->watches; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == w) {
             *pp = w->next;
@@ -274,15 +275,28 @@ bool ctp__monitor_unwatch(ctp_pool *pool, ctp__watch *w)
 void ctp__monitor_stop(ctp_pool *pool)
 {
     ctp__monitor *m = &pool->monitor;
+    if (!m->ready)
+        return;
+    pthread_mutex_lock(&m->lock);
+    m->stop = true;
+    pthread_cond_signal(&m->cv);
+    bool started = m->started;
+    pthread_mutex_unlock(&m->lock);
+    if (started) {
+        int cancel = ctp__cancel_off();
+        pthread_join(m->thread, NULL);
+        ctp__cancel_restore(cancel);
+    }
+    pthread_mutex_lock(&m->lock);
+    m->started = false;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void ctp__monitor_destroy(ctp_pool *pool)
+{
+    ctp__monitor *m = &pool->monitor;
+    ctp__monitor_stop(pool);
     if (m->ready) {
-        pthread_mutex_lock(&m->lock);
-        m->stop = true;
-        pthread_cond_signal(&m->cv);
-        bool started = m->started;
-        pthread_mutex_unlock(&m->lock);
-        if (started)
-            pthread_join(m->thread, NULL);
-        m->started = false;
         pthread_mutex_destroy(&m->lock);
         pthread_cond_destroy(&m->cv);
         pthread_cond_destroy(&m->watch_cv);

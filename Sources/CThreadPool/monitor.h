@@ -25,8 +25,12 @@ int ctp__monitor_watch(ctp_pool *pool, ctp__watch *w);
 /* Takes w off the watch list, waiting if its callback is running. Returns
  * whether it fired. */
 bool ctp__monitor_unwatch(ctp_pool *pool, ctp__watch *w);
-/* Stops and joins it (no-op if not started); frees its memory. */
+/* Stops and joins the thread (no-op if not started); later watches fail
+ * with CTP_ESHUTDOWN. The lock stays: a tick may still unwatch after a
+ * shutdown. Idempotent. */
 void ctp__monitor_stop(ctp_pool *pool);
+/* Stops it if running and frees its lock and memory (the pool's free). */
+void ctp__monitor_destroy(ctp_pool *pool);
 /* A worker left its park: wakes the monitor if it is parked. Any worker. */
 void ctp__monitor_poke(ctp_pool *pool);
 /* Queued (not started) tasks: outside submissions plus the workers' deques. */

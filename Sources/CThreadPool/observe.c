@@ -76,16 +76,21 @@ int ctp_trace_stop(ctp_pool *pool, const char *path)
         return CTP_EINVAL;
     if (ctp__is_inside(pool))
         return CTP_EINVAL; /* would wait for its own ring */
+    /* fopen, the writes and fclose are cancellation points: not with the
+     * lock held (platform.h). */
+    int cancel = ctp__cancel_off();
     pthread_mutex_lock(&pool->trace_lock);
     ctp__trace *t = atomic_load_explicit(&pool->trace.active, memory_order_relaxed); /* relaxed: under trace_lock */
     if (t == NULL) {
         pthread_mutex_unlock(&pool->trace_lock);
+        ctp__cancel_restore(cancel);
         return CTP_EINVAL;
     }
     /* The file first: a bad path leaves the trace running, nothing lost. */
     FILE *f = fopen(path, "w");
     if (f == NULL) {
         pthread_mutex_unlock(&pool->trace_lock);
+        ctp__cancel_restore(cancel);
         return CTP_EINVAL;
     }
     uint64_t end = ctp__now_ns();
@@ -96,5 +101,6 @@ int ctp_trace_stop(ctp_pool *pool, const char *path)
         wrc = -1;
     ctp__trace_free(t);
     pthread_mutex_unlock(&pool->trace_lock);
+    ctp__cancel_restore(cancel);
     return wrc == 0 ? CTP_OK : CTP_ENOMEM;
 }

@@ -121,6 +121,11 @@ int ctp_pinned_destroy(ctp_pinned *q)
 {
     if (q == NULL || !is_owner(q))
         return CTP_EINVAL;
+    /* From a task the owner runs (a pinned task, or one its helping wait
+     * took), the queue is in use further up this very stack: the run loop
+     * or the wait takes from it again after the task returns. */
+    if (ctp__tls_get()->task_depth > 0)
+        return CTP_EINVAL;
     ctp__task *t;
     while ((t = ctp__pinned_take(q)) != NULL)
         ctp__drop_task(q->pool, t);

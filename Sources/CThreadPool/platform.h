@@ -45,7 +45,18 @@ void ctp__discard_pages(void *start, size_t len);
  * its parent had). _watch registers the handler (at pool creation). */
 unsigned ctp__fork_generation_watch(void);
 unsigned ctp__fork_generation(void);
-/* Waits on cv until signalled or the monotonic deadline; true on timeout. */
+/* Waits on cv until signalled or the monotonic deadline; true on timeout.
+ * Not a cancellation point (see ctp__cancel_off). */
 bool ctp__cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *m, uint64_t deadline_ns);
+
+/* Thread cancellation. The runtime's own blocking calls (condition waits,
+ * joins, the trace's file) are not cancellation points: a deferred cancel
+ * acting there would end the thread holding a runtime lock or with a waiter
+ * record linked on its stack. So each turns cancellation off around the
+ * call and restores the caller's state after; a pending request then acts
+ * at the thread's next cancellation point of its own (inside a task, for a
+ * worker: ctp.h). _off returns the state to give _restore. */
+int ctp__cancel_off(void);
+void ctp__cancel_restore(int state);
 
 #endif

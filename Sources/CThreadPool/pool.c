@@ -81,7 +81,7 @@ static void free_pool(ctp_pool *pool)
         pthread_cond_destroy(&pool->life_cv);
     if (pool->life_lock_ready)
         pthread_mutex_destroy(&pool->life_lock);
-    ctp__monitor_stop(pool);
+    ctp__monitor_destroy(pool);
     /* A trace nobody stopped: dropped (no thread of the pool runs now). */
     ctp__trace_gate_destroy(&pool->trace);
     if (pool->trace_lock_ready)
@@ -101,7 +101,9 @@ static void stop_workers(ctp_pool *pool)
     for (uint32_t i = 0; i < pool->nworkers; i++) {
         ctp__worker *w = pool->workers[i];
         if (w != NULL && w->started) {
+            int cancel = ctp__cancel_off();
             pthread_join(w->thread, NULL);
+            ctp__cancel_restore(cancel);
             w->started = false;
         }
     }
@@ -310,7 +312,7 @@ static int start_workers(ctp_pool *pool)
     pthread_attr_destroy(&attr);
     pthread_mutex_lock(&pool->life_lock);
     while (pool->ready < started)
-        pthread_cond_wait(&pool->life_cv, &pool->life_lock);
+        ctp__cond_wait_until(&pool->life_cv, &pool->life_lock, CTP_WAIT_FOREVER);
     if (pool->init_failed && rc == CTP_OK)
         rc = ctp__create_error(CTP_ENOMEM, "out of memory in a worker");
     if (rc == CTP_OK)

@@ -14,7 +14,20 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#ifdef __GLIBC__
+/* Under AddressSanitizer or ThreadSanitizer malloc is the sanitizer's, not
+ * glibc's: glibc's heap is never set up, and two threads trimming it at once
+ * raced its lazy set-up (malloc_trim read a NULL arena: a flaky SEGV in the
+ * ASan suite). There is nothing of ours to trim there, so no trim. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define CTP__FOREIGN_MALLOC 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#define CTP__FOREIGN_MALLOC 1
+#endif
+#endif
+
+#if defined(__GLIBC__) && !defined(CTP__FOREIGN_MALLOC)
+#define CTP__TRIM_GLIBC 1
 #include <malloc.h>
 #endif
 
@@ -85,7 +98,7 @@ void *ctp__aligned_alloc(size_t align, size_t size)
 
 void ctp__release_free_memory(void)
 {
-#ifdef __GLIBC__
+#ifdef CTP__TRIM_GLIBC
     /* glibc keeps freed heap memory for reuse; hand the free pages back. */
     malloc_trim(0);
 #endif

@@ -60,15 +60,32 @@ int ctp__cond_init_monotonic(pthread_cond_t *cv)
     return rc == 0 ? 0 : -1;
 }
 
+int ctp__cancel_off(void)
+{
+    int old = PTHREAD_CANCEL_ENABLE;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+    return old;
+}
+
+void ctp__cancel_restore(int state)
+{
+    int ignored;
+    pthread_setcancelstate(state, &ignored);
+}
+
 bool ctp__cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *m, uint64_t deadline_ns)
 {
+    int cancel = ctp__cancel_off();
+    bool timed_out = false;
     if (deadline_ns == CTP_WAIT_FOREVER) {
         pthread_cond_wait(cv, m);
-        return false;
+    } else {
+        struct timespec ts = { .tv_sec = (time_t)(deadline_ns / 1000000000u),
+                               .tv_nsec = (long)(deadline_ns % 1000000000u) };
+        timed_out = pthread_cond_timedwait(cv, m, &ts) == ETIMEDOUT;
     }
-    struct timespec ts = { .tv_sec = (time_t)(deadline_ns / 1000000000u),
-                           .tv_nsec = (long)(deadline_ns % 1000000000u) };
-    return pthread_cond_timedwait(cv, m, &ts) == ETIMEDOUT;
+    ctp__cancel_restore(cancel);
+    return timed_out;
 }
 
 void ctp__precise_timers(void)

@@ -108,7 +108,7 @@ static bool start_barrier(ctp__worker *w, bool ok)
     pool->ready++;
     pthread_cond_broadcast(&pool->life_cv);
     while (!pool->released && !ctp__stop_wanted(pool))
-        pthread_cond_wait(&pool->life_cv, &pool->life_lock);
+        ctp__cond_wait_until(&pool->life_cv, &pool->life_lock, CTP_WAIT_FOREVER);
     bool run = pool->released;
     pthread_mutex_unlock(&pool->life_lock);
     return run;

@@ -414,3 +414,82 @@ void test_pinned_run_order_and_destroy(void)
     CHECK_EQ(st.cancelled, 1);
     CHECK_OK(ctp_pool_destroy(p)); /* quiescent: the pinned tasks are accounted for */
 }
+
+typedef struct pin_destroy {
+    ctp_pinned *q;
+    _Atomic int rc;
+    _Atomic int ran;
+} pin_destroy;
+
+static void destroy_own_queue(void *arg)
+{
+    pin_destroy *d = arg;
+    atomic_store(&d->rc, ctp_pinned_destroy(d->q));
+    atomic_fetch_add(&d->ran, 1);
+}
+
+/* A task the owner runs cannot destroy the owner's queue: the run loop
+ * (ctp_pinned_run) and the helping wait take from that queue again after
+ * the task returns (they used to read it freed). Refused with CTP_EINVAL;
+ * the queue goes on working and is destroyed outside any task. */
+void test_pinned_destroy_inside_a_task_refused(void)
+{
+    ctp_pool *p = make_pool(2);
+    CHECK(p != NULL);
+    pin_destroy d = { .q = NULL };
+    atomic_init(&d.rc, 99);
+    atomic_init(&d.ran, 0);
+    CHECK_OK(ctp_pinned_create(p, &d.q));
+    ctp_task_desc t;
+    ctp_task_desc_init(&t, destroy_own_queue, &d);
+    t.pinned = d.q;
+    CHECK_OK(ctp_submit_desc(p, &t));
+    CHECK_EQ(ctp_pinned_run(d.q, 10), 1);
+    CHECK_EQ(atomic_load(&d.rc), CTP_EINVAL);
+    /* In a helping wait, with a worker's task keeping the group open. */
+    atomic_store(&d.rc, 99);
+    ctp_group *g;
+    CHECK_OK(ctp_group_create(p, &g));
+    ctp_task_desc slow;
+    ctp_task_desc_init(&slow, burn_task, (void *)(uintptr_t)20000);
+    slow.group = g;
+    CHECK_OK(ctp_submit_desc(p, &slow));
+    t.group = g;
+    CHECK_OK(ctp_submit_desc(p, &t));
+    CHECK_OK(ctp_group_wait(g, CTP_WAIT_FOREVER));
+    CHECK_EQ(atomic_load(&d.ran), 2);
+    CHECK_EQ(atomic_load(&d.rc), CTP_EINVAL);
+    /* Still a working queue. */
+    CHECK_OK(ctp_submit_desc(p, &t));
+    CHECK_OK(ctp_group_wait(g, CTP_WAIT_FOREVER));
+    CHECK_EQ(atomic_load(&d.ran), 3);
+    CHECK_OK(ctp_group_destroy(g));
+    CHECK_OK(ctp_pinned_destroy(d.q));
+    CHECK_OK(ctp_pool_destroy(p));
+}
+
+/* A tick with a budget callback ended after the pool's shutdown: the
+ * monitor's thread is gone but its lock is not (ctp_tick_end takes it to
+ * unwatch; shutdown used to destroy it), and the report still says the
+ * tick overran. */
+void test_tick_end_after_shutdown_keeps_overrun(void)
+{
+    ctp_pool *p = make_pool(2);
+    CHECK(p != NULL);
+    overruns o;
+    memset(&o, 0, sizeof o);
+    ctp_tick_options opt = { .report = true, .budget_ns = 5 * MS, .on_overrun = on_overrun, .overrun_ctx = &o };
+    ctp_tick *t;
+    CHECK_OK(ctp_tick_begin(p, &opt, &t));
+    CHECK_OK(ctp_group_submit(ctp_tick_group(t), CTP_PRIORITY_NORMAL, slow_task, &o));
+    CHECK(TEST_WAIT_UNTIL(atomic_load(&o.fired) == 1, 5000));
+    CHECK_OK(ctp_pool_shutdown(p, CTP_SHUTDOWN_DRAIN, CTP_WAIT_FOREVER));
+    ctp_tick_report r;
+    CHECK_OK(ctp_tick_end(t, CTP_WAIT_FOREVER, &r, NULL, 0));
+    CHECK(r.overran);
+    CHECK_EQ(r.tasks, 1);
+    CHECK_EQ(atomic_load(&o.fired), 1);
+    /* A new tick with a budget after the shutdown: refused, nothing leaks. */
+    CHECK_EQ(ctp_tick_begin(p, &opt, &t), CTP_ESHUTDOWN);
+    CHECK_OK(ctp_pool_destroy(p));
+}

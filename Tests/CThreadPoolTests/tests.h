@@ -45,6 +45,7 @@ struct test_case {
     X(fault_injection_create)                                                                      \
     X(fault_injection_submit_and_groups)                                                           \
     X(worker_exit_inside_task_is_reported)                                                         \
+    X(pending_cancel_acts_only_inside_a_task)                                                      \
     X(fork_child_refuses_inherited_pool)                                                           \
     X(burst_memory_is_returned)                                                                    \
     X(burst_memory_two_nodes)                                                                      \
@@ -87,6 +88,8 @@ struct test_case {
     X(tick_report_agrees_with_trace)                                                            \
     X(pinned_tasks_run_only_on_owner)                                                           \
     X(pinned_run_order_and_destroy)                                                             \
+    X(pinned_destroy_inside_a_task_refused)                                                     \
+    X(tick_end_after_shutdown_keeps_overrun)                                                    \
     X(numa_no_remote_steal_with_local_work)                                                        \
     X(numa_machine_topology_and_memory)                                                            \
     X(limits_parallel_for_nested_min_stack)                                                        \

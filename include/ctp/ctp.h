@@ -303,7 +303,13 @@ CTP_API void ctp_task_desc_init(ctp_task_desc *desc, ctp_task_fn fn, void *arg);
  * A task that ends its worker's thread (pthread_exit, cancellation) loses
  * that worker: it is reported on stderr and counted in
  * ctp_stats.workers_lost, the task counts as finished, and the pool goes on
- * with the others (the worker is not replaced). */
+ * with the others (the worker is not replaced). Only deferred cancellation
+ * is supported, and it acts only inside tasks: no ctp function is a
+ * cancellation point (each blocking call turns cancellation off while it
+ * waits and restores the caller's state), so a request that a task leaves
+ * pending acts at the next cancellation point inside a task on that
+ * thread, or never. A task run by a helping wait on a thread outside the
+ * pool must not end that thread. */
 
 /** Creates a pool and starts its workers. config NULL = defaults.
  *  On CTP_OK, *out_pool owns the pool until ctp_pool_destroy.
@@ -581,7 +587,10 @@ CTP_API int ctp_pinned_run(ctp_pinned *queue, size_t max);
 
 /** Destroys the queue: tasks still queued are dropped as a cancelling
  *  shutdown drops them (on_cancel, their groups counted down). Owner only,
- *  before the pool is destroyed. Errors: CTP_EINVAL (NULL, not the owner). */
+ *  before the pool is destroyed, and not from inside a task (a pinned task,
+ *  or one a helping wait of the owner runs: the queue is still in use by
+ *  the call that runs it). Errors: CTP_EINVAL (NULL, not the owner, inside
+ *  a task). */
 CTP_API int ctp_pinned_destroy(ctp_pinned *queue);
 
 /** What a worker is doing (ctp_worker_info.state). */
