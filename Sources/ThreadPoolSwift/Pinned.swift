@@ -75,12 +75,15 @@ public final class PinnedQueue: @unchecked Sendable {
         if closed.load(ordering: .relaxed) { return }
         assertionFailure("PinnedQueue released without close(); call close() on its owner thread first")
         if pthread_equal(pthread_self(), owner) != 0 {
-            // (Residual hazard of this error path: if the last reference was
-            // held by one of its own pinned closures running inside the
-            // owner's group or tick wait, that C wait still uses the queue.)
-            logError("ThreadPoolSwift: a PinnedQueue was released without close(); closed on its owner thread")
             gate.seal() // nobody else holds it: nothing can be in flight
-            _ = ctp_pinned_destroy(handle)
+            if ctp_pinned_destroy(handle) == Int32(CTP_OK) {
+                logError("ThreadPoolSwift: a PinnedQueue was released without close(); closed on its owner thread")
+            } else {
+                // Released by one of its own closures while the owner's run or
+                // wait still uses the C queue: C refuses to free it there.
+                logError("ThreadPoolSwift: a PinnedQueue was released without close() inside a closure its owner "
+                         + "runs; its C queue is left behind and closures still queued in it never run")
+            }
         } else {
             logError("ThreadPoolSwift: a PinnedQueue was released without close() away from its owner thread; "
                      + "its C queue is left behind and closures still queued in it never run")
@@ -120,13 +123,24 @@ public final class PinnedQueue: @unchecked Sendable {
     /// refused. Closing again does nothing. Afterwards this thread may create
     /// a new queue.
     /// - Throws: ``ThreadPoolError/invalidArgument(_:)`` if this is not the
-    ///   owner thread (the queue stays open).
+    ///   owner thread, or if it is called from a closure the owner runs (a
+    ///   pinned closure, or one its wait took: the call that runs it still
+    ///   uses the queue). The queue stays open.
     @available(*, noasync, message: "a pinned queue belongs to a thread; close it from that thread's synchronous code")
     public func close() throws {
         if closed.load(ordering: .relaxed) { return }
         try checkOwner("close()")
         gate.seal()
-        try check(ctp_pinned_destroy(handle))
+        let rc = ctp_pinned_destroy(handle)
+        if rc != Int32(CTP_OK) {
+            gate.unseal() // still open: it takes submissions again
+            if rc == Int32(CTP_EINVAL) {
+                throw ThreadPoolError.invalidArgument(
+                    "PinnedQueue.close(): called from a closure the owner thread runs (a pinned closure, or one "
+                        + "its wait took); the queue is still in use there, close it after that returns")
+            }
+            try check(rc)
+        }
         closed.store(true, ordering: .releasing)
     }
 

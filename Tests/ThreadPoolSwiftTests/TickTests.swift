@@ -219,6 +219,20 @@ private struct ThreadID: @unchecked Sendable {
         #expect(onOwner.load(ordering: .relaxed) == want + 10)
         #expect(throws: ThreadPoolError.self) { _ = try pool.makePinnedQueue() } // one per thread
 
+        // Not from a closure the owner runs: the run loop still uses the
+        // queue. Refused, and the queue goes on working.
+        let refused = Atomic<Bool>(false)
+        try pool.submit(pinnedTo: queue) {
+            do { try queue.close() } catch ThreadPoolError.invalidArgument(_) { refused.store(true, ordering: .relaxed) } catch {}
+        }
+        #expect(try queue.run() == 1)
+        let wasRefused = refused.load(ordering: .relaxed)
+        #expect(wasRefused)
+        #expect(!queue.isClosed)
+        try pool.submit(pinnedTo: queue, record)
+        #expect(try queue.run() == 1)
+        #expect(onOwner.load(ordering: .relaxed) == want + 11)
+
         // close() drops what is still queued and refuses what comes later.
         let dropped = try pool.submit(pinnedTo: queue) { 1 }
         try queue.close()

@@ -702,7 +702,9 @@ class pool;
 /// it on that thread (the destructor; declare it after the pool so that it
 /// goes first): tasks still queued are dropped unrun (their callables
 /// destroyed, their groups counted down), as a cancelling shutdown drops
-/// them. The pool's destruction waits for queued pinned tasks like for any
+/// them. Not from inside a task the owner runs (a pinned task, or one its
+/// wait took): the C queue is still in use there, so it is not freed. The
+/// pool's destruction waits for queued pinned tasks like for any
 /// task: run them, or destroy the queue first. Movable (on the owner thread).
 class pinned_queue {
 public:
