@@ -118,7 +118,10 @@ typedef struct ctp_stall_report {
     int worker;            /* the stalled worker (CTP_STALL_TASK), else -1 */
     uint64_t elapsed_ns;   /* how long the task has run / the queue has not moved */
     ctp_task_fn fn;        /* the stalled task (CTP_STALL_TASK), else NULL */
-    void *arg;             /* its argument (CTP_STALL_TASK), else NULL */
+    void *arg;             /* its argument (CTP_STALL_TASK), else NULL: to identify
+                              the task only, never to dereference (the task may have
+                              ended and freed it, or an inline argument's node been
+                              reused, by the time the callback runs) */
     const char *label;     /* its label (ctp_task_desc.label), or NULL */
     uint64_t queued;       /* tasks queued (not started) when the report was made */
 } ctp_stall_report;
