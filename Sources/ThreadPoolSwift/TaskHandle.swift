@@ -164,7 +164,7 @@ public final class WorkGroup: @unchecked Sendable {
     /// completion notification).
     @available(*, noasync, message: "blocks the thread; use 'await group.wait()'")
     public func wait() throws {
-        _ = ctp_group_wait(group, UInt64.max)
+        try check(ctp_group_wait(group, UInt64.max)) // CTP_EINVAL: a pool inherited across fork
         try rethrowFirst()
     }
 
@@ -172,7 +172,9 @@ public final class WorkGroup: @unchecked Sendable {
     /// true once all finished (rethrowing the first error a closure threw).
     @available(*, noasync, message: "blocks the thread; use 'await group.wait(timeout:)'")
     public func wait(timeout: Duration) throws -> Bool {
-        guard ctp_group_wait(group, ThreadPool.nanoseconds(timeout)) == Int32(CTP_OK) else { return false }
+        let rc = ctp_group_wait(group, ThreadPool.nanoseconds(timeout))
+        if rc == Int32(CTP_ETIMEDOUT) { return false }
+        try check(rc) // CTP_EINVAL: a pool inherited across fork
         try rethrowFirst()
         return true
     }
@@ -192,7 +194,9 @@ public final class WorkGroup: @unchecked Sendable {
     /// their owner (see ``PinnedQueue``). Several tasks may await one group
     /// at once; one notification resumes them all.
     public func wait() async throws {
-        _ = await notified.wait(group, timeout: nil)
+        guard await notified.wait(group, timeout: nil) else {
+            throw ThreadPoolError.invalidArgument("WorkGroup.wait: the pool was inherited across fork")
+        }
         try rethrowFirst()
     }
 
@@ -346,13 +350,18 @@ extension ThreadPool {
         guard grain >= 0 else { throw ThreadPoolError.invalidArgument("grain must not be negative") }
         if range.isEmpty { return }
         let base = range.lowerBound
+        // The span as C's size_t (imported as Int, by bit pattern): a range
+        // wider than Int.max (say Int.min..<Int.max) has no Int count. Each
+        // base + offset lies inside the range, so the wrapping additions
+        // below are exact.
+        let span = range.upperBound &- range.lowerBound
         try withoutActuallyEscaping(body) { escapable in
             var ctx = RangeBody(body: escapable, base: base)
             let rc = withUnsafeMutablePointer(to: &ctx) { ptr in
-                ctp_parallel_for(handle, 0, range.count, grain, { b, e, c in
+                ctp_parallel_for(handle, 0, span, grain, { b, e, c in
                     let ctx = c!.assumingMemoryBound(to: RangeBody.self)
                     let offset = ctx.pointee.base
-                    ctx.pointee.body((Int(b) + offset)..<(Int(e) + offset))
+                    ctx.pointee.body((offset &+ b)..<(offset &+ e))
                 }, UnsafeMutableRawPointer(ptr))
             }
             try check(rc)

@@ -73,11 +73,12 @@ public final class ThreadPool: @unchecked Sendable {
 
     deinit {
         executorDesc.deallocate() // enqueue needs a reference to the pool: none is running
-        let groups = pendingGroups.withLock { $0 }
+        var groups = pendingGroups.withLock { $0 }
         if stopped.load(ordering: .acquiring) {
             // Every worker exited: destroying joins finished threads and
             // frees memory, nothing more.
             for g in groups { _ = ctp_group_destroy(g.handle) }
+            groups = [] // destroyed: not again on the path below
             if ctp_pool_destroy(handle) == Int32(CTP_OK) {
                 rescue.close()
                 return
@@ -90,9 +91,10 @@ public final class ThreadPool: @unchecked Sendable {
         let ref = PoolRef(handle: handle)
         let rescue = self.rescue
         let observers = self.observers
+        let pending = groups
         let finish: @Sendable () -> Void = {
             _ = ctp_pool_shutdown(ref.handle, CTP_SHUTDOWN_DRAIN, UInt64.max)
-            for g in groups { _ = ctp_group_destroy(g.handle) }
+            for g in pending { _ = ctp_group_destroy(g.handle) }
             _ = ctp_pool_destroy(ref.handle)
             rescue.close()
             withExtendedLifetime(observers) {} // the C pool called them until now
@@ -229,8 +231,8 @@ public final class ThreadPool: @unchecked Sendable {
     }
 
     static func nanoseconds(_ d: Duration) -> UInt64 {
+        if d <= .zero { return 0 } // (a sub-second negative one has seconds 0, attoseconds < 0)
         let (s, a) = d.components
-        if s < 0 { return 0 }
         let (ns, overflow) = UInt64(s).multipliedReportingOverflow(by: 1_000_000_000)
         return overflow ? UInt64.max - 1 : ns &+ UInt64(a / 1_000_000_000)
     }

@@ -199,6 +199,8 @@ public final class Tick: @unchecked Sendable {
     private let errors = ErrorSlot()
     /// Refuses submissions once the tick is ending (see `SubmitGate`).
     private let gate = SubmitGate()
+    /// The async ``end(timeout:)``'s waiters on the tick's group.
+    private let notified = GroupWaiters()
 
     private enum Phase { case open, ending, ended }
     private struct State {
@@ -242,8 +244,10 @@ public final class Tick: @unchecked Sendable {
         let (phase, box) = state.withLock { ($0.phase, $0.overrun) }
         guard phase == .open else { return } // ended (.ending cannot be: end() holds a reference)
         // Nobody else holds the tick, so nothing can submit into it any more.
-        // Outside the pool, a zero timeout polls without running a task.
-        if ctp_worker_index() < 0 && ctp_group_wait(group, 0) == Int32(CTP_OK) {
+        // Outside the pool, a zero timeout polls without running a task. Not
+        // with an onOverrun: the last reference may have been the callback's,
+        // on the monitor thread, and ctp_tick_end waits for that callback.
+        if box == nil && ctp_worker_index() < 0 && ctp_group_wait(group, 0) == Int32(CTP_OK) {
             _ = ctp_tick_end(handle, UInt64.max, nil, nil, 0)
             return
         }
@@ -321,27 +325,38 @@ public final class Tick: @unchecked Sendable {
         return report
     }
 
-    /// ``end(timeout:)`` for async code: the helping wait runs as
-    /// a task of the pool (so it runs no pinned closures: their owner must
-    /// run them, see ``PinnedQueue``), and the caller suspends.
+    /// ``end(timeout:)`` for async code: the caller suspends until every
+    /// closure of the tick has run, then ends it. Nothing waits meanwhile:
+    /// the tick's completion notification (as for `await`
+    /// ``WorkGroup/wait()``) resumes the caller, which then ends the tick
+    /// without blocking. The wait runs no closures (pinned closures need
+    /// their owner, see ``PinnedQueue``). From any task, a tick's own
+    /// closures' nested waits included (a pool task that blocked for the
+    /// tick could be run by such a wait, inside the closure it waits for).
+    /// - Throws: as the blocking ``end(timeout:)``.
     public func end(timeout: Duration? = nil) async throws -> ThreadPool.TickReport {
-        let ns = timeout.map(ThreadPool.nanoseconds) ?? UInt64.max
-        let result = await withCheckedContinuation { (c: CheckedContinuation<Result<ThreadPool.TickReport, ThreadPoolError>, Never>) in
-            let endHere: @Sendable () -> Void = { [self] in c.resume(returning: self.endHere(ns)) }
-            // If the pool refuses or drops the waiting task (shut down), a
-            // thread of its own waits instead.
-            let elsewhere: @Sendable () -> Void = {
-                if !detachThread(endHere) { c.resume(returning: .failure(.outOfMemory)) }
+        let start = ContinuousClock.now
+        while true {
+            let left = timeout.map { t -> Duration in
+                let spent = ContinuousClock.now - start
+                return t > spent ? t - spent : .zero
             }
-            do {
-                try submitJob(pool.handle, Job(run: endHere, cancel: elsewhere), priority: .critical, node: nil, group: nil)
-            } catch {
-                elsewhere()
+            guard await notified.wait(group, timeout: left) else {
+                if ctp_group_wait(group, 0) == Int32(CTP_EINVAL) {
+                    throw ThreadPoolError.invalidArgument("Tick.end: the pool was inherited across fork")
+                }
+                throw ThreadPoolError.timedOut
+            }
+            switch endHere(0) {
+            case .success(let report):
+                if let e = errors.take() { throw e }
+                return report
+            case .failure(.timedOut):
+                continue // a submission got in after the notification: wait for it too
+            case .failure(let e):
+                throw e
             }
         }
-        let report = try result.get()
-        if let e = errors.take() { throw e }
-        return report
     }
 
     /// Ends the tick on the calling thread (blocking).

@@ -389,6 +389,27 @@ final class WorkerThreads: @unchecked Sendable {
         try pool.parallelFor(100..<900, grain: 7) { r in for i in r { _ = h.p[i].add(1, ordering: .relaxed) } }
         for i in 0..<1000 { #expect(hits[i].load(ordering: .relaxed) == (i >= 100 && i < 900 ? 1 : 0)) }
 
+        // A range wider than Int.max has no Int count: split by its span
+        // (it used to trap on range.count). Chunks cover it, in order, once.
+        let chunks = Mutex<[Range<Int>]>([])
+        try pool.parallelFor(Int.min..<Int.max, grain: Int.max / 4) { r in chunks.withLock { $0.append(r) } }
+        let sorted = chunks.withLock { $0 }.sorted { $0.lowerBound < $1.lowerBound }
+        #expect(sorted.first?.lowerBound == Int.min)
+        #expect(sorted.last?.upperBound == Int.max)
+        #expect(zip(sorted, sorted.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
+        #expect(sorted.count >= 8)
+
+        // Negative timeouts, sub-second ones too, mean "do not wait" (a
+        // sub-second negative Duration used to trap converting to UInt64).
+        let held = Gate()
+        let slow = try WorkGroup(pool: pool)
+        try slow.submit { held.block() }
+        #expect(try slow.wait(timeout: .nanoseconds(-5)) == false)
+        #expect(try slow.wait(timeout: .milliseconds(-1)) == false)
+        #expect(try slow.wait(timeout: .seconds(-2)) == false)
+        held.release()
+        try slow.wait()
+
         let squares = try pool.concurrentMap(Array(0..<10_000)) { $0 * $0 }
         #expect(squares == (0..<10_000).map { $0 * $0 })
         #expect(throws: Boom(id: 3)) {

@@ -95,6 +95,74 @@ private struct ThreadID: @unchecked Sendable {
         try await pool.shutdownGracefully()
     }
 
+    /// `await tick.end()` while one of the tick's closures waits, inside the
+    /// tick, for other work: the end must not become a pool task that such a
+    /// nested wait could run inside the closure it waits for (it used to be
+    /// a CRITICAL task that the nested wait ran first, then waited forever).
+    @Test func anAsyncEndWhileAClosureWaitsInsideTheTick() async throws {
+        let pool = try ThreadPool(configuration: .init(workers: 2))
+        let inner = try WorkGroup(pool: pool)
+        let held = Gate()
+        try inner.submit { held.block() } // holds one worker
+        held.waitEntered(1)
+        let tick = try pool.beginTick(report: true)
+        let waiting = Atomic<Int>(0)
+        let done = Atomic<Int>(0)
+        try tick.submit {
+            waiting.store(1, ordering: .relaxed)
+            try inner.wait() // a nested (helping) wait on the other worker
+            done.store(1, ordering: .relaxed)
+        }
+        while waiting.load(ordering: .relaxed) == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        let ending = Task { try await tick.end() }
+        try await Task.sleep(for: .milliseconds(50)) // the end is under way while the closure waits
+        #expect(!tick.hasEnded)
+        held.release()
+        let r = try await ending.value
+        #expect(done.load(ordering: .relaxed) == 1)
+        #expect(r.tasks == 1)
+        #expect(tick.hasEnded)
+        // A timeout while a closure is held: timedOut, the tick stays open.
+        let second = try pool.beginTick()
+        let held2 = Gate()
+        try second.submit { held2.block() }
+        await #expect(throws: ThreadPoolError.timedOut) { _ = try await second.end(timeout: .milliseconds(20)) }
+        await #expect(throws: ThreadPoolError.timedOut) { _ = try await second.end(timeout: .nanoseconds(-1)) }
+        #expect(!second.hasEnded)
+        held2.release()
+        _ = try await second.end()
+        try await pool.shutdownGracefully()
+    }
+
+    /// The last reference to a tick dropped inside its own `onOverrun`, on
+    /// the monitor thread, with its closures done: ending it right there
+    /// would wait for the running callback, that is for itself (the monitor
+    /// thread hung, and so did the pool's shutdown joining it). A detached
+    /// thread ends it instead.
+    @Test func aTickReleasedInsideItsOwnOverrunCallback() throws {
+        let pool = try ThreadPool(configuration: .init(workers: 2))
+        let holder = Mutex<Tick?>(nil)
+        let fired = Atomic<Int>(0)
+        let ran = Atomic<Int>(0)
+        do {
+            let tick = try pool.beginTick(budget: .milliseconds(5), onOverrun: { _ in
+                let last = holder.withLock { h -> Tick? in
+                    defer { h = nil }
+                    return h
+                }
+                fired.add(1, ordering: .relaxed)
+                withExtendedLifetime(last) {} // the last reference goes here, on the monitor thread
+            })
+            try tick.submit { _ = ran.add(1, ordering: .relaxed) }
+            waitUntil { ran.load(ordering: .relaxed) == 1 }
+            holder.withLock { $0 = tick }
+        }
+        waitUntil { fired.load(ordering: .relaxed) == 1 }
+        #expect(fired.load(ordering: .relaxed) == 1)
+        try pool.shutdown() // joins the monitor thread
+        #expect(holder.withLock { $0 == nil })
+    }
+
     @Test func aBudgetOverrunFiresOnce() throws {
         let pool = try ThreadPool(configuration: .init(workers: 2))
         #expect(throws: ThreadPoolError.invalidArgument(
