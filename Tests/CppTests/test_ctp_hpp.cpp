@@ -9,7 +9,10 @@
 // a thread run only there, pre-wake then a submission in its window.
 #include <ctp/ctp.hpp>
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -1544,6 +1547,85 @@ void prewake_then_submit_in_window_runs()
 
 } // namespace
 
+
+// Timeouts in any unit convert without overflow: seconds::max() and
+// hours::max() mean no limit (they used to wrap to a negative count, i.e.
+// "do not wait"), negatives and zero mean 0.
+void timeouts_in_any_unit_saturate()
+{
+    using namespace std::chrono;
+    CHECK(ctp::detail::timeout_ns(seconds::max()) == CTP_WAIT_FOREVER);
+    CHECK(ctp::detail::timeout_ns(hours::max()) == CTP_WAIT_FOREVER);
+    CHECK(ctp::detail::timeout_ns(nanoseconds::max()) == CTP_WAIT_FOREVER);
+    CHECK(ctp::detail::timeout_ns(duration<double>(1e300)) == CTP_WAIT_FOREVER);
+    CHECK(ctp::detail::timeout_ns(seconds(-3)) == 0);
+    CHECK(ctp::detail::timeout_ns(nanoseconds(-1)) == 0);
+    CHECK(ctp::detail::timeout_ns(milliseconds(0)) == 0);
+    CHECK(ctp::detail::timeout_ns(milliseconds(5)) == 5000000u);
+    CHECK(ctp::detail::timeout_ns(duration<long long, std::pico>(2500)) == 2u);
+    ctp::pool pool;
+    ctp::task_group g(pool);
+    std::atomic<bool> release{false};
+    g.run([&] {
+        while (!release.load())
+            std::this_thread::sleep_for(milliseconds(1));
+    });
+    CHECK(!g.wait_for(milliseconds(-5)));
+    std::thread releaser([&] {
+        std::this_thread::sleep_for(milliseconds(30));
+        release.store(true);
+    });
+    CHECK(g.wait_for(seconds::max())); // waits until the task ends
+    releaser.join();
+    ctp::tick_options opts;
+    opts.report = true;
+    ctp::tick t(pool, opts);
+    t.run([] {});
+    ctp::tick_report r = t.end(hours::max());
+    CHECK(r.tasks == 1);
+    pool.shutdown(ctp::shutdown_mode::drain, seconds::max());
+}
+
+// parallel_for with a named (lvalue) body: Body deduces as X&, which used
+// to form a pointer to a reference and not compile.
+void parallel_for_lvalue_body()
+{
+    ctp::pool pool;
+    std::atomic<std::size_t> covered{0};
+    auto body = [&](std::size_t b, std::size_t e) { covered += e - b; };
+    ctp::parallel_for(pool, 0, 5000, 7, body);
+    const auto &cbody = body;
+    ctp::parallel_for(pool, 0, 1000, 0, cbody);
+    CHECK(covered.load() == 6000);
+}
+
+// A pool whose C pool refuses to be destroyed (a pinned queue of it still
+// exists) terminates with a message instead of freeing the state its
+// workers still use (it used to free it and go on: a use-after-free). Run
+// in a forked child, which must die of SIGABRT.
+void pool_destroyed_before_its_pinned_queue_terminates()
+{
+#if defined(__SANITIZE_THREAD__)
+    return; // ThreadSanitizer does not let a forked child start threads
+#endif
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0)
+            dup2(devnull, 2); // the expected message
+        {
+            std::optional<ctp::pool> pool(std::in_place);
+            ctp::pinned_queue q(*pool); // wrong order: the queue outlives the pool
+            pool.reset();               // must terminate here
+        }
+        _exit(0);
+    }
+    CHECK(pid > 0);
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+}
+
 int main()
 {
     struct test {
@@ -1587,6 +1669,9 @@ int main()
         {"tick_overrun_fires_once", tick_overrun_fires_once},
         {"pinned_tasks_run_only_on_owner", pinned_tasks_run_only_on_owner},
         {"prewake_then_submit_in_window_runs", prewake_then_submit_in_window_runs},
+        {"timeouts_in_any_unit_saturate", timeouts_in_any_unit_saturate},
+        {"parallel_for_lvalue_body", parallel_for_lvalue_body},
+        {"pool_destroyed_before_its_pinned_queue_terminates", pool_destroyed_before_its_pinned_queue_terminates},
     };
     int passed = 0, failed = 0;
     for (const test &t : tests) {

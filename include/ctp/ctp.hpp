@@ -118,12 +118,23 @@ inline void check(int rc, const char *what)
     if (rc != CTP_OK)
         throw error(rc, what);
 }
-/// A timeout for the C API: nanoseconds::max() = CTP_WAIT_FOREVER, negative = 0.
-inline std::uint64_t timeout_ns(std::chrono::nanoseconds timeout) noexcept
+/// A timeout for the C API, from any duration without overflow: negative
+/// or zero = 0; as long as nanoseconds::max() or longer (seconds::max(),
+/// hours::max(), ...) = CTP_WAIT_FOREVER.
+template <class Rep, class Period>
+inline std::uint64_t timeout_ns(std::chrono::duration<Rep, Period> timeout) noexcept
 {
-    return timeout == std::chrono::nanoseconds::max() ? CTP_WAIT_FOREVER
-           : timeout.count() < 0                     ? 0
-                                                     : static_cast<std::uint64_t>(timeout.count());
+    using ns = std::chrono::nanoseconds;
+    using given = std::chrono::duration<Rep, Period>;
+    if (timeout <= given::zero())
+        return 0;
+    if constexpr (std::ratio_greater<Period, std::nano>::value) {
+        // Compared in the caller's unit: converting first would overflow.
+        if (timeout >= std::chrono::duration_cast<given>(ns::max()))
+            return CTP_WAIT_FOREVER;
+    }
+    ns n = std::chrono::duration_cast<ns>(timeout);
+    return n == ns::max() ? CTP_WAIT_FOREVER : static_cast<std::uint64_t>(n.count());
 }
 inline std::chrono::nanoseconds to_duration(std::uint64_t ns) noexcept
 {
@@ -702,10 +713,12 @@ class pool;
 /// it on that thread (the destructor; declare it after the pool so that it
 /// goes first): tasks still queued are dropped unrun (their callables
 /// destroyed, their groups counted down), as a cancelling shutdown drops
-/// them. Not from inside a task the owner runs (a pinned task, or one its
-/// wait took): the C queue is still in use there, so it is not freed. The
-/// pool's destruction waits for queued pinned tasks like for any
-/// task: run them, or destroy the queue first. Movable (on the owner thread).
+/// them. Destroying it off the owner thread, or inside a task the owner
+/// runs (a pinned task, or one its wait took: the C queue is still in use
+/// there), prints why and calls std::terminate. The pool's destruction
+/// waits for queued pinned tasks like for any task: run them, or destroy
+/// the queue first; a pool destroyed while a queue of it exists terminates
+/// the same way. Movable (on the owner thread).
 class pinned_queue {
 public:
     /// Creates the queue, owned by the calling thread. Throws ctp::error:
@@ -744,15 +757,25 @@ public:
 private:
     void destroy() noexcept
     {
-        if (queue_ != nullptr)
-            ctp_pinned_destroy(queue_); /* EINVAL off the owner thread: nothing to do about it here */
+        if (queue_ != nullptr && ctp_pinned_destroy(queue_) != CTP_OK) {
+            // Off the owner thread, or inside a task the owner runs: the C
+            // queue stays, and with it the pool's refusal to be destroyed.
+            // Forgetting it would only move the failure to ~pool.
+            std::fprintf(stderr, "ctp: ctp::pinned_queue destroyed off its owner thread or inside a task that "
+                                 "thread runs\n");
+            std::terminate();
+        }
         queue_ = nullptr;
     }
     ctp_pinned *queue_ = nullptr;
 };
 
 /// A pool of worker threads (RAII). Destruction drains the pool: every
-/// queued task runs, then the workers are joined.
+/// queued task runs, then the workers are joined. Destroying it while a
+/// pinned_queue of it exists, or from one of its own tasks, is refused by
+/// the C pool: the destructor then prints why and calls std::terminate
+/// (its workers would otherwise go on using freed state). Groups and ticks
+/// keep a pointer to the pool: destroy them first.
 class pool {
 public:
     pool() : pool(config{}) {}
@@ -894,9 +917,13 @@ public:
     void shutdown(shutdown_mode mode = shutdown_mode::drain,
                   std::chrono::nanoseconds timeout = std::chrono::nanoseconds::max())
     {
-        detail::check(ctp_pool_shutdown(pool_, static_cast<ctp_shutdown_mode>(mode), detail::timeout_ns(timeout)),
-                      "ctp_pool_shutdown");
-        rethrow();
+        shutdown_for(mode, timeout);
+    }
+    /// shutdown() with a timeout in any unit (seconds::max() = no limit).
+    template <class Rep, class Period>
+    void shutdown(shutdown_mode mode, std::chrono::duration<Rep, Period> timeout)
+    {
+        shutdown_for(mode, timeout);
     }
     /// The C enum, for code written before shutdown_mode.
     [[deprecated("use ctp::shutdown_mode")]] void shutdown(ctp_shutdown_mode mode, std::chrono::nanoseconds timeout =
@@ -973,11 +1000,30 @@ public:
     ctp_pool *native_handle() const noexcept { return pool_; }
 
 private:
+    template <class Rep, class Period>
+    void shutdown_for(shutdown_mode mode, std::chrono::duration<Rep, Period> timeout)
+    {
+        detail::check(ctp_pool_shutdown(pool_, static_cast<ctp_shutdown_mode>(mode), detail::timeout_ns(timeout)),
+                      "ctp_pool_shutdown");
+        rethrow();
+    }
+
     void destroy() noexcept
     {
         if (pool_ == nullptr)
             return;
-        ctp_pool_destroy(pool_);
+        int rc = ctp_pool_destroy(pool_);
+        if (rc != CTP_OK) {
+            // The C pool goes on running (a pinned queue of it still exists,
+            // or this is one of its own tasks): freeing state_ under its
+            // workers would be a use-after-free. Like a joinable
+            // std::thread's destructor: terminate, and say why.
+            std::fprintf(stderr,
+                         "ctp: ctp::pool destroyed while the C pool refuses (%s): a ctp::pinned_queue of it still "
+                         "exists (declare it after the pool), or the pool is destroyed from its own task\n",
+                         ctp_strerror(rc));
+            std::terminate();
+        }
         pool_ = nullptr;
         if (std::exception_ptr e = state_->errors.take()) {
             try {
@@ -1053,7 +1099,8 @@ public:
 
     /// Waits at most timeout; false if tasks are still running (no throw).
     /// When it returns true it rethrows like wait().
-    bool wait_for(std::chrono::nanoseconds timeout)
+    template <class Rep, class Period>
+    bool wait_for(std::chrono::duration<Rep, Period> timeout)
     {
         int rc = ctp_group_wait(group_, detail::timeout_ns(timeout));
         if (rc == CTP_ETIMEDOUT)
@@ -1145,6 +1192,14 @@ struct tick_report {
     static tick_report from_c(const ctp_tick_report &c, const ctp_tick_thread_report *w, std::size_t n)
     {
         tick_report r;
+        r.workers.reserve(n);
+        fill_from_c(r, c, w, n);
+        return r;
+    }
+    /// from_c into r, allocating nothing when r.workers has capacity for n.
+    static void fill_from_c(tick_report &r, const ctp_tick_report &c, const ctp_tick_thread_report *w,
+                            std::size_t n)
+    {
         r.wall = detail::to_duration(c.wall_ns);
         r.tasks = c.tasks;
         r.task_time = detail::to_duration(c.task_ns);
@@ -1159,11 +1214,11 @@ struct tick_report {
         r.started_past_budget = c.started_past_budget;
         r.finished_past_budget = c.finished_past_budget;
         r.overran = c.overran;
+        r.workers.clear();
         r.workers.reserve(n);
         for (std::size_t i = 0; i < n; i++)
             r.workers.push_back(tick_thread_report::from_c(w[i]));
         r.outside = tick_thread_report::from_c(c.outside);
-        return r;
     }
 
 private:
@@ -1249,20 +1304,12 @@ public:
     /// tick stays open (call end() again). Not from a task of the tick (it
     /// would wait for itself); on the thread that began the tick. Throws
     /// invalid_argument once the tick has ended, std::bad_alloc.
-    tick_report end(std::chrono::nanoseconds timeout = std::chrono::nanoseconds::max())
+    tick_report end(std::chrono::nanoseconds timeout = std::chrono::nanoseconds::max()) { return end_for(timeout); }
+    /// end() with a timeout in any unit (seconds::max() = no limit).
+    template <class Rep, class Period>
+    tick_report end(std::chrono::duration<Rep, Period> timeout)
     {
-        if (tick_ == nullptr)
-            throw error(CTP_EINVAL, "ctp_tick_end: the tick has ended");
-        std::size_t workers = 0;
-        detail::check(ctp_pool_snapshot(pool_, nullptr, 0, &workers), "ctp_pool_snapshot");
-        std::vector<ctp_tick_thread_report> w(workers);
-        ctp_tick_report r;
-        detail::check(ctp_tick_end(tick_, detail::timeout_ns(timeout), &r, w.data(), w.size()), "ctp_tick_end");
-        tick_ = nullptr;
-        report_ = tick_report::from_c(r, w.data(), std::min(w.size(), r.workers));
-        if (std::exception_ptr e = errors_.take())
-            std::rethrow_exception(e);
-        return report_;
+        return end_for(timeout);
     }
 
     /// Whether end() has ended the tick.
@@ -1278,6 +1325,26 @@ public:
     ctp_tick *native_handle() const noexcept { return tick_; }
 
 private:
+    template <class Rep, class Period>
+    tick_report end_for(std::chrono::duration<Rep, Period> timeout)
+    {
+        if (tick_ == nullptr)
+            throw error(CTP_EINVAL, "ctp_tick_end: the tick has ended");
+        std::size_t workers = 0;
+        detail::check(ctp_pool_snapshot(pool_, nullptr, 0, &workers), "ctp_pool_snapshot");
+        std::vector<ctp_tick_thread_report> w(workers);
+        tick_report made; // allocated before the tick ends: a bad_alloc leaves it open
+        made.workers.reserve(workers);
+        ctp_tick_report r;
+        detail::check(ctp_tick_end(tick_, detail::timeout_ns(timeout), &r, w.data(), w.size()), "ctp_tick_end");
+        tick_ = nullptr; // from here on nothing allocates: the report cannot be lost
+        tick_report::fill_from_c(made, r, w.data(), std::min(w.size(), r.workers));
+        report_ = std::move(made);
+        if (std::exception_ptr e = errors_.take())
+            std::rethrow_exception(e);
+        return report_;
+    }
+
     ctp_group *group() const
     {
         if (tick_ == nullptr)
@@ -1308,7 +1375,7 @@ template <class Body>
 void parallel_for(pool &p, std::size_t first, std::size_t last, std::size_t grain, Body &&body)
 {
     struct context {
-        Body *body;
+        std::remove_reference_t<Body> *body; // Body is X& for an lvalue
         detail::exception_slot errors;
     } ctx{&body, {}};
     auto trampoline = [](std::size_t b, std::size_t e, void *c) noexcept {
