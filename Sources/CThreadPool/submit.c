@@ -332,6 +332,8 @@ static int submit(ctp_pool *pool, const ctp_task_desc *descs, size_t count, cons
     bool local = true;
     ctp__worker *w = ctp__current_worker(pool);
     for (size_t i = 0; i < count; i++) {
+        if (descs[i].pinned != NULL)
+            return CTP_EINVAL; /* pinned in the middle of an unpinned batch */
         int rc = validate(pool, &descs[i]);
         if (rc != CTP_OK)
             return rc;

@@ -493,3 +493,45 @@ void test_tick_end_after_shutdown_keeps_overrun(void)
     CHECK_EQ(ctp_tick_begin(p, &opt, &t), CTP_ESHUTDOWN);
     CHECK_OK(ctp_pool_destroy(p));
 }
+
+static void count_run(void *arg)
+{
+    atomic_fetch_add((_Atomic int *)arg, 1);
+}
+
+/* A batch is pinned to one queue as a whole or not at all: one pinned
+ * description anywhere in an otherwise unpinned batch (first, middle, last)
+ * refuses the whole batch and queues nothing (a pinned one in the middle
+ * used to pass, and then ran on a worker). */
+void test_pinned_mixed_batch_refused(void)
+{
+    ctp_pool *p = make_pool(2);
+    CHECK(p != NULL);
+    ctp_pinned *q;
+    CHECK_OK(ctp_pinned_create(p, &q));
+    _Atomic int ran = 0;
+    ctp_task_desc d[5];
+    for (int at = 0; at < 5; at++) {
+        for (int i = 0; i < 5; i++)
+            ctp_task_desc_init(&d[i], count_run, (void *)&ran);
+        d[at].pinned = q;
+        CHECK_EQ(ctp_submit_batch(p, d, 5), CTP_EINVAL);
+        /* and the reverse: one unpinned among pinned ones */
+        for (int i = 0; i < 5; i++)
+            d[i].pinned = i == at ? NULL : q;
+        CHECK_EQ(ctp_submit_batch(p, d, 5), CTP_EINVAL);
+    }
+    ctp_stats st;
+    CHECK_OK(ctp_pool_stats(p, &st));
+    CHECK_EQ(st.submitted, 0);
+    CHECK_EQ(ctp_pinned_run(q, 100), 0);
+    CHECK_EQ(atomic_load(&ran), 0);
+    /* All pinned: accepted, run here. */
+    for (int i = 0; i < 5; i++)
+        d[i].pinned = q;
+    CHECK_OK(ctp_submit_batch(p, d, 5));
+    CHECK_EQ(ctp_pinned_run(q, 100), 5);
+    CHECK_EQ(atomic_load(&ran), 5);
+    CHECK_OK(ctp_pinned_destroy(q));
+    CHECK_OK(ctp_pool_destroy(p));
+}
