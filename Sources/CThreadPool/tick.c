@@ -123,6 +123,8 @@ static void make_report(const ctp_tick *t, uint64_t end, ctp_tick_report *r, ctp
 {
     const ctp__tickrec *rec = &t->rec;
     memset(r, 0, sizeof *r);
+    if (workers != NULL && capacity > 0) /* zeros where nothing was recorded */
+        memset(workers, 0, sizeof *workers * (capacity < t->pool->nworkers ? capacity : t->pool->nworkers));
     r->wall_ns = end - rec->begin_ns;
     r->workers = t->pool->nworkers;
     r->budget_ns = t->opts.budget_ns;
@@ -184,10 +186,9 @@ int ctp_tick_end(ctp_tick *tick, uint64_t timeout_ns, ctp_tick_report *report, c
         tick->group->tick = NULL;
         atomic_fetch_sub_explicit(&pool->observe, CTP__OBSERVE_TICK_ONE, memory_order_relaxed); /* relaxed: a hint */
     }
-    if (report != NULL)
-        make_report(tick, end, report, workers, capacity);
-    else if (workers != NULL && capacity > 0)
-        memset(workers, 0, sizeof *workers * (capacity < pool->nworkers ? capacity : pool->nworkers));
+    ctp_tick_report unasked; /* the workers' share was asked for without the report */
+    if (report != NULL || (workers != NULL && capacity > 0))
+        make_report(tick, end, report != NULL ? report : &unasked, workers, capacity);
     ctp_group_destroy(tick->group);
     free_tick(tick);
     return CTP_OK;

@@ -535,3 +535,38 @@ void test_pinned_mixed_batch_refused(void)
     CHECK_OK(ctp_pinned_destroy(q));
     CHECK_OK(ctp_pool_destroy(p));
 }
+
+/* The workers' share without the report (report NULL) is filled, not
+ * zeroed (it used to be zeroed); a tick that records nothing gives zeros,
+ * never what the caller's array held. */
+void test_tick_workers_without_report(void)
+{
+    ctp_pool *p = make_pool(2);
+    CHECK(p != NULL);
+    ctp_tick_options o = { .report = true };
+    ctp_tick *t;
+    CHECK_OK(ctp_tick_begin(p, &o, &t));
+    _Atomic int ran = 0;
+    ctp_task_desc d[20];
+    for (int i = 0; i < 20; i++) {
+        ctp_task_desc_init(&d[i], count_run, (void *)&ran);
+        d[i].group = ctp_tick_group(t);
+    }
+    CHECK_OK(ctp_submit_batch(p, d, 20));
+    /* Not from this thread's helping wait: every task on a worker. */
+    CHECK(TEST_WAIT_UNTIL(atomic_load(&ran) == 20, 5000));
+    ctp_tick_thread_report w[2];
+    memset(w, 0xff, sizeof w);
+    CHECK_OK(ctp_tick_end(t, CTP_WAIT_FOREVER, NULL, w, 2));
+    CHECK_EQ(w[0].tasks + w[1].tasks, 20);
+    CHECK(w[0].busy_ns < 1000000000ull && w[1].busy_ns < 1000000000ull);
+    /* Nothing recorded: zeros in the report's worker entries. */
+    ctp_tick_options none = { .report = false };
+    CHECK_OK(ctp_tick_begin(p, &none, &t));
+    memset(w, 0xff, sizeof w);
+    ctp_tick_report r;
+    CHECK_OK(ctp_tick_end(t, CTP_WAIT_FOREVER, &r, w, 2));
+    CHECK_EQ(w[0].tasks, 0);
+    CHECK_EQ(w[1].busy_ns, 0);
+    CHECK_OK(ctp_pool_destroy(p));
+}

@@ -90,6 +90,7 @@ struct test_case {
     X(pinned_run_order_and_destroy)                                                             \
     X(pinned_destroy_inside_a_task_refused)                                                     \
     X(pinned_mixed_batch_refused)                                                               \
+    X(tick_workers_without_report)                                                              \
     X(tick_end_after_shutdown_keeps_overrun)                                                    \
     X(numa_no_remote_steal_with_local_work)                                                        \
     X(numa_machine_topology_and_memory)                                                            \
