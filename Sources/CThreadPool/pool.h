@@ -246,20 +246,36 @@ static inline bool ctp__forked(const ctp_pool *pool)
 
 /* ---- Per-thread context --------------------------------------------------
  * Which pool the current thread works for. Thread-local, not shared. */
+/* A pool the thread is inside further up its stack: a task of another pool
+ * that a helping wait runs (ctp__run_outside) saves it here, on its stack. */
+typedef struct ctp__tls_outer {
+    ctp_pool *pool;
+    const struct ctp__tls_outer *up;
+} ctp__tls_outer;
+
 typedef struct ctp__tls {
     ctp_pool *pool;       /* set on workers, and on outside threads while they run a task */
     ctp__worker *worker;  /* NULL on outside threads */
-    unsigned task_depth;  /* > 0 while running a task of `pool` */
+    unsigned task_depth;  /* > 0 while running a task of `pool` (counts across pools: bounds helping depth) */
+    const ctp__tls_outer *outer; /* pools left for another pool's task, innermost first */
     struct ctp_pinned *pinned; /* the pinned queue this thread owns (outside threads), or NULL */
 } ctp__tls;
 
 ctp__tls *ctp__tls_get(void);
 
-/* True if the calling thread is running a task of pool (or is its worker). */
+/* True if the calling thread is running a task of pool (or is its worker),
+ * also further up its stack: pool A's worker or task that helps in a wait
+ * for pool B and runs B's task is still inside A there (A's shutdown from
+ * that task would wait for the A task below it). */
 static inline bool ctp__is_inside(ctp_pool *pool)
 {
     ctp__tls *tls = ctp__tls_get();
-    return tls->pool == pool && (tls->worker != NULL || tls->task_depth > 0);
+    if (tls->pool == pool && (tls->worker != NULL || tls->task_depth > 0))
+        return true;
+    for (const ctp__tls_outer *o = tls->outer; o != NULL; o = o->up)
+        if (o->pool == pool)
+            return true;
+    return false;
 }
 
 static inline ctp__worker *ctp__current_worker(ctp_pool *pool)

@@ -433,11 +433,16 @@ void ctp__run_outside(ctp_pool *pool, ctp__task *t)
     ctp__tls *tls = ctp__tls_get();
     ctp_pool *saved_pool = tls->pool;
     ctp__worker *saved_worker = tls->worker;
+    const ctp__tls_outer *saved_outer = tls->outer;
+    ctp__tls_outer left = { saved_pool, saved_outer };
+    if (saved_pool != NULL && saved_pool != pool)
+        tls->outer = &left; /* still inside saved_pool (ctp__is_inside) */
     tls->pool = pool;
     tls->worker = NULL;
     ctp__run_task(pool, NULL, t);
     tls->pool = saved_pool;
     tls->worker = saved_worker;
+    tls->outer = saved_outer;
     /* Relaxed: a hint; the shutdown waiter re-checks quiescence itself. */
     if (atomic_load_explicit(&pool->state, memory_order_relaxed) != CTP__RUNNING)
         ctp__lifecycle_poke(pool);

@@ -67,6 +67,7 @@ static void worker_lost(void *arg)
     ctp__tls *tls = ctp__tls_get();
     tls->pool = NULL;
     tls->worker = NULL;
+    tls->outer = NULL; /* its frames were on the stack being unwound */
     thread_stop_hook(w);
     ctp__lifecycle_poke(pool);
 }

@@ -486,6 +486,62 @@ void test_shutdown_and_destroy_from_worker(void)
     CHECK_OK(ctp_pool_destroy(pool));
 }
 
+/* The same from a task of another pool B that pool A's worker runs while
+ * its A task helps in a wait on a B group: the thread is still inside A
+ * (the A task is further up its stack), so A's destroy and waiting shutdown
+ * refuse with CTP_EDEADLK. They used to see only B: the shutdown waited out
+ * its timeout and the destroy waited forever for the task below it. */
+typedef struct {
+    ctp_pool *a, *b;
+    self_ctx c;
+    gate hold_b;
+    pthread_t a_worker;
+    _Atomic int on_a_worker;
+} cross_ctx;
+
+static void b_task_on_a_worker(void *arg)
+{
+    cross_ctx *x = arg;
+    atomic_store(&x->on_a_worker, pthread_equal(pthread_self(), x->a_worker) ? 1 : -1);
+    self_destroy_task(&x->c); /* c.pool is A */
+}
+
+static void a_task_helping_b(void *arg)
+{
+    cross_ctx *x = arg;
+    x->a_worker = pthread_self();
+    ctp_group *g;
+    if (ctp_group_create(x->b, &g) != CTP_OK)
+        return;
+    ctp_group_submit(g, CTP_PRIORITY_NORMAL, b_task_on_a_worker, x);
+    ctp_group_wait(g, CTP_WAIT_FOREVER); /* B's worker is held: this wait runs it */
+    ctp_group_destroy(g);
+}
+
+void test_shutdown_and_destroy_from_another_pools_task_inside(void)
+{
+    static cross_ctx x;
+    memset(&x, 0, sizeof x);
+    x.a = make_pool(1);
+    x.b = make_pool(1);
+    CHECK(x.a != NULL && x.b != NULL);
+    x.c.pool = x.a;
+    gate_init(&x.hold_b);
+    CHECK_OK(ctp_submit(x.b, CTP_PRIORITY_NORMAL, gate_task, &x.hold_b));
+    wait_entered(&x.hold_b, 1);
+    CHECK_OK(ctp_submit(x.a, CTP_PRIORITY_NORMAL, a_task_helping_b, &x));
+    CHECK(TEST_WAIT_UNTIL(atomic_load(&x.c.done) == 1, 20000));
+    CHECK_EQ(atomic_load(&x.on_a_worker), 1);
+    CHECK_EQ(x.c.destroy_rc, CTP_EDEADLK);
+    CHECK_EQ(x.c.shutdown_wait_rc, CTP_EDEADLK);
+    CHECK_EQ(x.c.shutdown_nowait_rc, CTP_ETIMEDOUT);
+    CHECK_EQ(x.c.submit_rc, CTP_OK); /* inside A: accepted while it drains */
+    gate_open(&x.hold_b);
+    CHECK_OK(ctp_pool_shutdown(x.a, CTP_SHUTDOWN_DRAIN, CTP_WAIT_FOREVER));
+    CHECK_OK(ctp_pool_destroy(x.a));
+    CHECK_OK(ctp_pool_destroy(x.b));
+}
+
 void test_create_destroy_cycles_leave_nothing(void)
 {
     int base = test_thread_count();

@@ -54,6 +54,7 @@ struct test_case {
     X(shutdown_cancel_calls_on_cancel)                                                             \
     X(shutdown_timeout_keeps_pool_valid)                                                           \
     X(shutdown_and_destroy_from_worker)                                                            \
+    X(shutdown_and_destroy_from_another_pools_task_inside)                                         \
     X(create_destroy_cycles_leave_nothing)                                                         \
     X(exactly_once_external_and_nested)                                                            \
     X(lost_wakeup_torture)                                                                         \
