@@ -278,12 +278,6 @@ static int submit_pinned(ctp_pool *pool, ctp_pinned *q, const ctp_task_desc *des
     if (q->pool != pool)
         return CTP_EINVAL;
     bool inside = ctp__is_inside(pool);
-    /* Relaxed: as in submit_injected, a courtesy check for outside threads
-     * (the owner still runs whatever was queued before the shutdown). */
-    if (!inside && atomic_load_explicit(&pool->state, memory_order_relaxed) != CTP__RUNNING) {
-        atomic_fetch_add_explicit(&pool->rejected, 1, memory_order_relaxed); /* relaxed: a statistic */
-        return CTP_ESHUTDOWN;
-    }
     uint64_t stamp = submit_stamp(pool);
     pthread_mutex_lock(&q->lock);
     ctp__task *list = NULL, **tail = &list;
@@ -302,9 +296,31 @@ static int submit_pinned(ctp_pool *pool, ctp_pinned *q, const ctp_task_desc *des
         *tail = t;
         tail = &t->next;
     }
+    /* The state check and the count under an injector lock (the node-less
+     * one): the shutdown changes the state under every injector lock, so
+     * either it sees these tasks counted (and waits for them) or we see it
+     * and refuse, as in submit_injected. (Checked before, without the lock,
+     * a submission could slip past a shutdown that had already found the
+     * pool quiescent: accepted, then run on a STOPPED pool.) Lock order:
+     * q->lock, then the injector's; nothing takes them the other way. */
+    ctp__injector *gate = &pool->injs[pool->nnodes];
+    pthread_mutex_lock(&gate->lock);
+    /* Relaxed, under the injector lock: state changes only under all of them. */
+    if (!inside && atomic_load_explicit(&pool->state, memory_order_relaxed) != CTP__RUNNING) {
+        pthread_mutex_unlock(&gate->lock);
+        while (list != NULL) {
+            ctp__task *next = list->next;
+            ctp__pinned_free_locked(q, list);
+            list = next;
+        }
+        pthread_mutex_unlock(&q->lock);
+        atomic_fetch_add_explicit(&pool->rejected, 1, memory_order_relaxed); /* relaxed: a statistic */
+        return CTP_ESHUTDOWN;
+    }
     count_groups(descs, count);
     /* Before publishing: see the quiescence check. Release: pairs with its acquire loads. */
     atomic_fetch_add_explicit(&pool->ext_submitted, count, memory_order_release);
+    pthread_mutex_unlock(&gate->lock);
     for (size_t i = 0; list != NULL; i++) {
         ctp__task *t = list;
         list = list->next;

@@ -570,3 +570,77 @@ void test_tick_workers_without_report(void)
     CHECK_EQ(w[1].busy_ns, 0);
     CHECK_OK(ctp_pool_destroy(p));
 }
+
+/* A pinned submission from an outside thread racing the shutdown is either
+ * refused or counted before the shutdown can find the pool quiescent: when
+ * ctp_pool_shutdown returns CTP_OK, every accepted pinned task has run (its
+ * owner ran them while the shutdown waited), none is left queued. The
+ * state check used to be made without the injector lock, so a submission
+ * could be accepted after a shutdown had returned, and then ran on a
+ * STOPPED pool. */
+typedef struct pin_race {
+    ctp_pool *pool;
+    ctp_pinned *q;
+    _Atomic int stopped, submitter_done;
+    _Atomic long accepted, ran, ran_after_stop;
+} pin_race;
+
+static void pin_race_task(void *arg)
+{
+    pin_race *r = arg;
+    atomic_fetch_add(&r->ran, 1);
+    if (atomic_load(&r->stopped))
+        atomic_fetch_add(&r->ran_after_stop, 1);
+}
+
+static void *pin_race_submitter(void *arg)
+{
+    pin_race *r = arg;
+    ctp_task_desc d;
+    ctp_task_desc_init(&d, pin_race_task, r);
+    d.pinned = r->q;
+    while (ctp_submit_desc(r->pool, &d) == CTP_OK)
+        atomic_fetch_add(&r->accepted, 1);
+    atomic_store(&r->submitter_done, 1);
+    return NULL;
+}
+
+static void *pin_race_shutter(void *arg)
+{
+    pin_race *r = arg;
+    test_sleep_us(100 + (unsigned)(atomic_load(&r->accepted) % 300));
+    while (ctp_pool_shutdown(r->pool, CTP_SHUTDOWN_DRAIN, 20000000ull) != CTP_OK) {
+    }
+    atomic_store(&r->stopped, 1);
+    return NULL;
+}
+
+void test_pinned_submit_races_shutdown(void)
+{
+    static pin_race r;
+    long rounds = scaled(300);
+    long late = 0, left = 0, lost = 0;
+    for (long i = 0; i < rounds; i++) {
+        memset(&r, 0, sizeof r);
+        ctp_config c;
+        ctp_config_init(&c);
+        c.workers = 1;
+        CHECK_OK(ctp_pool_create(&c, &r.pool));
+        CHECK_OK(ctp_pinned_create(r.pool, &r.q));
+        pthread_t s, d;
+        CHECK_EQ(pthread_create(&s, NULL, pin_race_submitter, &r), 0);
+        CHECK_EQ(pthread_create(&d, NULL, pin_race_shutter, &r), 0);
+        while (!atomic_load(&r.stopped) || !atomic_load(&r.submitter_done))
+            ctp_pinned_run(r.q, 1000); /* the owner runs them while the shutdown waits */
+        pthread_join(s, NULL);
+        pthread_join(d, NULL);
+        left += ctp_pinned_run(r.q, 1000000);
+        late += atomic_load(&r.ran_after_stop);
+        lost += atomic_load(&r.accepted) - atomic_load(&r.ran);
+        CHECK_OK(ctp_pinned_destroy(r.q));
+        CHECK_OK(ctp_pool_destroy(r.pool));
+    }
+    CHECK_EQ(left, 0);
+    CHECK_EQ(late, 0);
+    CHECK_EQ(lost, 0);
+}

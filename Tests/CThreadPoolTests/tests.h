@@ -92,6 +92,7 @@ struct test_case {
     X(pinned_destroy_inside_a_task_refused)                                                     \
     X(pinned_mixed_batch_refused)                                                               \
     X(tick_workers_without_report)                                                              \
+    X(pinned_submit_races_shutdown)                                                             \
     X(tick_end_after_shutdown_keeps_overrun)                                                    \
     X(numa_no_remote_steal_with_local_work)                                                        \
     X(numa_machine_topology_and_memory)                                                            \
