@@ -271,6 +271,18 @@ static int submit_injected(ctp_pool *pool, const ctp_task_desc *descs, size_t co
     return rc;
 }
 
+/* A refused pinned submission: its nodes go back, q->lock is released. */
+static int refuse_pinned(ctp_pinned *q, ctp__task *list, int rc)
+{
+    while (list != NULL) {
+        ctp__task *next = list->next;
+        ctp__pinned_free_locked(q, list);
+        list = next;
+    }
+    pthread_mutex_unlock(&q->lock);
+    return rc;
+}
+
 /* Pinned tasks: onto their owner's queue, nowhere a worker looks. */
 static int submit_pinned(ctp_pool *pool, ctp_pinned *q, const ctp_task_desc *descs, size_t count,
                          const ctp__payload *pl)
@@ -283,15 +295,8 @@ static int submit_pinned(ctp_pool *pool, ctp_pinned *q, const ctp_task_desc *des
     ctp__task *list = NULL, **tail = &list;
     for (size_t i = 0; i < count; i++) {
         ctp__task *t = ctp__pinned_alloc_locked(q);
-        if (t == NULL) {
-            while (list != NULL) {
-                ctp__task *next = list->next;
-                ctp__pinned_free_locked(q, list);
-                list = next;
-            }
-            pthread_mutex_unlock(&q->lock);
-            return CTP_ENOMEM;
-        }
+        if (t == NULL)
+            return refuse_pinned(q, list, CTP_ENOMEM);
         fill(t, &descs[i], false, -1, stamp);
         *tail = t;
         tail = &t->next;
@@ -308,14 +313,8 @@ static int submit_pinned(ctp_pool *pool, ctp_pinned *q, const ctp_task_desc *des
     /* Relaxed, under the injector lock: state changes only under all of them. */
     if (!inside && atomic_load_explicit(&pool->state, memory_order_relaxed) != CTP__RUNNING) {
         pthread_mutex_unlock(&gate->lock);
-        while (list != NULL) {
-            ctp__task *next = list->next;
-            ctp__pinned_free_locked(q, list);
-            list = next;
-        }
-        pthread_mutex_unlock(&q->lock);
         atomic_fetch_add_explicit(&pool->rejected, 1, memory_order_relaxed); /* relaxed: a statistic */
-        return CTP_ESHUTDOWN;
+        return refuse_pinned(q, list, CTP_ESHUTDOWN);
     }
     count_groups(descs, count);
     /* Before publishing: see the quiescence check. Release: pairs with its acquire loads. */
