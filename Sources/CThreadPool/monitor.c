@@ -282,11 +282,8 @@ void ctp__monitor_stop(ctp_pool *pool)
     pthread_cond_signal(&m->cv);
     bool started = m->started;
     pthread_mutex_unlock(&m->lock);
-    if (started) {
-        int cancel = ctp__cancel_off();
-        pthread_join(m->thread, NULL);
-        ctp__cancel_restore(cancel);
-    }
+    if (started)
+        ctp__thread_join(m->thread);
     pthread_mutex_lock(&m->lock);
     m->started = false;
     pthread_mutex_unlock(&m->lock);

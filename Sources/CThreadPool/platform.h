@@ -33,6 +33,8 @@ void *ctp__malloc(size_t size);
 void *ctp__calloc(size_t n, size_t size);
 void *ctp__aligned_alloc(size_t align, size_t size);
 int ctp__thread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *), void *arg);
+/* pthread_join, not a cancellation point (see ctp__cancel_off). */
+void ctp__thread_join(pthread_t thread);
 /* After freeing a lot: asks the C library to return free pages to the
  * system (glibc's malloc_trim; nothing elsewhere). Not for hot paths. */
 void ctp__release_free_memory(void);

@@ -101,9 +101,7 @@ static void stop_workers(ctp_pool *pool)
     for (uint32_t i = 0; i < pool->nworkers; i++) {
         ctp__worker *w = pool->workers[i];
         if (w != NULL && w->started) {
-            int cancel = ctp__cancel_off();
-            pthread_join(w->thread, NULL);
-            ctp__cancel_restore(cancel);
+            ctp__thread_join(w->thread);
             w->started = false;
         }
     }

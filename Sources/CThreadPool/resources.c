@@ -120,6 +120,13 @@ int ctp__thread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn
     return THREAD_FAILS() ? -1 : pthread_create(thread, attr, fn, arg);
 }
 
+void ctp__thread_join(pthread_t thread)
+{
+    int cancel = ctp__cancel_off();
+    pthread_join(thread, NULL);
+    ctp__cancel_restore(cancel);
+}
+
 /* Fork detection. A pthread_atfork handler, registered once at the first
  * pool creation, bumps the generation in every child process; a pool keeps
  * the generation it was created in, so in a child (where it has no worker
