@@ -769,11 +769,6 @@ static void trace_race_hook(ctp_test_hook_point point, void *ctx)
         test_sleep_us(100);
 }
 
-static void race_task(void *arg)
-{
-    (void)arg;
-}
-
 typedef struct race_submit {
     ctp_pool *p;
     ctp_group *g;
@@ -783,7 +778,7 @@ typedef struct race_submit {
 static int submit_race_task(ctp_pool *p, ctp_group *g)
 {
     ctp_task_desc d;
-    ctp_task_desc_init(&d, race_task, NULL);
+    ctp_task_desc_init(&d, noop, NULL);
     d.group = g;
     return ctp_submit_desc(p, &d);
 }

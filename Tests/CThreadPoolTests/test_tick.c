@@ -494,11 +494,6 @@ void test_tick_end_after_shutdown_keeps_overrun(void)
     CHECK_OK(ctp_pool_destroy(p));
 }
 
-static void count_run(void *arg)
-{
-    atomic_fetch_add((_Atomic int *)arg, 1);
-}
-
 /* A batch is pinned to one queue as a whole or not at all: one pinned
  * description anywhere in an otherwise unpinned batch (first, middle, last)
  * refuses the whole batch and queues nothing (a pinned one in the middle
@@ -509,11 +504,11 @@ void test_pinned_mixed_batch_refused(void)
     CHECK(p != NULL);
     ctp_pinned *q;
     CHECK_OK(ctp_pinned_create(p, &q));
-    _Atomic int ran = 0;
+    _Atomic long ran = 0;
     ctp_task_desc d[5];
     for (int at = 0; at < 5; at++) {
         for (int i = 0; i < 5; i++)
-            ctp_task_desc_init(&d[i], count_run, (void *)&ran);
+            ctp_task_desc_init(&d[i], count_task, (void *)&ran);
         d[at].pinned = q;
         CHECK_EQ(ctp_submit_batch(p, d, 5), CTP_EINVAL);
         /* and the reverse: one unpinned among pinned ones */
@@ -546,10 +541,10 @@ void test_tick_workers_without_report(void)
     ctp_tick_options o = { .report = true };
     ctp_tick *t;
     CHECK_OK(ctp_tick_begin(p, &o, &t));
-    _Atomic int ran = 0;
+    _Atomic long ran = 0;
     ctp_task_desc d[20];
     for (int i = 0; i < 20; i++) {
-        ctp_task_desc_init(&d[i], count_run, (void *)&ran);
+        ctp_task_desc_init(&d[i], count_task, (void *)&ran);
         d[i].group = ctp_tick_group(t);
     }
     CHECK_OK(ctp_submit_batch(p, d, 20));
