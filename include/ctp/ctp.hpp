@@ -914,16 +914,14 @@ public:
     /// errc::deadlock if called with a non-zero timeout from the pool's own
     /// task (use a zero timeout there: it starts the shutdown and throws
     /// timed_out).
+    /// The timeout may be in any chrono unit (seconds::max() = no limit).
+    template <class Rep = std::chrono::nanoseconds::rep, class Period = std::nano>
     void shutdown(shutdown_mode mode = shutdown_mode::drain,
-                  std::chrono::nanoseconds timeout = std::chrono::nanoseconds::max())
+                  std::chrono::duration<Rep, Period> timeout = std::chrono::duration<Rep, Period>::max())
     {
-        shutdown_for(mode, timeout);
-    }
-    /// shutdown() with a timeout in any unit (seconds::max() = no limit).
-    template <class Rep, class Period>
-    void shutdown(shutdown_mode mode, std::chrono::duration<Rep, Period> timeout)
-    {
-        shutdown_for(mode, timeout);
+        detail::check(ctp_pool_shutdown(pool_, static_cast<ctp_shutdown_mode>(mode), detail::timeout_ns(timeout)),
+                      "ctp_pool_shutdown");
+        rethrow();
     }
     /// The C enum, for code written before shutdown_mode.
     [[deprecated("use ctp::shutdown_mode")]] void shutdown(ctp_shutdown_mode mode, std::chrono::nanoseconds timeout =
@@ -1000,14 +998,6 @@ public:
     ctp_pool *native_handle() const noexcept { return pool_; }
 
 private:
-    template <class Rep, class Period>
-    void shutdown_for(shutdown_mode mode, std::chrono::duration<Rep, Period> timeout)
-    {
-        detail::check(ctp_pool_shutdown(pool_, static_cast<ctp_shutdown_mode>(mode), detail::timeout_ns(timeout)),
-                      "ctp_pool_shutdown");
-        rethrow();
-    }
-
     void destroy() noexcept
     {
         if (pool_ == nullptr)
@@ -1304,29 +1294,9 @@ public:
     /// tick stays open (call end() again). Not from a task of the tick (it
     /// would wait for itself); on the thread that began the tick. Throws
     /// invalid_argument once the tick has ended, std::bad_alloc.
-    tick_report end(std::chrono::nanoseconds timeout = std::chrono::nanoseconds::max()) { return end_for(timeout); }
-    /// end() with a timeout in any unit (seconds::max() = no limit).
-    template <class Rep, class Period>
-    tick_report end(std::chrono::duration<Rep, Period> timeout)
-    {
-        return end_for(timeout);
-    }
-
-    /// Whether end() has ended the tick.
-    bool ended() const noexcept { return tick_ == nullptr; }
-    /// The report end() made (also when it rethrew an exception); empty
-    /// (all zero) before.
-    const tick_report &report() const noexcept { return report_; }
-    /// Exceptions thrown by this tick's tasks and on_overrun so far (only
-    /// the first is kept).
-    std::size_t exceptions() const noexcept { return errors_.count(); }
-
-    /// The C handle (nullptr once ended). Still owned here.
-    ctp_tick *native_handle() const noexcept { return tick_; }
-
-private:
-    template <class Rep, class Period>
-    tick_report end_for(std::chrono::duration<Rep, Period> timeout)
+    /// The timeout may be in any chrono unit (seconds::max() = no limit).
+    template <class Rep = std::chrono::nanoseconds::rep, class Period = std::nano>
+    tick_report end(std::chrono::duration<Rep, Period> timeout = std::chrono::duration<Rep, Period>::max())
     {
         if (tick_ == nullptr)
             throw error(CTP_EINVAL, "ctp_tick_end: the tick has ended");
@@ -1345,6 +1315,19 @@ private:
         return report_;
     }
 
+    /// Whether end() has ended the tick.
+    bool ended() const noexcept { return tick_ == nullptr; }
+    /// The report end() made (also when it rethrew an exception); empty
+    /// (all zero) before.
+    const tick_report &report() const noexcept { return report_; }
+    /// Exceptions thrown by this tick's tasks and on_overrun so far (only
+    /// the first is kept).
+    std::size_t exceptions() const noexcept { return errors_.count(); }
+
+    /// The C handle (nullptr once ended). Still owned here.
+    ctp_tick *native_handle() const noexcept { return tick_; }
+
+private:
     ctp_group *group() const
     {
         if (tick_ == nullptr)
