@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 uint64_t ctp__queued_now(ctp_pool *pool)
 {
@@ -14,6 +15,73 @@ uint64_t ctp__queued_now(ctp_pool *pool)
     return n;
 }
 
+/* Appends s to out (capacity cap, kept NUL-terminated from *len on) in
+ * double quotes, at most max bytes of it: '"' and '\\' escaped with a
+ * backslash, control bytes as \xNN, so that no label or pool name can break
+ * the line or forge another. A cut string ends with "..." and is never cut
+ * inside a UTF-8 character. */
+static void put_quoted(char *out, size_t cap, size_t *len, const char *s, size_t max)
+{
+    size_t n = 0;
+    while (n < max && s[n] != '\0')
+        n++;
+    bool cut = s[n] != '\0';
+    if (cut)
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) /* s[n] continues a character */
+            n--;
+    char buf[4 * 64 + 8];
+    size_t k = 0;
+    buf[k++] = '"';
+    for (size_t i = 0; i < n && k + 5 < sizeof buf; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            buf[k++] = '\\';
+            buf[k++] = (char)c;
+        } else if (c < 0x20 || c == 0x7f) {
+            k += (size_t)snprintf(buf + k, sizeof buf - k, "\\x%02x", c);
+        } else {
+            buf[k++] = (char)c;
+        }
+    }
+    if (cut) {
+        memcpy(buf + k, "...", 3);
+        k += 3;
+    }
+    buf[k++] = '"';
+    buf[k] = '\0';
+    int w = snprintf(out + *len, cap - *len, "%s", buf);
+    *len = w < 0 || (size_t)w >= cap - *len ? cap - 1 : *len + (size_t)w;
+}
+
+size_t ctp__stall_format(char *out, size_t cap, const char *pool_name, const ctp_stall_report *r)
+{
+    size_t len = 0;
+    if (cap == 0)
+        return 0;
+    out[0] = '\0';
+    int w = snprintf(out, cap, "ctp: pool ");
+    len = w < 0 || (size_t)w >= cap ? cap - 1 : (size_t)w;
+    put_quoted(out, cap, &len, pool_name, 16);
+    if (r->kind == CTP_STALL_TASK) {
+        w = snprintf(out + len, cap - len, ": worker %d has been running task ", r->worker);
+        len = w < 0 || (size_t)w >= cap - len ? cap - 1 : len + (size_t)w;
+        if (r->label != NULL) {
+            put_quoted(out, cap, &len, r->label, 40);
+        } else {
+            w = snprintf(out + len, cap - len, "fn %p", (void *)(uintptr_t)r->fn);
+            len = w < 0 || (size_t)w >= cap - len ? cap - 1 : len + (size_t)w;
+        }
+        w = snprintf(out + len, cap - len, " for %.1f ms (%llu tasks queued)\n", (double)r->elapsed_ns / 1e6,
+                     (unsigned long long)r->queued);
+    } else {
+        w = snprintf(out + len, cap - len,
+                     ": %llu tasks queued and none started for %.1f ms (every worker busy, blocked or lost)\n",
+                     (unsigned long long)r->queued, (double)r->elapsed_ns / 1e6);
+    }
+    len = w < 0 || (size_t)w >= cap - len ? cap - 1 : len + (size_t)w;
+    return len;
+}
+
 static void report(ctp_pool *pool, const ctp_stall_report *r)
 {
     atomic_fetch_add_explicit(&pool->monitor.reports, 1, memory_order_relaxed); /* relaxed: a statistic */
@@ -21,20 +89,9 @@ static void report(ctp_pool *pool, const ctp_stall_report *r)
         pool->config.on_stall(r, pool->config.stall_ctx);
         return;
     }
-    if (r->kind == CTP_STALL_TASK) {
-        char what[64];
-        if (r->label != NULL)
-            snprintf(what, sizeof what, "\"%.40s\"", r->label);
-        else
-            snprintf(what, sizeof what, "fn %p", (void *)(uintptr_t)r->fn);
-        fprintf(stderr, "ctp: pool \"%s\": worker %d has been running task %s for %.1f ms (%llu tasks queued)\n",
-                pool->name, r->worker, what, (double)r->elapsed_ns / 1e6, (unsigned long long)r->queued);
-    } else {
-        fprintf(stderr,
-                "ctp: pool \"%s\": %llu tasks queued and none started for %.1f ms (every worker busy, blocked "
-                "or lost)\n",
-                pool->name, (unsigned long long)r->queued, (double)r->elapsed_ns / 1e6);
-    }
+    char line[CTP__STALL_LINE];
+    ctp__stall_format(line, sizeof line, pool->name, r);
+    fputs(line, stderr);
 }
 
 /* Progress: runs started by workers, and tasks finished by outside helpers. */

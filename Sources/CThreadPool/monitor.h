@@ -33,6 +33,13 @@ void ctp__monitor_stop(ctp_pool *pool);
 void ctp__monitor_destroy(ctp_pool *pool);
 /* A worker left its park: wakes the monitor if it is parked. Any worker. */
 void ctp__monitor_poke(ctp_pool *pool);
+/* The line printed for a stall when no on_stall callback is set, written
+ * into out (capacity cap; NUL-terminated, cut to fit): pool name and label
+ * quoted and escaped (no control byte, quote or backslash of theirs reaches
+ * the line unescaped; at most 16 and 40 bytes of them, cut with "...").
+ * Returns its length. Any thread. */
+enum { CTP__STALL_LINE = 512 };
+size_t ctp__stall_format(char *out, size_t cap, const char *pool_name, const ctp_stall_report *r);
 /* Queued (not started) tasks: outside submissions plus the workers' deques. */
 uint64_t ctp__queued_now(ctp_pool *pool);
 

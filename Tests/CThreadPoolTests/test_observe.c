@@ -2,6 +2,7 @@
  * hooks and traces. */
 #include "harness.h"
 
+#include "../../Sources/CThreadPool/monitor.h"
 #include "../../Sources/CThreadPool/pool.h"
 
 #include <pthread.h>
@@ -232,6 +233,94 @@ void test_stall_monitor_sleeps_while_idle(void)
     CHECK(atomic_load(&p->monitor.wakeups) > before);
     CHECK(OB_WAIT_UNTIL(stall_count(&s) >= 1, 5000));
     CHECK_OK(ctp_pool_destroy(p));
+}
+
+/* The line printed when no on_stall is set quotes the label and the pool
+ * name and escapes them: a label with a newline, a quote or a control byte
+ * cannot break the line or forge another, and a long one is cut between
+ * UTF-8 characters, with "...". */
+static void check_one_line(const char *line)
+{
+    size_t n = strlen(line);
+    CHECK(n > 0 && line[n - 1] == '\n');
+    for (size_t i = 0; i + 1 < n; i++)
+        CHECK((unsigned char)line[i] >= 0x20 && (unsigned char)line[i] != 0x7f);
+}
+
+void test_stall_line_escapes_label_and_name(void)
+{
+    char line[CTP__STALL_LINE];
+    ctp_stall_report r = { .kind = CTP_STALL_TASK, .worker = 1, .elapsed_ns = 25 * MS, .queued = 3,
+                           .label = "a\"b\\c\nctp: pool \"x\": forged\x01\x7f" };
+    size_t n = ctp__stall_format(line, sizeof line, "p\nq", &r);
+    CHECK_EQ(n, strlen(line));
+    check_one_line(line);
+    CHECK(strcmp(line, "ctp: pool \"p\\x0aq\": worker 1 has been running task \"a\\\"b\\\\c\\x0actp: pool "
+                       "\\\"x\\\": forged\\x01\\x7f\" for 25.0 ms (3 tasks queued)\n") == 0);
+
+    /* 41 bytes or more: cut at 40, never inside a character (é is two bytes). */
+    r.label = "x\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+              "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9";
+    ctp__stall_format(line, sizeof line, "pool", &r);
+    check_one_line(line);
+    const char *q = strstr(line, "task \"x");
+    CHECK(q != NULL);
+    CHECK(strncmp(q + 6 + 39, "...\" for", 8) == 0); /* x and 19 whole é: 39 bytes */
+
+    /* Exactly 40 bytes: not cut. */
+    r.label = "0123456789012345678901234567890123456789";
+    ctp__stall_format(line, sizeof line, "pool", &r);
+    CHECK(strstr(line, "\"0123456789012345678901234567890123456789\" for") != NULL);
+
+    r = (ctp_stall_report){ .kind = CTP_STALL_QUEUE, .worker = -1, .elapsed_ns = 30 * MS, .queued = 7 };
+    ctp__stall_format(line, sizeof line, "a\"\x1b[2J", &r);
+    check_one_line(line);
+    CHECK(strncmp(line, "ctp: pool \"a\\\"\\x1b[2J\": 7 tasks queued", 36) == 0);
+
+    /* A buffer too small: cut, terminated, length within it. */
+    char small[24];
+    n = ctp__stall_format(small, sizeof small, "pool", &r);
+    CHECK(n == strlen(small) && n < sizeof small);
+}
+
+/* End to end: with no on_stall, the stall line goes to stderr, one line,
+ * escaped (stderr is a file for the duration). */
+void test_stall_default_line_on_stderr(void)
+{
+    char path[] = "/tmp/ctp-stall-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    fflush(stderr);
+    int saved = dup(2);
+    CHECK(saved >= 0 && dup2(fd, 2) == 2);
+    ctp_config c;
+    ctp_config_init(&c);
+    c.workers = 1;
+    c.stall_ns = 20 * MS;
+    c.name = "we\nird";
+    ctp_pool *p = NULL;
+    CHECK_OK(ctp_pool_create(&c, &p));
+    spin_arg a = { .ns = 120 * MS };
+    atomic_init(&a.worker, -1);
+    atomic_init(&a.done, 0);
+    ctp_task_desc d;
+    ctp_task_desc_init(&d, spin_task, &a);
+    d.label = "bot\nupdate";
+    CHECK_OK(ctp_submit_batch(p, &d, 1));
+    bool done = OB_WAIT_UNTIL(atomic_load(&a.done), 10000);
+    CHECK_OK(ctp_pool_destroy(p));
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    CHECK(done);
+    char buf[1024] = { 0 };
+    ssize_t got = pread(fd, buf, sizeof buf - 1, 0);
+    close(fd);
+    unlink(path);
+    CHECK(got > 0);
+    const char *want = "ctp: pool \"we\\x0aird\": worker 0 has been running task \"bot\\x0aupdate\" for ";
+    CHECK(strncmp(buf, want, strlen(want)) == 0);
+    CHECK(strchr(buf, '\n') == buf + got - 1); /* one line */
 }
 
 void test_stall_config_validation(void)

@@ -73,6 +73,8 @@ struct test_case {
     X(stall_queue_all_workers_blocked)                                                          \
     X(stall_no_report_for_short_tasks)                                                          \
     X(stall_monitor_sleeps_while_idle)                                                          \
+    X(stall_line_escapes_label_and_name)                                                        \
+    X(stall_default_line_on_stderr)                                                             \
     X(stall_config_validation)                                                                  \
     X(snapshot_during_load)                                                                     \
     X(snapshot_nested_runs)                                                                     \

@@ -188,7 +188,11 @@ typedef struct ctp_config {
      *  Turning it on also makes the pool time its tasks (a clock read per
      *  task; see ctp_worker_info.running_ns). */
     uint64_t stall_ns;
-    /** Called for each stall; NULL = print one line per stall to stderr. */
+    /** Called for each stall; NULL = print one line per stall to stderr,
+     *  the pool name and the task's label in double quotes with quotes,
+     *  backslashes and control bytes escaped (\xNN), so no label can break
+     *  the line; a label over 40 bytes is cut (between UTF-8 characters)
+     *  and ends with "...". */
     ctp_stall_fn on_stall;
     void *stall_ctx;
     /** Run on each worker thread as it starts (every one before
