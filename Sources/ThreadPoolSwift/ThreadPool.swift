@@ -219,6 +219,9 @@ public final class ThreadPool: @unchecked Sendable {
     }
 
     /// The calling thread's worker index in its pool, nil outside any pool.
+    /// The index belongs to the pool whose task is running: a worker of
+    /// pool A running a task of pool B (helping in a wait on B) gets nil
+    /// there, and its A index again when the wait returns.
     public static var currentWorkerIndex: Int? {
         let i = ctp_worker_index()
         return i >= 0 ? Int(i) : nil

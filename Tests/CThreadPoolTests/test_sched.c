@@ -497,12 +497,15 @@ typedef struct {
     gate hold_b;
     pthread_t a_worker;
     _Atomic int on_a_worker;
+    _Atomic int b_index, b_node, a_index_after; /* ctp_worker_index / ctp_current_node seen */
 } cross_ctx;
 
 static void b_task_on_a_worker(void *arg)
 {
     cross_ctx *x = arg;
     atomic_store(&x->on_a_worker, pthread_equal(pthread_self(), x->a_worker) ? 1 : -1);
+    atomic_store(&x->b_index, ctp_worker_index()); /* not a worker of B: -1 */
+    atomic_store(&x->b_node, ctp_current_node());
     self_destroy_task(&x->c); /* c.pool is A */
 }
 
@@ -515,6 +518,7 @@ static void a_task_helping_b(void *arg)
         return;
     ctp_group_submit(g, CTP_PRIORITY_NORMAL, b_task_on_a_worker, x);
     ctp_group_wait(g, CTP_WAIT_FOREVER); /* B's worker is held: this wait runs it */
+    atomic_store(&x->a_index_after, ctp_worker_index()); /* back in A's task: A's index */
     ctp_group_destroy(g);
 }
 
@@ -522,6 +526,7 @@ void test_shutdown_and_destroy_from_another_pools_task_inside(void)
 {
     static cross_ctx x;
     memset(&x, 0, sizeof x);
+    atomic_store(&x.a_index_after, -2);
     x.a = make_pool(1);
     x.b = make_pool(1);
     CHECK(x.a != NULL && x.b != NULL);
@@ -532,6 +537,9 @@ void test_shutdown_and_destroy_from_another_pools_task_inside(void)
     CHECK_OK(ctp_submit(x.a, CTP_PRIORITY_NORMAL, a_task_helping_b, &x));
     CHECK(TEST_WAIT_UNTIL(atomic_load(&x.c.done) == 1, 20000));
     CHECK_EQ(atomic_load(&x.on_a_worker), 1);
+    CHECK_EQ(atomic_load(&x.b_index), -1);
+    CHECK_EQ(atomic_load(&x.b_node), -1);
+    CHECK(TEST_WAIT_UNTIL(atomic_load(&x.a_index_after) == 0, 20000));
     CHECK_EQ(x.c.destroy_rc, CTP_EDEADLK);
     CHECK_EQ(x.c.shutdown_wait_rc, CTP_EDEADLK);
     CHECK_EQ(x.c.shutdown_nowait_rc, CTP_ETIMEDOUT);

@@ -653,7 +653,12 @@ CTP_API int ctp_trace_start(ctp_pool *pool, size_t events_per_worker);
 CTP_API int ctp_trace_stop(ctp_pool *pool, const char *path);
 
 /** This thread's worker index (0 .. workers-1) in its pool, or -1 if the
- *  calling thread is not a pool worker. Any thread. */
+ *  calling thread is not a pool worker. The index belongs to the pool whose
+ *  task is running: a worker of pool A that runs a task of pool B (helping
+ *  in a wait on B, e.g. ctp_group_wait on a B group) gets -1 inside that
+ *  task, since it is not one of B's workers, and its A index again once the
+ *  wait returns; so an array indexed by it per pool is never shared between
+ *  two threads. Any thread. */
 CTP_API int ctp_worker_index(void);
 
 /** A sentence describing why the last ctp_pool_create on this thread failed
@@ -671,7 +676,8 @@ CTP_API int ctp_pool_node_count(ctp_pool *pool);
 /** The node of worker `worker` (0 .. workers-1), or CTP_EINVAL. */
 CTP_API int ctp_worker_node(ctp_pool *pool, int worker);
 
-/** The node of the calling worker, -1 on a thread that is not a worker. */
+/** The node of the calling worker, -1 on a thread that is not a worker
+ *  (and, like ctp_worker_index, inside another pool's task it helps run). */
 CTP_API int ctp_current_node(void);
 
 /** size bytes on node `node` of the pool's topology (bound there when the

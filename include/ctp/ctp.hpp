@@ -1374,7 +1374,8 @@ void parallel_for(pool &p, std::size_t first, std::size_t last, std::size_t grai
         std::rethrow_exception(e);
 }
 
-/// This thread's worker index in its pool, or -1.
+/// This thread's worker index in the pool whose task is running, or -1
+/// (also inside another pool's task that a worker helps run: see ctp_worker_index).
 inline int worker_index() noexcept { return ctp_worker_index(); }
 
 /// The NUMA node of the calling worker, or -1 on a thread that is not one.
