@@ -57,6 +57,7 @@ int ctp_group_create(ctp_pool *pool, ctp_group **out_group)
         return CTP_ENOMEM;
     g->next_free = NULL;
     g->tick = NULL;
+    atomic_fetch_add_explicit(&pool->groups_live, 1, memory_order_relaxed); /* relaxed: a count checked by destroy */
     *out_group = g;
     return CTP_OK;
 }
@@ -82,12 +83,15 @@ int ctp_group_destroy(ctp_group *g)
         g->next_free = w->free_groups;
         w->free_groups = g;
         w->free_group_count++;
-        return CTP_OK;
+    } else {
+        pthread_mutex_lock(&pool->life_lock);
+        g->next_free = pool->free_groups;
+        pool->free_groups = g;
+        pthread_mutex_unlock(&pool->life_lock);
     }
-    pthread_mutex_lock(&pool->life_lock);
-    g->next_free = pool->free_groups;
-    pool->free_groups = g;
-    pthread_mutex_unlock(&pool->life_lock);
+    /* Release: pairs with the acquire in ctp_pool_destroy, so this group's
+     * last use happens before the pool is freed. */
+    atomic_fetch_sub_explicit(&pool->groups_live, 1, memory_order_release);
     return CTP_OK;
 }
 

@@ -458,6 +458,9 @@ int ctp_pool_destroy(ctp_pool *pool)
     /* Acquire: pairs with the release in ctp_pinned_destroy. */
     if (atomic_load_explicit(&pool->pinned_live, memory_order_acquire) != 0)
         return CTP_EINVAL; /* a pinned queue's owner still refers to the pool */
+    /* Acquire: pairs with the release in ctp_group_destroy. */
+    if (atomic_load_explicit(&pool->groups_live, memory_order_acquire) != 0)
+        return CTP_EINVAL; /* a group (or tick) of the pool is not destroyed */
     int rc = ctp_pool_shutdown(pool, CTP_SHUTDOWN_DRAIN, CTP_WAIT_FOREVER);
     if (rc != CTP_OK)
         return rc;

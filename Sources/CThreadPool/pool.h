@@ -191,6 +191,7 @@ struct ctp_pool {
     unsigned fork_generation; /* ctp__fork_generation() at creation */
     _Atomic uint32_t workers_lost; /* workers that exited inside a task */
     _Atomic uint32_t pinned_live;  /* pinned queues not destroyed (ctp_pool_destroy refuses) */
+    _Atomic uint64_t groups_live;  /* groups (ticks' included) not destroyed (ctp_pool_destroy refuses) */
     /* How far creation got (free_pool frees exactly that). */
     bool life_lock_ready, life_cv_ready;
     int ndepots_ready, ninjs_ready;

@@ -478,3 +478,61 @@ void test_pool_help_runs_one_task(void)
     gate_open(&g);
     CHECK_OK(ctp_pool_destroy(pool));
 }
+
+static void churn_body(size_t begin, size_t end, void *ctx)
+{
+    (void)ctx;
+    (void)begin;
+    (void)end;
+}
+
+static void group_churn_task(void *arg)
+{
+    ctp_pool *p = arg;
+    ctp_group *g;
+    if (ctp_group_create(p, &g) == CTP_OK) {
+        ctp_group_submit(g, CTP_PRIORITY_NORMAL, noop, NULL);
+        ctp_group_wait(g, CTP_WAIT_FOREVER);
+        ctp_group_destroy(g);
+    }
+    ctp_parallel_for(p, 0, 64, 8, churn_body, NULL);
+}
+
+/* ctp_pool_destroy refuses (CTP_EINVAL, nothing happens) while a group or
+ * a tick of the pool lives: it used to free the pool under them, and the
+ * group's next use (its destroy, at the latest) read freed memory. The pool
+ * keeps working; once they are gone the destroy succeeds. */
+void test_pool_destroy_refused_while_group_or_tick_lives(void)
+{
+    ctp_pool *p = make_pool(2);
+    CHECK(p != NULL);
+    ctp_group *g;
+    CHECK_OK(ctp_group_create(p, &g));
+    CHECK_EQ(ctp_pool_destroy(p), CTP_EINVAL);
+    _Atomic long ran = 0;
+    CHECK_OK(ctp_group_submit(g, CTP_PRIORITY_NORMAL, count_task, &ran));
+    CHECK_OK(ctp_group_wait(g, CTP_WAIT_FOREVER));
+    CHECK_EQ(atomic_load(&ran), 1);
+    /* A second group, destroyed: the first still holds the pool. */
+    ctp_group *g2;
+    CHECK_OK(ctp_group_create(p, &g2));
+    CHECK_OK(ctp_group_destroy(g2));
+    CHECK_EQ(ctp_pool_destroy(p), CTP_EINVAL);
+    CHECK_OK(ctp_group_destroy(g));
+    /* A tick (its group) likewise, until it ends. */
+    ctp_tick *t;
+    CHECK_OK(ctp_tick_begin(p, NULL, &t));
+    CHECK_EQ(ctp_pool_destroy(p), CTP_EINVAL);
+    CHECK_OK(ctp_group_submit(ctp_tick_group(t), CTP_PRIORITY_NORMAL, count_task, &ran));
+    CHECK_OK(ctp_tick_end(t, CTP_WAIT_FOREVER, NULL, NULL, 0));
+    CHECK_EQ(atomic_load(&ran), 2);
+    /* Groups created and destroyed by tasks (the workers' caches) and by
+     * parallel for leave no count behind. */
+    ctp_group *outer;
+    CHECK_OK(ctp_group_create(p, &outer));
+    for (int i = 0; i < 100; i++)
+        CHECK_OK(ctp_group_submit(outer, CTP_PRIORITY_NORMAL, group_churn_task, p));
+    CHECK_OK(ctp_group_wait(outer, CTP_WAIT_FOREVER));
+    CHECK_OK(ctp_group_destroy(outer));
+    CHECK_OK(ctp_pool_destroy(p));
+}

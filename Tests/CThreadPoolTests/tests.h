@@ -23,6 +23,7 @@ struct test_case {
     X(submit_inline_payload)                                                                       \
     X(submit_batch_inline)                                                                         \
     X(pool_help_runs_one_task)                                                                     \
+    X(pool_destroy_refused_while_group_or_tick_lives)                                              \
     X(bounded_queue_full_and_inside_never_refused)                                                 \
     X(priority_critical_runs_next)                                                                 \
     X(priority_order_on_one_worker)                                                                \

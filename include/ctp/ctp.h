@@ -341,9 +341,9 @@ CTP_API int ctp_pool_shutdown(ctp_pool *pool, ctp_shutdown_mode mode, uint64_t t
 
 /** Shuts the pool down with DRAIN (waiting as long as it takes), joins its
  *  workers and frees everything. The pool pointer is invalid afterwards.
- *  Groups of this pool must have been destroyed first.
- *  Errors: CTP_EINVAL (NULL), CTP_EDEADLK (called from the pool's own worker
- *  or task; nothing happens). Must not be called concurrently with any other
+ *  Errors: CTP_EINVAL (NULL; or a group, tick or pinned queue of this pool
+ *  not yet destroyed or ended: destroy those first; nothing happens),
+ *  CTP_EDEADLK (called from the pool's own worker or task; nothing happens). Must not be called concurrently with any other
  *  use of the same pool. */
 CTP_API int ctp_pool_destroy(ctp_pool *pool);
 

@@ -1004,13 +1004,15 @@ private:
             return;
         int rc = ctp_pool_destroy(pool_);
         if (rc != CTP_OK) {
-            // The C pool goes on running (a pinned queue of it still exists,
-            // or this is one of its own tasks): freeing state_ under its
-            // workers would be a use-after-free. Like a joinable
-            // std::thread's destructor: terminate, and say why.
+            // The C pool goes on running (a task_group, tick or
+            // pinned_queue of it still exists, or this is one of its own
+            // tasks): freeing state_ under its workers would be a
+            // use-after-free. Like a joinable std::thread's destructor:
+            // terminate, and say why.
             std::fprintf(stderr,
-                         "ctp: ctp::pool destroyed while the C pool refuses (%s): a ctp::pinned_queue of it still "
-                         "exists (declare it after the pool), or the pool is destroyed from its own task\n",
+                         "ctp: ctp::pool destroyed while the C pool refuses (%s): a ctp::task_group, ctp::tick or "
+                         "ctp::pinned_queue of it still exists (declare it after the pool), or the pool is "
+                         "destroyed from its own task\n",
                          ctp_strerror(rc));
             std::terminate();
         }
