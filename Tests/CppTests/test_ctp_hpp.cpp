@@ -1503,6 +1503,34 @@ void pinned_tasks_run_only_on_owner()
         CHECK(tracker::live == live_before);
         CHECK(tracker::runs == runs_before);
         CHECK(g.wait_for(std::chrono::seconds(0)));
+        // A moved-from queue refuses pinned submissions, callable untouched:
+        // it used to pass its null handle on, which queued the task unpinned
+        // (it ran on a worker).
+        {
+            int refused = 0, live0 = tracker::live, runs0 = tracker::runs;
+            auto t = [k = tracker()] { tracker::runs++; };
+            try {
+                pool.submit(moved, t);
+            } catch (const ctp::error &e) {
+                refused += e.code() == ctp::errc::invalid_argument;
+            }
+            CHECK(pool.try_submit(moved, t) == ctp::errc::invalid_argument);
+            try {
+                g.run(moved, t);
+            } catch (const ctp::error &e) {
+                refused += e.code() == ctp::errc::invalid_argument;
+            }
+            ctp::tick tk(pool);
+            try {
+                tk.run(moved, t);
+            } catch (const ctp::error &e) {
+                refused += e.code() == ctp::errc::invalid_argument;
+            }
+            tk.end();
+            CHECK(refused == 3);
+            CHECK(g.wait_for(std::chrono::seconds(0)));
+            CHECK(tracker::live == live0 + 1 && tracker::runs == runs0); // only t itself
+        }
         ctp::pinned_queue again(pool); // this thread owns none now: a new one may be made
         CHECK(again.native_handle() != nullptr);
     }

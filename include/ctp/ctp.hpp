@@ -641,6 +641,18 @@ int submit_callable(ctp_pool *pool, ctp_group *group, priority prio, Fn &&f, exc
     }
 }
 
+/// submit_callable for a pinned_queue's handle: a moved-from queue (handle
+/// nullptr) is refused with CTP_EINVAL and f left untouched, where passing
+/// nullptr on would queue the task unpinned, to run on a worker.
+template <class Fn>
+int submit_pinned_callable(ctp_pool *pool, ctp_group *group, priority prio, Fn &&f, exception_slot *errors,
+                           const char *label, ctp_pinned *pinned)
+{
+    if (pinned == nullptr)
+        return CTP_EINVAL;
+    return submit_callable(pool, group, prio, std::forward<Fn>(f), errors, label, pinned);
+}
+
 /// What a pool object keeps on the heap, at an address that stays put when
 /// the object is moved: where task exceptions go, and the config's
 /// callbacks, whose C trampolines get a pointer to this as their context.
@@ -859,20 +871,20 @@ public:
     /// Queues f() pinned to q's owner thread (see pinned_queue): it runs
     /// there only, when that thread waits on a group or tick of this pool or
     /// calls q.run(). Otherwise as submit. Throws invalid_argument when q
-    /// belongs to another pool.
+    /// belongs to another pool or was moved from (f is then untouched).
     template <class F>
     void submit(pinned_queue &q, F &&f, priority prio = priority::normal, const char *label = nullptr)
     {
-        detail::check(detail::submit_callable(pool_, nullptr, prio, std::forward<F>(f), &state_->errors, label,
-                                              q.native_handle()),
+        detail::check(detail::submit_pinned_callable(pool_, nullptr, prio, std::forward<F>(f), &state_->errors,
+                                                     label, q.native_handle()),
                       "ctp_submit (pinned)");
     }
     /// Like submit(q, f, ...), returning the error instead of throwing it.
     template <class F>
     std::error_code try_submit(pinned_queue &q, F &&f, priority prio = priority::normal, const char *label = nullptr)
     {
-        return to_error_code(detail::submit_callable(pool_, nullptr, prio, std::forward<F>(f), &state_->errors,
-                                                     label, q.native_handle()));
+        return to_error_code(detail::submit_pinned_callable(pool_, nullptr, prio, std::forward<F>(f),
+                                                            &state_->errors, label, q.native_handle()));
     }
 
     /// Tells the pool that work will be submitted at about `at`
@@ -1071,12 +1083,13 @@ public:
     /// Queues f() in this group, pinned to q's owner thread (see
     /// pinned_queue): it runs there only, e.g. while that thread is in
     /// wait(). Otherwise as run(f, ...); invalid_argument when q belongs to
-    /// another pool.
+    /// another pool or was moved from (f is then untouched).
     template <class F>
     void run(pinned_queue &q, F &&f, priority prio = priority::normal, const char *label = nullptr)
     {
         detail::check(
-            detail::submit_callable(pool_, group_, prio, std::forward<F>(f), &errors_, label, q.native_handle()),
+            detail::submit_pinned_callable(pool_, group_, prio, std::forward<F>(f), &errors_, label,
+                                           q.native_handle()),
             "ctp_group_submit (pinned)");
     }
 
@@ -1280,12 +1293,14 @@ public:
     }
     /// Queues f() in this tick, pinned to q's owner thread (see
     /// pinned_queue): it runs there only, e.g. while that thread waits in
-    /// end(), and counts in the report (under outside).
+    /// end(), and counts in the report (under outside). invalid_argument
+    /// when q belongs to another pool or was moved from (f untouched).
     template <class F>
     void run(pinned_queue &q, F &&f, priority prio = priority::normal, const char *label = nullptr)
     {
         detail::check(
-            detail::submit_callable(pool_, group(), prio, std::forward<F>(f), &errors_, label, q.native_handle()),
+            detail::submit_pinned_callable(pool_, group(), prio, std::forward<F>(f), &errors_, label,
+                                           q.native_handle()),
             "ctp_group_submit (tick, pinned)");
     }
 
