@@ -64,7 +64,7 @@ int ctp_group_create(ctp_pool *pool, ctp_group **out_group)
 
 int ctp_group_destroy(ctp_group *g)
 {
-    if (g == NULL)
+    if (g == NULL || ctp__forked(g->pool))
         return CTP_EINVAL;
     if (!ctp__latch_done(&g->latch))
         return CTP_EINVAL;

@@ -72,7 +72,7 @@ static CTP__NOINLINE int submit_runners(ctp_pool *pool, ctp__pfor *pf, ctp_group
 int ctp_parallel_for(ctp_pool *pool, size_t begin, size_t end, size_t grain, ctp_range_fn body,
                      void *ctx)
 {
-    if (pool == NULL || body == NULL || begin > end)
+    if (pool == NULL || body == NULL || begin > end || ctp__forked(pool))
         return CTP_EINVAL;
     if (begin == end)
         return CTP_OK;

@@ -57,7 +57,7 @@ ctp__task *ctp__pinned_take(ctp_pinned *q)
 
 int ctp_pinned_run(ctp_pinned *q, size_t max)
 {
-    if (q == NULL || !is_owner(q))
+    if (q == NULL || ctp__forked(q->pool) || !is_owner(q))
         return CTP_EINVAL;
     int ran = 0;
     for (size_t i = 0; i < max && ran < 0x7fffffff; i++) {
@@ -119,7 +119,7 @@ void ctp__pinned_push_locked(ctp_pinned *q, ctp__task *t)
 
 int ctp_pinned_destroy(ctp_pinned *q)
 {
-    if (q == NULL || !is_owner(q))
+    if (q == NULL || ctp__forked(q->pool) || !is_owner(q))
         return CTP_EINVAL;
     /* From a task the owner runs (a pinned task, or one its helping wait
      * took), the queue is in use further up this very stack: the run loop

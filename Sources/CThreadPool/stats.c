@@ -6,7 +6,7 @@
 
 int ctp_pool_stats(ctp_pool *pool, ctp_stats *out)
 {
-    if (pool == NULL || out == NULL)
+    if (pool == NULL || out == NULL || ctp__forked(pool))
         return CTP_EINVAL;
     memset(out, 0, sizeof *out);
     for (uint32_t i = 0; i < pool->nworkers; i++) {
@@ -40,19 +40,19 @@ int ctp_pool_stats(ctp_pool *pool, ctp_stats *out)
 
 int ctp_pool_node_count(ctp_pool *pool)
 {
-    return pool == NULL ? CTP_EINVAL : pool->nnodes;
+    return pool == NULL || ctp__forked(pool) ? CTP_EINVAL : pool->nnodes;
 }
 
 int ctp_worker_node(ctp_pool *pool, int worker)
 {
-    if (pool == NULL || worker < 0 || (uint32_t)worker >= pool->nworkers)
+    if (pool == NULL || ctp__forked(pool) || worker < 0 || (uint32_t)worker >= pool->nworkers)
         return CTP_EINVAL;
     return pool->workers[worker]->node;
 }
 
 void *ctp_alloc_on_node(ctp_pool *pool, int node, size_t size)
 {
-    if (pool == NULL || node < 0 || node >= pool->nnodes || size == 0)
+    if (pool == NULL || ctp__forked(pool) || node < 0 || node >= pool->nnodes || size == 0)
         return NULL;
     return ctp__node_alloc(pool->bind_memory, node, size);
 }
@@ -66,7 +66,7 @@ void ctp_free_on_node(ctp_pool *pool, void *ptr, size_t size)
 
 int ctp_pool_node_stats(ctp_pool *pool, int node, ctp_node_stats *out)
 {
-    if (pool == NULL || out == NULL || node < 0 || node >= pool->nnodes)
+    if (pool == NULL || out == NULL || ctp__forked(pool) || node < 0 || node >= pool->nnodes)
         return CTP_EINVAL;
     memset(out, 0, sizeof *out);
     for (uint32_t i = pool->worker_first[node]; i < pool->worker_first[node + 1]; i++) {

@@ -173,7 +173,7 @@ static void make_report(const ctp_tick *t, uint64_t end, ctp_tick_report *r, ctp
 int ctp_tick_end(ctp_tick *tick, uint64_t timeout_ns, ctp_tick_report *report, ctp_tick_thread_report *workers,
                  size_t capacity)
 {
-    if (tick == NULL)
+    if (tick == NULL || ctp__forked(tick->pool))
         return CTP_EINVAL;
     int rc = ctp_group_wait(tick->group, timeout_ns);
     if (rc != CTP_OK)

@@ -129,6 +129,14 @@ void test_pending_cancel_acts_only_inside_a_task(void)
     CHECK_OK(ctp_pool_destroy(pool));
 }
 
+static _Atomic long fork_body_calls;
+
+static void fork_body(size_t begin, size_t end, void *ctx)
+{
+    (void)ctx;
+    atomic_fetch_add(&fork_body_calls, (long)(end - begin));
+}
+
 /* In a child forked after the pool was created, every call on the inherited
  * pool returns CTP_EINVAL at once (it has no workers there, and its locks
  * may be held by threads the child does not have); a new pool works; the
@@ -137,8 +145,20 @@ void test_fork_child_refuses_inherited_pool(void)
 {
     ctp_pool *pool = make_pool(2);
     CHECK(pool != NULL);
-    _Atomic long ran = 0;
+    _Atomic long ran = 0, pinned_ran = 0;
     CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, count_task, &ran));
+    /* Objects of the pool that the child inherits too: a group, a tick, and
+     * a pinned queue (this thread's) holding a task. */
+    ctp_group *g0;
+    CHECK_OK(ctp_group_create(pool, &g0));
+    ctp_tick *t0;
+    CHECK_OK(ctp_tick_begin(pool, NULL, &t0));
+    ctp_pinned *q0;
+    CHECK_OK(ctp_pinned_create(pool, &q0));
+    ctp_task_desc pd;
+    ctp_task_desc_init(&pd, count_task, &pinned_ran);
+    pd.pinned = q0;
+    CHECK_OK(ctp_submit_desc(pool, &pd));
     fflush(NULL);
     pid_t pid = fork();
     CHECK(pid >= 0);
@@ -155,6 +175,25 @@ void test_fork_child_refuses_inherited_pool(void)
             code |= 8;
         if (ctp_pool_destroy(pool) != CTP_EINVAL)
             code |= 16;
+        /* Queries, parallel for and the inherited objects likewise: these
+         * used to go ahead (the child ran the parent's pinned task, which
+         * the parent then ran again). */
+        ctp_stats st;
+        ctp_node_stats ns;
+        int bad = 0;
+        bad += ctp_pool_stats(pool, &st) != CTP_EINVAL;
+        bad += ctp_pool_node_count(pool) != CTP_EINVAL;
+        bad += ctp_worker_node(pool, 0) != CTP_EINVAL;
+        bad += ctp_pool_node_stats(pool, 0, &ns) != CTP_EINVAL;
+        bad += ctp_alloc_on_node(pool, 0, 64) != NULL;
+        bad += ctp_parallel_for(pool, 0, 1, 1, fork_body, NULL) != CTP_EINVAL;
+        bad += ctp_parallel_for(pool, 0, 1000, 1, fork_body, NULL) != CTP_EINVAL;
+        bad += ctp_pinned_run(q0, 10) != CTP_EINVAL;
+        bad += ctp_pinned_destroy(q0) != CTP_EINVAL;
+        bad += ctp_group_destroy(g0) != CTP_EINVAL;
+        bad += ctp_tick_end(t0, 0, NULL, NULL, 0) != CTP_EINVAL;
+        if (bad != 0 || atomic_load(&pinned_ran) != 0 || atomic_load(&fork_body_calls) != 0)
+            code |= 64;
 #ifndef TSAN /* ThreadSanitizer does not let a forked child start threads */
         ctp_pool *fresh = make_pool(1);
         _Atomic long n = 0;
@@ -169,6 +208,11 @@ void test_fork_child_refuses_inherited_pool(void)
     CHECK(WIFEXITED(status));
     CHECK_EQ(WEXITSTATUS(status), 0);
     CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, count_task, &ran));
+    CHECK_EQ(ctp_pinned_run(q0, 10), 1);
+    CHECK_EQ(atomic_load(&pinned_ran), 1);
+    CHECK_OK(ctp_pinned_destroy(q0));
+    CHECK_OK(ctp_tick_end(t0, CTP_WAIT_FOREVER, NULL, NULL, 0));
+    CHECK_OK(ctp_group_destroy(g0));
     CHECK_OK(ctp_pool_destroy(pool));
     CHECK_EQ(atomic_load(&ran), 2);
 }
