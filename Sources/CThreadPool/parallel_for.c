@@ -76,6 +76,12 @@ int ctp_parallel_for(ctp_pool *pool, size_t begin, size_t end, size_t grain, ctp
         return CTP_EINVAL;
     if (begin == end)
         return CTP_OK;
+    /* From outside, a pool that is shutting down refuses, also a range of
+     * one chunk, which submits nothing that would be refused. Relaxed: a
+     * courtesy check, as in ctp_group_create (a shutdown starting just after
+     * it refuses the runners below, and the caller runs every chunk). */
+    if (atomic_load_explicit(&pool->state, memory_order_relaxed) != CTP__RUNNING && !ctp__is_inside(pool))
+        return CTP_ESHUTDOWN;
     size_t n = end - begin;
     if (grain == 0) {
         grain = n / ((size_t)pool->nworkers * 4);

@@ -63,7 +63,9 @@ int ctp_tick_begin(ctp_pool *pool, const ctp_tick_options *opts, ctp_tick **out_
         return rc;
     }
     t->rec.begin_ns = ctp__now_ns();
-    t->rec.deadline_ns = o.budget_ns != 0 ? t->rec.begin_ns + o.budget_ns : UINT64_MAX;
+    /* A budget beyond the clock's range is no deadline (saturate, not wrap). */
+    t->rec.deadline_ns =
+        o.budget_ns != 0 && o.budget_ns < UINT64_MAX - t->rec.begin_ns ? t->rec.begin_ns + o.budget_ns : UINT64_MAX;
     if (o.on_overrun != NULL) {
         t->watch.deadline = t->rec.deadline_ns;
         t->watch.fire = overrun;

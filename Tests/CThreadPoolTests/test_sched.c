@@ -243,6 +243,15 @@ void test_parallel_for_covers_range_once(void)
             CHECK_EQ(atomic_load(&hits[i]), (i >= 5 && i < n) ? 1 : 0);
     }
     CHECK_OK(ctp_parallel_for(pool, 9, 9, 0, mark_range, &c)); /* empty */
+    /* After a shutdown, from outside: refused whatever the chunk count (one
+     * chunk used to run the body and return CTP_OK), body not called. */
+    CHECK_OK(ctp_pool_shutdown(pool, CTP_SHUTDOWN_DRAIN, CTP_WAIT_FOREVER));
+    memset((void *)hits, 0, n + 10);
+    CHECK_EQ(ctp_parallel_for(pool, 0, 1, 1, mark_range, &c), CTP_ESHUTDOWN);
+    CHECK_EQ(ctp_parallel_for(pool, 0, 100, 100, mark_range, &c), CTP_ESHUTDOWN);
+    CHECK_EQ(ctp_parallel_for(pool, 0, 1000, 1, mark_range, &c), CTP_ESHUTDOWN);
+    for (size_t i = 0; i < 1000; i++)
+        CHECK_EQ(atomic_load(&hits[i]), 0);
     free((void *)hits);
     CHECK_OK(ctp_pool_destroy(pool));
 }

@@ -170,6 +170,20 @@ void test_tick_budget_overrun_fires_once(void)
     CHECK_EQ(atomic_load(&o.fired), 0);
     CHECK(!r.overran);
     CHECK_EQ(r.tasks, 1); /* a budget records, report or not */
+    /* Budgets too large for the clock are no deadline: they used to wrap
+     * (begin + budget) and overrun at once. */
+    uint64_t huge[] = { UINT64_MAX, UINT64_MAX - 1, UINT64_MAX / 2 + 1 };
+    for (int i = 0; i < 3; i++) {
+        memset(&o, 0, sizeof o);
+        ctp_tick_options big = { .report = true, .budget_ns = huge[i], .on_overrun = on_overrun, .overrun_ctx = &o };
+        CHECK_OK(ctp_tick_begin(p, &big, &t));
+        CHECK_OK(ctp_group_submit(ctp_tick_group(t), CTP_PRIORITY_NORMAL, leaf, &s));
+        test_sleep_us(2000);
+        CHECK_OK(ctp_tick_end(t, CTP_WAIT_FOREVER, &r, NULL, 0));
+        CHECK_EQ(atomic_load(&o.fired), 0);
+        CHECK(!r.overran);
+        CHECK_EQ(r.started_past_budget + r.finished_past_budget, 0);
+    }
     CHECK_OK(ctp_pool_destroy(p));
 }
 

@@ -474,7 +474,9 @@ CTP_API int ctp_pool_help(ctp_pool *pool);
  *  (grain 0 = automatic: about 4 chunks per worker) and returns when every
  *  chunk has run. The calling thread runs chunks too. Chunks run at NORMAL
  *  priority. Errors: CTP_EINVAL (NULL pool or body, begin > end),
- *  CTP_ESHUTDOWN, CTP_ENOMEM. An empty range returns CTP_OK without calling
+ *  CTP_ESHUTDOWN (called from outside the pool once its shutdown began,
+ *  whatever the range; from the pool's own tasks it runs while the pool
+ *  drains), CTP_ENOMEM. An empty range returns CTP_OK without calling
  *  body. Any thread, including the pool's own tasks. */
 CTP_API int ctp_parallel_for(ctp_pool *pool, size_t begin, size_t end, size_t grain,
                              ctp_range_fn body, void *ctx);
@@ -513,7 +515,8 @@ typedef void (*ctp_overrun_fn)(ctp_tick *tick, uint64_t elapsed_ns, void *ctx);
 typedef struct ctp_tick_options {
     bool report;            /* record the report (clock reads per task of the tick) */
     uint64_t budget_ns;     /* 0 = none; counts tasks started / finished past it
-                               (recorded whenever a budget is set) */
+                               (recorded whenever a budget is set); one beyond
+                               the monotonic clock's range never runs out */
     ctp_overrun_fn on_overrun; /* optional, with a budget: fires once at the overrun */
     void *overrun_ctx;
 } ctp_tick_options;
