@@ -38,7 +38,7 @@ void ctp__observe_begin(ctp_pool *pool, ctp__worker *w, unsigned observe, const 
     struct ctp_group *g = t->group;
     const char *label = t->label;
     ctp_task_fn fn = t->fn;
-    if (observe >= CTP__OBSERVE_TICK_ONE && g != NULL && g->tick != NULL) {
+    if (observe >= CTP__OBSERVE_TICK_ONE && g != NULL && g->tick != NULL && !t->cancelled) {
         ctp__tickrec *tr = o->tick = g->tick;
         ctp__tick_slot *s = tick_slot(tr, w);
         if (s->depth++ == 0)

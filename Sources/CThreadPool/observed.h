@@ -16,6 +16,7 @@ typedef struct run_info {
     struct ctp_group *group;
     uint64_t submit_ns;
     int priority, node;
+    bool cancelled; /* on_cancel runs instead of fn: not a tick task that ran */
 } run_info;
 
 /* An observed run (a trace runs, the pool times its tasks, or a tick

@@ -298,9 +298,11 @@ void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t)
     /* Relaxed: read once per task; one predictable branch when nothing is
      * observed (the trace pointer it leads to is read with acquire). */
     unsigned observe = atomic_load_explicit(&pool->observe, memory_order_relaxed);
+    /* Acquire: pairs with the release store in ctp_pool_shutdown. */
+    bool cancelled = atomic_load_explicit(&pool->cancel, memory_order_acquire);
     run_info info;
     if (observe != 0)
-        info = (run_info){ fn, label, g, t->submit_ns, prio, affinity };
+        info = (run_info){ fn, label, g, t->submit_ns, prio, affinity, cancelled };
     if (t->holds_capacity)
         atomic_fetch_sub_explicit(&pool->ext_queued, 1, memory_order_relaxed);
     /* Recycle the node before running, so the task's own submissions reuse
@@ -331,8 +333,6 @@ void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t)
         tls->task_depth++;
     else if (w->running++ < CTP__RUNNING_MAX)
         w->running_group[w->running - 1] = g; /* for worker_lost */
-    /* Acquire: pairs with the release store in ctp_pool_shutdown. */
-    bool cancelled = atomic_load_explicit(&pool->cancel, memory_order_acquire);
     if (cancelled) {
         if (on_cancel != NULL)
             on_cancel(arg);

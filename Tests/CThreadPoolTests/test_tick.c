@@ -508,6 +508,54 @@ void test_tick_end_after_shutdown_keeps_overrun(void)
     CHECK_OK(ctp_pool_destroy(p));
 }
 
+static _Atomic long cancel_test_ran;
+
+static void mark_ran(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&cancel_test_ran, 1);
+}
+
+/* Tasks of a tick that a cancelling shutdown drops (on_cancel runs) are not
+ * tasks that ran: the report counts none of them (it used to count each,
+ * with its on_cancel as the longest task). */
+void test_tick_report_skips_cancelled_tasks(void)
+{
+    ctp_pool *p = make_pool(1);
+    CHECK(p != NULL);
+    gate g;
+    gate_init(&g);
+    CHECK_OK(ctp_submit(p, CTP_PRIORITY_NORMAL, gate_task, &g)); /* not the tick's */
+    wait_entered(&g, 1);
+    ctp_tick_options opt = { .report = true, .budget_ns = 1 };
+    ctp_tick *t;
+    CHECK_OK(ctp_tick_begin(p, &opt, &t));
+    _Atomic long dropped = 0;
+    atomic_store(&cancel_test_ran, 0);
+    for (int i = 0; i < 3; i++) {
+        ctp_task_desc d;
+        ctp_task_desc_init(&d, mark_ran, (void *)&dropped);
+        d.on_cancel = count_task;
+        d.group = ctp_tick_group(t);
+        CHECK_OK(ctp_submit_desc(p, &d));
+    }
+    CHECK_EQ(ctp_pool_shutdown(p, CTP_SHUTDOWN_CANCEL, 0), CTP_ETIMEDOUT);
+    gate_open(&g);
+    CHECK_OK(ctp_pool_shutdown(p, CTP_SHUTDOWN_CANCEL, CTP_WAIT_FOREVER));
+    ctp_tick_report r;
+    ctp_tick_thread_report w[1];
+    CHECK_OK(ctp_tick_end(t, CTP_WAIT_FOREVER, &r, w, 1));
+    CHECK_EQ(atomic_load(&dropped), 3); /* each dropped once, none run */
+    CHECK_EQ(atomic_load(&cancel_test_ran), 0);
+    CHECK_EQ(r.tasks, 0);
+    CHECK_EQ(r.task_ns, 0);
+    CHECK(r.longest_fn == NULL);
+    CHECK_EQ(r.started_past_budget + r.finished_past_budget, 0);
+    CHECK_EQ(w[0].tasks, 0);
+    CHECK_EQ(w[0].busy_ns, 0);
+    CHECK_OK(ctp_pool_destroy(p));
+}
+
 /* A batch is pinned to one queue as a whole or not at all: one pinned
  * description anywhere in an otherwise unpinned batch (first, middle, last)
  * refuses the whole batch and queues nothing (a pinned one in the middle

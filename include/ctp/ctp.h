@@ -533,7 +533,9 @@ typedef struct ctp_tick_thread_report {
 /** What ctp_tick_end reports. Durations in nanoseconds. */
 typedef struct ctp_tick_report {
     uint64_t wall_ns;       /* ctp_tick_begin to the end of the wait in ctp_tick_end */
-    uint64_t tasks;         /* tasks of the tick that ran (each exactly once) */
+    uint64_t tasks;         /* tasks of the tick that ran (each exactly once; tasks
+                               a cancelling shutdown or ctp_pinned_destroy dropped
+                               are not counted, nor anywhere in the report) */
     uint64_t task_ns;       /* the sum of their run times */
     uint64_t first_start_ns; /* begin to the first task's start: the wake lag */
     uint64_t wait_p50_ns, wait_p99_ns, wait_max_ns; /* submit-to-start; p50 and p99
