@@ -54,7 +54,11 @@ typedef void (*ctp_range_fn)(size_t begin, size_t end, void *ctx);
 
 /** Moves a payload of ctp_submit_inline from src into the task's storage at
  *  dst (both `size` bytes, dst aligned to 16). Must not fail. Afterwards src
- *  is dead: the callee destroyed it or it needed no destruction. */
+ *  is dead: the callee destroyed it or it needed no destruction. It runs on
+ *  the submitting thread while the pool holds the lock of the queue the
+ *  task goes to (an injection queue, or a pinned queue): keep it a move,
+ *  and call no ctp function from it (one that takes the same lock would
+ *  deadlock). */
 typedef void (*ctp_relocate_fn)(void *dst, void *src);
 
 /** Error codes. Every function returns CTP_OK or one of these. */
@@ -142,7 +146,9 @@ typedef struct ctp_config {
     size_t workers;
     /** Most tasks submitted from outside the pool that may wait unstarted at
      *  once; 0 = unbounded. A submission that would exceed it fails with
-     *  CTP_EFULL. Submissions from running tasks are never refused. */
+     *  CTP_EFULL. Submissions from running tasks are never refused. Pinned
+     *  tasks (ctp_task_desc.pinned) are not bounded by it: they wait in their
+     *  owner's queue, not the pool's, and are not in ctp_stats.queued. */
     size_t queue_capacity;
     /** How long an idle worker keeps searching (spinning on the queues with
      *  pause instructions, no sleep) before it parks, in nanoseconds; at most
@@ -255,7 +261,8 @@ typedef struct ctp_stats {
     uint64_t parks;      /* times a worker blocked on its condition variable */
     uint64_t wakeups;    /* times a waker took a parked worker off the idle stack */
     uint64_t backoff_timeouts; /* timed parks that ended by their timeout */
-    uint64_t queued;     /* tasks submitted from outside and not yet started */
+    uint64_t queued;     /* tasks submitted from outside and not yet started (pinned
+                            tasks not included: they wait in their owner's queue) */
     uint64_t workers;    /* worker threads */
     uint64_t parked;     /* workers parked right now */
     uint64_t executed_by_priority[CTP_PRIORITY_COUNT];
