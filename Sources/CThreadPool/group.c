@@ -187,10 +187,43 @@ static int wait_outside(ctp_pool *pool, ctp_group *g, uint64_t deadline)
     }
 }
 
+/* Is worker w (the calling thread, in its pool) running a task of g? */
+static bool worker_runs(const ctp__worker *w, const ctp_group *g)
+{
+    if (w == NULL)
+        return false;
+    uint32_t n = w->running < CTP__RUNNING_MAX ? w->running : CTP__RUNNING_MAX;
+    for (uint32_t i = 0; i < n; i++)
+        if (w->running_group[i] == g)
+            return true;
+    return false;
+}
+
+/* Is the calling thread running a task of g, anywhere up its stack (as a
+ * worker, as an outside helper, or as a worker of another pool that helps
+ * here)? Then g's count cannot reach zero while it waits: the wait would
+ * wait for itself. Tasks nested deeper than CTP__RUNNING_MAX are not seen. */
+static bool waits_for_itself(const ctp_group *g)
+{
+    const ctp__tls *tls = ctp__tls_get();
+    unsigned n = tls->task_depth < CTP__RUNNING_MAX ? tls->task_depth : CTP__RUNNING_MAX;
+    for (unsigned i = 0; i < n; i++)
+        if (tls->run_group[i] == g)
+            return true;
+    if (worker_runs(tls->worker, g))
+        return true;
+    for (const ctp__tls_outer *o = tls->outer; o != NULL; o = o->up)
+        if (worker_runs(o->worker, g))
+            return true;
+    return false;
+}
+
 int ctp_group_wait(ctp_group *g, uint64_t timeout_ns)
 {
     if (g == NULL || ctp__forked(g->pool))
         return CTP_EINVAL;
+    if (waits_for_itself(g))
+        return CTP_EDEADLK;
     uint64_t deadline = ctp__deadline(timeout_ns);
     ctp__worker *w = ctp__current_worker(g->pool);
     if (w != NULL)

@@ -250,6 +250,7 @@ static inline bool ctp__forked(const ctp_pool *pool)
 /* A pool the thread is inside further up its stack: a task of another pool
  * that a helping wait runs (ctp__run_outside) saves it here, on its stack. */
 typedef struct ctp__tls_outer {
+    ctp__worker *worker; /* the worker the thread is, in that pool (NULL outside) */
     ctp_pool *pool;
     const struct ctp__tls_outer *up;
 } ctp__tls_outer;
@@ -258,6 +259,11 @@ typedef struct ctp__tls {
     ctp_pool *pool;       /* set on workers, and on outside threads while they run a task */
     ctp__worker *worker;  /* NULL on outside threads */
     unsigned task_depth;  /* > 0 while running a task of `pool` (counts across pools: bounds helping depth) */
+    /* Runs not on a worker of their pool (task_depth counts them): the
+     * groups of the first CTP__RUNNING_MAX, innermost last, so that a wait
+     * on one of them sees it would wait for itself (workers keep theirs in
+     * ctp__worker.running_group). */
+    struct ctp_group *run_group[CTP__RUNNING_MAX];
     const ctp__tls_outer *outer; /* pools left for another pool's task, innermost first */
     struct ctp_pinned *pinned; /* the pinned queue this thread owns (outside threads), or NULL */
 } ctp__tls;

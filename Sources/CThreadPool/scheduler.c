@@ -329,9 +329,10 @@ void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t)
 
     /* Workers are always inside their pool; outside helpers count depth. */
     ctp__tls *tls = w == NULL ? ctp__tls_get() : NULL;
-    if (tls != NULL)
-        tls->task_depth++;
-    else if (w->running++ < CTP__RUNNING_MAX)
+    if (tls != NULL) {
+        if (tls->task_depth++ < CTP__RUNNING_MAX)
+            tls->run_group[tls->task_depth - 1] = g;
+    } else if (w->running++ < CTP__RUNNING_MAX)
         w->running_group[w->running - 1] = g; /* for worker_lost */
     if (cancelled) {
         if (on_cancel != NULL)
@@ -434,7 +435,7 @@ void ctp__run_outside(ctp_pool *pool, ctp__task *t)
     ctp_pool *saved_pool = tls->pool;
     ctp__worker *saved_worker = tls->worker;
     const ctp__tls_outer *saved_outer = tls->outer;
-    ctp__tls_outer left = { saved_pool, saved_outer };
+    ctp__tls_outer left = { saved_worker, saved_pool, saved_outer };
     if (saved_pool != NULL && saved_pool != pool)
         tls->outer = &left; /* still inside saved_pool (ctp__is_inside) */
     tls->pool = pool;

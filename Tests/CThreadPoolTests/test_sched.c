@@ -559,6 +559,98 @@ void test_shutdown_and_destroy_from_another_pools_task_inside(void)
     CHECK_OK(ctp_pool_destroy(x.b));
 }
 
+/* A task that waits on its own group (or ends its own tick) would wait for
+ * itself: CTP_EDEADLK at once, whether a worker, an outside thread's
+ * helping wait, or another pool's worker helping there runs it. It used to
+ * hang (a timed wait timed out). */
+typedef struct {
+    ctp_pool *a, *b;
+    ctp_group *g;  /* A's group of the task that waits */
+    ctp_tick *tick;
+    _Atomic int rc_direct, rc_timed, rc_tick, rc_cross, done;
+} selfwait_ctx;
+
+static void wait_own_group(void *arg)
+{
+    selfwait_ctx *x = arg;
+    atomic_store(&x->rc_direct, ctp_group_wait(x->g, CTP_WAIT_FOREVER));
+    atomic_store(&x->rc_timed, ctp_group_wait(x->g, 0));
+    atomic_fetch_add(&x->done, 1);
+}
+
+static void end_own_tick(void *arg)
+{
+    selfwait_ctx *x = arg;
+    atomic_store(&x->rc_tick, ctp_tick_end(x->tick, CTP_WAIT_FOREVER, NULL, NULL, 0));
+    atomic_fetch_add(&x->done, 1);
+}
+
+static void b_waits_on_a_group(void *arg)
+{
+    selfwait_ctx *x = arg;
+    atomic_store(&x->rc_cross, ctp_group_wait(x->g, CTP_WAIT_FOREVER));
+}
+
+static void a_task_helps_b(void *arg)
+{
+    selfwait_ctx *x = arg;
+    ctp_group *bg;
+    if (ctp_group_create(x->b, &bg) != CTP_OK)
+        return;
+    ctp_group_submit(bg, CTP_PRIORITY_NORMAL, b_waits_on_a_group, x);
+    ctp_group_wait(bg, CTP_WAIT_FOREVER); /* B's worker is held: this wait runs it */
+    ctp_group_destroy(bg);
+    atomic_fetch_add(&x->done, 1);
+}
+
+void test_group_wait_on_own_group_is_edeadlk(void)
+{
+    static selfwait_ctx x;
+    memset(&x, 0, sizeof x);
+    x.a = make_pool(2);
+    x.b = make_pool(1);
+    CHECK(x.a != NULL && x.b != NULL);
+    /* On a worker. */
+    CHECK_OK(ctp_group_create(x.a, &x.g));
+    CHECK_OK(ctp_group_submit(x.g, CTP_PRIORITY_NORMAL, wait_own_group, &x));
+    CHECK(TEST_WAIT_UNTIL(atomic_load(&x.done) == 1, 20000));
+    CHECK_EQ(atomic_load(&x.rc_direct), CTP_EDEADLK);
+    CHECK_EQ(atomic_load(&x.rc_timed), CTP_EDEADLK);
+    CHECK_OK(ctp_group_wait(x.g, CTP_WAIT_FOREVER));
+    /* Run by this thread's helping wait (both workers held). */
+    gate hold;
+    gate_init(&hold);
+    CHECK_OK(ctp_submit(x.a, CTP_PRIORITY_NORMAL, gate_task, &hold));
+    CHECK_OK(ctp_submit(x.a, CTP_PRIORITY_NORMAL, gate_task, &hold));
+    wait_entered(&hold, 2);
+    atomic_store(&x.rc_direct, 0);
+    CHECK_OK(ctp_group_submit(x.g, CTP_PRIORITY_NORMAL, wait_own_group, &x));
+    CHECK_OK(ctp_group_wait(x.g, CTP_WAIT_FOREVER));
+    CHECK_EQ(atomic_load(&x.done), 2);
+    CHECK_EQ(atomic_load(&x.rc_direct), CTP_EDEADLK);
+    gate_open(&hold);
+    /* A tick ended from its own task. */
+    CHECK_OK(ctp_tick_begin(x.a, NULL, &x.tick));
+    CHECK_OK(ctp_group_submit(ctp_tick_group(x.tick), CTP_PRIORITY_NORMAL, end_own_tick, &x));
+    CHECK(TEST_WAIT_UNTIL(atomic_load(&x.done) == 3, 20000));
+    CHECK_EQ(atomic_load(&x.rc_tick), CTP_EDEADLK);
+    CHECK_OK(ctp_tick_end(x.tick, CTP_WAIT_FOREVER, NULL, NULL, 0)); /* still open: ends here */
+    /* A's task in g helps a wait on B and runs B's task, which waits on g. */
+    gate hold_b;
+    gate_init(&hold_b);
+    CHECK_OK(ctp_submit(x.b, CTP_PRIORITY_NORMAL, gate_task, &hold_b));
+    wait_entered(&hold_b, 1);
+    CHECK_OK(ctp_group_submit(x.g, CTP_PRIORITY_NORMAL, a_task_helps_b, &x));
+    CHECK(TEST_WAIT_UNTIL(atomic_load(&x.done) == 4, 20000));
+    CHECK_EQ(atomic_load(&x.rc_cross), CTP_EDEADLK);
+    gate_open(&hold_b);
+    /* Nested fork-join on another group still waits as before. */
+    CHECK_OK(ctp_group_wait(x.g, CTP_WAIT_FOREVER));
+    CHECK_OK(ctp_group_destroy(x.g));
+    CHECK_OK(ctp_pool_destroy(x.a));
+    CHECK_OK(ctp_pool_destroy(x.b));
+}
+
 void test_create_destroy_cycles_leave_nothing(void)
 {
     int base = test_thread_count();

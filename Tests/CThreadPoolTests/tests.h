@@ -56,6 +56,7 @@ struct test_case {
     X(shutdown_timeout_keeps_pool_valid)                                                           \
     X(shutdown_and_destroy_from_worker)                                                            \
     X(shutdown_and_destroy_from_another_pools_task_inside)                                         \
+    X(group_wait_on_own_group_is_edeadlk)                                                          \
     X(create_destroy_cycles_leave_nothing)                                                         \
     X(exactly_once_external_and_nested)                                                            \
     X(lost_wakeup_torture)                                                                         \

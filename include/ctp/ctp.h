@@ -427,8 +427,10 @@ CTP_API int ctp_group_submit(ctp_group *group, ctp_priority priority, ctp_task_f
  *  (a worker with under a quarter of its stack free) runs only the tasks it
  *  submitted itself and otherwise blocks, without taking a wake-up meant
  *  for an idle worker. Returns CTP_OK, CTP_ETIMEDOUT (tasks keep running;
- *  wait again), CTP_EINVAL (NULL). Any thread; several threads may wait on
- *  one group. */
+ *  wait again), CTP_EINVAL (NULL), CTP_EDEADLK (called from a task of this
+ *  group, anywhere up the calling thread's stack within 16 nested tasks:
+ *  the group cannot finish while that task waits; nothing happens). Any
+ *  thread; several threads may wait on one group. */
 CTP_API int ctp_group_wait(ctp_group *group, uint64_t timeout_ns);
 
 /** Calls fn(ctx) once, as soon as the group has no pending task (every task
@@ -575,8 +577,9 @@ CTP_API ctp_group *ctp_tick_group(ctp_tick *tick);
  *  workers) and workers[0 .. min(capacity, workers)) (may be NULL with
  *  capacity 0), and frees the tick. Errors: CTP_EINVAL (NULL tick),
  *  CTP_ETIMEDOUT (the tick's tasks did not finish within timeout_ns: the tick
- *  stays open; call again). Not from a task of the tick (it would wait for
- *  itself). The thread that began the tick, or one it handed it to. */
+ *  stays open; call again), CTP_EDEADLK (called from a task of the tick,
+ *  which it would wait for: the tick stays open). The thread that began the
+ *  tick, or one it handed it to. */
 CTP_API int ctp_tick_end(ctp_tick *tick, uint64_t timeout_ns, ctp_tick_report *report,
                          ctp_tick_thread_report *workers, size_t capacity);
 
