@@ -151,6 +151,7 @@ public final class TaskBatch {
         }
         if rc == Int32(CTP_OK) {
             moved = true
+            pinned?.wakeOwner() // queued: an owner sleeping in TaskHandle.wait() runs them
             return
         }
         if rc == Int32(CTP_EINVAL) { throw invalidItem(pool) }

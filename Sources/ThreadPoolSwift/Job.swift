@@ -43,6 +43,7 @@ func submitJob(_ pool: OpaquePointer, _ job: Job, priority: ThreadPool.Priority,
         try submitJobToC(pool, job, priority: priority, node: pinnedTo == nil ? node : nil, label: label,
                          group: group, pinnedTo: pinnedTo)
     }
+    pinned?.wakeOwner() // queued: an owner sleeping in TaskHandle.wait() runs it
 }
 
 /// Runs `body` with the C handle of `pinned` (nil when not pinned) while

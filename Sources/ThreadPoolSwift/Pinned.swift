@@ -16,13 +16,18 @@ import Musl
 /// FIFO within one, never on a worker:
 /// - while the owner waits in the blocking ``WorkGroup/wait()`` or
 ///   ``Tick/end(timeout:)`` (it runs its pinned closures before
-///   it looks for other work, and a pinned submission wakes it), and
+///   it looks for other work, and a pinned submission wakes it),
+/// - while the owner waits in ``TaskHandle/wait()`` on a handle of this
+///   pool, whatever closure the handle belongs to (it runs its pinned
+///   closures before it looks for other work; a pinned submission made
+///   through this API, with `pinnedTo:`, wakes it; one made through the C
+///   API directly does not), and
 /// - when the owner calls ``run(max:)``.
 ///
-/// The async waits (`await group.wait()`, `await tick.end()`) do not run
-/// them: they wait on a worker. Pinned closures keep their priority, group
-/// and tick, and count in the tick's report (as run by
-/// ``ThreadPool/TickReport/outside``).
+/// The async waits (`await group.wait()`, `await tick.end()`,
+/// `await handle.value`) do not run them: they suspend, and run nothing.
+/// Pinned closures keep their priority, group and tick, and count in the
+/// tick's report (as run by ``ThreadPool/TickReport/outside``).
 ///
 /// ## Owned by a thread: create, run and close it there
 ///
@@ -56,6 +61,9 @@ public final class PinnedQueue: @unchecked Sendable {
     private let owner: pthread_t
     /// Set (by the owner only) once the C queue is destroyed.
     private let closed = Atomic<Bool>(false)
+    /// The semaphore the owner sleeps on in ``TaskHandle/wait()``, while it
+    /// sleeps: every pinned submission through the Swift API signals it.
+    private let ownerSleeper = Mutex<Semaphore?>(nil)
 
     init(pool: ThreadPool) throws {
         var q: OpaquePointer?
@@ -69,9 +77,11 @@ public final class PinnedQueue: @unchecked Sendable {
         self.pool = pool
         handle = q!
         owner = pthread_self()
+        pool.registerPinnedQueue(self, owner: owner)
     }
 
     deinit {
+        pool.unregisterPinnedQueue(ObjectIdentifier(self))
         if closed.load(ordering: .relaxed) { return }
         assertionFailure("PinnedQueue released without close(); call close() on its owner thread first")
         if pthread_equal(pthread_self(), owner) != 0 {
@@ -142,6 +152,26 @@ public final class PinnedQueue: @unchecked Sendable {
             try check(rc)
         }
         closed.store(true, ordering: .releasing)
+        pool.unregisterPinnedQueue(ObjectIdentifier(self))
+    }
+
+    /// The owner is about to sleep on `s` (in ``TaskHandle/wait()``): pinned
+    /// submissions signal it until `endSleep(_:)`. Owner thread only.
+    func beginSleep(_ s: Semaphore) {
+        ownerSleeper.withLock { $0 = s }
+    }
+
+    /// The owner no longer sleeps on `s`. (A nested wait may have replaced
+    /// it meanwhile; then that one's is left alone.)
+    func endSleep(_ s: Semaphore) {
+        ownerSleeper.withLock { if $0 === s { $0 = nil } }
+    }
+
+    /// Wakes the owner if it sleeps in ``TaskHandle/wait()``: called after
+    /// every successful pinned submission through the Swift API. An extra
+    /// signal only makes that wait look again.
+    func wakeOwner() {
+        ownerSleeper.withLock { $0 }?.signal()
     }
 
     private func checkOwner(_ what: String) throws {

@@ -19,14 +19,10 @@ public final class TaskHandle<Value: Sendable>: Sendable {
     }
 
     private let pool: ThreadPool
-    /// The queue the closure is pinned to, if it is: its owner's ``wait()``
-    /// runs the queue's closures.
-    private let pinned: PinnedQueue?
     private let state = Mutex(State())
 
-    init(pool: ThreadPool, pinned: PinnedQueue? = nil) {
+    init(pool: ThreadPool) {
         self.pool = pool
-        self.pinned = pinned
     }
 
     func complete(_ r: Result<Value, any Error>) {
@@ -43,24 +39,41 @@ public final class TaskHandle<Value: Sendable>: Sendable {
 
     /// Blocks until the closure finished, then returns its value or throws its
     /// error (``ThreadPoolError/cancelled`` if a shutdown dropped it).
+    /// Call it from synchronous code on any thread (a worker of the pool, a
+    /// closure of it, a ``PinnedQueue``'s owner included); from async code
+    /// use ``value``.
     ///
     /// While it waits it runs other queued tasks of the pool (`ctp_pool_help`:
     /// on a worker its own deque first), so waiting on a worker cannot
     /// deadlock a one-worker pool; once nothing is left to run it blocks on a
-    /// semaphore until the closure completes. From async code use ``value``.
+    /// semaphore until the closure completes.
     ///
-    /// For a closure submitted `pinnedTo:` a ``PinnedQueue``: on the queue's
-    /// owner thread this runs the queue's closures first (so it completes);
-    /// on any other thread it waits until the owner runs it.
+    /// On the owner thread of an open ``PinnedQueue`` of this pool it also
+    /// runs that queue's pinned closures, before it looks for other work,
+    /// whatever closure the handle belongs to: one pinned to the queue
+    /// completes, and so does a closure that (on a worker) submits a
+    /// closure pinned to the owner and waits for it. A pinned submission
+    /// made through this API (`pinnedTo:` on ``ThreadPool``, ``WorkGroup``,
+    /// ``Tick`` or with a ``TaskBatch``) wakes the owner while it blocks; one
+    /// made through the C API directly does not (it runs once the owner
+    /// wakes for another reason). For a closure pinned to a queue, on any
+    /// thread but the owner this waits until the owner runs it.
     @available(*, noasync, message: "blocks the thread; use 'await handle.value'")
     public func wait() throws -> Value {
+        if let r = state.withLock({ $0.result }) { return try r.get() }
+        // The calling thread's queue of this pool, if it owns one.
+        let own = pool.pinnedQueueOfCurrentThread()
         var sleeper: Semaphore?
         while true {
             if let r = state.withLock({ $0.result }) { return try r.get() }
-            if let q = pinned, q.isOwnerThread, !q.isClosed, ctp_pinned_run(q.handle, 1) == 1 { continue }
+            // (Checked again each round: a closure run here may not close the
+            // queue, but the C handle must not be used once it did.)
+            let queue = own.flatMap { $0.isClosed ? nil : $0 }
+            if let q = queue, ctp_pinned_run(q.handle, 1) == 1 { continue }
             if ctp_pool_help(pool.handle) == 1 { continue }
             // Nothing to help with: the closure runs (or is about to) on
-            // another thread, which signals us when it completes.
+            // another thread, which signals us when it completes; on the
+            // owner, so does a pinned submission.
             let s = sleeper ?? Semaphore()
             sleeper = s
             let registered = state.withLock { st -> Bool in
@@ -68,7 +81,20 @@ public final class TaskHandle<Value: Sendable>: Sendable {
                 st.sleepers.append(s)
                 return true
             }
-            if registered { s.wait() }
+            guard registered else { continue }
+            if let q = queue {
+                q.beginSleep(s)
+                // A pinned closure queued before beginSleep signalled nobody:
+                // look once more (one queued after it signals `s`).
+                if ctp_pinned_run(q.handle, 1) != 1 { s.wait() }
+                q.endSleep(s)
+                // Woken by a pinned submission (or ran one instead): the loop
+                // looks again. A signal still to come (from complete() or a
+                // submission) only makes a later s.wait() return early.
+                state.withLock { $0.sleepers.removeAll { $0 === s } }
+            } else {
+                s.wait()
+            }
         }
     }
 

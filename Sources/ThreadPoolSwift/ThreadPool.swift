@@ -1,5 +1,10 @@
 import CThreadPool
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 /// A pool of worker threads running closures and Swift concurrency jobs.
 ///
@@ -42,6 +47,10 @@ public final class ThreadPool: @unchecked Sendable {
     let tracing = Mutex<Bool>(false)
     /// The pool's worker threads (fixed at creation).
     let workerCount: Int
+    /// The pool's open pinned queues, by owner thread (see
+    /// ``pinnedQueueOfCurrentThread()``): added by `PinnedQueue.init`,
+    /// removed by its `close()` and `deinit`.
+    private let pinnedQueues = Mutex<[PinnedQueueEntry]>([])
 
     /// Creates a pool and starts its workers.
     /// - Throws: ``ThreadPoolError/invalidArgument(_:)`` naming the bad
@@ -114,6 +123,25 @@ public final class ThreadPool: @unchecked Sendable {
         pendingGroups.withLock { $0.append(GroupRef(handle: group)) }
     }
 
+    func registerPinnedQueue(_ queue: PinnedQueue, owner: pthread_t) {
+        pinnedQueues.withLock { $0.append(PinnedQueueEntry(id: ObjectIdentifier(queue), owner: owner, queue: queue)) }
+    }
+
+    func unregisterPinnedQueue(_ id: ObjectIdentifier) {
+        pinnedQueues.withLock { $0.removeAll { $0.id == id } }
+    }
+
+    /// The open pinned queue of this pool that the calling thread owns, if
+    /// any (a thread owns at most one queue).
+    func pinnedQueueOfCurrentThread() -> PinnedQueue? {
+        let me = pthread_self()
+        let q = pinnedQueues.withLock { entries in
+            entries.first { pthread_equal($0.owner, me) != 0 }?.queue
+        }
+        guard let q, !q.isClosed else { return nil }
+        return q
+    }
+
     /// Frees the released groups whose closures have all finished.
     func freeFinishedGroups() {
         pendingGroups.withLock { groups in
@@ -150,7 +178,7 @@ public final class ThreadPool: @unchecked Sendable {
     public func submit<Value: Sendable>(priority: Priority = .normal, node: Int? = nil, label: StaticString? = nil,
                                         pinnedTo: PinnedQueue? = nil,
                                         _ body: @escaping @Sendable () throws -> Value) throws -> TaskHandle<Value> {
-        let handle = TaskHandle<Value>(pool: self, pinned: pinnedTo)
+        let handle = TaskHandle<Value>(pool: self)
         try submitJob(self.handle,
                       Job(run: { handle.complete(Result { try body() }) },
                           cancel: { handle.complete(.failure(ThreadPoolError.cancelled)) }),
@@ -244,6 +272,14 @@ public final class ThreadPool: @unchecked Sendable {
         guard let s else { return body(nil) }
         return s.withCString { body($0) }
     }
+}
+
+/// One open pinned queue of a pool, for ``ThreadPool/pinnedQueueOfCurrentThread()``.
+/// Weak: the queue holds its pool, not the other way round.
+private struct PinnedQueueEntry: @unchecked Sendable {
+    let id: ObjectIdentifier
+    let owner: pthread_t
+    weak var queue: PinnedQueue?
 }
 
 /// The C pool pointer, to hand to another thread (the C pool is thread-safe).

@@ -317,10 +317,19 @@ public final class Tick: @unchecked Sendable {
     /// - Throws: ``ThreadPoolError/timedOut`` if closures are still pending
     ///   after `timeout` (the tick stays open: call again);
     ///   ``ThreadPoolError/invalidArgument(_:)`` if the tick has ended or is
-    ///   being ended on another thread; a closure's error.
+    ///   being ended on another thread or task (a blocking end, or an async
+    ///   one still waiting); a closure's error.
     @available(*, noasync, message: "blocks the thread; use 'await tick.end()'")
     public func end(timeout: Duration? = nil) throws -> ThreadPool.TickReport {
-        let report = try endHere(timeout.map(ThreadPool.nanoseconds) ?? UInt64.max).get()
+        try claimEnd()
+        let report: ThreadPool.TickReport
+        switch endClaimed(timeout.map(ThreadPool.nanoseconds) ?? UInt64.max) {
+        case .success(let r):
+            report = r
+        case .failure(let e):
+            reopen() // timed out (or refused): the tick stays open
+            throw e
+        }
         if let e = errors.take() { throw e }
         return report
     }
@@ -333,8 +342,16 @@ public final class Tick: @unchecked Sendable {
     /// their owner, see ``PinnedQueue``). From any task, a tick's own
     /// closures' nested waits included (a pool task that blocked for the
     /// tick could be run by such a wait, inside the closure it waits for).
-    /// - Throws: as the blocking ``end(timeout:)``.
+    ///
+    /// The tick counts as being ended from the call on: until this returns
+    /// or throws, another end (blocking or async) throws at once, and
+    /// closures may still be submitted into the tick (they are waited for).
+    /// - Throws: as the blocking ``end(timeout:)``: on a timeout the tick
+    ///   stays open (call again).
     public func end(timeout: Duration? = nil) async throws -> ThreadPool.TickReport {
+        // Claimed before the group is touched: once ended, the C group is
+        // freed (and its memory recycled for other groups).
+        try claimEnd()
         let start = ContinuousClock.now
         while true {
             let left = timeout.map { t -> Duration in
@@ -342,35 +359,50 @@ public final class Tick: @unchecked Sendable {
                 return t > spent ? t - spent : .zero
             }
             guard await notified.wait(group, timeout: left) else {
-                if ctp_group_wait(group, 0) == Int32(CTP_EINVAL) {
-                    throw ThreadPoolError.invalidArgument("Tick.end: the pool was inherited across fork")
-                }
+                let forked = ctp_group_wait(group, 0) == Int32(CTP_EINVAL)
+                reopen()
+                if forked { throw ThreadPoolError.invalidArgument("Tick.end: the pool was inherited across fork") }
                 throw ThreadPoolError.timedOut
             }
-            switch endHere(0) {
+            switch endClaimed(0) {
             case .success(let report):
                 if let e = errors.take() { throw e }
                 return report
             case .failure(.timedOut):
-                continue // a submission got in after the notification: wait for it too
+                continue // a submission got in after the notification: wait for it too (still claimed)
             case .failure(let e):
+                reopen()
                 throw e
             }
         }
     }
 
-    /// Ends the tick on the calling thread (blocking).
-    private func endHere(_ timeoutNs: UInt64) -> Result<ThreadPool.TickReport, ThreadPoolError> {
-        let claimed = state.withLock { s -> Phase in
+    /// Claims the end of the tick for the caller (`.open` to `.ending`), so
+    /// that no other end touches the tick's group meanwhile.
+    /// - Throws: ``ThreadPoolError/invalidArgument(_:)`` if the tick has
+    ///   ended or another end has claimed it.
+    private func claimEnd() throws {
+        let was = state.withLock { s -> Phase in
             let was = s.phase
             if was == .open { s.phase = .ending }
             return was
         }
-        switch claimed {
-        case .ended: return .failure(.invalidArgument("Tick.end: the tick has already ended"))
-        case .ending: return .failure(.invalidArgument("Tick.end: the tick is being ended on another thread"))
-        case .open: break
+        switch was {
+        case .ended: throw ThreadPoolError.invalidArgument("Tick.end: the tick has already ended")
+        case .ending: throw ThreadPoolError.invalidArgument("Tick.end: the tick is being ended on another thread")
+        case .open: return
         }
+    }
+
+    /// Gives a claimed end back (`.ending` to `.open`): it timed out or failed.
+    private func reopen() {
+        state.withLock { $0.phase = .open }
+    }
+
+    /// Ends the tick, claimed by the caller with `claimEnd()`, on the calling
+    /// thread (blocking up to `timeoutNs`). On failure the tick is still
+    /// open in C and still claimed: the caller retries or calls `reopen()`.
+    private func endClaimed(_ timeoutNs: UInt64) -> Result<ThreadPool.TickReport, ThreadPoolError> {
         let deadline = timeoutNs == UInt64.max ? UInt64.max : monotonicNow() &+ timeoutNs
         // 1. Wait with submissions open: the tick's closures may add more.
         var rc = ctp_group_wait(group, timeoutNs)
@@ -392,10 +424,7 @@ public final class Tick: @unchecked Sendable {
             }
             if rc != Int32(CTP_OK) { gate.unseal() } // a submission racing the seal is still pending
         }
-        guard rc == Int32(CTP_OK) else {
-            state.withLock { $0.phase = .open }
-            return .failure(ThreadPoolError(code: rc))
-        }
+        guard rc == Int32(CTP_OK) else { return .failure(ThreadPoolError(code: rc)) }
         let r = ThreadPool.TickReport(report, workers: workers, recorded: recorded)
         let box = state.withLock { s -> OverrunBox? in
             s.phase = .ended

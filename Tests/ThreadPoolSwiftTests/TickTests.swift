@@ -14,6 +14,41 @@ private struct ThreadID: @unchecked Sendable {
     var isCurrent: Bool { pthread_equal(id, pthread_self()) != 0 }
 }
 
+/// Whether a closure started by `startThread` has returned.
+private final class Finished: Sendable {
+    private let flag = Atomic<Bool>(false)
+    func set() { flag.store(true, ordering: .releasing) }
+    var isSet: Bool { flag.load(ordering: .acquiring) }
+
+    /// Polls (bounded) until set; false if `timeout` passed first.
+    func wait(timeout: Duration) -> Bool {
+        let end = ContinuousClock.now + timeout
+        while !isSet && ContinuousClock.now < end { usleep(1_000) }
+        return isSet
+    }
+
+    /// Suspends (polling, bounded) until set; false if `timeout` passed first.
+    func wait(timeout: Duration) async throws -> Bool {
+        let end = ContinuousClock.now + timeout
+        while !isSet && ContinuousClock.now < end { try await Task.sleep(for: .milliseconds(1)) }
+        return isSet
+    }
+}
+
+/// Runs `body` on a thread of its own (a test that must fail, not hang, if
+/// `body` never returns: the thread is then left behind).
+private func startThread(_ body: @escaping @Sendable () -> Void) -> Finished {
+    let finished = Finished()
+    Thread {
+        body()
+        finished.set()
+    }.start()
+    return finished
+}
+
+/// The blocking end, callable from a thread started by async code.
+private func endBlocking(_ tick: Tick) throws -> ThreadPool.TickReport { try tick.end() }
+
 /// Pre-wake, tick scopes (report, budget) and pinned queues (issue 15).
 @Suite(.serialized) struct TickTests {
     @Test func aTickReportCountsEveryClosureOnce() throws {
@@ -144,8 +179,16 @@ private struct ThreadID: @unchecked Sendable {
         let holder = Mutex<Tick?>(nil)
         let fired = Atomic<Int>(0)
         let ran = Atomic<Int>(0)
+        let stored = Atomic<Bool>(false)
         do {
             let tick = try pool.beginTick(budget: .milliseconds(5), onOverrun: { _ in
+                // The budget may run out before the test stored the tick
+                // (a loaded machine): wait for it, or nothing releases it.
+                var polls = 0
+                while !stored.load(ordering: .acquiring) && polls < 20_000 {
+                    usleep(500)
+                    polls += 1
+                }
                 let last = holder.withLock { h -> Tick? in
                     defer { h = nil }
                     return h
@@ -156,6 +199,7 @@ private struct ThreadID: @unchecked Sendable {
             try tick.submit { _ = ran.add(1, ordering: .relaxed) }
             waitUntil { ran.load(ordering: .relaxed) == 1 }
             holder.withLock { $0 = tick }
+            stored.store(true, ordering: .releasing)
         }
         waitUntil { fired.load(ordering: .relaxed) == 1 }
         #expect(fired.load(ordering: .relaxed) == 1)
@@ -315,6 +359,144 @@ private struct ThreadID: @unchecked Sendable {
         let next = try pool.makePinnedQueue()
         try next.close()
         try pool.shutdown()
+    }
+
+    /// A second `await tick.end()` throws at once. It used to wait on the
+    /// tick's C group before it looked at the tick's phase, and the first
+    /// end had freed that group: the runtime recycles groups, so it waited
+    /// on (or registered its notification with) some other group, here one
+    /// of 64 whose closures spin, and hung instead of throwing.
+    @Test func aSecondAsyncEndThrowsAtOnceWhileOtherGroupsRun() async throws {
+        let pool = try ThreadPool(configuration: .init(workers: 2))
+        let tick = try pool.beginTick()
+        try tick.submit {}
+        _ = try await tick.end()
+        let spin = Atomic<Bool>(true)
+        var groups: [WorkGroup] = []
+        for _ in 0..<64 {
+            let g = try WorkGroup(pool: pool)
+            try g.submit { while spin.load(ordering: .relaxed) { usleep(1_000) } }
+            groups.append(g)
+        }
+        let outcome = Mutex<ThreadPoolError??>(nil) // nil: still running; .some(nil): returned a report
+        let finished = Finished()
+        Task {
+            let e: ThreadPoolError?
+            do { _ = try await tick.end(); e = nil } catch let error as ThreadPoolError { e = error } catch {
+                e = .invalidArgument("unexpected error \(error)")
+            }
+            outcome.withLock { $0 = .some(e) }
+            finished.set()
+        }
+        let inTime = try await finished.wait(timeout: .seconds(5))
+        #expect(inTime, "the second async end was still waiting after 5 s")
+        spin.store(false, ordering: .relaxed)
+        if try await finished.wait(timeout: .seconds(5)) { // at once if in time
+            #expect(outcome.withLock { $0 } == .some(.invalidArgument("Tick.end: the tick has already ended")))
+        }
+        for g in groups { try await g.wait() }
+        // Once more, every group idle now: still refused at once.
+        await #expect(throws: ThreadPoolError.invalidArgument("Tick.end: the tick has already ended")) {
+            _ = try await tick.end()
+        }
+        try await pool.shutdownGracefully()
+    }
+
+    /// While an async end waits for the tick's closures, the tick is being
+    /// ended: a blocking end on another thread, or another async end, throws
+    /// at once (without touching the tick's group), and the async end then
+    /// ends the tick.
+    @Test func anEndDuringAnAsyncEndsWaitThrowsBeingEnded() async throws {
+        let pool = try ThreadPool(configuration: .init(workers: 2))
+        let tick = try pool.beginTick()
+        let gate = Gate()
+        try tick.submit { gate.block() }
+        while gate.entered.load(ordering: .relaxed) < 1 { try await Task.sleep(for: .milliseconds(1)) }
+        let asyncEnded = Finished()
+        let ending = Task {
+            defer { asyncEnded.set() }
+            return try await tick.end()
+        }
+        try await Task.sleep(for: .milliseconds(100)) // the async end is waiting by now
+        let blocking = Mutex<String?>(nil)
+        let blockingEnded = startThread {
+            let got: String
+            do { _ = try endBlocking(tick); got = "ended the tick" } catch { got = "\(error)" }
+            blocking.withLock { $0 = got }
+        }
+        let refusedInTime = try await blockingEnded.wait(timeout: .seconds(5))
+        #expect(refusedInTime, "the blocking end was still waiting after 5 s")
+        if refusedInTime {
+            #expect(blocking.withLock { $0 }
+                    == "\(ThreadPoolError.invalidArgument("Tick.end: the tick is being ended on another thread"))")
+        }
+        await #expect(throws: ThreadPoolError.invalidArgument("Tick.end: the tick is being ended on another thread")) {
+            _ = try await tick.end(timeout: .milliseconds(1))
+        }
+        #expect(!tick.hasEnded)
+        try tick.submit {} // still open for submissions while it is being ended
+        gate.release()
+        if try await asyncEnded.wait(timeout: .seconds(10)) {
+            let r = await ending.result
+            #expect((try? r.get())?.tasks == 2, "the async end: \(r)")
+            #expect(tick.hasEnded)
+        } else {
+            Issue.record("the async end did not return within 10 s of its closures' end")
+        }
+        _ = try await blockingEnded.wait(timeout: .seconds(10))
+        // A timed-out async end gives the tick back: a later end ends it.
+        let open = try pool.beginTick()
+        let held = Gate()
+        try open.submit { held.block() }
+        await #expect(throws: ThreadPoolError.timedOut) { _ = try await open.end(timeout: .milliseconds(20)) }
+        #expect(!open.hasEnded)
+        held.release()
+        #expect(try await open.end().tasks == 1)
+        try await pool.shutdownGracefully()
+    }
+
+    /// The owner thread of a pinned queue waits on a handle whose closure
+    /// (not pinned: it runs on a worker) hands work to the owner and waits
+    /// for it. The owner's `wait()` must run that pinned work: it used to
+    /// sleep on the handle, where nothing woke it for pinned submissions (a
+    /// deadlock). Both a single pinned submission and a pinned batch.
+    @Test func theOwnersHandleWaitRunsClosuresPinnedToItMeanwhile() throws {
+        let outcome = Mutex<String?>(nil)
+        let finished = startThread {
+            let got: String
+            do {
+                let pool = try ThreadPool(configuration: .init(workers: 2))
+                let queue = try pool.makePinnedQueue()
+                let owner = ThreadID()
+                let single = try pool.submit { () throws -> Bool in
+                    usleep(100_000) // the owner sleeps in wait() by now
+                    return try pool.submit(pinnedTo: queue) { owner.isCurrent }.wait()
+                }
+                let onOwner = try single.wait()
+                let batched = try pool.submit { () throws -> Int in
+                    usleep(100_000)
+                    let group = try WorkGroup(pool: pool)
+                    let ran = Atomic<Int>(0)
+                    let batch = TaskBatch()
+                    for _ in 0..<3 { batch.add { if owner.isCurrent { ran.add(1, ordering: .relaxed) } } }
+                    try group.submit(batch, pinnedTo: queue)
+                    try group.wait()
+                    return ran.load(ordering: .relaxed)
+                }
+                let batchOnOwner = try batched.wait()
+                try queue.close()
+                try pool.shutdown()
+                got = "pinned closure on the owner: \(onOwner), batch closures on the owner: \(batchOnOwner)"
+            } catch {
+                got = "error: \(error)"
+            }
+            outcome.withLock { $0 = got }
+        }
+        let inTime = finished.wait(timeout: .seconds(10))
+        #expect(inTime, "the owner's wait() was still blocked after 10 s (deadlock)")
+        if inTime {
+            #expect(outcome.withLock { $0 } == "pinned closure on the owner: true, batch closures on the owner: 3")
+        }
     }
 
     @Test func prewakeThenASubmissionRuns() throws {
