@@ -8,8 +8,10 @@
 #include "config.h"
 #include "monitor.h"
 #include "observed.h"
+#include "pinned.h"
 #include "scheduler.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -421,6 +423,10 @@ int ctp_pool_shutdown(ctp_pool *pool, ctp_shutdown_mode mode, uint64_t timeout_n
 
     uint64_t deadline = ctp__deadline(timeout_ns);
     bool timed_out = false;
+    /* The caller's own pinned queue of this pool, if it has one: only the
+     * caller can run its tasks, so it runs them here (they see the cancel
+     * flag, so a CANCEL drops them) instead of waiting for itself. */
+    ctp_pinned *mine = ctp__my_pinned(pool);
     pthread_mutex_lock(&pool->life_lock);
     for (;;) {
         if (pool->joined)
@@ -442,6 +448,18 @@ int ctp_pool_shutdown(ctp_pool *pool, ctp_shutdown_mode mode, uint64_t timeout_n
         if (timed_out) {
             pthread_mutex_unlock(&pool->life_lock);
             return CTP_ETIMEDOUT;
+        }
+        if (mine != NULL && !pool->joining) {
+            unsigned pokes = pool->life_pokes;
+            pthread_mutex_unlock(&pool->life_lock);
+            int ran = ctp_pinned_run(mine, SIZE_MAX);
+            pthread_mutex_lock(&pool->life_lock);
+            if (ran > 0 || pool->life_pokes != pokes) {
+                /* Something changed meanwhile (a pinned submission pokes
+                 * too): look again, unless the time is up. */
+                timed_out = deadline != CTP_WAIT_FOREVER && ctp__now_ns() >= deadline;
+                continue;
+            }
         }
         timed_out = ctp__cond_wait_until(&pool->life_cv, &pool->life_lock, deadline);
     }

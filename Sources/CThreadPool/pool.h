@@ -195,6 +195,8 @@ struct ctp_pool {
     /* How far creation got (free_pool frees exactly that). */
     bool life_lock_ready, life_cv_ready;
     int ndepots_ready, ninjs_ready;
+    unsigned life_pokes;    /* under life_lock: ctp__lifecycle_poke calls, so a waiter
+                               that dropped the lock sees one it missed */
     bool joining;           /* under life_lock */
     bool joined;            /* under life_lock */
     uint32_t ready;         /* under life_lock: workers that initialised */
@@ -293,12 +295,14 @@ static inline ctp__worker *ctp__current_worker(ctp_pool *pool)
 
 /* ---- Lifecycle (pool.c) ---------------------------------------------------- */
 /* Wakes the shutdown waiter to re-check quiescence: called when a worker
- * parks, a helper finishes or a worker is lost while the pool shuts down.
+ * parks, a helper finishes, a worker is lost or a pinned task is queued
+ * while the pool shuts down.
  * Inline here (not in pool.c) so the layers below lifecycle can poke it
  * without calling up into pool.c. */
 static inline void ctp__lifecycle_poke(ctp_pool *pool)
 {
     pthread_mutex_lock(&pool->life_lock);
+    pool->life_pokes++;
     pthread_cond_broadcast(&pool->life_cv);
     pthread_mutex_unlock(&pool->life_lock);
 }

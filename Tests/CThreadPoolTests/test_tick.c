@@ -508,6 +508,73 @@ void test_tick_end_after_shutdown_keeps_overrun(void)
     CHECK_OK(ctp_pool_destroy(p));
 }
 
+/* The owner of a pinned queue shuts the pool down while pinned tasks wait
+ * in its queue, and a worker's task pins one more to it during the drain:
+ * the shutdown runs them (DRAIN) or drops them (CANCEL) on the owner and
+ * returns. It used to wait for them forever: only the caller could run
+ * them. */
+typedef struct {
+    ctp_pinned *q;
+    ctp_pool *p;
+    pthread_t owner;
+    _Atomic long on_owner, elsewhere, dropped;
+} owner_shutdown_ctx;
+
+static void pinned_on_owner(void *arg)
+{
+    owner_shutdown_ctx *c = arg;
+    atomic_fetch_add(pthread_equal(pthread_self(), c->owner) ? &c->on_owner : &c->elsewhere, 1);
+}
+
+static void pinned_dropped(void *arg)
+{
+    atomic_fetch_add(&((owner_shutdown_ctx *)arg)->dropped, 1);
+}
+
+static void pin_one_later(void *arg)
+{
+    owner_shutdown_ctx *c = arg;
+    test_sleep_us(20000); /* the owner is in its shutdown by now */
+    ctp_task_desc d;
+    ctp_task_desc_init(&d, pinned_on_owner, c);
+    d.on_cancel = pinned_dropped;
+    d.pinned = c->q;
+    ctp_submit_desc(c->p, &d); /* from a task: accepted while draining */
+}
+
+void test_pinned_owner_shuts_down_with_tasks_queued(void)
+{
+    for (int mode = 0; mode < 2; mode++) {
+        static owner_shutdown_ctx c;
+        memset(&c, 0, sizeof c);
+        c.p = make_pool(2);
+        CHECK(c.p != NULL);
+        c.owner = pthread_self();
+        CHECK_OK(ctp_pinned_create(c.p, &c.q));
+        for (int i = 0; i < 5; i++) {
+            ctp_task_desc d;
+            ctp_task_desc_init(&d, pinned_on_owner, &c);
+            d.on_cancel = pinned_dropped;
+            d.pinned = c.q;
+            CHECK_OK(ctp_submit_desc(c.p, &d));
+        }
+        if (mode == 0)
+            CHECK_OK(ctp_submit(c.p, CTP_PRIORITY_NORMAL, pin_one_later, &c));
+        ctp_shutdown_mode m = mode == 0 ? CTP_SHUTDOWN_DRAIN : CTP_SHUTDOWN_CANCEL;
+        CHECK_OK(ctp_pool_shutdown(c.p, m, 20ull * 1000 * 1000 * 1000));
+        if (mode == 0) {
+            CHECK_EQ(atomic_load(&c.on_owner), 6);
+            CHECK_EQ(atomic_load(&c.dropped), 0);
+        } else {
+            CHECK_EQ(atomic_load(&c.on_owner), 0);
+            CHECK_EQ(atomic_load(&c.dropped), 5);
+        }
+        CHECK_EQ(atomic_load(&c.elsewhere), 0);
+        CHECK_OK(ctp_pinned_destroy(c.q));
+        CHECK_OK(ctp_pool_destroy(c.p));
+    }
+}
+
 static _Atomic long cancel_test_ran;
 
 static void mark_ran(void *arg)

@@ -99,6 +99,7 @@ struct test_case {
     X(pinned_submit_races_shutdown)                                                             \
     X(tick_end_after_shutdown_keeps_overrun)                                                    \
     X(tick_report_skips_cancelled_tasks)                                                        \
+    X(pinned_owner_shuts_down_with_tasks_queued)                                                \
     X(numa_no_remote_steal_with_local_work)                                                        \
     X(numa_machine_topology_and_memory)                                                            \
     X(limits_parallel_for_nested_min_stack)                                                        \

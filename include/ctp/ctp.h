@@ -338,7 +338,10 @@ CTP_API int ctp_pool_create(const ctp_config *config, ctp_pool **out_pool);
  *  calls on_cancel for every task that has not started (running tasks
  *  finish; tasks they spawn are cancelled too). From the first call on,
  *  submissions from outside the pool fail with CTP_ESHUTDOWN. A later call
- *  may switch DRAIN to CANCEL, never back.
+ *  may switch DRAIN to CANCEL, never back. Called by the owner of a pinned
+ *  queue of this pool (ctp_pinned_create), the wait runs that queue's tasks
+ *  on the caller, also those pinned to it meanwhile (with CANCEL, their
+ *  on_cancel): nobody else could.
  *  Returns CTP_OK once STOPPED (all workers exited), CTP_ETIMEDOUT if the
  *  timeout passed first (the pool stays valid and keeps draining; call again),
  *  CTP_EDEADLK if called from this pool's own worker or task with a non-zero
@@ -594,8 +597,9 @@ CTP_API int ctp_tick_end(ctp_tick *tick, uint64_t timeout_ns, ctp_tick_report *r
  *  waits in ctp_group_wait or ctp_tick_end on this pool (before it looks for
  *  other work, and a pinned submission wakes it), and when it calls
  *  ctp_pinned_run. They keep their priority, group and tick. The pool's
- *  shutdown waits for them like for any task: run them, or destroy the queue
- *  first; ctp_pool_destroy refuses (CTP_EINVAL) while a queue of the pool
+ *  shutdown waits for them like for any task: a shutdown the owner calls
+ *  runs them itself (CANCEL drops them); from another thread, the owner
+ *  must run them or destroy the queue; ctp_pool_destroy refuses (CTP_EINVAL) while a queue of the pool
  *  exists. ctp_pool_help on the owner runs a pinned task first. One queue per
  *  thread. Errors: CTP_EINVAL (NULL, called
  *  from inside the pool, the thread already owns one),
