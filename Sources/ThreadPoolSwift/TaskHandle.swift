@@ -188,6 +188,8 @@ public final class WorkGroup: @unchecked Sendable {
     /// rethrows the first error a closure threw. From async code use
     /// `await wait()` (which runs no closures: it suspends until the group's
     /// completion notification).
+    /// - Throws: ``ThreadPoolError/deadlock`` if called from one of the
+    ///   group's own closures (it would wait for itself); a closure's error.
     @available(*, noasync, message: "blocks the thread; use 'await group.wait()'")
     public func wait() throws {
         try check(ctp_group_wait(group, UInt64.max)) // CTP_EINVAL: a pool inherited across fork
@@ -196,6 +198,8 @@ public final class WorkGroup: @unchecked Sendable {
 
     /// Waits at most `timeout`; returns false if closures are still pending,
     /// true once all finished (rethrowing the first error a closure threw).
+    /// Throws ``ThreadPoolError/deadlock`` from one of the group's own
+    /// closures, as ``wait()`` does.
     @available(*, noasync, message: "blocks the thread; use 'await group.wait(timeout:)'")
     public func wait(timeout: Duration) throws -> Bool {
         let rc = ctp_group_wait(group, ThreadPool.nanoseconds(timeout))

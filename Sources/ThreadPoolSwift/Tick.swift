@@ -318,7 +318,9 @@ public final class Tick: @unchecked Sendable {
     ///   after `timeout` (the tick stays open: call again);
     ///   ``ThreadPoolError/invalidArgument(_:)`` if the tick has ended or is
     ///   being ended on another thread or task (a blocking end, or an async
-    ///   one still waiting); a closure's error.
+    ///   one still waiting); ``ThreadPoolError/deadlock`` from one of the
+    ///   tick's own closures (it would wait for itself; the tick stays
+    ///   open); a closure's error.
     @available(*, noasync, message: "blocks the thread; use 'await tick.end()'")
     public func end(timeout: Duration? = nil) throws -> ThreadPool.TickReport {
         try claimEnd()
