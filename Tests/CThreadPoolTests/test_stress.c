@@ -235,7 +235,14 @@ void test_race_windows_random_delays(void)
         _Atomic long count = 0;
         fj_ctx fj = { pool, &count };
         long expect_count = 0;
-        for (long r = 0; r < rounds; r++) {
+        /* The hook yields the CPU often: on a machine whose CPUs other
+         * processes keep busy each yield costs a whole time slice (3000
+         * rounds took 42-60+ s with two busy loops on 2 CPUs, against 1.2 s
+         * idle). So each variant stops after 15 s, past 100 rounds: a
+         * lost wake-up still hangs a round, which the hang detector
+         * catches. */
+        uint64_t variant_end = test_now_ns() + 15ull * 1000 * 1000 * 1000;
+        for (long r = 0; r < rounds && (r < 100 || test_now_ns() < variant_end); r++) {
             /* One lone task (pure wake path), then a small burst with a
              * fork-join node, waited for without timeouts. */
             CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, signal_done, &d));
