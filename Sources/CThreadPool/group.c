@@ -199,10 +199,11 @@ static bool worker_runs(const ctp__worker *w, const ctp_group *g)
     return false;
 }
 
-/* Is the calling thread running a task of g, anywhere up its stack (as a
- * worker, as an outside helper, or as a worker of another pool that helps
- * here)? Then g's count cannot reach zero while it waits: the wait would
- * wait for itself. Tasks nested deeper than CTP__RUNNING_MAX are not seen. */
+/* Is the calling thread running a task of g, up its stack (as a worker, as
+ * an outside helper, or as a worker of another pool that helps here)? Then
+ * g's count cannot reach zero while it waits: the wait would wait for
+ * itself. Each list holds its innermost CTP__RUNNING_MAX runs: a run further
+ * out than that is not seen. */
 static bool waits_for_itself(const ctp_group *g)
 {
     const ctp__tls *tls = ctp__tls_get();

@@ -312,6 +312,26 @@ int ctp__monitor_watch(ctp_pool *pool, ctp__watch *w)
     return rc;
 }
 
+bool ctp__monitor_is_self(ctp_pool *pool)
+{
+    ctp__monitor *m = &pool->monitor;
+    if (!m->ready)
+        return false;
+    pthread_mutex_lock(&m->lock);
+    bool self = m->started && pthread_equal(m->thread, pthread_self());
+    pthread_mutex_unlock(&m->lock);
+    return self;
+}
+
+bool ctp__monitor_firing_here(ctp_pool *pool, const ctp__watch *w)
+{
+    ctp__monitor *m = &pool->monitor;
+    pthread_mutex_lock(&m->lock);
+    bool here = w->firing && m->started && pthread_equal(m->thread, pthread_self());
+    pthread_mutex_unlock(&m->lock);
+    return here;
+}
+
 bool ctp__monitor_unwatch(ctp_pool *pool, ctp__watch *w)
 {
     ctp__monitor *m = &pool->monitor;

@@ -31,6 +31,12 @@ bool ctp__monitor_unwatch(ctp_pool *pool, ctp__watch *w);
 void ctp__monitor_stop(ctp_pool *pool);
 /* Stops it if running and frees its lock and memory (the pool's free). */
 void ctp__monitor_destroy(ctp_pool *pool);
+/* Is the calling thread the pool's monitor thread (inside an on_stall or
+ * on_overrun callback)? Any thread. */
+bool ctp__monitor_is_self(ctp_pool *pool);
+/* Is w's callback running on the calling thread right now (an on_overrun
+ * that ends its own tick would wait for itself in ctp__monitor_unwatch)? */
+bool ctp__monitor_firing_here(ctp_pool *pool, const ctp__watch *w);
 /* A worker left its park: wakes the monitor if it is parked. Any worker. */
 void ctp__monitor_poke(ctp_pool *pool);
 /* The line printed for a stall when no on_stall callback is set, written

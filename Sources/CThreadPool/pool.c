@@ -403,7 +403,9 @@ int ctp_pool_shutdown(ctp_pool *pool, ctp_shutdown_mode mode, uint64_t timeout_n
 {
     if (pool == NULL || (mode != CTP_SHUTDOWN_DRAIN && mode != CTP_SHUTDOWN_CANCEL) || ctp__forked(pool))
         return CTP_EINVAL;
-    bool inside = ctp__is_inside(pool);
+    /* The pool's own task, or a callback on its monitor thread (which the
+     * shutdown joins): a wait there would wait for the caller itself. */
+    bool inside = ctp__is_inside(pool) || ctp__monitor_is_self(pool);
     if (inside && timeout_ns != 0)
         return CTP_EDEADLK;
 
@@ -471,17 +473,19 @@ int ctp_pool_destroy(ctp_pool *pool)
 {
     if (pool == NULL || ctp__forked(pool))
         return CTP_EINVAL; /* in a forked child: see ctp.h, "fork" */
-    if (ctp__is_inside(pool))
+    if (ctp__is_inside(pool) || ctp__monitor_is_self(pool))
         return CTP_EDEADLK;
     /* Acquire: pairs with the release in ctp_pinned_destroy. */
     if (atomic_load_explicit(&pool->pinned_live, memory_order_acquire) != 0)
         return CTP_EINVAL; /* a pinned queue's owner still refers to the pool */
-    /* Acquire: pairs with the release in ctp_group_destroy. */
-    if (atomic_load_explicit(&pool->groups_live, memory_order_acquire) != 0)
-        return CTP_EINVAL; /* a group (or tick) of the pool is not destroyed */
     int rc = ctp_pool_shutdown(pool, CTP_SHUTDOWN_DRAIN, CTP_WAIT_FOREVER);
     if (rc != CTP_OK)
         return rc;
+    /* After the drain: the groups its tasks used (parallel for's, their
+     * own fork-join groups) are gone by now; one still alive is the
+     * caller's. Acquire: pairs with the release in ctp_group_destroy. */
+    if (atomic_load_explicit(&pool->groups_live, memory_order_acquire) != 0)
+        return CTP_EINVAL; /* stopped, not freed: a group (or tick) of the pool lives */
     free_pool(pool);
     return CTP_OK;
 }

@@ -77,8 +77,9 @@ typedef struct ctp__worker {
      * (their nodes lent out) is not retried every CTP__TRIM_DELAY_NS while
      * the pool idles. */
     size_t trim_floor;
-    /* Owner only: tasks this worker is running, outermost first (a helping
-     * wait nests them); the groups of the first CTP__RUNNING_MAX. If the
+    /* Owner only: tasks this worker is running (a helping wait nests
+     * them); the groups of the innermost CTP__RUNNING_MAX, run k (0 = the
+     * outermost) at k % CTP__RUNNING_MAX. If the
      * thread exits inside a task (pthread_exit), its cleanup handler
      * finishes them so that waiters and shutdown do not wait forever. */
     unsigned running;
@@ -262,9 +263,9 @@ typedef struct ctp__tls {
     ctp__worker *worker;  /* NULL on outside threads */
     unsigned task_depth;  /* > 0 while running a task of `pool` (counts across pools: bounds helping depth) */
     /* Runs not on a worker of their pool (task_depth counts them): the
-     * groups of the first CTP__RUNNING_MAX, innermost last, so that a wait
-     * on one of them sees it would wait for itself (workers keep theirs in
-     * ctp__worker.running_group). */
+     * groups of the innermost CTP__RUNNING_MAX, in a ring as in
+     * ctp__worker.running_group (which workers keep theirs in), so that a
+     * wait on one of them sees it would wait for itself. */
     struct ctp_group *run_group[CTP__RUNNING_MAX];
     const ctp__tls_outer *outer; /* pools left for another pool's task, innermost first */
     struct ctp_pinned *pinned; /* the pinned queue this thread owns (outside threads), or NULL */

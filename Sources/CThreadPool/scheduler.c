@@ -327,13 +327,15 @@ void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t)
         ctp__observe_begin(pool, NULL, observe, &info, 0, &obs);
     }
 
-    /* Workers are always inside their pool; outside helpers count depth. */
+    /* Workers are always inside their pool; outside helpers count depth.
+     * The run's group goes into a ring of the innermost CTP__RUNNING_MAX
+     * runs (worker_lost, and a wait that would wait for itself); the entry
+     * it overwrites, an outer run's, is put back when this run ends. */
     ctp__tls *tls = w == NULL ? ctp__tls_get() : NULL;
-    if (tls != NULL) {
-        if (tls->task_depth++ < CTP__RUNNING_MAX)
-            tls->run_group[tls->task_depth - 1] = g;
-    } else if (w->running++ < CTP__RUNNING_MAX)
-        w->running_group[w->running - 1] = g; /* for worker_lost */
+    struct ctp_group **slot = tls != NULL ? &tls->run_group[tls->task_depth++ % CTP__RUNNING_MAX]
+                                          : &w->running_group[w->running++ % CTP__RUNNING_MAX];
+    struct ctp_group *outer_group = *slot;
+    *slot = g;
     if (cancelled) {
         if (on_cancel != NULL)
             on_cancel(arg);
@@ -342,6 +344,7 @@ void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t)
     }
     if (observe != 0)
         ctp__observe_end(pool, w, observe, fn, label, &obs);
+    *slot = outer_group;
     if (tls != NULL) {
         tls->task_depth--;
     } else {

@@ -177,6 +177,10 @@ int ctp_tick_end(ctp_tick *tick, uint64_t timeout_ns, ctp_tick_report *report, c
 {
     if (tick == NULL || ctp__forked(tick->pool))
         return CTP_EINVAL;
+    /* From its own on_overrun: the monitor would wait for this very call to
+     * return before it lets go of the tick (and touches it after). */
+    if (tick->watching && ctp__monitor_firing_here(tick->pool, &tick->watch))
+        return CTP_EDEADLK;
     int rc = ctp_group_wait(tick->group, timeout_ns);
     if (rc != CTP_OK)
         return rc;

@@ -54,8 +54,9 @@ static void worker_lost(void *arg)
     unsigned n = w->running;
     for (unsigned i = n; i-- > 0;) {
         ctp__count(&w->executed, 1);
-        if (i < CTP__RUNNING_MAX && w->running_group[i] != NULL)
-            ctp__latch_count_down(&w->running_group[i]->latch);
+        /* The ring holds the innermost CTP__RUNNING_MAX runs' groups. */
+        if (i + CTP__RUNNING_MAX >= n && w->running_group[i % CTP__RUNNING_MAX] != NULL)
+            ctp__latch_count_down(&w->running_group[i % CTP__RUNNING_MAX]->latch);
     }
     w->running = 0;
     /* Relaxed: a statistic. */

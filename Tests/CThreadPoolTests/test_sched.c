@@ -651,6 +651,54 @@ void test_group_wait_on_own_group_is_edeadlk(void)
     CHECK_OK(ctp_pool_destroy(x.b));
 }
 
+/* The same deeper than 16 nested runs: an outside thread whose helping
+ * waits run each level (the only worker is held), every level waiting on
+ * its own group. The lists keep the innermost runs, the likeliest to wait
+ * on their own group: they used to keep the outermost 16, and from the
+ * 17th level on the wait timed out (or hung). */
+typedef struct nest_level {
+    ctp_pool *pool;
+    int depth;
+    ctp_group *own;
+    int *rc_at;
+} nest_level;
+
+static void nest_wait_own(void *arg)
+{
+    nest_level *me = arg;
+    me->rc_at[me->depth] = ctp_group_wait(me->own, 50ull * 1000 * 1000);
+    if (me->depth == 23)
+        return;
+    nest_level child = { me->pool, me->depth + 1, NULL, me->rc_at };
+    if (ctp_group_create(me->pool, &child.own) != CTP_OK)
+        return;
+    ctp_group_submit(child.own, CTP_PRIORITY_NORMAL, nest_wait_own, &child);
+    ctp_group_wait(child.own, CTP_WAIT_FOREVER); /* runs the child, nested */
+    ctp_group_destroy(child.own);
+}
+
+void test_group_wait_on_own_group_deeply_nested(void)
+{
+    ctp_pool *pool = make_pool(1);
+    CHECK(pool != NULL);
+    gate hold;
+    gate_init(&hold);
+    CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, gate_task, &hold));
+    wait_entered(&hold, 1);
+    int rc_at[24];
+    for (int i = 0; i < 24; i++)
+        rc_at[i] = 1;
+    nest_level top = { pool, 0, NULL, rc_at };
+    CHECK_OK(ctp_group_create(pool, &top.own));
+    CHECK_OK(ctp_group_submit(top.own, CTP_PRIORITY_NORMAL, nest_wait_own, &top));
+    CHECK_OK(ctp_group_wait(top.own, CTP_WAIT_FOREVER));
+    CHECK_OK(ctp_group_destroy(top.own));
+    for (int i = 0; i < 24; i++)
+        CHECK_EQ(rc_at[i], CTP_EDEADLK);
+    gate_open(&hold);
+    CHECK_OK(ctp_pool_destroy(pool));
+}
+
 void test_create_destroy_cycles_leave_nothing(void)
 {
     int base = test_thread_count();

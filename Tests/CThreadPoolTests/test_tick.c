@@ -575,6 +575,70 @@ void test_pinned_owner_shuts_down_with_tasks_queued(void)
     }
 }
 
+/* Calls from a callback on the pool's monitor thread that would wait for
+ * that very thread: ending the tick whose on_overrun is running (the
+ * monitor waits for the callback before it lets go of the tick), and a
+ * waiting shutdown or a destroy (they join the monitor thread). They are
+ * refused with CTP_EDEADLK; a shutdown with timeout 0 starts. The first
+ * used to hang; the second joined the thread from itself and freed the
+ * pool under it. */
+typedef struct {
+    ctp_pool *p;
+    _Atomic int end_rc, shutdown_rc, shutdown0_rc, destroy_rc, fired;
+} monitor_self_ctx;
+
+static void overrun_ends_own_tick(ctp_tick *tick, uint64_t elapsed_ns, void *ctx)
+{
+    monitor_self_ctx *c = ctx;
+    (void)elapsed_ns;
+    atomic_store(&c->end_rc, ctp_tick_end(tick, CTP_WAIT_FOREVER, NULL, NULL, 0));
+    atomic_store(&c->fired, 1);
+}
+
+static void overrun_shuts_down(ctp_tick *tick, uint64_t elapsed_ns, void *ctx)
+{
+    monitor_self_ctx *c = ctx;
+    (void)tick;
+    (void)elapsed_ns;
+    atomic_store(&c->shutdown_rc, ctp_pool_shutdown(c->p, CTP_SHUTDOWN_DRAIN, 5ull * 1000 * 1000 * 1000));
+    atomic_store(&c->destroy_rc, ctp_pool_destroy(c->p));
+    atomic_store(&c->shutdown0_rc, ctp_pool_shutdown(c->p, CTP_SHUTDOWN_DRAIN, 0));
+    atomic_store(&c->fired, 1);
+}
+
+static void sleep_30ms(void *arg)
+{
+    (void)arg;
+    test_sleep_us(30000);
+}
+
+void test_monitor_callback_waits_for_itself_refused(void)
+{
+    static monitor_self_ctx c;
+    memset(&c, 0, sizeof c);
+    c.p = make_pool(1);
+    CHECK(c.p != NULL);
+    ctp_tick_options o = { .budget_ns = MS, .on_overrun = overrun_ends_own_tick, .overrun_ctx = &c };
+    ctp_tick *t;
+    CHECK_OK(ctp_tick_begin(c.p, &o, &t));
+    CHECK_OK(ctp_group_submit(ctp_tick_group(t), CTP_PRIORITY_NORMAL, sleep_30ms, NULL));
+    CHECK(TEST_WAIT_UNTIL(atomic_load(&c.fired) == 1, 10000));
+    CHECK_EQ(atomic_load(&c.end_rc), CTP_EDEADLK);
+    CHECK_OK(ctp_tick_end(t, CTP_WAIT_FOREVER, NULL, NULL, 0)); /* still open: ended here */
+
+    atomic_store(&c.fired, 0);
+    o.on_overrun = overrun_shuts_down;
+    CHECK_OK(ctp_tick_begin(c.p, &o, &t));
+    CHECK_OK(ctp_group_submit(ctp_tick_group(t), CTP_PRIORITY_NORMAL, sleep_30ms, NULL));
+    CHECK(TEST_WAIT_UNTIL(atomic_load(&c.fired) == 1, 10000));
+    CHECK_EQ(atomic_load(&c.shutdown_rc), CTP_EDEADLK);
+    CHECK_EQ(atomic_load(&c.destroy_rc), CTP_EDEADLK);
+    CHECK_EQ(atomic_load(&c.shutdown0_rc), CTP_ETIMEDOUT); /* started */
+    CHECK_OK(ctp_tick_end(t, CTP_WAIT_FOREVER, NULL, NULL, 0));
+    CHECK_EQ(ctp_submit(c.p, CTP_PRIORITY_NORMAL, sleep_30ms, NULL), CTP_ESHUTDOWN);
+    CHECK_OK(ctp_pool_destroy(c.p));
+}
+
 static _Atomic long cancel_test_ran;
 
 static void mark_ran(void *arg)

@@ -57,6 +57,7 @@ struct test_case {
     X(shutdown_and_destroy_from_worker)                                                            \
     X(shutdown_and_destroy_from_another_pools_task_inside)                                         \
     X(group_wait_on_own_group_is_edeadlk)                                                          \
+    X(group_wait_on_own_group_deeply_nested)                                                       \
     X(create_destroy_cycles_leave_nothing)                                                         \
     X(exactly_once_external_and_nested)                                                            \
     X(lost_wakeup_torture)                                                                         \
@@ -100,6 +101,7 @@ struct test_case {
     X(tick_end_after_shutdown_keeps_overrun)                                                    \
     X(tick_report_skips_cancelled_tasks)                                                        \
     X(pinned_owner_shuts_down_with_tasks_queued)                                                \
+    X(monitor_callback_waits_for_itself_refused)                                                \
     X(numa_no_remote_steal_with_local_work)                                                        \
     X(numa_machine_topology_and_memory)                                                            \
     X(limits_parallel_for_nested_min_stack)                                                        \

@@ -344,16 +344,22 @@ CTP_API int ctp_pool_create(const ctp_config *config, ctp_pool **out_pool);
  *  on_cancel): nobody else could.
  *  Returns CTP_OK once STOPPED (all workers exited), CTP_ETIMEDOUT if the
  *  timeout passed first (the pool stays valid and keeps draining; call again),
- *  CTP_EDEADLK if called from this pool's own worker or task with a non-zero
- *  timeout (use timeout 0 there: it starts the shutdown and returns
- *  CTP_ETIMEDOUT), CTP_EINVAL for a NULL pool or unknown mode. */
+ *  CTP_EDEADLK if called from this pool's own worker or task, or from a
+ *  callback on its monitor thread (on_stall, on_overrun; the shutdown joins
+ *  that thread), with a non-zero timeout (use timeout 0 there: it starts
+ *  the shutdown and returns CTP_ETIMEDOUT), CTP_EINVAL for a NULL pool or
+ *  unknown mode. */
 CTP_API int ctp_pool_shutdown(ctp_pool *pool, ctp_shutdown_mode mode, uint64_t timeout_ns);
 
 /** Shuts the pool down with DRAIN (waiting as long as it takes), joins its
  *  workers and frees everything. The pool pointer is invalid afterwards.
- *  Errors: CTP_EINVAL (NULL; or a group, tick or pinned queue of this pool
- *  not yet destroyed or ended: destroy those first; nothing happens),
- *  CTP_EDEADLK (called from the pool's own worker or task; nothing happens). Must not be called concurrently with any other
+ *  Errors: CTP_EINVAL (NULL; a pinned queue of this pool not yet destroyed:
+ *  nothing happens; or, after the drain, a group or tick of this pool not
+ *  yet destroyed or ended: the pool is then stopped but not freed, so
+ *  destroy or end those and call again; groups the pool's own tasks made
+ *  and destroyed, parallel for's included, do not count), CTP_EDEADLK
+ *  (called from the pool's own worker or task, or from a callback on its
+ *  monitor thread: on_stall, on_overrun; nothing happens). Must not be called concurrently with any other
  *  use of the same pool. */
 CTP_API int ctp_pool_destroy(ctp_pool *pool);
 
@@ -431,8 +437,9 @@ CTP_API int ctp_group_submit(ctp_group *group, ctp_priority priority, ctp_task_f
  *  submitted itself and otherwise blocks, without taking a wake-up meant
  *  for an idle worker. Returns CTP_OK, CTP_ETIMEDOUT (tasks keep running;
  *  wait again), CTP_EINVAL (NULL), CTP_EDEADLK (called from a task of this
- *  group, anywhere up the calling thread's stack within 16 nested tasks:
- *  the group cannot finish while that task waits; nothing happens). Any
+ *  group up the calling thread's stack, among its 16 innermost nested
+ *  task runs: the group cannot finish while that task waits; nothing
+ *  happens). Any
  *  thread; several threads may wait on one group. */
 CTP_API int ctp_group_wait(ctp_group *group, uint64_t timeout_ns);
 
@@ -581,7 +588,8 @@ CTP_API ctp_group *ctp_tick_group(ctp_tick *tick);
  *  capacity 0), and frees the tick. Errors: CTP_EINVAL (NULL tick),
  *  CTP_ETIMEDOUT (the tick's tasks did not finish within timeout_ns: the tick
  *  stays open; call again), CTP_EDEADLK (called from a task of the tick,
- *  which it would wait for: the tick stays open). The thread that began the
+ *  which it would wait for, or from the tick's own on_overrun, which the
+ *  monitor waits for before it lets go of the tick: the tick stays open). The thread that began the
  *  tick, or one it handed it to. */
 CTP_API int ctp_tick_end(ctp_tick *tick, uint64_t timeout_ns, ctp_tick_report *report,
                          ctp_tick_thread_report *workers, size_t capacity);
