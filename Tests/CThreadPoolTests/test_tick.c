@@ -639,6 +639,58 @@ void test_monitor_callback_waits_for_itself_refused(void)
     CHECK_OK(ctp_pool_destroy(c.p));
 }
 
+/* Another thread's shutdown waits for a pinned task; the owner then
+ * destroys its queue (the documented way out): the dropped task wakes the
+ * shutdown, which returns. Nothing woke it before (every worker was
+ * parked): it waited forever. Found by the fuzzer. */
+typedef struct {
+    ctp_pool *p;
+    _Atomic int rc, returned;
+} bg_shutdown;
+
+static void *shutdown_forever(void *arg)
+{
+    bg_shutdown *b = arg;
+    atomic_store(&b->rc, ctp_pool_shutdown(b->p, CTP_SHUTDOWN_DRAIN, CTP_WAIT_FOREVER));
+    atomic_store(&b->returned, 1);
+    return NULL;
+}
+
+void test_pinned_destroy_wakes_a_waiting_shutdown(void)
+{
+    for (int round = 0; round < 20; round++) {
+        static bg_shutdown b;
+        memset(&b, 0, sizeof b);
+        b.p = make_pool(2);
+        CHECK(b.p != NULL);
+        ctp_pinned *q;
+        CHECK_OK(ctp_pinned_create(b.p, &q));
+        _Atomic long dropped = 0;
+        ctp_task_desc d;
+        ctp_task_desc_init(&d, count_task, (void *)&dropped);
+        d.on_cancel = count_task;
+        d.pinned = q;
+        CHECK_OK(ctp_submit_desc(b.p, &d));
+        wait_parked(b.p, 2);
+        pthread_t th;
+        CHECK_EQ(pthread_create(&th, NULL, shutdown_forever, &b), 0);
+        /* The shutdown has begun once outside submissions are refused. */
+        CHECK(TEST_WAIT_UNTIL(ctp_submit(b.p, CTP_PRIORITY_NORMAL, noop, NULL) == CTP_ESHUTDOWN, 10000));
+        if (round % 2 == 1)
+            test_sleep_us(2000); /* and, every other round, is waiting by now */
+        CHECK_OK(ctp_pinned_destroy(q));
+        CHECK_EQ(atomic_load(&dropped), 1);
+        CHECK(TEST_WAIT_UNTIL(atomic_load(&b.returned) == 1, 10000));
+        if (atomic_load(&b.returned) != 1) {
+            ctp_pool_shutdown(b.p, CTP_SHUTDOWN_CANCEL, 0); /* let the thread go before failing out */
+            break;
+        }
+        pthread_join(th, NULL);
+        CHECK_OK(atomic_load(&b.rc));
+        CHECK_OK(ctp_pool_destroy(b.p));
+    }
+}
+
 static _Atomic long cancel_test_ran;
 
 static void mark_ran(void *arg)

@@ -102,6 +102,7 @@ struct test_case {
     X(tick_report_skips_cancelled_tasks)                                                        \
     X(pinned_owner_shuts_down_with_tasks_queued)                                                \
     X(monitor_callback_waits_for_itself_refused)                                                \
+    X(pinned_destroy_wakes_a_waiting_shutdown)                                                  \
     X(numa_no_remote_steal_with_local_work)                                                        \
     X(numa_machine_topology_and_memory)                                                            \
     X(limits_parallel_for_nested_min_stack)                                                        \
