@@ -178,8 +178,11 @@ int ctp_tick_end(ctp_tick *tick, uint64_t timeout_ns, ctp_tick_report *report, c
     if (tick == NULL || ctp__forked(tick->pool))
         return CTP_EINVAL;
     /* From its own on_overrun: the monitor would wait for this very call to
-     * return before it lets go of the tick (and touches it after). */
-    if (tick->watching && ctp__monitor_firing_here(tick->pool, &tick->watch))
+     * return before it lets go of the tick (and touches it after). Not
+     * `watching`, which ctp_tick_begin sets after the watch is registered
+     * (the callback may already run): opts is set before, and the watch's
+     * registration under the monitor's lock publishes it to that thread. */
+    if (tick->opts.on_overrun != NULL && ctp__monitor_firing_here(tick->pool, &tick->watch))
         return CTP_EDEADLK;
     int rc = ctp_group_wait(tick->group, timeout_ns);
     if (rc != CTP_OK)
