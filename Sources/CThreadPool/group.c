@@ -57,7 +57,11 @@ int ctp_group_create(ctp_pool *pool, ctp_group **out_group)
         return CTP_ENOMEM;
     g->next_free = NULL;
     g->tick = NULL;
-    atomic_fetch_add_explicit(&pool->groups_live, 1, memory_order_relaxed); /* relaxed: a count checked by destroy */
+    ctp__worker *w = ctp__current_worker(pool);
+    if (w != NULL)
+        ctp__count(&w->groups_made, 1);
+    else /* relaxed: a count read by ctp_pool_destroy after the drain */
+        atomic_fetch_add_explicit(&pool->groups_outside, 1, memory_order_relaxed);
     *out_group = g;
     return CTP_OK;
 }
@@ -89,9 +93,14 @@ int ctp_group_destroy(ctp_group *g)
         pool->free_groups = g;
         pthread_mutex_unlock(&pool->life_lock);
     }
-    /* Release: pairs with the acquire in ctp_pool_destroy, so this group's
-     * last use happens before the pool is freed. */
-    atomic_fetch_sub_explicit(&pool->groups_live, 1, memory_order_release);
+    if (w != NULL) {
+        ctp__count(&w->groups_freed, 1);
+    } else {
+        /* Release: pairs with the acquire in ctp_pool_destroy, so this
+         * group's last use happens before the pool is freed. (A worker's
+         * count is read after the worker is joined.) */
+        atomic_fetch_sub_explicit(&pool->groups_outside, 1, memory_order_release);
+    }
     return CTP_OK;
 }
 
@@ -223,7 +232,9 @@ int ctp_group_wait(ctp_group *g, uint64_t timeout_ns)
 {
     if (g == NULL || ctp__forked(g->pool))
         return CTP_EINVAL;
-    if (waits_for_itself(g))
+    /* A finished group has no task running (each counts until it returns):
+     * only an unfinished one can be the caller's own. */
+    if (!ctp__latch_done(&g->latch) && waits_for_itself(g))
         return CTP_EDEADLK;
     uint64_t deadline = ctp__deadline(timeout_ns);
     ctp__worker *w = ctp__current_worker(g->pool);

@@ -483,8 +483,13 @@ int ctp_pool_destroy(ctp_pool *pool)
         return rc;
     /* After the drain: the groups its tasks used (parallel for's, their
      * own fork-join groups) are gone by now; one still alive is the
-     * caller's. Acquire: pairs with the release in ctp_group_destroy. */
-    if (atomic_load_explicit(&pool->groups_live, memory_order_acquire) != 0)
+     * caller's. Acquire: pairs with the release in ctp_group_destroy; the
+     * workers' counts were written before they were joined. */
+    uint64_t live = atomic_load_explicit(&pool->groups_outside, memory_order_acquire);
+    for (uint32_t i = 0; i < pool->nworkers; i++)
+        live += atomic_load_explicit(&pool->workers[i]->groups_made, memory_order_relaxed) -
+                atomic_load_explicit(&pool->workers[i]->groups_freed, memory_order_relaxed);
+    if (live != 0)
         return CTP_EINVAL; /* stopped, not freed: a group (or tick) of the pool lives */
     free_pool(pool);
     return CTP_OK;

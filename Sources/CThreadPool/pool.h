@@ -97,6 +97,10 @@ typedef struct ctp__worker {
     ctp__counter steals_remote;
     ctp__counter affine_executed;
     ctp__counter affine_home;
+    /* Groups created and destroyed on this worker (ctp_pool_destroy sums
+     * them with the outside threads' count, after the workers are joined):
+     * owner-written, so a group per task costs no shared cache line. */
+    ctp__counter groups_made, groups_freed;
     /* What it runs now (live.h): owner-written, read by snapshots and the
      * stall monitor. */
     _Alignas(CTP__CACHELINE) ctp__live live;
@@ -192,7 +196,10 @@ struct ctp_pool {
     unsigned fork_generation; /* ctp__fork_generation() at creation */
     _Atomic uint32_t workers_lost; /* workers that exited inside a task */
     _Atomic uint32_t pinned_live;  /* pinned queues not destroyed (ctp_pool_destroy refuses) */
-    _Atomic uint64_t groups_live;  /* groups (ticks' included) not destroyed (ctp_pool_destroy refuses) */
+    /* Groups (ticks' included) created minus destroyed by threads outside
+     * the pool (workers count theirs in ctp__worker.groups_made/freed); may
+     * wrap below zero when a worker's group is destroyed outside. */
+    _Atomic uint64_t groups_outside;
     /* How far creation got (free_pool frees exactly that). */
     bool life_lock_ready, life_cv_ready;
     int ndepots_ready, ninjs_ready;
