@@ -196,16 +196,21 @@ static int wait_outside(ctp_pool *pool, ctp_group *g, uint64_t deadline)
     }
 }
 
+/* Does a ring of run groups (ctp__worker.running_group, ctp__tls.run_group)
+ * `depth` runs deep hold g? */
+static bool ring_holds(struct ctp_group *const *ring, unsigned depth, const ctp_group *g)
+{
+    unsigned n = depth < CTP__RUNNING_MAX ? depth : CTP__RUNNING_MAX;
+    for (unsigned i = 0; i < n; i++)
+        if (ring[i] == g)
+            return true;
+    return false;
+}
+
 /* Is worker w (the calling thread, in its pool) running a task of g? */
 static bool worker_runs(const ctp__worker *w, const ctp_group *g)
 {
-    if (w == NULL)
-        return false;
-    uint32_t n = w->running < CTP__RUNNING_MAX ? w->running : CTP__RUNNING_MAX;
-    for (uint32_t i = 0; i < n; i++)
-        if (w->running_group[i] == g)
-            return true;
-    return false;
+    return w != NULL && ring_holds(w->running_group, w->running, g);
 }
 
 /* Is the calling thread running a task of g, up its stack (as a worker, as
@@ -216,10 +221,8 @@ static bool worker_runs(const ctp__worker *w, const ctp_group *g)
 static bool waits_for_itself(const ctp_group *g)
 {
     const ctp__tls *tls = ctp__tls_get();
-    unsigned n = tls->task_depth < CTP__RUNNING_MAX ? tls->task_depth : CTP__RUNNING_MAX;
-    for (unsigned i = 0; i < n; i++)
-        if (tls->run_group[i] == g)
-            return true;
+    if (ring_holds(tls->run_group, tls->task_depth, g))
+        return true;
     if (worker_runs(tls->worker, g))
         return true;
     for (const ctp__tls_outer *o = tls->outer; o != NULL; o = o->up)

@@ -2,9 +2,9 @@
 #define _GNU_SOURCE /* pthread_setname_np */
 #include "monitor.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 uint64_t ctp__queued_now(ctp_pool *pool)
 {
@@ -15,11 +15,22 @@ uint64_t ctp__queued_now(ctp_pool *pool)
     return n;
 }
 
-/* Appends s to out (capacity cap, kept NUL-terminated from *len on) in
- * double quotes, at most max bytes of it: '"' and '\\' escaped with a
- * backslash, control bytes as \xNN, so that no label or pool name can break
- * the line or forge another. A cut string ends with "..." and is never cut
- * inside a UTF-8 character. */
+/* Appends printf-style text to out (capacity cap > 0, NUL-terminated),
+ * whose first *len bytes are filled; cut to fit, *len at most cap - 1. */
+__attribute__((format(printf, 4, 5))) static void put_fmt(char *out, size_t cap, size_t *len, const char *fmt,
+                                                          ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(out + *len, cap - *len, fmt, ap);
+    va_end(ap);
+    *len = w < 0 || (size_t)w >= cap - *len ? cap - 1 : *len + (size_t)w;
+}
+
+/* Appends s to out (as put_fmt) in double quotes, at most max bytes of it:
+ * '"' and '\\' escaped with a backslash, control bytes as \xNN, so that no
+ * label or pool name can break the line or forge another. A cut string ends
+ * with "..." and is never cut inside a UTF-8 character. */
 static void put_quoted(char *out, size_t cap, size_t *len, const char *s, size_t max)
 {
     size_t n = 0;
@@ -29,28 +40,17 @@ static void put_quoted(char *out, size_t cap, size_t *len, const char *s, size_t
     if (cut)
         while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) /* s[n] continues a character */
             n--;
-    char buf[4 * 64 + 8];
-    size_t k = 0;
-    buf[k++] = '"';
-    for (size_t i = 0; i < n && k + 5 < sizeof buf; i++) {
+    put_fmt(out, cap, len, "\"");
+    for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            buf[k++] = '\\';
-            buf[k++] = (char)c;
-        } else if (c < 0x20 || c == 0x7f) {
-            k += (size_t)snprintf(buf + k, sizeof buf - k, "\\x%02x", c);
-        } else {
-            buf[k++] = (char)c;
-        }
+        if (c == '"' || c == '\\')
+            put_fmt(out, cap, len, "\\%c", c);
+        else if (c < 0x20 || c == 0x7f)
+            put_fmt(out, cap, len, "\\x%02x", c);
+        else
+            put_fmt(out, cap, len, "%c", c);
     }
-    if (cut) {
-        memcpy(buf + k, "...", 3);
-        k += 3;
-    }
-    buf[k++] = '"';
-    buf[k] = '\0';
-    int w = snprintf(out + *len, cap - *len, "%s", buf);
-    *len = w < 0 || (size_t)w >= cap - *len ? cap - 1 : *len + (size_t)w;
+    put_fmt(out, cap, len, cut ? "...\"" : "\"");
 }
 
 size_t ctp__stall_format(char *out, size_t cap, const char *pool_name, const ctp_stall_report *r)
@@ -59,26 +59,21 @@ size_t ctp__stall_format(char *out, size_t cap, const char *pool_name, const ctp
     if (cap == 0)
         return 0;
     out[0] = '\0';
-    int w = snprintf(out, cap, "ctp: pool ");
-    len = w < 0 || (size_t)w >= cap ? cap - 1 : (size_t)w;
+    put_fmt(out, cap, &len, "ctp: pool ");
     put_quoted(out, cap, &len, pool_name, 16);
     if (r->kind == CTP_STALL_TASK) {
-        w = snprintf(out + len, cap - len, ": worker %d has been running task ", r->worker);
-        len = w < 0 || (size_t)w >= cap - len ? cap - 1 : len + (size_t)w;
-        if (r->label != NULL) {
+        put_fmt(out, cap, &len, ": worker %d has been running task ", r->worker);
+        if (r->label != NULL)
             put_quoted(out, cap, &len, r->label, 40);
-        } else {
-            w = snprintf(out + len, cap - len, "fn %p", (void *)(uintptr_t)r->fn);
-            len = w < 0 || (size_t)w >= cap - len ? cap - 1 : len + (size_t)w;
-        }
-        w = snprintf(out + len, cap - len, " for %.1f ms (%llu tasks queued)\n", (double)r->elapsed_ns / 1e6,
-                     (unsigned long long)r->queued);
+        else
+            put_fmt(out, cap, &len, "fn %p", (void *)(uintptr_t)r->fn);
+        put_fmt(out, cap, &len, " for %.1f ms (%llu tasks queued)\n", (double)r->elapsed_ns / 1e6,
+                (unsigned long long)r->queued);
     } else {
-        w = snprintf(out + len, cap - len,
-                     ": %llu tasks queued and none started for %.1f ms (every worker busy, blocked or lost)\n",
-                     (unsigned long long)r->queued, (double)r->elapsed_ns / 1e6);
+        put_fmt(out, cap, &len,
+                ": %llu tasks queued and none started for %.1f ms (every worker busy, blocked or lost)\n",
+                (unsigned long long)r->queued, (double)r->elapsed_ns / 1e6);
     }
-    len = w < 0 || (size_t)w >= cap - len ? cap - 1 : len + (size_t)w;
     return len;
 }
 
@@ -312,13 +307,19 @@ int ctp__monitor_watch(ctp_pool *pool, ctp__watch *w)
     return rc;
 }
 
+/* Lock held: is the calling thread the monitor thread? */
+static bool is_self_locked(const ctp__monitor *m)
+{
+    return m->started && pthread_equal(m->thread, pthread_self());
+}
+
 bool ctp__monitor_is_self(ctp_pool *pool)
 {
     ctp__monitor *m = &pool->monitor;
     if (!m->ready)
         return false;
     pthread_mutex_lock(&m->lock);
-    bool self = m->started && pthread_equal(m->thread, pthread_self());
+    bool self = is_self_locked(m);
     pthread_mutex_unlock(&m->lock);
     return self;
 }
@@ -327,7 +328,7 @@ bool ctp__monitor_firing_here(ctp_pool *pool, const ctp__watch *w)
 {
     ctp__monitor *m = &pool->monitor;
     pthread_mutex_lock(&m->lock);
-    bool here = w->firing && m->started && pthread_equal(m->thread, pthread_self());
+    bool here = w->firing && is_self_locked(m);
     pthread_mutex_unlock(&m->lock);
     return here;
 }

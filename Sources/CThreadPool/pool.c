@@ -122,10 +122,7 @@ static bool sleep_stopping(void *ctx)
 
 static void sleep_parked(void *ctx)
 {
-    ctp_pool *pool = ctx;
-    /* Relaxed: a hint; shutdown re-checks quiescence itself. */
-    if (atomic_load_explicit(&pool->state, memory_order_relaxed) != CTP__RUNNING)
-        ctp__lifecycle_poke(pool);
+    ctp__lifecycle_poke_if_stopping(ctx);
 }
 
 /* A worker parks and wakes: the trace's park and wake events, and the stall
@@ -399,13 +396,19 @@ static void unlock_injectors(ctp_pool *pool)
     ctp__injectors_unlock(pool->injs, pool->nnodes + 1, NULL);
 }
 
+/* The pool's own task, or a callback on its monitor thread (which the
+ * shutdown joins): a waiting shutdown or a destroy there would wait for the
+ * caller itself. */
+static bool called_from_inside(ctp_pool *pool)
+{
+    return ctp__is_inside(pool) || ctp__monitor_is_self(pool);
+}
+
 int ctp_pool_shutdown(ctp_pool *pool, ctp_shutdown_mode mode, uint64_t timeout_ns)
 {
     if (pool == NULL || (mode != CTP_SHUTDOWN_DRAIN && mode != CTP_SHUTDOWN_CANCEL) || ctp__forked(pool))
         return CTP_EINVAL;
-    /* The pool's own task, or a callback on its monitor thread (which the
-     * shutdown joins): a wait there would wait for the caller itself. */
-    bool inside = ctp__is_inside(pool) || ctp__monitor_is_self(pool);
+    bool inside = called_from_inside(pool);
     if (inside && timeout_ns != 0)
         return CTP_EDEADLK;
 
@@ -473,7 +476,7 @@ int ctp_pool_destroy(ctp_pool *pool)
 {
     if (pool == NULL || ctp__forked(pool))
         return CTP_EINVAL; /* in a forked child: see ctp.h, "fork" */
-    if (ctp__is_inside(pool) || ctp__monitor_is_self(pool))
+    if (called_from_inside(pool))
         return CTP_EDEADLK;
     /* Acquire: pairs with the release in ctp_pinned_destroy. */
     if (atomic_load_explicit(&pool->pinned_live, memory_order_acquire) != 0)

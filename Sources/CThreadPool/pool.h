@@ -314,6 +314,15 @@ static inline void ctp__lifecycle_poke(ctp_pool *pool)
     pthread_cond_broadcast(&pool->life_cv);
     pthread_mutex_unlock(&pool->life_lock);
 }
+/* ctp__lifecycle_poke, only while the pool shuts down (not RUNNING): what a
+ * worker parking, a helper's finished or dropped task and a pinned
+ * submission call, so that a waiting shutdown re-checks. Relaxed: a hint;
+ * the shutdown waiter re-checks quiescence itself. */
+static inline void ctp__lifecycle_poke_if_stopping(ctp_pool *pool)
+{
+    if (atomic_load_explicit(&pool->state, memory_order_relaxed) != CTP__RUNNING)
+        ctp__lifecycle_poke(pool);
+}
 static inline bool ctp__stop_wanted(ctp_pool *pool)
 {
     return atomic_load_explicit(&pool->exiting, memory_order_acquire); /* pairs with the release store in stop_workers */

@@ -447,9 +447,7 @@ void ctp__run_outside(ctp_pool *pool, ctp__task *t)
     tls->pool = saved_pool;
     tls->worker = saved_worker;
     tls->outer = saved_outer;
-    /* Relaxed: a hint; the shutdown waiter re-checks quiescence itself. */
-    if (atomic_load_explicit(&pool->state, memory_order_relaxed) != CTP__RUNNING)
-        ctp__lifecycle_poke(pool);
+    ctp__lifecycle_poke_if_stopping(pool);
 }
 
 void ctp__drop_task(ctp_pool *pool, ctp__task *t)
@@ -468,8 +466,7 @@ void ctp__drop_task(ctp_pool *pool, ctp__task *t)
     atomic_fetch_add_explicit(&pool->helper_cancelled, 1, memory_order_release);
     if (g != NULL)
         ctp__latch_count_down(&g->latch);
-    /* Relaxed: a hint, as in ctp__run_outside. A shutdown may be waiting
-     * for this very task, with every worker parked: nothing else pokes it. */
-    if (atomic_load_explicit(&pool->state, memory_order_relaxed) != CTP__RUNNING)
-        ctp__lifecycle_poke(pool);
+    /* A shutdown may be waiting for this very task, with every worker
+     * parked: nothing else pokes it. */
+    ctp__lifecycle_poke_if_stopping(pool);
 }

@@ -327,11 +327,10 @@ static int submit_pinned(ctp_pool *pool, ctp_pinned *q, const ctp_task_desc *des
         ctp__pinned_push_locked(q, t);
     }
     pthread_mutex_unlock(&q->lock);
-    /* Relaxed: a hint. While the pool shuts down its owner may be the
-     * shutdown's waiter, which runs its own pinned tasks (ctp_pool_shutdown):
-     * wake it. After q->lock is released: the waiter takes life_lock first. */
-    if (atomic_load_explicit(&pool->state, memory_order_relaxed) != CTP__RUNNING)
-        ctp__lifecycle_poke(pool);
+    /* While the pool shuts down its owner may be the shutdown's waiter,
+     * which runs its own pinned tasks (ctp_pool_shutdown): wake it. After
+     * q->lock is released: the waiter takes life_lock first. */
+    ctp__lifecycle_poke_if_stopping(pool);
     return CTP_OK;
 }
 
