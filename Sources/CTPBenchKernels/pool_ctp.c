@@ -201,6 +201,11 @@ int ctpb_pool_ctp(size_t workers, const char *topology, int numa_off, ctpb_pool 
     c.topology = topology;
     c.numa_mode = numa_off ? CTP_NUMA_OFF : CTP_NUMA_AUTO;
     c.name = "ctp-bots";
+    /* CTPB_WAKE_ELSEWHERE=0: leave every wake's placement to the kernel
+     * (ctp_config.wake_elsewhere), for an A/B of it in one build. */
+    const char *we = getenv("CTPB_WAKE_ELSEWHERE");
+    if (we != NULL && we[0] == '0')
+        c.wake_elsewhere = false;
     int rc = ctp_pool_create(&c, &p->pool);
     if (rc == CTP_OK && (rc = ctp_group_create(p->pool, &p->group)) != CTP_OK)
         ctp_pool_destroy(p->pool);

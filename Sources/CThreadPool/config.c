@@ -29,6 +29,7 @@ void ctp_config_init(ctp_config *config)
     config->affinity = CTP_AFFINITY_NONE;
     config->prewake_lead_ns = CTP__DEFAULT_PREWAKE_LEAD_NS;
     config->remote_steal_delay_ns = CTP__DEFAULT_REMOTE_STEAL_DELAY_NS;
+    config->wake_elsewhere = true;
 }
 
 /* The reason the last ctp_pool_create on this thread failed. */

@@ -164,7 +164,7 @@ static int init_sleep(ctp_pool *pool)
      * every worker it wakes can be one thread too many (sleep.c, wake). */
     bool worker_per_cpu = pool->nworkers >= (uint32_t)pool->topo.cpu_first[pool->topo.nodes];
     ctp__sleep_policy policy = { pool->config.spin_ns, pool->config.backoff_ns, pool->config.wake_fanout,
-                                 pool->config.prewake_lead_ns, worker_per_cpu };
+                                 pool->config.prewake_lead_ns, worker_per_cpu, pool->config.wake_elsewhere };
     ctp__sleep_ops ops = { .ctx = pool, .has_work = sleep_has_work, .stopping = sleep_stopping,
                            .parked = sleep_parked, .hook = NULL, .parking = sleep_parking, .retry_at = NULL };
     if (pool->config.remote_steal_delay_ns != 0 && pool->nnodes > 1)

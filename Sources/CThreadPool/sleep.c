@@ -54,6 +54,7 @@ int ctp__sleep_init(ctp__sleep *s, uint32_t nworkers, ctp__parker *const *parker
         s->parkers[i] = parkers[i];
         atomic_init(&parkers[i]->owed, false);
         atomic_init(&parkers[i]->cpu, -1);
+        atomic_init(&parkers[i]->kept_off, false);
     }
     return CTP_OK;
 }
@@ -121,13 +122,28 @@ static void idle_remove_locked(ctp__sleep *s, uint32_t idx)
 
 /* ---- Waking ------------------------------------------------------------ */
 
-/* Sends p's owed signal if nobody has yet. */
+/* Sends p's owed signal if nobody has yet.
+ *
+ * With policy.keep_off_waker the worker is first kept off this thread's CPU
+ * (its affinity is its home minus our CPU) until it leaves its park and
+ * takes its home back. We keep running after the signal (helping, computing,
+ * or running the task that made the work), so the worker is of use only on
+ * another CPU; a kernel that packs wake-ups onto busy CPUs would otherwise
+ * queue it behind us while another CPU idles (docs/scheduler.md, "Where a
+ * woken worker runs"). Placement only: the protocol is unchanged. */
 static void send_owed(ctp__sleep *s, ctp__parker *p)
 {
     /* Relaxed: the exchange only decides who sends; what the woken worker
      * reads (notified) is ordered by the sleep lock it takes on waking. */
     if (atomic_exchange_explicit(&p->owed, false, memory_order_relaxed)) {
         atomic_fetch_sub_explicit(&s->owed, 1, memory_order_relaxed);
+        /* Release: pairs with the worker's acquire exchange when it leaves
+         * the park, so its return to its home comes after our restriction.
+         * If the worker already left (it woke by itself and lost the owed
+         * race to us), it finds the flag at its next park and the
+         * restriction lasts until then: a placement cost, never a lost wake. */
+        if (s->policy.keep_off_waker && ctp__cpu_home_avoid(&p->home, ctp__current_cpu()))
+            atomic_store_explicit(&p->kept_off, true, memory_order_release);
         /* Worker parkers live as long as the pool; a late signal is only a
          * spurious wake, which the worker re-checks under the lock. */
         pthread_cond_signal(&p->cv);
@@ -374,6 +390,9 @@ static void found_none(ctp__sleep *s, uint32_t idx, const ctp__sleep_until *unti
 
     if (until != NULL && until->disarm != NULL)
         until->disarm(until->ctx);
+    /* Acquire: pairs with the waker's release in send_owed. */
+    if (atomic_exchange_explicit(&p->kept_off, false, memory_order_acquire))
+        ctp__cpu_home_return(&p->home);
 
     /* 5. Finish the wake that woke us: the waker may have lost its CPU to us. */
     if (pass_on)

@@ -39,6 +39,13 @@ typedef struct ctp__parker {
     /* Between announcing its park and leaving it. Written by the worker,
      * read relaxed by observers (ctp_pool_snapshot): a report, not a sync. */
     _Atomic bool parked_now;
+    /* The worker's CPU home (platform.h): taken by the worker before the
+     * pool is released, read by wakers after (policy.keep_off_waker).
+     * Zeroed (inert) for parkers without a thread of their own. */
+    ctp__cpu_home home;
+    /* Lock-free: a waker kept this worker off its CPU (ctp__cpu_home_avoid);
+     * the worker gives itself its home back when it next leaves a park. */
+    _Atomic bool kept_off;
 } ctp__parker;
 
 /* Per-worker counters, written by that worker only. */
@@ -57,6 +64,9 @@ typedef struct ctp__sleep_policy {
     bool defer_last;          /* a worker per CPU: a waker of k >= 2 workers
                                  leaves its last signal owed, for the first
                                  worker it woke to send (wake, in sleep.c) */
+    bool keep_off_waker;      /* a signalled worker may not run on its
+                                 signaller's CPU until it has left its park
+                                 (send_owed, in sleep.c) */
 } ctp__sleep_policy;
 
 typedef struct ctp__sleep_ops {

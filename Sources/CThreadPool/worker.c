@@ -156,6 +156,10 @@ void *ctp__worker_main(void *arg)
      * the start hook did (ctp_pool_destroy joins the thread after it). */
     if (ok && pool->config.on_thread_start != NULL)
         pool->config.on_thread_start((int)w->index, pool->config.thread_ctx);
+    /* After pinning and the start hook: the CPUs this worker may use, which
+     * a waker narrows for a while (sleep.c, send_owed). Read by wakers only
+     * after the start barrier releases the pool. */
+    ctp__cpu_home_take(&w->parker.home);
     if (!start_barrier(w, ok)) {
         if (ok)
             thread_stop_hook(w);

@@ -537,6 +537,7 @@ void config_defaults_match_c()
     CHECK(d.name == nullptr && d.topology == nullptr);
     CHECK(d.numa_mode == c.numa_mode && d.affinity == c.affinity);
     CHECK(d.prewake_lead_ns == c.prewake_lead_ns); // prewake_lead 0 keeps the C default
+    CHECK(d.wake_elsewhere == c.wake_elsewhere && d.wake_elsewhere);
 }
 
 // Every field set to a non-default value reaches ctp_config and makes a
@@ -561,7 +562,9 @@ void config_every_field_round_trips()
     c.numa_mode = ctp::numa_mode::automatic;
     c.affinity = ctp::affinity::node;
     c.topology = "0;1";
+    c.wake_elsewhere = false;
     ctp_config cc = c.to_c();
+    CHECK(!cc.wake_elsewhere);
     CHECK(cc.workers == 2 && cc.queue_capacity == 5000);
     CHECK(cc.spin_ns == 20000 && cc.backoff_ns == 1000000);
     CHECK(cc.wake_fanout == 1 && cc.stack_size == (256u << 10));

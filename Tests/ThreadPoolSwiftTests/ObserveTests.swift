@@ -215,5 +215,9 @@ private func temporaryPath(_ name: String) -> String {
         #expect(a != ThreadPool.Configuration(stallThreshold: .seconds(1)))
         #expect(a != ThreadPool.Configuration(stallThreshold: .seconds(2), onStall: { _ in }))
         #expect(ThreadPool.Configuration(onThreadStart: { _ in }) != ThreadPool.Configuration())
+        // wakeElsewhere: on by default, compared, and accepted either way.
+        #expect(ThreadPool.Configuration().wakeElsewhere)
+        #expect(ThreadPool.Configuration(wakeElsewhere: false) != ThreadPool.Configuration())
+        #expect(message(.init(workers: 2, wakeElsewhere: false)) == nil)
     }
 }

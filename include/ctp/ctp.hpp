@@ -316,6 +316,9 @@ struct config {
     /// (ctp_config_init's: 100 us); 0 = at once; at most 100 ms (more makes
     /// the pool's constructor throw invalid_argument).
     std::chrono::nanoseconds remote_steal_delay{-1};
+    /// Keep a woken worker off its waker's CPU until it runs
+    /// (ctp_config.wake_elsewhere, which explains the cost; Linux only).
+    bool wake_elsewhere = true;
 
     /// The C configuration without the callbacks (the pool sets those, as
     /// they need storage that outlives the C pool); its strings point into
@@ -341,6 +344,7 @@ struct config {
             c.prewake_lead_ns = static_cast<std::uint64_t>(prewake_lead.count()); /* negative: refused */
         if (remote_steal_delay.count() >= 0) /* negative: keep ctp_config_init's default */
             c.remote_steal_delay_ns = static_cast<std::uint64_t>(remote_steal_delay.count());
+        c.wake_elsewhere = wake_elsewhere;
         return c;
     }
 };
