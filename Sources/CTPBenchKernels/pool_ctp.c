@@ -192,6 +192,11 @@ static void ctp_destroy(void *self)
 
 int ctpb_pool_ctp(size_t workers, const char *topology, int numa_off, ctpb_pool *out)
 {
+    return ctpb_pool_ctp_placed(workers, topology, numa_off, 1, out);
+}
+
+int ctpb_pool_ctp_placed(size_t workers, const char *topology, int numa_off, int wake_elsewhere, ctpb_pool *out)
+{
     ctp_bench_pool *p = calloc(1, sizeof *p);
     if (!p)
         return CTP_ENOMEM;
@@ -201,11 +206,7 @@ int ctpb_pool_ctp(size_t workers, const char *topology, int numa_off, ctpb_pool 
     c.topology = topology;
     c.numa_mode = numa_off ? CTP_NUMA_OFF : CTP_NUMA_AUTO;
     c.name = "ctp-bots";
-    /* CTPB_WAKE_ELSEWHERE=0: leave every wake's placement to the kernel
-     * (ctp_config.wake_elsewhere), for an A/B of it in one build. */
-    const char *we = getenv("CTPB_WAKE_ELSEWHERE");
-    if (we != NULL && we[0] == '0')
-        c.wake_elsewhere = false;
+    c.wake_elsewhere = wake_elsewhere != 0;
     int rc = ctp_pool_create(&c, &p->pool);
     if (rc == CTP_OK && (rc = ctp_group_create(p->pool, &p->group)) != CTP_OK)
         ctp_pool_destroy(p->pool);

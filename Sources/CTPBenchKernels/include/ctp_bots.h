@@ -255,6 +255,9 @@ int ctpb_peer_tick(const ctpb_pool *pool, const uint32_t *cost_ns, size_t tasks,
  *  node affinity, then ctp_group_wait (which helps). topology NULL = the
  *  machine's; numa_off = CTP_NUMA_OFF. 0 or a negative ctp error code. */
 int ctpb_pool_ctp(size_t workers, const char *topology, int numa_off, ctpb_pool *out);
+/** As ctpb_pool_ctp, with ctp_config.wake_elsewhere given (0: the kernel
+ *  places every woken worker; the ctp-kernel-placed peer). */
+int ctpb_pool_ctp_placed(size_t workers, const char *topology, int numa_off, int wake_elsewhere, ctpb_pool *out);
 
 /** The ctp pool behind a table from ctpb_pool_ctp (to start a trace on it),
  *  or NULL for any other pool. */

@@ -55,6 +55,13 @@ let allPeers: [PeerSpec] = [
             return rc
         }
     },
+    PeerSpec(name: "ctp-kernel-placed", summary: "ctp with wake_elsewhere off: the kernel places every woken worker") { o in
+        try cPool("ctp-kernel-placed") { out in
+            let rc = ctpb_pool_ctp_placed(o.workers, o.topology, 0, 0, out)
+            if rc == 0 && o.tickReports { _ = ctpb_pool_ctp_enable_tick_reports(out) }
+            return rc
+        }
+    },
     PeerSpec(name: "ctp-prewake", summary: "ctp with ctp_pool_prewake before each tick (real time only)") { o in
         try cPool("ctp-prewake") { out in
             let rc = ctpb_pool_ctp(o.workers, o.topology, 0, out)
@@ -96,7 +103,9 @@ let allPeers: [PeerSpec] = [
     },
 ]
 
-let defaultPeerNames = allPeers.map(\.name).filter { !["ctp-numa-off", "faulty-drop", "ctp-prewake", "ctp-control"].contains($0) }
+let defaultPeerNames = allPeers.map(\.name).filter {
+    !["ctp-numa-off", "faulty-drop", "ctp-prewake", "ctp-control", "ctp-kernel-placed"].contains($0)
+}
 
 private func cPool(_ name: String, _ make: (UnsafeMutablePointer<ctpb_pool>) -> Int32) throws -> ctpb_pool {
     var p = ctpb_pool()
