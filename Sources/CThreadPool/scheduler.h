@@ -23,10 +23,11 @@ enum { CTP__OUTSIDE_HELP_DEPTH = 64 };
 ctp__task *ctp__worker_idle(ctp__worker *w, struct ctp_group *group, uint64_t deadline_ns);
 /* The sleep protocol's re-check: is a task visible in any queue? */
 bool ctp__has_visible_work(ctp_pool *pool);
-/* After publishing `tasks` tasks: the sleep protocol's wake rule. */
-static inline void ctp__notify(ctp_pool *pool, size_t tasks, int node)
+/* After publishing `tasks` tasks: the sleep protocol's wake rule.
+ * caller_busy: see ctp__sleep_new_work. */
+static inline void ctp__notify(ctp_pool *pool, size_t tasks, int node, bool caller_busy)
 {
-    ctp__sleep_new_work(&pool->sleep, tasks, node);
+    ctp__sleep_new_work(&pool->sleep, tasks, node, caller_busy);
 }
 bool ctp__stack_allows_steal(ctp__worker *w);
 

@@ -124,14 +124,14 @@ static void idle_remove_locked(ctp__sleep *s, uint32_t idx)
 
 /* Sends p's owed signal if nobody has yet.
  *
- * With policy.keep_off_waker the worker is first kept off this thread's CPU
- * (its affinity is its home minus our CPU) until it leaves its park and
- * takes its home back. We keep running after the signal (helping, computing,
- * or running the task that made the work), so the worker is of use only on
- * another CPU; a kernel that packs wake-ups onto busy CPUs would otherwise
+ * With policy.keep_off_waker and keep_off (we keep running after the signal:
+ * helping, computing, or running the task that made the work) the worker is
+ * first kept off this thread's CPU (its affinity is its home minus our CPU)
+ * until it leaves its park and takes its home back. It is then of use only
+ * on another CPU; a kernel that packs wake-ups onto busy CPUs would otherwise
  * queue it behind us while another CPU idles (docs/scheduler.md, "Where a
  * woken worker runs"). Placement only: the protocol is unchanged. */
-static void send_owed(ctp__sleep *s, ctp__parker *p)
+static void send_owed(ctp__sleep *s, ctp__parker *p, bool keep_off)
 {
     /* Relaxed: the exchange only decides who sends; what the woken worker
      * reads (notified) is ordered by the sleep lock it takes on waking. */
@@ -142,7 +142,7 @@ static void send_owed(ctp__sleep *s, ctp__parker *p)
          * If the worker already left (it woke by itself and lost the owed
          * race to us), it finds the flag at its next park and the
          * restriction lasts until then: a placement cost, never a lost wake. */
-        if (s->policy.keep_off_waker && ctp__cpu_home_avoid(&p->home, ctp__current_cpu()))
+        if (keep_off && s->policy.keep_off_waker && ctp__cpu_home_avoid(&p->home, ctp__current_cpu()))
             atomic_store_explicit(&p->kept_off, true, memory_order_release);
         /* Worker parkers live as long as the pool; a late signal is only a
          * spurious wake, which the worker re-checks under the lock. */
@@ -150,14 +150,15 @@ static void send_owed(ctp__sleep *s, ctp__parker *p)
     }
 }
 
-/* Sends every signal still owed (a worker leaving its park). */
+/* Sends every signal still owed (a worker leaving its park: it goes on to
+ * look for work and run it, so it keeps the workers off its CPU). */
 static void pass_owed_on(ctp__sleep *s)
 {
     for (uint32_t i = 0; i < s->nworkers; i++) {
         /* Relaxed: a hint; the waker sends whatever we miss. */
         if (atomic_load_explicit(&s->owed, memory_order_relaxed) == 0)
             return;
-        send_owed(s, s->parkers[i]);
+        send_owed(s, s->parkers[i], true);
     }
 }
 
@@ -178,7 +179,7 @@ static void pass_owed_on(ctp__sleep *s)
  * We occupy a CPU, so with every worker awake one of them could only queue
  * for a CPU meanwhile (on 2 CPUs this cut the CPU the bot benchmark spends
  * per unit of work from 1.12 to 1.04). */
-static void wake(ctp__sleep *s, size_t n, int node)
+static void wake(ctp__sleep *s, size_t n, int node, bool keep_off)
 {
     enum { MAX_ROUND = 32 };
     uint32_t picked[MAX_ROUND] = { 0 }; /* zeroed: gcc -O3 cannot see that only entries below k are read */
@@ -224,7 +225,7 @@ static void wake(ctp__sleep *s, size_t n, int node)
                     continue;
                 if (sent++ > 0)
                     hook(s, CTP_HOOK_BETWEEN_WAKES);
-                send_owed(s, s->parkers[picked[i]]);
+                send_owed(s, s->parkers[picked[i]], keep_off);
             }
         }
         if (k < MAX_ROUND || k >= n)
@@ -233,7 +234,7 @@ static void wake(ctp__sleep *s, size_t n, int node)
     }
 }
 
-void ctp__sleep_new_work(ctp__sleep *s, size_t tasks, int node)
+void ctp__sleep_new_work(ctp__sleep *s, size_t tasks, int node, bool caller_busy)
 {
     hook(s, CTP_HOOK_BEFORE_NOTIFY);
     /* Seq_cst fence: pairs with the fence in found_none (and in found_work).
@@ -254,7 +255,7 @@ void ctp__sleep_new_work(ctp__sleep *s, size_t tasks, int node)
         if (s->policy.wake_fanout != 0 && n > s->policy.wake_fanout)
             n = s->policy.wake_fanout;
     }
-    wake(s, n, node);
+    wake(s, n, node, caller_busy);
 }
 
 void ctp__sleep_new_work_behind(ctp__sleep *s)
@@ -263,7 +264,7 @@ void ctp__sleep_new_work_behind(ctp__sleep *s)
      * that the pusher covers by running the task itself. */
     uint64_t c = atomic_load_explicit(&s->counts, memory_order_relaxed);
     if (CTP__PARKED(c) != 0 && CTP__SEARCHING(c) == 0)
-        ctp__sleep_new_work(s, 1, -1);
+        ctp__sleep_new_work(s, 1, -1, true); /* the pusher runs its task next */
 }
 
 /* ---- Looking for work ---------------------------------------------------- */
@@ -289,7 +290,7 @@ static void found_work(ctp__sleep *s)
      * Seq_cst fence: pairs with the submitter's fence in ctp__sleep_new_work. */
     atomic_thread_fence(memory_order_seq_cst);
     if (s->ops.has_work(s->ops.ctx))
-        ctp__sleep_new_work(s, 1, -1);
+        ctp__sleep_new_work(s, 1, -1, true); /* we run the work we found next */
 }
 
 static bool until_holds(const ctp__sleep_until *until)

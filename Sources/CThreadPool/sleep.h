@@ -64,9 +64,9 @@ typedef struct ctp__sleep_policy {
     bool defer_last;          /* a worker per CPU: a waker of k >= 2 workers
                                  leaves its last signal owed, for the first
                                  worker it woke to send (wake, in sleep.c) */
-    bool keep_off_waker;      /* a signalled worker may not run on its
-                                 signaller's CPU until it has left its park
-                                 (send_owed, in sleep.c) */
+    bool keep_off_waker;      /* a worker signalled by a waker that stays
+                                 busy may not run on the waker's CPU until
+                                 it has left its park (send_owed, in sleep.c) */
 } ctp__sleep_policy;
 
 typedef struct ctp__sleep_ops {
@@ -137,8 +137,14 @@ int ctp__sleep_init(ctp__sleep *s, uint32_t nworkers, ctp__parker *const *parker
 void ctp__sleep_destroy(ctp__sleep *s);
 
 /* New work: call after publishing `tasks` tasks (any thread). Wakes parked
- * workers if the wake rule says so, node's first (node -1: any). */
-void ctp__sleep_new_work(ctp__sleep *s, size_t tasks, int node);
+ * workers if the wake rule says so, node's first (node -1: any).
+ * caller_busy: the calling thread goes on running work after this call (a
+ * worker, or a batch's submitter, which helps or computes), so with
+ * policy.keep_off_waker the workers it wakes are kept off its CPU. A single
+ * task from an outside thread is not: such a caller usually blocks or
+ * sleeps next, and a wake-up on its own CPU is the cheaper one (6-9 us
+ * against 40-60 us to a halted vCPU on the VM of docs/scheduler.md). */
+void ctp__sleep_new_work(ctp__sleep *s, size_t tasks, int node, bool caller_busy);
 /* After a worker pushed one task behind work already on its own deque: the
  * wake decision only if, by a relaxed look at the counts (a heuristic), a
  * worker is parked and none is searching; otherwise nothing, not even the

@@ -183,7 +183,7 @@ static int submit_local(ctp__worker *w, const ctp_task_desc *descs, size_t count
     if (behind_work)
         ctp__sleep_new_work_behind(&pool->sleep);
     else
-        ctp__notify(pool, count, -1);
+        ctp__notify(pool, count, -1, true); /* a worker: it runs tasks next */
     return CTP_OK;
 }
 
@@ -266,7 +266,9 @@ static int submit_injected(ctp_pool *pool, const ctp_task_desc *descs, size_t co
         for (size_t i = 1; i < count && node >= 0; i++)
             if (home_node(pool, descs[i].node) != node)
                 node = -1;
-        ctp__notify(pool, count, pool->nnodes > 1 ? node : -1);
+        /* Busy after: a task's code (it returns to its worker or helper
+         * loop), or a batch's submitter. */
+        ctp__notify(pool, count, pool->nnodes > 1 ? node : -1, inside || count > 1);
     }
     return rc;
 }

@@ -223,25 +223,29 @@ typedef struct ctp_config {
      *  longer than that, so nothing is stranded. At most 100 ms. */
     uint64_t remote_steal_delay_ns;
     /** Keep a woken worker off its waker's CPU until it runs (Linux; no
-     *  effect elsewhere). Default true. The thread that wakes a parked
-     *  worker keeps running (a submitter that goes on to help in its group
-     *  wait or to compute, a worker passing a wake on), so the woken worker
-     *  is of use only on another CPU; but a kernel may queue it behind its
-     *  waker while another CPU idles. On the 2-vCPU machine this project is
-     *  measured on (a KVM guest whose kernel packs wake-ups onto busy
-     *  vCPUs) that happened in 46% of 16-task ticks after a park, which
-     *  then ran on the submitting thread alone (docs/scheduler.md, "Where a
-     *  woken worker runs"). So each wake first sets the worker's affinity
-     *  to the CPUs it had when its start hook returned, minus the waker's
-     *  CPU, and the worker sets its affinity back to those CPUs when it
-     *  leaves its park: two system calls per wake (about 1.2 + 0.9 us
-     *  there). Nothing is done for a worker with only one CPU
-     *  (CTP_AFFINITY_CPU). The cost of it: a woken worker cannot use the
-     *  waker's CPU even if the waker blocks right after, until it has run
-     *  once. Set false where other processes load the CPUs and submitters
-     *  block after submitting, or to leave every placement to the kernel.
-     *  A worker's affinity changed later by anyone else is overwritten at
-     *  its next wake while this is on. */
+     *  effect elsewhere). Default true. A thread that wakes a parked worker
+     *  and keeps running (a worker, a task's code, or the submitter of a
+     *  batch of two or more tasks, which goes on to help in its group wait
+     *  or to compute) needs the woken worker on another CPU; but a kernel
+     *  may queue it behind its waker while another CPU idles. On the 2-vCPU
+     *  machine this project is measured on (a KVM guest whose kernel packs
+     *  wake-ups onto busy vCPUs) that happened in 46% of 16-task ticks after
+     *  a park, which then ran on the submitting thread alone
+     *  (docs/scheduler.md, "Where a woken worker runs"). So such a wake
+     *  first sets the worker's affinity to the CPUs it had when its start
+     *  hook returned, minus the waker's CPU, and the worker sets its
+     *  affinity back to those CPUs when it leaves its park: two system
+     *  calls per wake (about 1.2 + 0.9 us there). A single task submitted
+     *  by a thread outside the pool (ctp_submit, or a batch of one) is left
+     *  to the kernel: such a thread usually blocks or sleeps next, and a
+     *  wake-up on its own CPU is the fast one (6-9 us there, against 40-60
+     *  us to the other, halted, vCPU). Nothing is done for a worker with
+     *  only one CPU (CTP_AFFINITY_CPU). The cost of it: a woken worker
+     *  cannot use the waker's CPU even if the waker blocks right after,
+     *  until it has run once. Set false where other processes load the CPUs
+     *  and submitters block after submitting, or to leave every placement
+     *  to the kernel. A worker's affinity changed later by anyone else is
+     *  overwritten at its next such wake while this is on. */
     bool wake_elsewhere;
 } ctp_config;
 
