@@ -56,6 +56,7 @@ int ctp__sleep_init(ctp__sleep *s, uint32_t nworkers, ctp__parker *const *parker
         atomic_init(&parkers[i]->cpu, -1);
         atomic_init(&parkers[i]->kept_off, false);
     }
+    atomic_init(&s->narrowed, 0);
     return CTP_OK;
 }
 
@@ -122,6 +123,22 @@ static void idle_remove_locked(ctp__sleep *s, uint32_t idx)
 
 /* ---- Waking ------------------------------------------------------------ */
 
+/* Keeps p off our CPU (its home minus our CPU) unless home CPUs - 1 workers
+ * are kept off already: on 2 CPUs two workers narrowed off one waker (a
+ * submitter that wakes for several batches in a row) would both be held on
+ * the other CPU, and one would queue behind the other while ours goes idle
+ * once we block (a simulated two-node zones tick ran at half speed, 52% of
+ * its tasks at home). The count is dropped when p returns to its home. */
+static bool narrow(ctp__sleep *s, ctp__parker *p)
+{
+    /* Relaxed: a placement limit; racing wakers may briefly exceed it. */
+    uint32_t before = atomic_fetch_add_explicit(&s->narrowed, 1, memory_order_relaxed);
+    if (p->home.cpus >= 2 && before < (uint32_t)p->home.cpus - 1 && ctp__cpu_home_avoid(&p->home, ctp__current_cpu()))
+        return true;
+    atomic_fetch_sub_explicit(&s->narrowed, 1, memory_order_relaxed);
+    return false;
+}
+
 /* Sends p's owed signal if nobody has yet.
  *
  * With policy.keep_off_waker and keep_off (we keep running after the signal:
@@ -142,7 +159,7 @@ static void send_owed(ctp__sleep *s, ctp__parker *p, bool keep_off)
          * If the worker already left (it woke by itself and lost the owed
          * race to us), it finds the flag at its next park and the
          * restriction lasts until then: a placement cost, never a lost wake. */
-        if (keep_off && s->policy.keep_off_waker && ctp__cpu_home_avoid(&p->home, ctp__current_cpu()))
+        if (keep_off && s->policy.keep_off_waker && narrow(s, p))
             atomic_store_explicit(&p->kept_off, true, memory_order_release);
         /* Worker parkers live as long as the pool; a late signal is only a
          * spurious wake, which the worker re-checks under the lock. */
@@ -178,7 +195,13 @@ static void pass_owed_on(ctp__sleep *s)
  * sends it when it leaves its park, as it would if we had stopped there.
  * We occupy a CPU, so with every worker awake one of them could only queue
  * for a CPU meanwhile (on 2 CPUs this cut the CPU the bot benchmark spends
- * per unit of work from 1.12 to 1.04). */
+ * per unit of work from 1.12 to 1.04).
+ *
+ * keep_off (the caller runs work next: a worker or a task's code) keeps the
+ * workers off our CPU (send_owed); so does a wake of two or more from any
+ * thread, which only a batch makes. A thread outside the pool that wakes one
+ * worker at a time (a single task, or a batch for one node's worker) is left
+ * to the kernel: it often blocks next, and then its CPU is the cheap one. */
 static void wake(ctp__sleep *s, size_t n, int node, bool keep_off)
 {
     enum { MAX_ROUND = 32 };
@@ -225,7 +248,7 @@ static void wake(ctp__sleep *s, size_t n, int node, bool keep_off)
                     continue;
                 if (sent++ > 0)
                     hook(s, CTP_HOOK_BETWEEN_WAKES);
-                send_owed(s, s->parkers[picked[i]], keep_off);
+                send_owed(s, s->parkers[picked[i]], keep_off || k >= 2);
             }
         }
         if (k < MAX_ROUND || k >= n)
@@ -392,8 +415,10 @@ static void found_none(ctp__sleep *s, uint32_t idx, const ctp__sleep_until *unti
     if (until != NULL && until->disarm != NULL)
         until->disarm(until->ctx);
     /* Acquire: pairs with the waker's release in send_owed. */
-    if (atomic_exchange_explicit(&p->kept_off, false, memory_order_acquire))
+    if (atomic_exchange_explicit(&p->kept_off, false, memory_order_acquire)) {
         ctp__cpu_home_return(&p->home);
+        atomic_fetch_sub_explicit(&s->narrowed, 1, memory_order_relaxed); /* relaxed: see narrow() */
+    }
 
     /* 5. Finish the wake that woke us: the waker may have lost its CPU to us. */
     if (pass_on)

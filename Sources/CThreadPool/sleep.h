@@ -110,6 +110,12 @@ typedef struct ctp__sleep {
     /* Signals owed: parkers with `owed` set. A hint read by workers leaving
      * their park (under the lock, so it is exact for wakes made before). */
     _Atomic uint32_t owed;
+    /* Workers kept off their waker's CPU that have not yet left their park
+     * (policy.keep_off_waker). At most home CPUs - 1 at a time, so that
+     * wakes cannot stack workers onto one CPU: with 2 CPUs a second worker
+     * narrowed off the same waker could only queue behind the first. A
+     * placement limit, relaxed (sleep.c, send_owed). */
+    _Atomic uint32_t narrowed;
     /* Pre-wake (ctp__sleep_prewake): work is expected at this monotonic
      * time; 0 = none. Parked workers leave their park prewake_lead_ns
      * before it and search until prewake_lead_ns after it. Written by any
@@ -138,12 +144,13 @@ void ctp__sleep_destroy(ctp__sleep *s);
 
 /* New work: call after publishing `tasks` tasks (any thread). Wakes parked
  * workers if the wake rule says so, node's first (node -1: any).
- * caller_busy: the calling thread goes on running work after this call (a
- * worker, or a batch's submitter, which helps or computes), so with
- * policy.keep_off_waker the workers it wakes are kept off its CPU. A single
- * task from an outside thread is not: such a caller usually blocks or
- * sleeps next, and a wake-up on its own CPU is the cheaper one (6-9 us
- * against 40-60 us to a halted vCPU on the VM of docs/scheduler.md). */
+ * caller_busy: the calling thread runs work next (a worker, a task's code,
+ * or the submitter of a batch, which helps or computes next), so with
+ * policy.keep_off_waker the workers it wakes are kept off its CPU. Otherwise
+ * only a wake of two or more workers at once is: a thread outside the pool
+ * that submits a single task often blocks or sleeps next, and then a
+ * wake-up on its own CPU is the cheap one (6-9 us against 40-60 us to a
+ * halted vCPU on the VM of docs/scheduler.md). */
 void ctp__sleep_new_work(ctp__sleep *s, size_t tasks, int node, bool caller_busy);
 /* After a worker pushed one task behind work already on its own deque: the
  * wake decision only if, by a relaxed look at the counts (a heuristic), a

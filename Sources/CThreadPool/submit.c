@@ -267,8 +267,14 @@ static int submit_injected(ctp_pool *pool, const ctp_task_desc *descs, size_t co
             if (home_node(pool, descs[i].node) != node)
                 node = -1;
         /* Busy after: a task's code (it returns to its worker or helper
-         * loop), or a batch's submitter. */
-        ctp__notify(pool, count, pool->nnodes > 1 ? node : -1, inside || count > 1);
+         * loop), or, we guess, the submitter of a batch for any node (it
+         * helps or computes next). A batch for one node is often one of
+         * several, one per node, made before the submitter blocks: keeping
+         * each node's worker off this CPU stacked them on the others (a
+         * simulated two-node zones tick ran at half speed), so those are
+         * left to the kernel, like single tasks (sleep.h). */
+        int wake_node = pool->nnodes > 1 ? node : -1;
+        ctp__notify(pool, count, wake_node, inside || (count > 1 && wake_node < 0));
     }
     return rc;
 }
