@@ -236,10 +236,12 @@ typedef struct ctp_config {
      *  hook returned, minus the waker's CPU, and the worker sets its
      *  affinity back to those CPUs when it leaves its park: two system
      *  calls per wake (about 1.2 + 0.9 us there). A single task submitted
-     *  by a thread outside the pool (ctp_submit, or a batch of one) is left
-     *  to the kernel: such a thread usually blocks or sleeps next, and a
-     *  wake-up on its own CPU is the fast one (6-9 us there, against 40-60
-     *  us to the other, halted, vCPU). Nothing is done for a worker with
+     *  by a thread outside the pool (ctp_submit, or a batch of one), and a
+     *  batch whose tasks are all for one node, are left to the kernel when
+     *  they wake one worker: such a thread often blocks or sleeps next (or
+     *  submits one batch per node, then blocks), and a wake-up on its own
+     *  CPU is the fast one (6-9 us there, against 40-60 us to the other,
+     *  halted, vCPU). At most CPUs - 1 workers are kept off at a time. Nothing is done for a worker with
      *  only one CPU (CTP_AFFINITY_CPU). The cost of it: a woken worker
      *  cannot use the waker's CPU even if the waker blocks right after,
      *  until it has run once. Set false where other processes load the CPUs
