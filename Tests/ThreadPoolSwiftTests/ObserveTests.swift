@@ -89,6 +89,14 @@ private func temporaryPath(_ name: String) -> String {
         #expect(inside.1[me].state == .running)
         #expect(inside.1[me].label == "x")
         gate.release()
+        // A worker shows its task running until the closure has returned and
+        // the worker has recorded that (after "x"'s value and the blocker's
+        // release are seen here); wait for both before the next check.
+        var spins = 0
+        while pool.snapshot().contains(where: { $0.state == .running }) && spins < 10_000_000 {
+            spins += 1
+            await Task.yield()
+        }
         let group = try WorkGroup(pool: pool)
         let gate2 = Gate()
         try group.submit(label: "grouped") { gate2.block() }
