@@ -63,7 +63,7 @@ def main():
     sizes = [int(a) for a in sys.argv[1:]] or [16, 100]
     for k in sizes:
         print(f"k = {k}: p50 tick / p50 ideal of a zero-overhead pool, 3000 ticks")
-        for lag_us in (0, 10, 20, 30, 50):
+        for lag_us in (0, 10, 20, 30, 40, 50):
             ticks, ideals = [], []
             for seed in range(3000):
                 c = costs(k, seed * 7919 + k)
