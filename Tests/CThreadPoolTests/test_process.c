@@ -60,26 +60,48 @@ void test_worker_exit_inside_task_is_reported(void)
 #endif
 #endif
 
+/* The worker that tasks of node 0 go to: the tests below need requests on
+ * one worker only, and a node-less single task would go to whichever
+ * worker parked last (the idle stack is newest first), which can be the
+ * other worker every time: the test then looped until its time ran out. */
+typedef struct {
+    _Atomic long count;
+    int worker; /* the node-0 worker's index */
+} one_worker;
+
 static void cancel_self_task(void *arg)
 {
-    /* Only on worker 0: on the test's thread the request would act at its
-     * next sleep, and the other worker must stay to finish the test.
+    one_worker *o = arg;
+    /* Only on that worker: on the test's thread the request would act at
+     * its next sleep, and the other worker must stay to finish the test.
      * Deferred: pending until a cancellation point. */
-    if (ctp_worker_index() == 0) {
+    if (ctp_worker_index() == o->worker) {
         pthread_cancel(pthread_self());
-        atomic_fetch_add((_Atomic long *)arg, 1);
+        atomic_fetch_add(&o->count, 1);
     }
 }
 
 #ifndef ASAN
 static void testcancel_task(void *arg)
 {
-    atomic_fetch_add((_Atomic long *)arg, 1);
+    one_worker *o = arg;
+    if (ctp_worker_index() == o->worker)
+        atomic_fetch_add(&o->count, 1);
     pthread_testcancel(); /* a cancellation point inside a task */
 }
 #endif
 
-/* Tasks leave cancel requests pending on the workers and return. The
+/* Submits fn(o) for node 0's worker (the other worker leaves it alone for
+ * the pool's remote steal delay, 100 ms). */
+static void submit_to_node0(ctp_pool *pool, ctp_task_fn fn, one_worker *o)
+{
+    ctp_task_desc d;
+    ctp_task_desc_init(&d, fn, o);
+    d.node = 0;
+    CHECK_OK(ctp_submit_desc(pool, &d));
+}
+
+/* Tasks leave cancel requests pending on a worker and return. The
  * runtime's own waits are no cancellation points: the workers park and
  * wake as usual (the request used to act in the park's condition wait,
  * ending the thread with the sleep lock held: the next submission hung).
@@ -87,12 +109,19 @@ static void testcancel_task(void *arg)
  * cancellation point: that worker is lost there, as documented. */
 void test_pending_cancel_acts_only_inside_a_task(void)
 {
-    ctp_pool *pool = make_pool(2);
-    CHECK(pool != NULL);
-    _Atomic long cancelled = 0, ran = 0;
+    ctp_config c;
+    ctp_config_init(&c);
+    c.workers = 2;
+    c.topology = "0;1"; /* a worker per simulated node */
+    c.remote_steal_delay_ns = 100ull * 1000 * 1000;
+    ctp_pool *pool = NULL;
+    CHECK_OK(ctp_pool_create(&c, &pool));
+    one_worker cancelled = { .worker = ctp_worker_node(pool, 0) == 0 ? 0 : 1 };
+    CHECK_EQ(ctp_worker_node(pool, cancelled.worker), 0);
+    _Atomic long ran = 0;
     /* Not from this thread's helping wait: submitted, then waited for. */
-    while (atomic_load(&cancelled) < 3) {
-        CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, cancel_self_task, (void *)&cancelled));
+    while (atomic_load(&cancelled.count) < 3) {
+        submit_to_node0(pool, cancel_self_task, &cancelled);
         test_sleep_us(1000);
     }
     wait_parked(pool, 2); /* the workers parked with requests pending */
@@ -114,13 +143,14 @@ void test_pending_cancel_acts_only_inside_a_task(void)
      * (pthread_exit's unwinding is covered there by the test above). */
     uint64_t lost_want = 0;
 #ifndef ASAN
-    _Atomic long reached = 0;
+    one_worker reached = { .worker = cancelled.worker };
     do {
-        CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, testcancel_task, (void *)&reached));
+        submit_to_node0(pool, testcancel_task, &reached);
         test_sleep_us(1000);
         CHECK_OK(ctp_pool_stats(pool, &st));
     } while (st.workers_lost == 0);
-    lost_want = 1; /* worker 0, inside a task; worker 1 ran the rest */
+    CHECK(atomic_load(&reached.count) >= 1); /* lost on the worker with the requests */
+    lost_want = 1; /* that worker, inside a task; the other ran the rest */
 #endif
     CHECK_OK(ctp_group_destroy(g));
     CHECK_OK(ctp_pool_shutdown(pool, CTP_SHUTDOWN_DRAIN, 10ull * 1000 * 1000 * 1000));
