@@ -48,7 +48,9 @@ typedef struct ctp__task_cache {
 } ctp__task_cache;
 
 /* A free batch in the depot: the first node's `next` chain holds the batch,
- * batches are linked through this header stored in the first node's arg. */
+ * batches are linked through this header stored in the first node's arg,
+ * and the first node's submit_ns holds the batch's node count (a free node
+ * carries no submission; every allocation's fill sets submit_ns again). */
 typedef struct ctp__task_depot {
     pthread_mutex_t lock;
     bool bind; /* slabs bound to `node` with libnuma */
