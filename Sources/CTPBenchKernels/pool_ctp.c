@@ -195,7 +195,8 @@ int ctpb_pool_ctp(size_t workers, const char *topology, int numa_off, ctpb_pool 
     return ctpb_pool_ctp_placed(workers, topology, numa_off, 1, out);
 }
 
-int ctpb_pool_ctp_placed(size_t workers, const char *topology, int numa_off, int wake_elsewhere, ctpb_pool *out)
+static int make_pool(size_t workers, const char *topology, int numa_off, int wake_elsewhere, ctp_affinity affinity,
+                     ctpb_pool *out)
 {
     ctp_bench_pool *p = calloc(1, sizeof *p);
     if (!p)
@@ -207,6 +208,7 @@ int ctpb_pool_ctp_placed(size_t workers, const char *topology, int numa_off, int
     c.numa_mode = numa_off ? CTP_NUMA_OFF : CTP_NUMA_AUTO;
     c.name = "ctp-bots";
     c.wake_elsewhere = wake_elsewhere != 0;
+    c.affinity = affinity;
     int rc = ctp_pool_create(&c, &p->pool);
     if (rc == CTP_OK && (rc = ctp_group_create(p->pool, &p->group)) != CTP_OK)
         ctp_pool_destroy(p->pool);
@@ -229,6 +231,16 @@ int ctpb_pool_ctp_placed(size_t workers, const char *topology, int numa_off, int
         .destroy = ctp_destroy,
     };
     return CTP_OK;
+}
+
+int ctpb_pool_ctp_placed(size_t workers, const char *topology, int numa_off, int wake_elsewhere, ctpb_pool *out)
+{
+    return make_pool(workers, topology, numa_off, wake_elsewhere, CTP_AFFINITY_NONE, out);
+}
+
+int ctpb_pool_ctp_pinned(size_t workers, const char *topology, ctpb_pool *out)
+{
+    return make_pool(workers, topology, 0, 1, CTP_AFFINITY_CPU, out);
 }
 
 ctp_pool *ctpb_pool_ctp_handle(const ctpb_pool *pool)

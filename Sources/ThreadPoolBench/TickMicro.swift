@@ -63,15 +63,18 @@ struct TickOptions {
     var seed: UInt64
 }
 
-/// Runs the tick scenario on every default peer and ctp-kernel-placed. All pools exist at once; in
-/// each repetition they take turns round-robin, `block` ticks at a time (the
-/// order rotating by one pool per repetition), each turn after the process
-/// has gone quiet (ctpb_settle), and every pool runs the same cost mix in
-/// round r. A tick's ideal is its measured work divided by the workers, or
+/// Runs the tick scenario on every default peer, ctp-kernel-placed and
+/// ctp-pinned. All pools exist at once; in each repetition they take turns
+/// round-robin, `block` ticks at a time (the order rotating by one pool per
+/// repetition), each turn after the process has gone quiet (ctpb_settle),
+/// and every pool runs the same cost mix in round r. A tick's ideal is its measured work divided by the workers, or
 /// its longest task if that is longer.
 func runTickScenario(workers: Int, options o: TickOptions) throws -> [TickRun] {
-    // ctp-kernel-placed too: what wake_elsewhere buys on this machine.
-    let specs = allPeers.filter { defaultPeerNames.contains($0.name) || $0.name == "ctp-kernel-placed" }
+    // ctp-kernel-placed and ctp-pinned too: what wake_elsewhere buys on this
+    // machine, and what pinning the workers buys on top.
+    let specs = allPeers.filter {
+        defaultPeerNames.contains($0.name) || $0.name == "ctp-kernel-placed" || $0.name == "ctp-pinned"
+    }
     let pools = UnsafeMutablePointer<ctpb_pool>.allocate(capacity: specs.count)
     var made = 0
     // Pools that poll while idle live only during their own turns (their

@@ -258,6 +258,10 @@ int ctpb_pool_ctp(size_t workers, const char *topology, int numa_off, ctpb_pool 
 /** As ctpb_pool_ctp, with ctp_config.wake_elsewhere given (0: the kernel
  *  places every woken worker; the ctp-kernel-placed peer). */
 int ctpb_pool_ctp_placed(size_t workers, const char *topology, int numa_off, int wake_elsewhere, ctpb_pool *out);
+/** As ctpb_pool_ctp, each worker pinned to one CPU (CTP_AFFINITY_CPU; the
+ *  ctp-pinned peer): a woken worker's CPU is then known without a system
+ *  call, where wake_elsewhere otherwise narrows the worker's mask. */
+int ctpb_pool_ctp_pinned(size_t workers, const char *topology, ctpb_pool *out);
 
 /** The ctp pool behind a table from ctpb_pool_ctp (to start a trace on it),
  *  or NULL for any other pool. */

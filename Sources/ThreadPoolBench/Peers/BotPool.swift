@@ -62,6 +62,13 @@ let allPeers: [PeerSpec] = [
             return rc
         }
     },
+    PeerSpec(name: "ctp-pinned", summary: "ctp with each worker pinned to a CPU (CTP_AFFINITY_CPU)") { o in
+        try cPool("ctp-pinned") { out in
+            let rc = ctpb_pool_ctp_pinned(o.workers, o.topology, out)
+            if rc == 0 && o.tickReports { _ = ctpb_pool_ctp_enable_tick_reports(out) }
+            return rc
+        }
+    },
     PeerSpec(name: "ctp-prewake", summary: "ctp with ctp_pool_prewake before each tick (real time only)") { o in
         try cPool("ctp-prewake") { out in
             let rc = ctpb_pool_ctp(o.workers, o.topology, 0, out)
@@ -104,7 +111,7 @@ let allPeers: [PeerSpec] = [
 ]
 
 let defaultPeerNames = allPeers.map(\.name).filter {
-    !["ctp-numa-off", "faulty-drop", "ctp-prewake", "ctp-control", "ctp-kernel-placed"].contains($0)
+    !["ctp-numa-off", "faulty-drop", "ctp-prewake", "ctp-control", "ctp-kernel-placed", "ctp-pinned"].contains($0)
 }
 
 private func cPool(_ name: String, _ make: (UnsafeMutablePointer<ctpb_pool>) -> Int32) throws -> ctpb_pool {
