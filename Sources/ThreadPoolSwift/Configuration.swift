@@ -22,7 +22,9 @@ extension ThreadPool {
         case none
         /// Pinned to their node's CPUs.
         case node
-        /// One CPU each.
+        /// One CPU each. Suits a machine the server owns: no affinity
+        /// system call is made when a worker is woken (`wakeElsewhere`), but
+        /// a pinned worker cannot leave a CPU another process is using.
         case cpu
     }
 
