@@ -15,6 +15,10 @@
 
 uint64_t test_now_ns(void);
 void test_sleep_us(unsigned us);
+/* Registers the pool the running test uses, for the hang report (NULL:
+ * none; clear it before the pool is destroyed unless its destroy is what
+ * might hang). */
+void test_watch_pool(ctp_pool *pool);
 
 /* Waits for cond by yielding, at most ms milliseconds; evaluates to cond
  * (false: it did not hold in time, e.g. a lost wake-up). */

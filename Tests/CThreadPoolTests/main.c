@@ -62,6 +62,72 @@ int test_thread_count(void)
 static const char *current_test;
 static _Atomic uint64_t test_deadline;
 
+/* The pool a test registered for the hang report (test_watch_pool). */
+static ctp_pool *_Atomic watched_pool;
+
+void test_watch_pool(ctp_pool *pool)
+{
+    atomic_store(&watched_pool, pool);
+}
+
+/* What the hang report adds: every thread's state and kernel wait channel
+ * (where a blocked thread sleeps), and the watched pool's workers and
+ * counts, so that a rare hang in CI says where it stuck. */
+static void report_hang(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (d != NULL) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (e->d_name[0] == '.')
+                continue;
+            char path[300], comm[32] = "?", wchan[64] = "?", line[256], state = '?';
+            snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+            FILE *f = fopen(path, "r");
+            if (f != NULL) {
+                if (fgets(comm, sizeof comm, f) != NULL)
+                    comm[strcspn(comm, "\n")] = 0;
+                fclose(f);
+            }
+            snprintf(path, sizeof path, "/proc/self/task/%s/wchan", e->d_name);
+            if ((f = fopen(path, "r")) != NULL) {
+                if (fgets(wchan, sizeof wchan, f) == NULL)
+                    wchan[0] = 0;
+                fclose(f);
+            }
+            snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
+            if ((f = fopen(path, "r")) != NULL) {
+                if (fgets(line, sizeof line, f) != NULL) {
+                    char *rp = strrchr(line, ')');
+                    if (rp != NULL && rp[1] == ' ')
+                        state = rp[2];
+                }
+                fclose(f);
+            }
+            fprintf(stderr, "  thread %s %-16s state %c wchan %s\n", e->d_name, comm, state, wchan);
+        }
+        closedir(d);
+    }
+    ctp_pool *pool = atomic_load(&watched_pool);
+    if (pool == NULL)
+        return;
+    ctp_stats st;
+    if (ctp_pool_stats(pool, &st) == CTP_OK)
+        fprintf(stderr,
+                "  pool: submitted %llu executed %llu cancelled %llu queued %llu parked %llu of %llu, "
+                "parks %llu wakeups %llu\n",
+                (unsigned long long)st.submitted, (unsigned long long)st.executed,
+                (unsigned long long)st.cancelled, (unsigned long long)st.queued, (unsigned long long)st.parked,
+                (unsigned long long)st.workers, (unsigned long long)st.parks, (unsigned long long)st.wakeups);
+    ctp_worker_info info[16];
+    size_t n = 0;
+    if (ctp_pool_snapshot(pool, info, 16, &n) == CTP_OK)
+        for (size_t i = 0; i < n && i < 16; i++)
+            fprintf(stderr, "  worker %d: state %d, executed %llu, local queued %zu, label %s\n", info[i].index,
+                    (int)info[i].state, (unsigned long long)info[i].executed, info[i].local_queued,
+                    info[i].label != NULL ? info[i].label : "-");
+}
+
 static void *watchdog(void *arg)
 {
     (void)arg;
@@ -71,6 +137,7 @@ static void *watchdog(void *arg)
         if (d != 0 && test_now_ns() > d) {
             fprintf(stderr, "HANG: test %s did not finish in time; a task or wake-up was stranded\n",
                     current_test);
+            report_hang();
             fflush(stderr);
             _exit(3);
         }
@@ -108,6 +175,7 @@ int main(int argc, char **argv)
         atomic_store(&test_deadline, t0 + (uint64_t)hang_s * 1000000000u);
         tc->fn();
         atomic_store(&test_deadline, 0);
+        test_watch_pool(NULL); /* a test that forgot: its pool is gone */
         double ms = (double)(test_now_ns() - t0) / 1e6;
         if (test_failures == before) {
             passed++;

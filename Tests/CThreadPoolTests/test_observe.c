@@ -138,6 +138,7 @@ void test_stall_queue_all_workers_blocked(void)
     static stalls s;
     ctp_pool *p = stall_pool(2, 20 * MS, &s);
     CHECK(p != NULL);
+    test_watch_pool(p); /* it hung once in CI (ASan): say where, if it does again */
     gate g;
     gate_init(&g);
     for (int i = 0; i < 2; i++)
@@ -160,6 +161,7 @@ void test_stall_queue_all_workers_blocked(void)
     gate_open(&g);
     CHECK(OB_WAIT_UNTIL(atomic_load(&a.done), 10000));
     CHECK_OK(ctp_pool_destroy(p));
+    test_watch_pool(NULL);
     CHECK(queue_seen);
     int queue = 0, task = 0;
     for (int i = 0; i < s.n && i < MAX_REPORTS; i++) {
