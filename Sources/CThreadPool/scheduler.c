@@ -91,7 +91,17 @@ static int local_push(ctp__worker *w, ctp__task *t)
 /* Takes a batch of inj's tasks at priority <= p: runs the first, keeps the
  * rest on its own deque (pushed newest-last so they pop in FIFO order).
  * Batching takes the injector lock once per batch. (Another node's
- * injector gives one task at a time: find_remote.) */
+ * injector gives one task at a time: find_remote.)
+ *
+ * Moving the rest is a publication like a submission, and gets its wake
+ * rule: between the take and the push the tasks are in no queue, so a
+ * searcher whose park re-check falls in that window parks, counting on
+ * nobody. A searching worker covers that in found_work (it re-checks as the
+ * last searcher), but a worker taking the batch at a task boundary is no
+ * searcher: without the notify below it ran the first task, and if that
+ * task blocked, the rest waited on its deque while the other worker slept
+ * (a CI hang: two blocking tasks submitted while one worker was still
+ * starting). */
 static ctp__task *take_injected(ctp__worker *w, ctp__injector *inj, int p)
 {
     ctp_pool *pool = w->pool;
@@ -112,6 +122,8 @@ static ctp__task *take_injected(ctp__worker *w, ctp__injector *inj, int p)
     if (n == 0)
         return NULL;
     ctp__count(&w->injected, n);
+    if (n > 1)
+        CTP__HOOK(pool, CTP_HOOK_IN_BATCH_TAKE);
     for (size_t i = n; i-- > 1;) {
         if (local_push(w, batch[i]) != 0) {
             /* Out of memory growing our deque: give the rest back. */
@@ -122,6 +134,8 @@ static ctp__task *take_injected(ctp__worker *w, ctp__injector *inj, int p)
             break;
         }
     }
+    if (n > 1)
+        ctp__notify(pool, n - 1, -1, true); /* the rest, visible again; we run the first next */
     return batch[0];
 }
 

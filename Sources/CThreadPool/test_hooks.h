@@ -18,6 +18,7 @@ typedef enum {
     CTP_HOOK_GROUP_BLOCK,       /* a group waiter registered, before it re-checks the group */
     CTP_HOOK_BETWEEN_WAKES,     /* a waker signalled one worker of a wake and will signal the next */
     CTP_HOOK_TRACE_WRITE,       /* a thread loaded the running trace, before it marks itself a writer */
+    CTP_HOOK_IN_BATCH_TAKE,     /* a worker took a batch off an injection queue, before it pushed the rest on its deque */
     CTP_HOOK_COUNT
 } ctp_test_hook_point;
 

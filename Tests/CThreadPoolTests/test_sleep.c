@@ -476,3 +476,58 @@ void test_woken_worker_runs_off_the_wakers_cpu(void)
     CHECK_EQ(on_waker, 0);
 #endif
 }
+
+/* ---- Tasks moved from an injection queue to a worker's deque ------------ */
+
+typedef struct batch_move {
+    gate first;            /* holds the task that keeps the taker busy */
+    gate rest;             /* the two tasks the taker moves as a batch */
+    _Atomic bool widen;    /* sleep inside the move once */
+} batch_move;
+
+static void widen_batch_take(ctp_test_hook_point point, void *ctx)
+{
+    batch_move *b = ctx;
+    if (point == CTP_HOOK_IN_BATCH_TAKE && atomic_exchange(&b->widen, false))
+        test_sleep_us(2000); /* the other worker wakes, finds nothing, parks */
+}
+
+/* A worker that takes a batch off the injection queue at a task boundary
+ * (not searching) and moves the rest to its deque must wake a parked
+ * worker for them: between the take and the push the tasks are in no
+ * queue, and the other worker, woken for them, can find nothing and park
+ * in that window. The taker then runs the first task; if it blocks, the
+ * rest waited on its deque forever (a CI hang). Two workers: X runs a held
+ * task; A and B are submitted (A wakes Y; B counts on Y as a searcher);
+ * X's task is released, X takes A and B as a batch and sleeps in the
+ * window (test hook); A and B block until both have started. */
+void test_batch_take_wakes_for_the_rest(void)
+{
+    static batch_move b;
+    ctp_config c;
+    ctp_config_init(&c);
+    c.workers = 2;
+    ctp_pool *pool;
+    CHECK_OK(ctp_test_pool_create_hooked(&c, widen_batch_take, &b, &pool));
+    int stranded = 0, rounds = 20;
+    for (int r = 0; r < rounds; r++) {
+        wait_parked(pool, 2); /* every task of the last round returned */
+        gate_init(&b.first);
+        gate_init(&b.rest);
+        CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, gate_task, &b.first));
+        wait_entered(&b.first, 1);
+        atomic_store(&b.widen, true);
+        CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, gate_task, &b.rest));
+        CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, gate_task, &b.rest));
+        gate_open(&b.first);
+        /* Both moved tasks must start: each holds a worker until released. */
+        if (!TEST_WAIT_UNTIL(atomic_load(&b.rest.entered) == 2, 1000))
+            stranded++;
+        gate_open(&b.rest);
+        CHECK(TEST_WAIT_UNTIL(atomic_load(&b.rest.entered) == 2, 5000));
+    }
+    CHECK_OK(ctp_pool_destroy(pool));
+    if (stranded != 0)
+        fprintf(stderr, "  a moved task waited on a blocked worker's deque in %d of %d rounds\n", stranded, rounds);
+    CHECK_EQ(stranded, 0);
+}

@@ -41,6 +41,7 @@ struct test_case {
     X(sleep_wake_leaves_last_signal_to_woken)                                                      \
     X(batch_after_park_reaches_every_worker)                                                       \
     X(woken_worker_runs_off_the_wakers_cpu)                                                        \
+    X(batch_take_wakes_for_the_rest)                                                               \
     X(deep_waiter_does_not_absorb_wakes)                                                           \
     X(queue_capacity_holds_across_nodes)                                                           \
     X(timed_wait_starts_no_task_past_deadline)                                                     \
