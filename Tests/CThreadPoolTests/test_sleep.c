@@ -479,10 +479,14 @@ void test_woken_worker_runs_off_the_wakers_cpu(void)
 
 /* ---- Tasks moved from an injection queue to a worker's deque ------------ */
 
+enum { BATCH_MOVE_ROUNDS = 20 };
+
 typedef struct batch_move {
-    gate first;            /* holds the task that keeps the taker busy */
-    gate rest;             /* the two tasks the taker moves as a batch */
-    _Atomic bool widen;    /* sleep inside the move once */
+    /* Per round, each initialised before any task runs (a gate is not
+     * re-initialised while a worker may still be leaving it). */
+    gate first[BATCH_MOVE_ROUNDS]; /* holds the task that keeps the taker busy */
+    gate rest[BATCH_MOVE_ROUNDS];  /* the two tasks the taker moves as a batch */
+    _Atomic bool widen;            /* sleep inside the move once */
 } batch_move;
 
 static void widen_batch_take(ctp_test_hook_point point, void *ctx)
@@ -504,27 +508,30 @@ static void widen_batch_take(ctp_test_hook_point point, void *ctx)
 void test_batch_take_wakes_for_the_rest(void)
 {
     static batch_move b;
+    int stranded = 0, rounds = BATCH_MOVE_ROUNDS;
+    for (int r = 0; r < rounds; r++) {
+        gate_init(&b.first[r]);
+        gate_init(&b.rest[r]);
+    }
     ctp_config c;
     ctp_config_init(&c);
     c.workers = 2;
     ctp_pool *pool;
     CHECK_OK(ctp_test_pool_create_hooked(&c, widen_batch_take, &b, &pool));
-    int stranded = 0, rounds = 20;
     for (int r = 0; r < rounds; r++) {
-        wait_parked(pool, 2); /* every task of the last round returned */
-        gate_init(&b.first);
-        gate_init(&b.rest);
-        CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, gate_task, &b.first));
-        wait_entered(&b.first, 1);
+        gate *first = &b.first[r], *rest = &b.rest[r];
+        wait_parked(pool, 2);
+        CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, gate_task, first));
+        wait_entered(first, 1);
         atomic_store(&b.widen, true);
-        CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, gate_task, &b.rest));
-        CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, gate_task, &b.rest));
-        gate_open(&b.first);
+        CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, gate_task, rest));
+        CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, gate_task, rest));
+        gate_open(first);
         /* Both moved tasks must start: each holds a worker until released. */
-        if (!TEST_WAIT_UNTIL(atomic_load(&b.rest.entered) == 2, 1000))
+        if (!TEST_WAIT_UNTIL(atomic_load(&rest->entered) == 2, 1000))
             stranded++;
-        gate_open(&b.rest);
-        CHECK(TEST_WAIT_UNTIL(atomic_load(&b.rest.entered) == 2, 5000));
+        gate_open(rest);
+        CHECK(TEST_WAIT_UNTIL(atomic_load(&rest->entered) == 2, 5000));
     }
     CHECK_OK(ctp_pool_destroy(pool));
     if (stranded != 0)
