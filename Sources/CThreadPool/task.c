@@ -33,6 +33,11 @@ static void batch_head(ctp__task *head, size_t n)
     head->submit_ns = n;
 }
 
+static size_t batch_count(const ctp__task *head)
+{
+    return (size_t)head->submit_ns;
+}
+
 int ctp__depot_init(ctp__task_depot *depot, bool bind, int node)
 {
     depot->bind = bind;
@@ -75,7 +80,7 @@ static int depot_refill(ctp__task_cache *cache, ctp__task_depot *depot)
     if (batch != NULL) {
         depot->batches = (ctp__task *)batch->arg;
         atomic_fetch_sub_explicit(&depot->free_batches, 1, memory_order_relaxed); /* under lock */
-        size_t n = (size_t)batch->submit_ns; /* batch_head */
+        size_t n = batch_count(batch);
         depot->free_nodes -= n;
         pthread_mutex_unlock(&depot->lock);
         cache->head = batch;

@@ -67,8 +67,9 @@ struct TickOptions {
 /// ctp-pinned. All pools exist at once; in each repetition they take turns
 /// round-robin, `block` ticks at a time (the order rotating by one pool per
 /// repetition), each turn after the process has gone quiet (ctpb_settle),
-/// and every pool runs the same cost mix in round r. A tick's ideal is its measured work divided by the workers, or
-/// its longest task if that is longer.
+/// and every pool runs the same cost mix in round r. A tick's ideal is its
+/// measured work divided by the workers, or its longest task if that is
+/// longer.
 func runTickScenario(workers: Int, options o: TickOptions) throws -> [TickRun] {
     // ctp-kernel-placed and ctp-pinned too: what wake_elsewhere buys on this
     // machine, and what pinning the workers buys on top.

@@ -70,6 +70,20 @@ void test_watch_pool(ctp_pool *pool)
     atomic_store(&watched_pool, pool);
 }
 
+/* The first line of /proc/self/task/<tid>/<file> into buf, newline cut;
+ * buf keeps what it held if the file cannot be read. */
+static void read_task_file(const char *tid, const char *file, char *buf, size_t size)
+{
+    char path[300];
+    snprintf(path, sizeof path, "/proc/self/task/%s/%s", tid, file);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return;
+    if (fgets(buf, (int)size, f) != NULL)
+        buf[strcspn(buf, "\n")] = 0;
+    fclose(f);
+}
+
 /* What the hang report adds: every thread's state and kernel wait channel
  * (where a blocked thread sleeps), and the watched pool's workers and
  * counts, so that a rare hang in CI says where it stuck. */
@@ -81,29 +95,13 @@ static void report_hang(void)
         while ((e = readdir(d)) != NULL) {
             if (e->d_name[0] == '.')
                 continue;
-            char path[300], comm[32] = "?", wchan[64] = "?", line[256], state = '?';
-            snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
-            FILE *f = fopen(path, "r");
-            if (f != NULL) {
-                if (fgets(comm, sizeof comm, f) != NULL)
-                    comm[strcspn(comm, "\n")] = 0;
-                fclose(f);
-            }
-            snprintf(path, sizeof path, "/proc/self/task/%s/wchan", e->d_name);
-            if ((f = fopen(path, "r")) != NULL) {
-                if (fgets(wchan, sizeof wchan, f) == NULL)
-                    wchan[0] = 0;
-                fclose(f);
-            }
-            snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
-            if ((f = fopen(path, "r")) != NULL) {
-                if (fgets(line, sizeof line, f) != NULL) {
-                    char *rp = strrchr(line, ')');
-                    if (rp != NULL && rp[1] == ' ')
-                        state = rp[2];
-                }
-                fclose(f);
-            }
+            char comm[32] = "?", wchan[64] = "?", stat[256] = "", state = '?';
+            read_task_file(e->d_name, "comm", comm, sizeof comm);
+            read_task_file(e->d_name, "wchan", wchan, sizeof wchan);
+            read_task_file(e->d_name, "stat", stat, sizeof stat);
+            char *rp = strrchr(stat, ')'); /* the state follows the command name */
+            if (rp != NULL && rp[1] == ' ')
+                state = rp[2];
             fprintf(stderr, "  thread %s %-16s state %c wchan %s\n", e->d_name, comm, state, wchan);
         }
         closedir(d);
