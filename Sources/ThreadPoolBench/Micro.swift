@@ -49,6 +49,9 @@ struct Micro: ParsableCommand {
     @Flag(help: "Run only the Swift section (ThreadPool.submit against ctp_submit; a task group on the pool against the global executor).")
     var swiftOnly = false
 
+    @Flag(help: "Run only the zones-on-nodes scenario (simulated 2 and 4 nodes and this machine, NUMA auto against off).")
+    var zonesOnly = false
+
     @Option(help: "Write every figure as JSON to this file.")
     var json: String?
 
@@ -165,6 +168,45 @@ struct Micro: ParsableCommand {
                             async: asyncTimes)
     }
 
+    /// The zones scenario (``ctpb_zones``): 8 zones of 512 bots, each zone's
+    /// slices a batch for its node, NUMA auto against off on the same layout.
+    /// The 4-node layout is the one the C tests simulate ("0;1;2;3"), with a
+    /// worker per node.
+    func runZones(workers w: Int, ticks: Int) throws -> [ZoneRun] {
+        progress("zones on nodes: 8 zones x 512 bots, \(ticks) ticks, NUMA auto vs off")
+        var runs: [ZoneRun] = []
+        let layouts: [(String, String?, Int32, Int)] = [
+            ("simulated 2 nodes \"0;1\", tick barrier", "0;1", 0, w),
+            ("simulated 2 nodes \"0;1\", steady", "0;1", 1, w),
+            ("simulated 4 nodes \"0;1;2;3\", \(max(w, 4)) workers, tick barrier", "0;1;2;3", 0, max(w, 4)),
+            ("this machine, tick barrier", nil, 0, w),
+        ]
+        for (layout, topo, steady, workers) in layouts {
+            for off in [false, true] {
+                var r = ctpb_zones_result()
+                let rc: Int32 = topo.map { t in t.withCString { ctpb_zones($0, off ? 1 : 0, steady, workers, 8, 512, Int32(ticks), &r) } }
+                    ?? ctpb_zones(nil, off ? 1 : 0, steady, workers, 8, 512, Int32(ticks), &r)
+                guard rc == 0 else { throw ValidationError("zones run failed: \(rc)") }
+                runs.append(ZoneRun(layout: layout, numa: off ? "off" : "auto", nodes: Int(r.nodes),
+                                    updatesPerSecond: r.tasks * 16 / r.seconds,
+                                    homeShare: r.worker_tasks > 0 ? r.affine_home / r.worker_tasks : 0,
+                                    takenRemote: r.taken_remote))
+            }
+        }
+        return runs
+    }
+
+    func renderZones(_ zoneRuns: [ZoneRun], ticks zoneTicks: Int) -> String {
+        var z = Table(title: "Zones on nodes (8 zones x 512 bots, batches of 16 per task, \(zoneTicks) ticks; the caller waits without helping)",
+                      header: ["layout", "NUMA", "nodes", "M bot updates/s", "ratio to off", "on home node", "taken remote"])
+        for (i, r) in zoneRuns.enumerated() {
+            let base = zoneRuns[i - i % 2 + 1].updatesPerSecond
+            z.add([r.layout, r.numa, "\(r.nodes)", fmt(r.updatesPerSecond / 1e6, 2), fmt(r.updatesPerSecond / base, 2),
+                   r.numa == "off" ? "n/a" : fmt(r.homeShare * 100, 1) + "%", fmt(r.takenRemote, 0)])
+        }
+        return z.render()
+    }
+
     func run() throws {
         let w = workers > 0 ? workers : ProcessInfo.processInfo.activeProcessorCount
         let rounds = quick ? 200 : wakeRounds
@@ -187,6 +229,11 @@ struct Micro: ParsableCommand {
         }
         if swiftOnly {
             print(try runSwiftSection(workers: w, reps: reps).render())
+            return
+        }
+        if zonesOnly {
+            let ticks = quick ? 100 : 1000
+            print(renderZones(try runZones(workers: w, ticks: ticks), ticks: ticks))
             return
         }
 
@@ -244,25 +291,7 @@ struct Micro: ParsableCommand {
         let tickRuns = try runTickScenario(workers: w, options: tickOptions)
 
         let zoneTicks = quick ? 100 : 1000
-        progress("zones on nodes: 8 zones x 512 bots, \(zoneTicks) ticks, NUMA auto vs off")
-        var zoneRuns: [ZoneRun] = []
-        let layouts: [(String, String?, Int32)] = [
-            ("simulated 2 nodes \"0;1\", tick barrier", "0;1", 0),
-            ("simulated 2 nodes \"0;1\", steady", "0;1", 1),
-            ("this machine, tick barrier", nil, 0),
-        ]
-        for (layout, topo, steady) in layouts {
-            for off in [false, true] {
-                var r = ctpb_zones_result()
-                let rc: Int32 = topo.map { t in t.withCString { ctpb_zones($0, off ? 1 : 0, steady, w, 8, 512, Int32(zoneTicks), &r) } }
-                    ?? ctpb_zones(nil, off ? 1 : 0, steady, w, 8, 512, Int32(zoneTicks), &r)
-                guard rc == 0 else { throw ValidationError("zones run failed: \(rc)") }
-                zoneRuns.append(ZoneRun(layout: layout, numa: off ? "off" : "auto", nodes: Int(r.nodes),
-                                        updatesPerSecond: r.tasks * 16 / r.seconds,
-                                        homeShare: r.worker_tasks > 0 ? r.affine_home / r.worker_tasks : 0,
-                                        takenRemote: r.taken_remote))
-            }
-        }
+        let zoneRuns = try runZones(workers: w, ticks: zoneTicks)
 
         let sw = try runSwiftSection(workers: w, reps: reps)
 
@@ -288,14 +317,7 @@ struct Micro: ParsableCommand {
         c.add(["idle pool (CPU s per s)", fmt(idle, 4)])
         print(c.render())
 
-        var z = Table(title: "Zones on nodes (8 zones x 512 bots, batches of 16 per task, \(zoneTicks) ticks; the caller waits without helping)",
-                      header: ["layout", "NUMA", "nodes", "M bot updates/s", "ratio to off", "on home node", "taken remote"])
-        for (i, r) in zoneRuns.enumerated() {
-            let base = zoneRuns[i - i % 2 + 1].updatesPerSecond
-            z.add([r.layout, r.numa, "\(r.nodes)", fmt(r.updatesPerSecond / 1e6, 2), fmt(r.updatesPerSecond / base, 2),
-                   r.numa == "off" ? "n/a" : fmt(r.homeShare * 100, 1) + "%", fmt(r.takenRemote, 0)])
-        }
-        print(z.render())
+        print(renderZones(zoneRuns, ticks: zoneTicks))
 
         print(sw.render())
         var tt = Table(title: "Tracing: ctp without and with ctp_trace_start (fresh pool per run, median of " +
