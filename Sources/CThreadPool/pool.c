@@ -42,6 +42,11 @@ static ctp__worker *new_worker(ctp_pool *pool, uint32_t index, int node)
     w->index = index;
     w->node = node;
     w->rng = index * 2654435761u + 1u;
+    /* Unlike runs (0): the first search for another node's work starts
+     * the grace clock (scheduler.c, find_remote). Equal, a worker that had
+     * run nothing counted as idle since time 0 and took another node's
+     * work at once. */
+    w->gate_runs = UINT64_MAX;
     w->victims = ctp__malloc(sizeof(uint32_t) * pool->nworkers);
     if (w->victims == NULL || ctp__cond_init_monotonic(&w->parker.cv) != 0) {
         free(w->victims);

@@ -69,7 +69,9 @@ typedef struct ctp__worker {
     uint64_t stolen_serial;        /* owner only: the serial of a run whose task was stolen */
     /* Owner only, for remote_steal_delay_ns: when to look again at another
      * node's work it left in its grace period (UINT64_MAX: none), and since
-     * when it has found nothing (valid while gate_runs == runs). */
+     * when it has found nothing (valid while gate_runs == runs; gate_runs
+     * starts at UINT64_MAX, so a worker that has run nothing starts its
+     * clock at its first search). */
     uint64_t retry_at, idle_since, gate_runs;
     /* Owner only: its node depot's free nodes right after its last depot
      * trim. Another trim is due only when the depot holds more than this

@@ -459,6 +459,89 @@ void test_numa_remote_steal_delay(void)
     CHECK_OK(ctp_pool_destroy(p));
 }
 
+/* A worker that has never run a task keeps the grace period too. Node 0's
+ * worker runs a task that pushes node-0 tasks onto its own deque and then
+ * blocks; the push wakes node 1's worker, which has run nothing yet. Its
+ * grace used to count from time 0 (its idle clock started only at a task's
+ * end), so it stole them at once: 1 run in ~15 of the C suite saw a node-0
+ * task run on node 1 in submit_batch_inline. Each task notes when it
+ * started: none may start on node 1 sooner than the delay after the push. */
+typedef struct {
+    ctp_pool *pool;
+    gate g;
+    _Atomic uint64_t pushed_ns;
+    _Atomic int done, on_node1, early_on_node1;
+} fresh_grace;
+
+static void fresh_grace_item(void *arg)
+{
+    fresh_grace *f = arg;
+    if (ctp_current_node() == 1) {
+        atomic_fetch_add(&f->on_node1, 1);
+        if (test_now_ns() - atomic_load(&f->pushed_ns) < 100ull * 1000 * 1000)
+            atomic_fetch_add(&f->early_on_node1, 1);
+    }
+    atomic_fetch_add(&f->done, 1);
+}
+
+static void fresh_grace_pusher(void *arg)
+{
+    fresh_grace *f = arg;
+    ctp_task_desc d[10];
+    for (int i = 0; i < 10; i++) {
+        ctp_task_desc_init(&d[i], fresh_grace_item, f);
+        d[i].node = 0; /* our own node: onto this worker's deque */
+    }
+    atomic_store(&f->pushed_ns, test_now_ns());
+    CHECK_OK(ctp_submit_batch(f->pool, d, 10));
+    gate_task(&f->g); /* hold node 0's only worker */
+}
+
+void test_numa_fresh_worker_keeps_the_grace(void)
+{
+    for (int round = 0; round < 5; round++) {
+        ctp_config c;
+        ctp_config_init(&c);
+        c.topology = "0;1";
+        c.workers = 2;
+        c.remote_steal_delay_ns = 100ull * 1000 * 1000; /* the most */
+        ctp_pool *p = NULL;
+        CHECK_OK(ctp_pool_create(&c, &p));
+        wait_parked(p, 2);
+        fresh_grace f;
+        f.pool = p;
+        gate_init(&f.g);
+        atomic_init(&f.pushed_ns, 0);
+        atomic_init(&f.done, 0);
+        atomic_init(&f.on_node1, 0);
+        atomic_init(&f.early_on_node1, 0);
+        ctp_stats before;
+        ctp_pool_stats(p, &before);
+        ctp_task_desc d;
+        ctp_task_desc_init(&d, fresh_grace_pusher, &f);
+        d.node = 0;
+        CHECK_OK(ctp_submit_desc(p, &d));
+        wait_entered(&f.g, 1);
+        /* Node 1's worker was woken by the push; let it look and park again. */
+        ctp_stats st;
+        uint64_t until = test_now_ns() + 5ull * 1000 * 1000 * 1000;
+        do {
+            test_sleep_us(200);
+            ctp_pool_stats(p, &st);
+        } while ((st.wakeups < before.wakeups + 2 || st.parked != 1) && test_now_ns() < until);
+        gate_open(&f.g);
+        until = test_now_ns() + 10ull * 1000 * 1000 * 1000;
+        while (atomic_load(&f.done) != 10 && test_now_ns() < until)
+            test_sleep_us(200);
+        CHECK_EQ(atomic_load(&f.done), 10);
+        if (atomic_load(&f.early_on_node1) != 0)
+            fprintf(stderr, "  round %d: %d of node 0's tasks started on node 1 within the grace\n", round,
+                    atomic_load(&f.early_on_node1));
+        CHECK_EQ(atomic_load(&f.early_on_node1), 0);
+        CHECK_OK(ctp_pool_destroy(p));
+    }
+}
+
 /* Node 1's NORMAL work, ~300 us each, counting completions. */
 typedef struct {
     _Atomic int started, done;

@@ -73,6 +73,7 @@ struct test_case {
     X(numa_outside_helper_takes_own_node_first)                                                    \
     X(numa_remote_critical_before_own_backlog)                                                     \
     X(numa_remote_steal_delay)                                                                     \
+    X(numa_fresh_worker_keeps_the_grace)                                                           \
     X(numa_task_memory_stays_home)                                                                 \
     X(stall_task_reported_once)                                                                 \
     X(stall_queue_all_workers_blocked)                                                          \
