@@ -98,6 +98,8 @@ typedef struct {
     pthread_cond_t cv;
     int open;
     _Atomic int entered;
+    _Atomic int left;
+    _Atomic int node; /* ctp_current_node() of the thread that entered last */
 } gate;
 
 static inline void gate_init(gate *g)
@@ -106,16 +108,20 @@ static inline void gate_init(gate *g)
     pthread_cond_init(&g->cv, NULL);
     g->open = 0;
     atomic_store(&g->entered, 0);
+    atomic_store(&g->left, 0);
+    atomic_store(&g->node, -2);
 }
 
 static inline void gate_task(void *arg)
 {
     gate *g = arg;
+    atomic_store(&g->node, ctp_current_node());
     atomic_fetch_add(&g->entered, 1);
     pthread_mutex_lock(&g->m);
     while (!g->open)
         pthread_cond_wait(&g->cv, &g->m);
     pthread_mutex_unlock(&g->m);
+    atomic_fetch_add(&g->left, 1);
 }
 
 static inline void gate_open(gate *g)

@@ -20,15 +20,29 @@ static ctp_pool *topo_pool(const char *topology, size_t workers, ctp_affinity af
 
 /* Blocks `node`'s worker on g: a task for that node, taken at home (the
  * other node's idle worker leaves it for the grace period), waited until it
- * runs. One worker per node in the tests below. */
+ * runs. One worker per node in the tests below. On a loaded machine the
+ * node's worker can take longer than the grace to wake (or the other
+ * worker is awake in its grace re-check then), and the other node's worker
+ * takes the task: then it is let go, and the block tried again. */
 static void block_node_worker(ctp_pool *p, gate *g, int node)
 {
-    gate_init(g);
-    ctp_task_desc d;
-    ctp_task_desc_init(&d, gate_task, g);
-    d.node = node;
-    CHECK_OK(ctp_submit_desc(p, &d));
-    wait_entered(g, 1);
+    for (int attempt = 0;; attempt++) {
+        gate_init(g);
+        ctp_task_desc d;
+        ctp_task_desc_init(&d, gate_task, g);
+        d.node = node;
+        CHECK_OK(ctp_submit_desc(p, &d));
+        wait_entered(g, 1);
+        if (atomic_load(&g->node) == node)
+            return;
+        gate_open(g);
+        while (atomic_load(&g->left) != 1)
+            test_sleep_us(100);
+        if (attempt == 100) {
+            CHECK(!"block_node_worker: the node's worker never took its task");
+            return;
+        }
+    }
 }
 
 void test_numa_bad_topologies(void)
