@@ -163,7 +163,7 @@ struct Micro: ParsableCommand {
         }
         let children = quick ? 20_000 : 100_000
         progress("Swift async: task group of \(children) small children, pool vs global executor")
-        let asyncTimes = try runAsyncComparison(workers: w, children: children, repeats: quick ? reps : max(reps, 15))
+        let asyncTimes = try runAsyncComparison(workers: w, children: children, repeats: quick ? reps : max(reps, 31))
         return SwiftSection(tasks: swiftTasks, swiftBest: swiftBest, cBest: cBest, children: children, reps: reps,
                             async: asyncTimes)
     }
