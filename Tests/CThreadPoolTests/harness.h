@@ -98,7 +98,6 @@ typedef struct {
     pthread_cond_t cv;
     int open;
     _Atomic int entered;
-    _Atomic int left;
     _Atomic int node; /* ctp_current_node() of the thread that entered last */
 } gate;
 
@@ -108,7 +107,6 @@ static inline void gate_init(gate *g)
     pthread_cond_init(&g->cv, NULL);
     g->open = 0;
     atomic_store(&g->entered, 0);
-    atomic_store(&g->left, 0);
     atomic_store(&g->node, -2);
 }
 
@@ -121,7 +119,6 @@ static inline void gate_task(void *arg)
     while (!g->open)
         pthread_cond_wait(&g->cv, &g->m);
     pthread_mutex_unlock(&g->m);
-    atomic_fetch_add(&g->left, 1);
 }
 
 static inline void gate_open(gate *g)

@@ -36,8 +36,11 @@ static void block_node_worker(ctp_pool *p, gate *g, int node)
         if (atomic_load(&g->node) == node)
             return;
         gate_open(g);
-        while (atomic_load(&g->left) != 1)
-            test_sleep_us(100);
+        /* All parked again (the tests call this on an idle pool): that
+         * worker has also counted the task, in the stats too. */
+        ctp_stats st;
+        ctp_pool_stats(p, &st);
+        wait_parked(p, st.workers);
         if (attempt == 100) {
             CHECK(!"block_node_worker: the node's worker never took its task");
             return;
@@ -210,6 +213,7 @@ void test_numa_affine_tasks_run_on_their_node(void)
      * of them is between waking and parking. Nearly all must run at home. */
     int home = atomic_load(&r.on_node[1]), away = atomic_load(&r.on_node[0]);
     CHECK_EQ(home + away, 500);
+    wait_parked(p, 4); /* a worker counts a task after its function returns */
     CHECK(home >= 475);
     ctp_node_stats n1, n0;
     CHECK_OK(ctp_pool_node_stats(p, 1, &n1));
@@ -245,6 +249,9 @@ void test_numa_remote_fallback_when_node_blocked(void)
     }
     while (atomic_load(&r.done) != 50)
         test_sleep_us(100);
+    /* A worker counts a task after its function returns: the counts are
+     * final once node 0's worker has parked (node 1's is still blocked). */
+    wait_parked(p, 1);
     CHECK_EQ(atomic_load(&r.on_node[0]), 50);
     ctp_node_stats ns;
     CHECK_OK(ctp_pool_node_stats(p, 0, &ns));
