@@ -97,6 +97,7 @@ struct Micro: ParsableCommand {
         var sequentialForSeconds: Double
         var peers: [PeerMicro]
         var zones: [ZoneRun]
+        var nodeBarrier: [NodeBarrierRun]
         var swiftSubmitPerSecond: Double
         var cSubmitPerSecondSameRun: Double
         var asyncOnPoolSeconds: Double
@@ -109,6 +110,17 @@ struct Micro: ParsableCommand {
         var tickPauseMicros: UInt32
         var tick: [TickRun]
         var trace: TraceCost
+    }
+
+    /// Issue 16's node-affine tick barrier with a helping wait
+    /// (``ctpb_node_barrier``), NUMA auto or off.
+    struct NodeBarrierRun: Codable {
+        var numa: String
+        var nodes: Int
+        var workerTasks: Double
+        var homeShare: Double
+        var roundP50Micros: Double
+        var roundP99Micros: Double
     }
 
     struct ZoneRun: Codable {
@@ -172,7 +184,7 @@ struct Micro: ParsableCommand {
     /// slices a batch for its node, NUMA auto against off on the same layout.
     /// The 4-node layout is the one the C tests simulate ("0;1;2;3"), with a
     /// worker per node.
-    func runZones(workers w: Int, ticks: Int) throws -> [ZoneRun] {
+    func runZones(workers w: Int, ticks: Int) throws -> (zones: [ZoneRun], barrier: [NodeBarrierRun]) {
         progress("zones on nodes: 8 zones x 512 bots, \(ticks) ticks, NUMA auto vs off")
         var runs: [ZoneRun] = []
         let layouts: [(String, String?, Int32, Int)] = [
@@ -193,10 +205,35 @@ struct Micro: ParsableCommand {
                                     takenRemote: r.taken_remote))
             }
         }
-        return runs
+        // Issue 16's case: "0;1", 2 workers, 200 rounds of 10 + 10 tasks of
+        // 20 us after a 3 ms pause, then a helping wait; auto and off
+        // alternate in blocks of 50 rounds so drift hits both.
+        var barrier: [NodeBarrierRun] = []
+        let rounds = ticks >= 1000 ? 200 : 50
+        var parts: [[ctpb_node_barrier_result]] = [[], []]
+        for block in 0..<4 {
+            for k in 0..<2 {
+                let off = (block + k) % 2
+                var r = ctpb_node_barrier_result()
+                let rc = ctpb_node_barrier("0;1", Int32(off), 2, Int32(rounds / 4), 10, 20, 3000, &r)
+                guard rc == 0 else { throw ValidationError("node barrier run failed: \(rc)") }
+                parts[off].append(r)
+            }
+        }
+        for off in 0..<2 {
+            let p = parts[off]
+            let tasks = p.reduce(0) { $0 + $1.worker_tasks }
+            let home = p.reduce(0) { $0 + $1.worker_tasks * $1.home_share }
+            barrier.append(NodeBarrierRun(numa: off == 1 ? "off" : "auto", nodes: Int(p[0].nodes), workerTasks: tasks,
+                                          homeShare: tasks > 0 ? home / tasks : 0,
+                                          roundP50Micros: Spread(p.map { $0.round_p50_us }).median,
+                                          roundP99Micros: Spread(p.map { $0.round_p99_us }).median))
+        }
+        return (runs, barrier)
     }
 
-    func renderZones(_ zoneRuns: [ZoneRun], ticks zoneTicks: Int) -> String {
+    func renderZones(_ section: (zones: [ZoneRun], barrier: [NodeBarrierRun]), ticks zoneTicks: Int) -> String {
+        let zoneRuns = section.zones
         var z = Table(title: "Zones on nodes (8 zones x 512 bots, batches of 16 per task, \(zoneTicks) ticks; the caller waits without helping)",
                       header: ["layout", "NUMA", "nodes", "M bot updates/s", "ratio to off", "on home node", "taken remote"])
         for (i, r) in zoneRuns.enumerated() {
@@ -204,7 +241,15 @@ struct Micro: ParsableCommand {
             z.add([r.layout, r.numa, "\(r.nodes)", fmt(r.updatesPerSecond / 1e6, 2), fmt(r.updatesPerSecond / base, 2),
                    r.numa == "off" ? "n/a" : fmt(r.homeShare * 100, 1) + "%", fmt(r.takenRemote, 0)])
         }
-        return z.render()
+        var b = Table(title: "Node-affine tick barrier, helping wait (simulated \"0;1\", 2 workers, rounds of 10 + 10 tasks of 20 us " +
+                      "after a 3 ms pause; 4 blocks per mode, alternating; round times: median of the blocks' p50 and p99)",
+                      header: ["NUMA", "nodes", "workers' affine tasks", "on home node", "round p50 us", "round p99 us", "p50 ratio to off"])
+        let offP50 = section.barrier.first { $0.numa == "off" }?.roundP50Micros ?? 0
+        for r in section.barrier {
+            b.add([r.numa, "\(r.nodes)", fmt(r.workerTasks, 0), r.numa == "off" ? "n/a" : fmt(r.homeShare * 100, 1) + "%",
+                   fmt(r.roundP50Micros), fmt(r.roundP99Micros), offP50 > 0 ? fmt(r.roundP50Micros / offP50, 2) : "n/a"])
+        }
+        return z.render() + "\n" + b.render()
     }
 
     func run() throws {
@@ -347,7 +392,7 @@ struct Micro: ParsableCommand {
                             trickleFloorOverheadMicrosPerTask: floorOverhead,
                             trickleContextSwitchesPerTask: trickleCsw,
                             idleCpuSecondsPerSecond: idle, sequentialForSeconds: loopSeq, peers: peerRuns,
-                            zones: zoneRuns,
+                            zones: zoneRuns.zones, nodeBarrier: zoneRuns.barrier,
                             swiftSubmitPerSecond: swiftRate,
                             cSubmitPerSecondSameRun: cRate,
                             asyncOnPoolSeconds: sw.async.pool, asyncOnGlobalSeconds: sw.async.global,

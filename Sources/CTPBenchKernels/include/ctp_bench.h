@@ -72,6 +72,23 @@ typedef struct ctpb_zones_result {
     int nodes;               /* nodes the pool placed work on */
 } ctpb_zones_result;
 
+typedef struct ctpb_node_barrier_result {
+    double worker_tasks;     /* affine tasks the workers ran (the helping caller's not counted) */
+    double home_share;       /* of those, the share run by a worker of the task's node */
+    double round_p50_us;     /* submit-to-wait-return of one round */
+    double round_p99_us;
+    int nodes;               /* nodes the pool placed work on */
+} ctpb_node_barrier_result;
+
+/* A node-affine tick barrier with a helping wait: `rounds` rounds of one
+ * batch of `per_node` tasks per node of `topology` (each spinning `task_us`
+ * microseconds, with that node's affinity), submitted after a `pause_us`
+ * pause in which the workers park, then a helping ctp_group_wait. Issue
+ * 16's case is "0;1", 2 workers, 200 rounds of 10 + 10 tasks of 20 us.
+ * numa_off = CTP_NUMA_OFF. Returns 0 or a ctp error code. */
+int ctpb_node_barrier(const char *topology, int numa_off, size_t workers, int rounds, int per_node,
+                      unsigned task_us, unsigned pause_us, ctpb_node_barrier_result *out);
+
 /* Zones on nodes: `zones` zones of `bots` bots each, the zone's bots in memory
  * from ctp_alloc_on_node(zone % nodes); every tick submits each zone's bot
  * updates as one batch with that node's affinity and waits for the tick
