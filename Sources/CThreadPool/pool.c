@@ -132,6 +132,11 @@ static void sleep_parked(void *ctx)
 
 /* A worker parks and wakes: the trace's park and wake events, and the stall
  * monitor's poke. */
+static bool sleep_work_for(void *ctx, uint32_t worker, uint64_t *defer_until)
+{
+    return ctp__has_work_for(((ctp_pool *)ctx)->workers[worker], defer_until);
+}
+
 /* The grace period's retry time (ctp__find_task on that worker left it). */
 static uint64_t sleep_retry_at(void *ctx, uint32_t worker)
 {
@@ -172,8 +177,10 @@ static int init_sleep(ctp_pool *pool)
                                  pool->config.prewake_lead_ns, worker_per_cpu, pool->config.wake_elsewhere };
     ctp__sleep_ops ops = { .ctx = pool, .has_work = sleep_has_work, .stopping = sleep_stopping,
                            .parked = sleep_parked, .hook = NULL, .parking = sleep_parking, .retry_at = NULL };
-    if (pool->config.remote_steal_delay_ns != 0 && pool->nnodes > 1)
+    if (pool->config.remote_steal_delay_ns != 0 && pool->nnodes > 1) {
         ops.retry_at = sleep_retry_at;
+        ops.work_for = sleep_work_for;
+    }
 #ifdef CTP_TEST_HOOKS
     ops.hook = sleep_hook;
 #endif

@@ -34,6 +34,55 @@ bool ctp__stack_allows_steal(ctp__worker *w)
     return (uintptr_t)&here > w->stack_limit;
 }
 
+/* The lowest priority another node takes at once, grace or not: HIGH. The
+ * bots on simulated "0;1" with HIGH under the grace too kept the same home
+ * share (77% / 90% at 1,000 / 5,000 bots, against 78% / 89%) and raised
+ * CRITICAL start p99 to 1.5-1.9x NUMA off's (from 1.04-1.06x). */
+#ifndef CTP__URGENT_REMOTE
+#define CTP__URGENT_REMOTE CTP_PRIORITY_HIGH
+#endif
+
+bool ctp__has_work_for(ctp__worker *w, uint64_t *defer_until)
+{
+    ctp_pool *pool = w->pool;
+    uint64_t delay = pool->config.remote_steal_delay_ns;
+    if (delay == 0 || pool->nnodes == 1)
+        return ctp__has_visible_work(pool);
+    unsigned urgent = (2u << CTP__URGENT_REMOTE) - 1; /* the levels taken from another node at once */
+    uint64_t now = ctp__now_ns();
+    for (int n = 0; n <= pool->nnodes; n++) {
+        unsigned m = ctp__injector_mask(&pool->injs[n]);
+        if (m == 0)
+            continue;
+        if (n == pool->nnodes || n == w->node || (m & urgent) != 0)
+            return true;
+        /* Another node's lower levels: taken once their grace has passed.
+         * Our last search noted when the oldest it left gets there
+         * (retry_at); a task it did not see was submitted since, so its
+         * grace ends within the delay from now. */
+        uint64_t at = w->retry_at < now + delay ? w->retry_at : now + delay;
+        if (at <= now)
+            return true;
+        if (at < *defer_until)
+            *defer_until = at;
+    }
+    /* Another node's workers' deques are ours once we have found nothing for
+     * the delay (find_remote's clock; not started yet = starts now). */
+    uint64_t steal_at = w->gate_runs == w->runs ? w->idle_since + delay : now + delay;
+    for (uint32_t i = 0; i < pool->nworkers; i++) {
+        ctp__worker *v = pool->workers[i];
+        for (int p = 0; p < CTP_PRIORITY_COUNT; p++) {
+            if (ctp__deque_is_empty(&v->deques[p]))
+                continue;
+            if (v->node == w->node || p <= CTP__URGENT_REMOTE || steal_at <= now)
+                return true;
+            if (steal_at < *defer_until)
+                *defer_until = steal_at;
+        }
+    }
+    return false;
+}
+
 static inline uint32_t next_rand(uint32_t *state)
 {
     /* xorshift32: victim order only, quality does not matter. */
@@ -138,14 +187,6 @@ static ctp__task *take_injected(ctp__worker *w, ctp__injector *inj, int p)
         ctp__notify(pool, n - 1, -1, true); /* the rest, visible again; we run the first next */
     return batch[0];
 }
-
-/* The lowest priority another node takes at once, grace or not: HIGH. The
- * bots on simulated "0;1" with HIGH under the grace too kept the same home
- * share (77% / 90% at 1,000 / 5,000 bots, against 78% / 89%) and raised
- * CRITICAL start p99 to 1.5-1.9x NUMA off's (from 1.04-1.06x). */
-#ifndef CTP__URGENT_REMOTE
-#define CTP__URGENT_REMOTE CTP_PRIORITY_HIGH
-#endif
 
 /* One task at level p from another node's injection queue, nearest node
  * first (the rest stay for that node's workers). Levels below `urgent` only

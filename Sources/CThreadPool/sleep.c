@@ -353,7 +353,15 @@ static void found_none(ctp__sleep *s, uint32_t idx, const ctp__sleep_until *unti
     /* 2. Seq_cst fence: pairs with the fence in ctp__sleep_new_work. After
      * it, every task published before a submitter's fence is visible here. */
     atomic_thread_fence(memory_order_seq_cst);
-    bool skip = s->ops.has_work(s->ops.ctx) || until_holds(until) || stopping(s);
+    /* Work we may not take yet (another node's, in its grace period) is no
+     * reason to stay awake: we park until we may take it. (Counted as work,
+     * it kept the worker spinning through the whole grace period, taking
+     * the CPU its node's own worker needed.) */
+    uint64_t defer = UINT64_MAX;
+    bool visible = s->ops.work_for != NULL ? s->ops.work_for(s->ops.ctx, idx, &defer) : s->ops.has_work(s->ops.ctx);
+    bool skip = visible || until_holds(until) || stopping(s);
+    if (!skip && defer < deadline_ns)
+        deadline_ns = defer;
 
     /* 3. Block unless there is a reason not to. */
     bool blocked = false, timed_out = false;

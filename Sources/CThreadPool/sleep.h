@@ -74,6 +74,13 @@ typedef struct ctp__sleep_ops {
     /* Is any task visible in any queue? Called after the park fence: it must
      * read every place a task can be published (the proof depends on it). */
     bool (*has_work)(void *ctx);
+    /* Optional, for a worker about to block (after the park fence): like
+     * has_work, but only work this worker may take now counts; work it must
+     * leave for a while (another node's, in its grace period) lowers
+     * *defer_until to when it may take it, and the park then lasts no longer
+     * than that (so such work is never stranded, and never spun on). NULL:
+     * has_work decides. */
+    bool (*work_for)(void *ctx, uint32_t worker, uint64_t *defer_until);
     /* Must parked workers leave for good (pool exiting)? */
     bool (*stopping)(void *ctx);
     /* A worker announced its park (shutdown watches for quiescence); or NULL. */
