@@ -130,8 +130,8 @@ static void sleep_parked(void *ctx)
     ctp__lifecycle_poke_if_stopping(ctx);
 }
 
-/* A worker parks and wakes: the trace's park and wake events, and the stall
- * monitor's poke. */
+/* The park's re-check with a grace period: only work this worker may take
+ * now counts (ctp__has_work_for). */
 static bool sleep_work_for(void *ctx, uint32_t worker, uint64_t *defer_until)
 {
     return ctp__has_work_for(((ctp_pool *)ctx)->workers[worker], defer_until);
@@ -143,6 +143,8 @@ static uint64_t sleep_retry_at(void *ctx, uint32_t worker)
     return ((ctp_pool *)ctx)->workers[worker]->retry_at;
 }
 
+/* A worker parks and wakes: the trace's park and wake events, and the stall
+ * monitor's poke. */
 static void sleep_parking(void *ctx, uint32_t worker, int what)
 {
     ctp_pool *pool = ctx;
