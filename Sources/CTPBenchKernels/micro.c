@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "ctp_bench.h"
 #include "ctp_bots.h"
+#include "layout.h"
 
 #include <ctp/ctp.h>
 
@@ -433,23 +434,12 @@ static void update_slice(void *arg)
 int ctpb_zones(const char *topology, int numa_off, int steady, size_t workers, int zones, int bots, int ticks,
                ctpb_zones_result *out)
 {
-    ctp_config c;
-    ctp_config_init(&c);
-    c.workers = workers;
-    c.topology = topology;
-    c.numa_mode = numa_off ? CTP_NUMA_OFF : CTP_NUMA_AUTO;
     ctp_pool *pool;
-    int rc = ctp_pool_create(&c, &pool);
+    int topo_nodes; /* the zone -> node map is the same with NUMA on or off (off ignores it) */
+    int rc = ctpb__layout_pool(topology, numa_off, workers, &pool, &topo_nodes);
     if (rc != CTP_OK)
         return rc;
     int nodes = ctp_pool_node_count(pool);
-    /* The zone -> node map is the same with NUMA on or off (off ignores it). */
-    int topo_nodes = 1;
-    if (topology != NULL)
-        for (const char *p = topology; *p && *p != '|'; p++)
-            topo_nodes += *p == ';';
-    else
-        topo_nodes = nodes;
     enum { SLICE = 16 };
     int slices_per_zone = (bots + SLICE - 1) / SLICE;
     zone *zs = calloc((size_t)zones, sizeof *zs);

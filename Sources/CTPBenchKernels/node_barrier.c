@@ -2,24 +2,19 @@
  * include/ctp_bench.h): issue 16's case, measured the same way each run. */
 #define _GNU_SOURCE
 #include "ctp_bench.h"
+#include "ctp_bots.h"
+#include "layout.h"
 
 #include <ctp/ctp.h>
 
 #include <stdlib.h>
 #include <time.h>
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Spins for its argument's microseconds: the cost of one task. */
 static void spin_task(void *arg)
 {
-    uint64_t until = now_ns() + (uint64_t)(uintptr_t)arg * 1000u;
-    while (now_ns() < until) {
+    uint64_t until = ctpb_now_ns() + (uint64_t)(uintptr_t)arg * 1000u;
+    while (ctpb_now_ns() < until) {
     }
 }
 
@@ -34,18 +29,11 @@ int ctpb_node_barrier(const char *topology, int numa_off, size_t workers, int ro
 {
     if (topology == NULL || rounds < 1 || per_node < 1 || per_node > 1024 || out == NULL)
         return CTP_EINVAL;
-    ctp_config c;
-    ctp_config_init(&c);
-    c.workers = workers;
-    c.topology = topology;
-    c.numa_mode = numa_off ? CTP_NUMA_OFF : CTP_NUMA_AUTO;
     ctp_pool *pool;
-    int rc = ctp_pool_create(&c, &pool);
+    int nodes;
+    int rc = ctpb__layout_pool(topology, numa_off, workers, &pool, &nodes);
     if (rc != CTP_OK)
         return rc;
-    int nodes = 1; /* the layout's nodes, whether the pool uses them or not */
-    for (const char *p = topology; *p && *p != '|'; p++)
-        nodes += *p == ';';
     size_t count = (size_t)nodes * (size_t)per_node;
     ctp_task_desc *descs = calloc(count, sizeof *descs);
     uint64_t *times = calloc((size_t)rounds, sizeof *times);
@@ -62,11 +50,11 @@ int ctpb_node_barrier(const char *topology, int numa_off, size_t workers, int ro
     for (int r = 0; r < rounds; r++) {
         struct timespec ts = { .tv_sec = pause_us / 1000000u, .tv_nsec = (long)(pause_us % 1000000u) * 1000 };
         nanosleep(&ts, NULL); /* long enough for the workers to park */
-        uint64_t t0 = now_ns();
+        uint64_t t0 = ctpb_now_ns();
         if ((rc = ctp_submit_batch(pool, descs, count)) != CTP_OK ||
             (rc = ctp_group_wait(g, CTP_WAIT_FOREVER)) != CTP_OK)
             goto out;
-        times[r] = now_ns() - t0;
+        times[r] = ctpb_now_ns() - t0;
     }
     uint64_t executed = 0, home = 0;
     for (int n = 0; n < ctp_pool_node_count(pool); n++) {
