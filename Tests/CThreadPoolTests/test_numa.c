@@ -19,6 +19,23 @@ static ctp_pool *topo_pool(const char *topology, size_t workers, ctp_affinity af
     return ctp_pool_create(&c, &p) == CTP_OK ? p : NULL;
 }
 
+/* Simulated "0;1", a worker per node, with the given grace period for
+ * another node's work (remote_steal_delay_ns); returned once both workers
+ * have parked, or NULL if it could not be made. */
+static ctp_pool *grace_pool(uint64_t delay_ns)
+{
+    ctp_config c;
+    ctp_config_init(&c);
+    c.topology = "0;1";
+    c.workers = 2;
+    c.remote_steal_delay_ns = delay_ns;
+    ctp_pool *p = NULL;
+    if (ctp_pool_create(&c, &p) != CTP_OK)
+        return NULL;
+    wait_parked(p, 2);
+    return p;
+}
+
 /* Blocks `node`'s worker on g: a task for that node, taken at home (the
  * other node's idle worker leaves it for the grace period), waited until it
  * runs. One worker per node in the tests below. On a loaded machine the
@@ -461,9 +478,8 @@ void test_numa_remote_steal_delay(void)
     c.remote_steal_delay_ns = 200 * 1000 * 1000ull; /* 200 ms: above the 100 ms limit */
     ctp_pool *p = NULL;
     CHECK_EQ(ctp_pool_create(&c, &p), CTP_EINVAL);
-    c.remote_steal_delay_ns = 2 * 1000 * 1000; /* 2 ms */
-    CHECK_OK(ctp_pool_create(&c, &p));
-    wait_parked(p, 2);
+    p = grace_pool(2 * 1000 * 1000); /* 2 ms */
+    CHECK(p != NULL);
     gate g;
     block_node_worker(p, &g, 1);
     ctp_task_desc d;
@@ -526,14 +542,8 @@ static void fresh_grace_pusher(void *arg)
 void test_numa_fresh_worker_keeps_the_grace(void)
 {
     for (int round = 0; round < 5; round++) {
-        ctp_config c;
-        ctp_config_init(&c);
-        c.topology = "0;1";
-        c.workers = 2;
-        c.remote_steal_delay_ns = 100ull * 1000 * 1000; /* the most */
-        ctp_pool *p = NULL;
-        CHECK_OK(ctp_pool_create(&c, &p));
-        wait_parked(p, 2);
+        ctp_pool *p = grace_pool(100ull * 1000 * 1000); /* the most */
+        CHECK(p != NULL);
         fresh_grace f;
         f.pool = p;
         gate_init(&f.g);
@@ -586,14 +596,8 @@ static double process_cpu_ms(void)
 
 void test_numa_grace_parks_instead_of_spinning(void)
 {
-    ctp_config c;
-    ctp_config_init(&c);
-    c.topology = "0;1";
-    c.workers = 2;
-    c.remote_steal_delay_ns = 100ull * 1000 * 1000; /* the most */
-    ctp_pool *p = NULL;
-    CHECK_OK(ctp_pool_create(&c, &p));
-    wait_parked(p, 2);
+    ctp_pool *p = grace_pool(100ull * 1000 * 1000); /* the most */
+    CHECK(p != NULL);
     gate g;
     block_node_worker(p, &g, 1);
     wait_parked(p, 1); /* node 0's worker */
@@ -652,14 +656,8 @@ static void critical_task(void *arg)
  * start at node 1's worker's next task boundary, not after its backlog. */
 void test_numa_remote_critical_before_own_backlog(void)
 {
-    ctp_config c;
-    ctp_config_init(&c);
-    c.topology = "0;1";
-    c.workers = 2;
-    c.remote_steal_delay_ns = 100 * 1000 * 1000ull; /* the most: no NORMAL crosses nodes here */
-    ctp_pool *p = NULL;
-    CHECK_OK(ctp_pool_create(&c, &p));
-    wait_parked(p, 2);
+    ctp_pool *p = grace_pool(100 * 1000 * 1000ull); /* the most: no NORMAL crosses nodes here */
+    CHECK(p != NULL);
     gate g;
     block_node_worker(p, &g, 0); /* node 1's worker waits 100 ms for it */
     ctp_task_desc d;
