@@ -137,12 +137,6 @@ static bool sleep_work_for(void *ctx, uint32_t worker, uint64_t *defer_until)
     return ctp__has_work_for(((ctp_pool *)ctx)->workers[worker], defer_until);
 }
 
-/* The grace period's retry time (ctp__find_task on that worker left it). */
-static uint64_t sleep_retry_at(void *ctx, uint32_t worker)
-{
-    return ((ctp_pool *)ctx)->workers[worker]->retry_at;
-}
-
 /* A worker parks and wakes: the trace's park and wake events, and the stall
  * monitor's poke. */
 static void sleep_parking(void *ctx, uint32_t worker, int what)
@@ -178,11 +172,9 @@ static int init_sleep(ctp_pool *pool)
     ctp__sleep_policy policy = { pool->config.spin_ns, pool->config.backoff_ns, pool->config.wake_fanout,
                                  pool->config.prewake_lead_ns, worker_per_cpu, pool->config.wake_elsewhere };
     ctp__sleep_ops ops = { .ctx = pool, .has_work = sleep_has_work, .stopping = sleep_stopping,
-                           .parked = sleep_parked, .hook = NULL, .parking = sleep_parking, .retry_at = NULL };
-    if (pool->config.remote_steal_delay_ns != 0 && pool->nnodes > 1) {
-        ops.retry_at = sleep_retry_at;
+                           .parked = sleep_parked, .hook = NULL, .parking = sleep_parking, .work_for = NULL };
+    if (pool->config.remote_steal_delay_ns != 0 && pool->nnodes > 1)
         ops.work_for = sleep_work_for;
-    }
 #ifdef CTP_TEST_HOOKS
     ops.hook = sleep_hook;
 #endif

@@ -493,15 +493,10 @@ void *ctp__sleep_idle(ctp__sleep *s, uint32_t worker, ctp__sleep_find_fn find, v
                 park_until = backoff_end;
             backoff_end = 0; /* only once */
         }
-        /* Inside a pre-wake window: search instead of parking. */
+        /* Inside a pre-wake window: search instead of parking. (Work left
+         * for a grace period bounds the park in found_none's re-check,
+         * ops.work_for.) */
         uint64_t from, to, now = ctp__now_ns();
-        if (s->ops.retry_at != NULL) {
-            uint64_t retry = s->ops.retry_at(s->ops.ctx, worker);
-            if (retry <= now)
-                continue; /* the grace period ended: look again */
-            if (retry < park_until)
-                park_until = retry;
-        }
         if (atomic_load_explicit(&s->prewake_at, memory_order_relaxed) != 0 && /* relaxed: a hint */
             ctp__sleep_prewake_window(s, now, &from, &to) && now >= from) {
             if ((t = ctp__sleep_prewake_search(s, find, find_ctx, until, deadline_ns, to)) != NULL)

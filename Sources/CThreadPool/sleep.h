@@ -93,11 +93,6 @@ typedef struct ctp__sleep_ops {
      * blocking. After WOKE and LEFT it is counted searching (seq_cst). For
      * traces and the stall monitor; or NULL. */
     void (*parking)(void *ctx, uint32_t worker, int what);
-    /* Optional: when worker `worker`'s last find saw work it may not take
-     * yet (another node's task in its grace period), the monotonic time to
-     * look again; UINT64_MAX if none. The worker parks no longer than that,
-     * so such work cannot be stranded. Called on that worker. */
-    uint64_t (*retry_at)(void *ctx, uint32_t worker);
 } ctp__sleep_ops;
 
 enum { CTP__PARK_BLOCK = 1, CTP__PARK_WOKE = 2, CTP__PARK_LEFT = 3 };
