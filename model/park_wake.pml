@@ -23,6 +23,19 @@
  * variable is modelled as a `signalled` flag a blocked worker waits for, and
  * a signal sent while the worker is not blocked is lost, as with a real
  * condition variable.
+ * With NODES (two workers, worker i the only worker of node i; the test
+ * command runs it with two outside tasks) every task is affine to a node:
+ * an outside task to either, a task's own push to its worker's node. The
+ * grace period for another node's work (ctp_config.remote_steal_delay_ns;
+ * scheduler.c, find_remote and ctp__has_work_for) is modelled: a worker in
+ * its grace (from its first search after a run) leaves the other node's
+ * tasks; the grace may end at any look while the other node has work; the
+ * park's re-check (the work_for op) counts only work the worker may take
+ * now, and other-node work it must leave makes the park a timed one that
+ * runs out when the grace ends (always possible, not counted in TIMEOUTS:
+ * that deadline always comes). Wakes for a node's task take that node's
+ * parked worker first; a single task wakes nobody while any worker
+ * searches, whatever its node, as in sleep.c.
  * Promela runs interleavings under sequential consistency; the C code gets
  * the same orderings from its seq_cst fences (see the comments there).
  *
@@ -34,6 +47,11 @@
  *   TIMEOUT_IGNORES_NOTIFY  (with TIMEOUTS) a worker whose timed park ran out
  *                  leaves as if unnotified even when a waker had just taken it
  *                  off the idle stack and counted it searching
+ *   NO_DEFER_TIMEOUT  (with NODES) the park's re-check ignores the other
+ *                  node's work it must leave, and the park is not bounded by
+ *                  the grace's end (the grace is spent blocked, for good)
+ *   NODE_ONLY_WAKE (with NODES) a wake for a node's task wakes only that
+ *                  node's parked workers, none when they are all busy
  */
 
 #ifndef W
@@ -68,6 +86,14 @@ bool stopped = false;
 byte exited = 0;
 byte stuck = 0;          /* workers inside a task that never returns */
 byte timeouts = 0;       /* timed parks that ran out so far */
+#ifdef NODES
+/* W must be 2: worker i is node i's only worker. Of the q queued tasks,
+ * qa[i] are affine to node i (its injection queue or a deque of node i's
+ * worker); the rest have no node. */
+byte qa[W];
+bool grace[W];           /* worker i is in its grace: leaves node 1-i's affine tasks */
+#define LOCALQ(i) (q - qa[0] - qa[1] + qa[i])   /* tasks worker i may take at once */
+#endif
 
 inline acquire() { atomic { !lock -> lock = true } }
 inline release() { lock = false }
@@ -93,9 +119,10 @@ end_stalled:
     fi
 }
 
-/* wake(n): pop up to n parked workers and count them searching, owe each a
- * signal (all under the lock), then send them, starting at any of them. */
-inline wake(n) {
+/* wake(n, node): pop up to n parked workers (node's first; node W: any) and
+ * count them searching, owe each a signal (all under the lock), then send
+ * them, starting at any of them. */
+inline wake(n, node) {
     byte k = 0;
     byte i;
     byte mine = 0;
@@ -103,6 +130,21 @@ inline wake(n) {
     byte first;
     acquire();
     atomic {
+        /* node-directed: the node's own parked worker first */
+        if
+        :: node < W && on_idle[node % W] ->   /* (% W: node is < W here) */
+            on_idle[node % W] = false; notified[node % W] = true;
+            owed[node % W] = true; owedc++;
+            parked--; searching++; k++;
+            mine = mine | (1 << node)
+        :: else -> skip
+        fi;
+#ifdef NODE_ONLY_WAKE
+        if
+        :: node < W -> k = W   /* no more pops */
+        :: else -> skip
+        fi;
+#endif
         for (i : 0 .. W - 1) {
             if
             :: k < n && on_idle[i] ->
@@ -120,26 +162,31 @@ inline wake(n) {
     for (i : 0 .. W - 1) {
         if
         :: (mine & (1 << ((first + i) % W))) != 0 ->
+#ifndef SIMPLE_WAKER
             maybe_stall();
             if
             :: send((first + i) % W); sent++
             :: sent > 0 -> skip /* left owed (defer_same_cpu): the woken worker sends it */
             fi
+#else
+            send((first + i) % W); sent++
+#endif
         :: else -> skip
         fi
     }
     atomic { k = 0; mine = 0; sent = 0; first = 0; i = 0 }
 }
 
-/* ctp__sleep_notify after publishing `tasks` tasks: the fence, then one
- * read of counts (atomic), then the decision. */
-inline notify(tasks) {
+/* ctp__sleep_new_work after publishing `tasks` tasks for `node` (W: none):
+ * the fence, then one read of counts (atomic), then the decision. A single
+ * task wakes nobody while anyone searches, whatever its node. */
+inline notify(tasks, node) {
     byte s_, p_;
     atomic { s_ = searching; p_ = parked }
     if
-    :: p_ > 0 && tasks == 1 && s_ == 0 -> wake(1)
-    :: p_ > 0 && tasks > 1 -> wake(tasks)
-    :: p_ > 0 && tasks > 1 -> wake(1)  /* a batch for one node whose workers are busy */
+    :: p_ > 0 && tasks == 1 && s_ == 0 -> wake(1, node)
+    :: p_ > 0 && tasks > 1 -> wake(tasks, node)
+    :: p_ > 0 && tasks > 1 -> wake(1, node)  /* a batch for one node whose workers are busy */
     :: else -> skip
     fi;
     s_ = 0; p_ = 0
@@ -151,12 +198,57 @@ inline end_search() {
     atomic { prev = searching; searching-- }
 #ifndef NO_HANDOFF
     if
-    :: prev == 1 && parked > 0 && q > 0 -> notify(1)
+    :: prev == 1 && parked > 0 && q > 0 -> notify(1, W)
     :: else -> skip
     fi;
 #endif
     prev = 0
 }
+
+/* A task's own pushes go to its worker's deque: with NODES, affine to the
+ * worker's node (another node's worker steals them only after its grace). */
+#ifdef NODES
+#define ADD_AFFINE(i) qa[i]++
+#define NODE_OF(i) i
+#else
+#define ADD_AFFINE(i) skip
+#define NODE_OF(i) W
+#endif
+
+/* One search for a task (ctp__find_task), one atomic step; sets got. */
+#ifdef NODES
+inline take(id) {
+    atomic {
+        /* in find_task's order: its node's, the node-less, then (after
+         * the grace) the other node's */
+        if
+        :: qa[id] > 0 -> qa[id]--; q--; got = true
+        :: else ->
+            if
+            :: q - qa[0] - qa[1] > 0 -> q--; got = true
+            :: else ->
+                if
+                :: !grace[id] && qa[1 - id] > 0 -> qa[1 - id]--; q--; got = true
+                :: else -> got = false
+                fi
+            fi
+        fi;
+        if
+        :: got -> grace[id] = true  /* a run begins: the next search restarts the clock */
+        :: else -> skip
+        fi
+    }
+}
+#else
+inline take(id) {
+    atomic {
+        if
+        :: q > 0 -> q--; got = true
+        :: else -> got = false
+        fi
+    }
+}
+#endif
 
 proctype worker(byte id) {
     bool srch = false;
@@ -164,15 +256,11 @@ proctype worker(byte id) {
     bool skip_block;
     bool pass_on = false;
     bool tmo = false;        /* the timed wait ran out */
+    bool deferred = false;   /* NODES: the park is bounded by the grace's end */
     byte j;
 top:
     /* ctp__find_task */
-    atomic {
-        if
-        :: q > 0 -> q--; got = true
-        :: else -> got = false
-        fi
-    }
+    take(id);
     if
     :: got ->
         got = false;
@@ -193,8 +281,8 @@ end_long_task:
          * some, modelled as anything queued), it may skip the wake
          * decision: it runs the task itself if nobody steals it */
         if
-        :: atomic { spawned < SPAWN -> spawned++; q++ }; notify(1)
-        :: atomic { spawned < SPAWN && q > 0 -> spawned++; q++ }
+        :: atomic { spawned < SPAWN -> spawned++; q++; ADD_AFFINE(id) }; notify(1, NODE_OF(id))
+        :: atomic { spawned < SPAWN && q > 0 -> spawned++; q++; ADD_AFFINE(id) }
         :: skip
         fi;
         done++;
@@ -205,6 +293,14 @@ end_long_task:
     :: !srch -> searching++; srch = true
     :: else -> skip
     fi;
+#ifdef NODES
+    /* time passes: the grace may have ended by this look (it matters only
+     * while the other node has work) */
+    if
+    :: grace[id] && qa[1 - id] > 0 -> grace[id] = false
+    :: skip
+    fi;
+#endif
     /* spin phase: any number of extra sweeps */
     if
     :: goto top_search
@@ -212,12 +308,7 @@ end_long_task:
     fi;
     goto park;
 top_search:
-    atomic {
-        if
-        :: q > 0 -> q--; got = true
-        :: else -> got = false
-        fi
-    }
+    take(id);
     if
     :: got -> got = false; end_search(); srch = false; done++; goto top
     :: else -> goto park
@@ -234,6 +325,15 @@ park:
     /* 2. fence, re-check */
 #ifdef NO_RECHECK
     skip_block = exiting;
+#elif defined(NODES)
+    /* work_for: only what it may take now; the other node's that it must
+     * leave bounds the park by the grace's end */
+    atomic {
+        skip_block = (LOCALQ(id) > 0 || (!grace[id] && qa[1 - id] > 0) || exiting);
+#ifndef NO_DEFER_TIMEOUT
+        deferred = (grace[id] && qa[1 - id] > 0)
+#endif
+    }
 #else
     skip_block = (q > 0 || exiting);
 #endif
@@ -251,10 +351,17 @@ end_parked:
             acquire();
             tmo = true;
             break     /* the timed wait ran out: leave (notified or not) */
+#ifdef NODES
+        :: atomic { deferred -> blocked--; grace[id] = false };
+            acquire();
+            tmo = true;
+            break     /* the grace ended: its deadline */
+#endif
         fi
     :: else -> break
     od;
     skip_block = false;
+    deferred = false;
     /* 4. leave */
     if
 #ifdef TIMEOUT_IGNORES_NOTIFY
@@ -290,9 +397,31 @@ out:
 }
 
 proctype submitter() {
+#ifdef NODES
+    byte node;
+#endif
     do
-    :: submitted < EXTERNAL -> atomic { q++; submitted++ }; notify(1)
-    :: submitted + 2 <= EXTERNAL -> atomic { q = q + 2; submitted = submitted + 2 }; notify(2)
+#ifdef NODES
+    :: submitted < EXTERNAL ->
+        atomic {
+            select(node : 0 .. W - 1);  /* node-less tasks: the check without NODES */
+            q++; submitted++;
+            if :: node < W -> qa[node % W]++ :: else -> skip fi
+        };
+        notify(1, node);
+        node = 0
+    :: submitted + 2 <= EXTERNAL ->
+        atomic {
+            select(node : 0 .. W - 1);
+            q = q + 2; submitted = submitted + 2;
+            if :: node < W -> qa[node % W] = qa[node % W] + 2 :: else -> skip fi
+        };
+        notify(2, node);
+        node = 0
+#else
+    :: submitted < EXTERNAL -> atomic { q++; submitted++ }; notify(1, W)
+    :: submitted + 2 <= EXTERNAL -> atomic { q = q + 2; submitted = submitted + 2 }; notify(2, W)
+#endif
     :: submitted == EXTERNAL -> break
     od
 }
@@ -321,6 +450,10 @@ proctype checker() {
 init {
     byte i;
     atomic {
+#ifdef NODES
+        /* a new worker's clock starts at its first search: in its grace */
+        for (i : 0 .. W - 1) { grace[i] = true };
+#endif
         for (i : 0 .. W - 1) { run worker(i) }
         run submitter();
         run shutdown();
