@@ -130,7 +130,7 @@ extension ThreadPool {
         /// NUMA grace period: how long another node's affine work is left to
         /// that node's workers before an idle worker takes it (critical and
         /// high priority at once), 0 up to 100 milliseconds; nil = the
-        /// runtime's default (100 microseconds, see docs/scheduler.md).
+        /// runtime's default (300 microseconds, see docs/scheduler.md).
         public var remoteStealDelay: Duration?
         /// Keep a woken worker off the CPU of the thread that woke it until
         /// it runs (Linux only; default true). The waker keeps running, so
@@ -262,7 +262,7 @@ extension ThreadPool.Configuration {
         if let prewakeLead {
             guard Self.prewakeLeadRange.contains(prewakeLead) else {
                 throw refuse("prewakeLead", "\(Self.prewakeLeadRange.lowerBound)...\(Self.prewakeLeadRange.upperBound)",
-                             prewakeLead, " (nil means the default, 100 microseconds)")
+                             prewakeLead, " (nil means the default, 300 microseconds)")
             }
             c.prewake_lead_ns = ThreadPool.nanoseconds(prewakeLead)
         }

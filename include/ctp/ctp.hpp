@@ -306,7 +306,7 @@ struct config {
     /// Pre-wake lead (ctp_config.prewake_lead_ns; see pool::prewake): how
     /// long before the time given to pool::prewake the workers leave their
     /// park, and how long after it they keep searching if no work came.
-    /// 0 = the C default (ctp_config_init's: 100 us); else 1 ns to 50 ms
+    /// 0 = the C default (ctp_config_init's: 300 us); else 1 ns to 50 ms
     /// (others, negative ones included, make the pool's constructor throw
     /// invalid_argument).
     std::chrono::nanoseconds prewake_lead{0};
