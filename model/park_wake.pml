@@ -33,7 +33,8 @@
  * park's re-check (the work_for op) counts only work the worker may take
  * now, and other-node work it must leave makes the park a timed one that
  * runs out when the grace ends (always possible, not counted in TIMEOUTS:
- * that deadline always comes). Wakes for a node's task take that node's
+ * that deadline always comes), and first wakes that node's parked worker
+ * (found_none's home_only wake). Wakes for a node's task take that node's
  * parked worker first; a single task wakes nobody while any worker
  * searches, whatever its node, as in sleep.c.
  * Promela runs interleavings under sequential consistency; the C code gets
@@ -177,6 +178,31 @@ inline wake(n, node) {
     atomic { k = 0; mine = 0; sent = 0; first = 0; i = 0 }
 }
 
+#ifdef NODES
+/* wake(1, node) with home_only (found_none, a worker parking that leaves
+ * node's work): that node's parked worker or nobody. One signal, so no
+ * waker stalls between signals and none is left owed. hw: the worker's. */
+inline wake_home(node) {
+    acquire();
+    atomic {
+        if
+        :: on_idle[node] ->
+            on_idle[node] = false; notified[node] = true;
+            owed[node] = true; owedc++;
+            parked--; searching++; hw = true
+        :: else -> skip
+        fi
+    };
+    release();
+    atomic {
+        if
+        :: hw -> send(node); hw = false
+        :: else -> skip
+        fi
+    }
+}
+#endif
+
 /* ctp__sleep_new_work after publishing `tasks` tasks for `node` (W: none):
  * the fence, then one read of counts (atomic), then the decision. A single
  * task wakes nobody while anyone searches, whatever its node. */
@@ -257,6 +283,7 @@ proctype worker(byte id) {
     bool pass_on = false;
     bool tmo = false;        /* the timed wait ran out */
     bool deferred = false;   /* NODES: the park is bounded by the grace's end */
+    bool hw = false;         /* NODES: wake_home popped the other node's worker */
     byte j;
 top:
     /* ctp__find_task */
@@ -336,6 +363,14 @@ park:
     }
 #else
     skip_block = (q > 0 || exiting);
+#endif
+#if defined(NODES) && !defined(NO_HOME_WAKE)
+    /* work it leaves for the other node: wake that node's parked worker
+     * (found_none's wake(.., home_only)); it only adds a wake */
+    if
+    :: !skip_block && deferred -> wake_home(1 - id)
+    :: else -> skip
+    fi;
 #endif
     /* 3. block on the condition variable: cond_wait unlocks and waits in
      * one step; a signal sent before that is lost. */

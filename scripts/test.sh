@@ -145,8 +145,8 @@ model() { # model NAME EXPECT(pass|fail) [spin -D flags]
     local dir="$out/spin-$name"
     rm -rf "$dir" && mkdir -p "$dir"
     (cd "$dir" && spin "$@" -a ../../../model/park_wake.pml >/dev/null &&
-        gcc -O2 -DSAFETY -DCOLLAPSE -DMEMLIM=8000 -o pan pan.c &&
-        ./pan -m400000 >pan.log 2>&1)
+        gcc -O2 -DSAFETY -DCOLLAPSE -DMEMLIM=14000 -o pan pan.c &&
+        ./pan -m400000 ${PAN_ARGS:-} >pan.log 2>&1)
     local errors
     errors=$(grep -oE 'errors: [0-9]+' "$dir/pan.log" | tail -n 1 | awk '{print $2}')
     local complete=yes
@@ -169,9 +169,11 @@ model no-pass-on fail -DNO_PASS_ON
 model timed-parks pass -DTIMEOUTS=1 -DEXTERNAL=2
 model timeout-ignores-notify fail -DTIMEOUTS=1 -DEXTERNAL=2 -DTIMEOUT_IGNORES_NOTIFY
 # Two nodes with the grace period for another node's work (issue 16): a
-# worker that leaves the other node's task parks no longer than its grace
-# (about 4.5 min, 5 GB: two outside tasks); and two seeded node bugs.
-model nodes pass -DNODES -DEXTERNAL=2
+# worker that leaves the other node's task parks no longer than its grace,
+# and wakes that node's parked worker; two outside tasks (about 5 min and
+# 9 GB, a hash table of 2^28 slots from the start: growing it to that size
+# needs both tables at once); and two seeded node bugs.
+PAN_ARGS=-w28 model nodes pass -DNODES -DEXTERNAL=2
 model no-defer-timeout fail -DNODES -DEXTERNAL=2 -DNO_DEFER_TIMEOUT
 model node-only-wake fail -DNODES -DEXTERNAL=2 -DNODE_ONLY_WAKE
 

@@ -42,7 +42,7 @@ bool ctp__stack_allows_steal(ctp__worker *w)
 #define CTP__URGENT_REMOTE CTP_PRIORITY_HIGH
 #endif
 
-bool ctp__has_work_for(ctp__worker *w, uint64_t *defer_until)
+bool ctp__has_work_for(ctp__worker *w, uint64_t *defer_until, int *defer_node)
 {
     ctp_pool *pool = w->pool;
     uint64_t delay = pool->config.remote_steal_delay_ns;
@@ -63,8 +63,10 @@ bool ctp__has_work_for(ctp__worker *w, uint64_t *defer_until)
         uint64_t at = w->retry_at < now + delay ? w->retry_at : now + delay;
         if (at <= now)
             return true;
-        if (at < *defer_until)
+        if (at < *defer_until) {
             *defer_until = at;
+            *defer_node = n;
+        }
     }
     /* Another node's workers' deques are ours once we have found nothing for
      * the delay (find_remote's clock; not started yet = starts now). */
@@ -76,8 +78,10 @@ bool ctp__has_work_for(ctp__worker *w, uint64_t *defer_until)
                 continue;
             if (v->node == w->node || p <= CTP__URGENT_REMOTE || steal_at <= now)
                 return true;
-            if (steal_at < *defer_until)
+            if (steal_at < *defer_until) {
                 *defer_until = steal_at;
+                *defer_node = v->node;
+            }
         }
     }
     return false;

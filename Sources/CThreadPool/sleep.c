@@ -197,12 +197,14 @@ static void pass_owed_on(ctp__sleep *s)
  * for a CPU meanwhile (on 2 CPUs this cut the CPU the bot benchmark spends
  * per unit of work from 1.12 to 1.04).
  *
+ * home_only: only `node`'s parked workers; none if it has none parked.
+ *
  * keep_off (the caller runs work next: a worker or a task's code) keeps the
  * workers off our CPU (send_owed); so does a wake of two or more from any
  * thread, which only a batch makes. A thread outside the pool that wakes one
  * worker at a time (a single task, or a batch for one node's worker) is left
  * to the kernel: it often blocks next, and then its CPU is the cheap one. */
-static void wake(ctp__sleep *s, size_t n, int node, bool keep_off)
+static void wake(ctp__sleep *s, size_t n, int node, bool keep_off, bool home_only)
 {
     enum { MAX_ROUND = 32 };
     uint32_t picked[MAX_ROUND] = { 0 }; /* zeroed: gcc -O3 cannot see that only entries below k are read */
@@ -212,7 +214,7 @@ static void wake(ctp__sleep *s, size_t n, int node, bool keep_off)
         while (k < n && k < MAX_ROUND && s->idle_len > 0) {
             uint32_t pos = idle_find_locked(s, node);
             if (pos == UINT32_MAX) {
-                if (k > 0)
+                if (k > 0 || home_only)
                     break; /* woke this node's parked workers: enough */
                 pos = idle_find_locked(s, -1);
                 n = 1;
@@ -278,7 +280,7 @@ void ctp__sleep_new_work(ctp__sleep *s, size_t tasks, int node, bool caller_busy
         if (s->policy.wake_fanout != 0 && n > s->policy.wake_fanout)
             n = s->policy.wake_fanout;
     }
-    wake(s, n, node, caller_busy);
+    wake(s, n, node, caller_busy, false);
 }
 
 void ctp__sleep_new_work_behind(ctp__sleep *s)
@@ -358,10 +360,22 @@ static void found_none(ctp__sleep *s, uint32_t idx, const ctp__sleep_until *unti
      * it kept the worker spinning through the whole grace period, taking
      * the CPU its node's own worker needed.) */
     uint64_t defer = UINT64_MAX;
-    bool visible = s->ops.work_for != NULL ? s->ops.work_for(s->ops.ctx, idx, &defer) : s->ops.has_work(s->ops.ctx);
+    int defer_node = -1;
+    bool visible =
+        s->ops.work_for != NULL ? s->ops.work_for(s->ops.ctx, idx, &defer, &defer_node) : s->ops.has_work(s->ops.ctx);
     bool skip = visible || until_holds(until) || stopping(s);
     if (!skip && defer < deadline_ns)
         deadline_ns = defer;
+    /* Work we leave for its own node: wake one of that node's parked workers
+     * for it (none if they are all busy: they reach it at their next task
+     * boundary). A single task wakes nobody while anyone searches
+     * (ctp__sleep_new_work), and the searcher may have been us, so without
+     * this its node's workers could sleep through the whole grace and the
+     * task run here after it. We park next, so our CPU is not kept from
+     * the woken worker (keep_off false). Only adds a wake: the protocol's
+     * guarantees are unchanged. */
+    if (!skip && defer_node >= 0)
+        wake(s, 1, defer_node, false, true);
 
     /* 3. Block unless there is a reason not to. */
     bool blocked = false, timed_out = false;

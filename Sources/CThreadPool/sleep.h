@@ -78,9 +78,11 @@ typedef struct ctp__sleep_ops {
      * has_work, but only work this worker may take now counts; work it must
      * leave for a while (another node's, in its grace period) lowers
      * *defer_until to when it may take it, and the park then lasts no longer
-     * than that (so such work is never stranded, and never spun on). NULL:
-     * has_work decides. */
-    bool (*work_for)(void *ctx, uint32_t worker, uint64_t *defer_until);
+     * than that (so such work is never stranded, and never spun on); it also
+     * sets *defer_node to that work's node (parkers' `node`), whose parked
+     * workers the parking worker then wakes (one), so the work runs at home
+     * now. NULL: has_work decides. */
+    bool (*work_for)(void *ctx, uint32_t worker, uint64_t *defer_until, int *defer_node);
     /* Must parked workers leave for good (pool exiting)? */
     bool (*stopping)(void *ctx);
     /* A worker announced its park (shutdown watches for quiescence); or NULL. */

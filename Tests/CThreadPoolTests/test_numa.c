@@ -626,6 +626,49 @@ void test_numa_grace_parks_instead_of_spinning(void)
     CHECK_OK(ctp_pool_destroy(p));
 }
 
+/* A single task for node 1 submitted while node 0's worker searches wakes
+ * nobody (a searcher will find it), and that searcher must leave it for the
+ * grace. It then wakes node 1's parked worker as it parks, so the task runs
+ * at home now instead of on node 0 after the grace (it did before: node 1's
+ * worker slept through the whole grace). */
+void test_numa_deferred_task_wakes_its_node(void)
+{
+    int rounds = 5, home = 0;
+    for (int round = 0; round < rounds; round++) {
+        ctp_config c;
+        ctp_config_init(&c);
+        c.topology = "0;1";
+        c.workers = 2;
+        c.remote_steal_delay_ns = 100ull * 1000 * 1000; /* the most */
+        c.spin_ns = 40ull * 1000 * 1000; /* node 0's worker keeps searching after its task */
+        ctp_pool *p = NULL;
+        CHECK_OK(ctp_pool_create(&c, &p));
+        wait_parked(p, 2);
+        where_ran first, second;
+        memset(&first, 0, sizeof first);
+        memset(&second, 0, sizeof second);
+        ctp_task_desc d;
+        ctp_task_desc_init(&d, record_node, &first);
+        d.node = 0;
+        CHECK_OK(ctp_submit_desc(p, &d)); /* wakes node 0's worker, which then spins */
+        while (atomic_load(&first.done) == 0)
+            test_sleep_us(50);
+        ctp_task_desc_init(&d, record_node, &second);
+        d.node = 1;
+        CHECK_OK(ctp_submit_desc(p, &d));
+        uint64_t until = test_now_ns() + 10ull * 1000 * 1000 * 1000;
+        while (atomic_load(&second.done) == 0 && test_now_ns() < until)
+            test_sleep_us(200);
+        CHECK_EQ(atomic_load(&second.done), 1);
+        home += atomic_load(&second.on_node[1]);
+        CHECK_OK(ctp_pool_destroy(p));
+    }
+    /* Node 0's worker may have parked before the second submit on a loaded
+     * machine (then that submit wakes node 1's worker itself): every round
+     * must run at home either way. */
+    CHECK_EQ(home, rounds);
+}
+
 /* Node 1's NORMAL work, ~300 us each, counting completions. */
 typedef struct {
     _Atomic int started, done;

@@ -75,6 +75,7 @@ struct test_case {
     X(numa_remote_steal_delay)                                                                     \
     X(numa_fresh_worker_keeps_the_grace)                                                           \
     X(numa_grace_parks_instead_of_spinning)                                                        \
+    X(numa_deferred_task_wakes_its_node)                                                           \
     X(numa_task_memory_stays_home)                                                                 \
     X(stall_task_reported_once)                                                                 \
     X(stall_queue_all_workers_blocked)                                                          \

@@ -226,7 +226,9 @@ typedef struct ctp_config {
      *  A task in another node's injection queue is taken once it has waited
      *  this long; another node's workers' deques are stolen from once the
      *  idle worker has found nothing for this long. The idle worker parks no
-     *  longer than that, so nothing is stranded. At most 100 ms. */
+     *  longer than that, so nothing is stranded, and as it parks it wakes a
+     *  parked worker of that work's node, so the work runs at home if one
+     *  is free. At most 100 ms. */
     uint64_t remote_steal_delay_ns;
     /** Keep a woken worker off its waker's CPU until it runs (Linux; no
      *  effect elsewhere). Default true. A thread that wakes a parked worker
