@@ -262,7 +262,7 @@ extension ThreadPool.Configuration {
         if let prewakeLead {
             guard Self.prewakeLeadRange.contains(prewakeLead) else {
                 throw refuse("prewakeLead", "\(Self.prewakeLeadRange.lowerBound)...\(Self.prewakeLeadRange.upperBound)",
-                             prewakeLead, " (nil means the default, 300 microseconds)")
+                             prewakeLead, " (nil means the default, 100 microseconds)")
             }
             c.prewake_lead_ns = ThreadPool.nanoseconds(prewakeLead)
         }
@@ -270,7 +270,7 @@ extension ThreadPool.Configuration {
             guard Self.remoteStealDelayRange.contains(remoteStealDelay) else {
                 throw refuse("remoteStealDelay",
                              "\(Self.remoteStealDelayRange.lowerBound)...\(Self.remoteStealDelayRange.upperBound)",
-                             remoteStealDelay, " (nil means the default, 100 microseconds)")
+                             remoteStealDelay, " (nil means the default, 300 microseconds)")
             }
             c.remote_steal_delay_ns = ThreadPool.nanoseconds(remoteStealDelay)
         }

@@ -221,8 +221,8 @@ typedef struct ctp_config {
     /** NUMA: how long another node's affine work is left to that node's
      *  workers before an idle worker takes it, in nanoseconds; default
      *  300000 (300 us: longer than a wake-up on a busy VM, measured in
-     *  docs/scheduler.md, "The grace period"), 0 = at once. CRITICAL and HIGH tasks are always
-     *  taken at once.
+     *  docs/scheduler.md, "The grace period"), 0 = at once. CRITICAL and
+     *  HIGH tasks are always taken at once.
      *  A task in another node's injection queue is taken once it has waited
      *  this long; another node's workers' deques are stolen from once the
      *  idle worker has found nothing for this long. The idle worker parks no

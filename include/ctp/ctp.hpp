@@ -306,14 +306,14 @@ struct config {
     /// Pre-wake lead (ctp_config.prewake_lead_ns; see pool::prewake): how
     /// long before the time given to pool::prewake the workers leave their
     /// park, and how long after it they keep searching if no work came.
-    /// 0 = the C default (ctp_config_init's: 300 us); else 1 ns to 50 ms
+    /// 0 = the C default (ctp_config_init's: 100 us); else 1 ns to 50 ms
     /// (others, negative ones included, make the pool's constructor throw
     /// invalid_argument).
     std::chrono::nanoseconds prewake_lead{0};
     /// NUMA grace period (ctp_config.remote_steal_delay_ns): how long another
     /// node's affine work is left to that node's workers before an idle worker
     /// takes it (CRITICAL and HIGH at once). Negative = the C default
-    /// (ctp_config_init's: 100 us); 0 = at once; at most 100 ms (more makes
+    /// (ctp_config_init's: 300 us); 0 = at once; at most 100 ms (more makes
     /// the pool's constructor throw invalid_argument).
     std::chrono::nanoseconds remote_steal_delay{-1};
     /// Keep a woken worker off its waker's CPU until it runs
