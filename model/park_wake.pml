@@ -163,15 +163,11 @@ inline wake(n, node) {
     for (i : 0 .. W - 1) {
         if
         :: (mine & (1 << ((first + i) % W))) != 0 ->
-#ifndef SIMPLE_WAKER
             maybe_stall();
             if
             :: send((first + i) % W); sent++
             :: sent > 0 -> skip /* left owed (defer_same_cpu): the woken worker sends it */
             fi
-#else
-            send((first + i) % W); sent++
-#endif
         :: else -> skip
         fi
     }
@@ -364,7 +360,7 @@ park:
 #else
     skip_block = (q > 0 || exiting);
 #endif
-#if defined(NODES) && !defined(NO_HOME_WAKE)
+#ifdef NODES
     /* work it leaves for the other node: wake that node's parked worker
      * (found_none's wake(.., home_only)); it only adds a wake */
     if
@@ -440,16 +436,14 @@ proctype submitter() {
     :: submitted < EXTERNAL ->
         atomic {
             select(node : 0 .. W - 1);  /* node-less tasks: the check without NODES */
-            q++; submitted++;
-            if :: node < W -> qa[node % W]++ :: else -> skip fi
+            q++; submitted++; qa[node]++
         };
         notify(1, node);
         node = 0
     :: submitted + 2 <= EXTERNAL ->
         atomic {
             select(node : 0 .. W - 1);
-            q = q + 2; submitted = submitted + 2;
-            if :: node < W -> qa[node % W] = qa[node % W] + 2 :: else -> skip fi
+            q = q + 2; submitted = submitted + 2; qa[node] = qa[node] + 2
         };
         notify(2, node);
         node = 0

@@ -238,7 +238,7 @@ struct ctpb_bots_state {
      * target taken from the tick's own start missed: the workers' search
      * window had closed before most ticks' first batch went out. */
     uint64_t lead_in_ns;
-    uint64_t tick_start_ns, handover_ns; /* last tick: its start, its first hand-over */
+    uint64_t handover_ns; /* last tick: its first hand-over */
     int k, total; /* ticks run (warm-up included), and in all */
     int rc;       /* sticky: once a tick failed, every later call returns it */
 };
@@ -369,7 +369,6 @@ static int run_tick(ctpb_bots_state *st)
 
     /* time inside the pool's run calls, and each batch's bodies */
     uint64_t in_pool = 0, rb_sum = 0, rb_max = 0, up_sum = 0, up_max = 0;
-    st->tick_start_ns = tick_start;
     st->handover_ns = ctpb_now_ns(); /* when the first batch goes out (pre-wake's target) */
     if (s->tick % 2 == 0) {
         uint64_t t0 = ctpb_now_ns();
@@ -558,20 +557,22 @@ int ctpb_bots_step(ctpb_bots_state *st, int ticks)
     uint64_t anchor = ctpb_now_ns();
     int beats = 0;
     while (st->rc == 0 && done < ticks && st->k < st->total) {
-        if (cfg->realtime && beats > 0) {
-            uint64_t due = anchor + (uint64_t)beats * cfg->tick_ns;
+        bool beat = cfg->realtime && beats > 0;
+        uint64_t due = ctpb_now_ns(); /* no beat: the tick starts now */
+        if (beat) {
+            due = anchor + (uint64_t)beats * cfg->tick_ns;
             if (st->pool.prewake)
                 st->pool.prewake(st->pool.impl, due + st->lead_in_ns);
             idle_until(st, due);
-            st->rc = run_tick(st);
-            /* a quarter of the way to this tick's lead-in */
-            int64_t lead = (int64_t)(st->handover_ns - due);
-            st->lead_in_ns = (uint64_t)((int64_t)st->lead_in_ns + (lead - (int64_t)st->lead_in_ns) / 4);
-        } else {
-            st->rc = run_tick(st);
-            if (st->lead_in_ns == 0) /* before the first beat: from the tick's own start */
-                st->lead_in_ns = st->handover_ns - st->tick_start_ns;
         }
+        st->rc = run_tick(st);
+        /* The lead-in: each beat moves it a quarter of the way to its own;
+         * before the first beat, the first tick's from its start. */
+        int64_t lead = (int64_t)(st->handover_ns - due), was = (int64_t)st->lead_in_ns;
+        if (beat)
+            st->lead_in_ns = (uint64_t)(was + (lead - was) / 4);
+        else if (was == 0)
+            st->lead_in_ns = (uint64_t)lead;
         beats++;
         done += st->rc == 0;
     }
