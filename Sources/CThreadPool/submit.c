@@ -114,8 +114,26 @@ static void count_groups(const ctp_task_desc *descs, size_t count)
             ctp__latch_add(&descs[i].group->latch, 1); /* published with the task */
 }
 
+/* What the validation pass learnt about a batch, so that later steps need
+ * not walk its descriptors again (a walk of 1 M descriptors is 64 MB). */
+typedef struct batch_shape {
+    struct ctp_group *group; /* descs[0].group */
+    bool one_group;          /* every task has that group (NULL or not) */
+    int injector;            /* the injector every task goes to; -1: several */
+} batch_shape;
+
+/* count_groups, with one add when every task has the same group. */
+static void count_shaped_groups(const batch_shape *sh, const ctp_task_desc *descs, size_t count)
+{
+    if (!sh->one_group)
+        count_groups(descs, count);
+    else if (sh->group != NULL)
+        ctp__latch_add(&sh->group->latch, count); /* published with the tasks */
+}
+
 /* From a worker of the pool: onto its own deque. */
-static int submit_local(ctp__worker *w, const ctp_task_desc *descs, size_t count, const ctp__payload *pl)
+static int submit_local(ctp__worker *w, const ctp_task_desc *descs, size_t count, const ctp__payload *pl,
+                        const batch_shape *sh)
 {
     ctp_pool *pool = w->pool;
     uint64_t stamp = submit_stamp(pool);
@@ -164,7 +182,7 @@ static int submit_local(ctp__worker *w, const ctp_task_desc *descs, size_t count
             t->next = list;
             list = t;
         }
-        count_groups(descs, count);
+        count_shaped_groups(sh, descs, count);
         ctp__count(&w->submitted, count); /* before publishing: see the quiescence check */
         for (size_t i = 0; i < count; i++) {
             ctp__task *t = list;
@@ -187,37 +205,153 @@ static int submit_local(ctp__worker *w, const ctp_task_desc *descs, size_t count
     return CTP_OK;
 }
 
+/* Under the locks of the injectors a submission uses: whether the pool
+ * takes count more tasks (CTP_OK, CTP_ESHUTDOWN or CTP_EFULL). *reserved:
+ * they were counted in ext_queued here (undo with unadmit). */
+static int admit(ctp_pool *pool, size_t count, bool inside, bool *reserved)
+{
+    size_t cap = pool->config.queue_capacity;
+    *reserved = false;
+    /* Relaxed, under the injector locks: state changes only under all of them. */
+    if (!inside && atomic_load_explicit(&pool->state, memory_order_relaxed) != CTP__RUNNING)
+        return CTP_ESHUTDOWN;
+    if (inside || cap == 0)
+        return CTP_OK;
+    /* Reserve with one atomic add, so submitters holding different
+     * injectors' locks cannot both pass the bound (each sees the other's
+     * reservation); undone if the batch is refused. Relaxed: the count is
+     * the only thing it protects. */
+    if (count > cap)
+        return CTP_EFULL; /* never fits: no reservation made */
+    if (atomic_fetch_add_explicit(&pool->ext_queued, count, memory_order_relaxed) > cap - count) {
+        atomic_fetch_sub_explicit(&pool->ext_queued, count, memory_order_relaxed);
+        return CTP_EFULL;
+    }
+    *reserved = true;
+    return CTP_OK;
+}
+
+/* An admitted submission of count tasks, before its first task is
+ * published: groups, the quiescence count, the capacity count. */
+static void count_admitted(ctp_pool *pool, const batch_shape *sh, const ctp_task_desc *descs, size_t count,
+                           bool inside, bool reserved)
+{
+    count_shaped_groups(sh, descs, count);
+    /* Before publishing: see the quiescence check. Release: pairs with its acquire loads. */
+    atomic_fetch_add_explicit(&pool->ext_submitted, count, memory_order_release);
+    if (!inside && !reserved)
+        atomic_fetch_add_explicit(&pool->ext_queued, count, memory_order_relaxed);
+}
+
+static void count_refused(ctp_pool *pool, int rc)
+{
+    if (rc == CTP_ESHUTDOWN || rc == CTP_EFULL)
+        atomic_fetch_add_explicit(&pool->rejected, 1, memory_order_relaxed);
+}
+
+/* Busy after: a task's code (it returns to its worker or helper loop), or,
+ * we guess, the submitter of a batch for any node (it helps or computes
+ * next). A batch for one node is often one of several, one per node, made
+ * before the submitter blocks: keeping each node's worker off this CPU
+ * stacked them on the others (a simulated two-node zones tick ran at half
+ * speed), so those are left to the kernel, like single tasks (sleep.h). */
+static bool busy_after(bool inside, size_t count, int wake_node)
+{
+    return inside || (count > 1 && wake_node < 0);
+}
+
+/* A batch larger than this, all for one injector, is published in chunks
+ * of this many, each followed by its wake decision: the workers start on
+ * the first chunk while the rest is queued, and the injector's lock is
+ * never held for more than one chunk (a one-lock publish of 1 M tasks held
+ * it for 170 ms on the 2-vCPU VM, with every worker parked meanwhile). */
+enum { CTP__PUBLISH_CHUNK = 256 };
+
+/* The chunked publish of a batch whose tasks all go to injector idx; all
+ * or none still: the nodes of the whole batch are taken before anything is
+ * checked, the pool admits the whole batch under the lock before the first
+ * chunk is published, and once admitted nothing can fail (a shutdown that
+ * starts meanwhile sees the whole batch counted in ext_submitted and waits
+ * for it, drained or cancelled as a queued task would be). */
+static int submit_chunked(ctp_pool *pool, const ctp_task_desc *descs, size_t count, bool inside,
+                          const ctp__payload *pl, const batch_shape *sh)
+{
+    int idx = sh->injector;
+    ctp__injector *inj = &pool->injs[idx];
+    ctp__task_run run;
+    if (ctp__depot_take(inj->depot, count, &run) != CTP_OK)
+        return CTP_ENOMEM;
+    int home = idx == pool->nnodes ? -1 : idx;
+    int wake_node = pool->nnodes > 1 ? home : -1;
+    bool busy = busy_after(inside, count, wake_node);
+    uint64_t stamp = submit_stamp(pool);
+    bool reserved;
+    for (size_t i = 0; i < count;) {
+        size_t end = count - i > CTP__PUBLISH_CHUNK ? i + CTP__PUBLISH_CHUNK : count;
+        /* Filled outside the lock: the nodes are ours until pushed. Payloads
+         * move in only once the batch is admitted: after the first chunk,
+         * here (a relocate callback never runs under the lock then). */
+        ctp__task *chunk = NULL, **tail = &chunk;
+        for (size_t k = i; k < end; k++) {
+            ctp__task *t = ctp__task_run_next(&run);
+            fill(t, &descs[k], !inside, home, stamp);
+            if (i > 0)
+                place_payload(t, pl, k);
+            *tail = t;
+            tail = &t->next;
+        }
+        pthread_mutex_lock(&inj->lock);
+        if (i == 0) {
+            int rc = admit(pool, count, inside, &reserved);
+            if (rc != CTP_OK) {
+                pthread_mutex_unlock(&inj->lock);
+                for (ctp__task *t = chunk, *next; t != NULL; t = next) {
+                    next = t->next;
+                    ctp__task_free_home(t); /* back to the depot (inj->cache needs the lock) */
+                }
+                ctp__task_run_return(&run, inj->depot);
+                count_refused(pool, rc);
+                return rc;
+            }
+            count_admitted(pool, sh, descs, count, inside, reserved);
+        }
+        for (size_t k = i; chunk != NULL; k++) {
+            ctp__task *t = chunk;
+            chunk = t->next;
+            if (i == 0)
+                place_payload(t, pl, k);
+            ctp__injector_push_locked(inj, t);
+        }
+        pthread_mutex_unlock(&inj->lock);
+        if (i == 0 && !inside) {
+            ctp__event e = { .type = CTP__EV_SUBMIT, .count = (uint32_t)count };
+            ctp__trace_record(pool, -1, &e);
+        }
+        ctp__notify(pool, end - i, wake_node, busy);
+        i = end;
+    }
+    ctp__task_run_return(&run, inj->depot);
+    return CTP_OK;
+}
+
 /* Into the injection queues: from outside the pool, or a worker's tasks
  * for another node. `inside` = the caller is running one of this pool's
  * tasks, so it is never refused. Every injector involved is locked (in
  * index order), so the batch is still all or none. */
 static int submit_injected(ctp_pool *pool, const ctp_task_desc *descs, size_t count, bool inside,
-                           const ctp__payload *pl)
+                           const ctp__payload *pl, const batch_shape *sh)
 {
+    if (sh->injector >= 0 && count > CTP__PUBLISH_CHUNK)
+        return submit_chunked(pool, descs, count, inside, pl, sh);
     bool involved[CTP__MAX_NODES + 1] = { false };
-    for (size_t i = 0; i < count; i++)
-        involved[injector_index(pool, home_node(pool, descs[i].node))] = true;
+    if (sh->injector >= 0)
+        involved[sh->injector] = true;
+    else
+        for (size_t i = 0; i < count; i++)
+            involved[injector_index(pool, home_node(pool, descs[i].node))] = true;
     ctp__injectors_lock(pool->injs, pool->nnodes + 1, involved);
-    int rc = CTP_OK;
-    size_t cap = pool->config.queue_capacity;
-    bool reserved = false; /* counted in ext_queued already */
-    /* Relaxed, under the injector locks: state changes only under all of them. */
-    if (!inside && atomic_load_explicit(&pool->state, memory_order_relaxed) != CTP__RUNNING) {
-        rc = CTP_ESHUTDOWN;
-    } else if (!inside && cap != 0) {
-        /* Reserve with one atomic add, so submitters holding different
-         * injectors' locks cannot both pass the bound (each sees the other's
-         * reservation); undone if the batch is refused. Relaxed: the count
-         * is the only thing it protects. */
-        if (count > cap) {
-            rc = CTP_EFULL; /* never fits: no reservation made */
-        } else if (atomic_fetch_add_explicit(&pool->ext_queued, count, memory_order_relaxed) > cap - count) {
-            atomic_fetch_sub_explicit(&pool->ext_queued, count, memory_order_relaxed);
-            rc = CTP_EFULL;
-        } else {
-            reserved = true;
-        }
-    }
+    bool reserved;
+    int rc = admit(pool, count, inside, &reserved);
     ctp__task *list = NULL, **tail = &list;
     uint64_t stamp = submit_stamp(pool);
     for (size_t i = 0; rc == CTP_OK && i < count; i++) {
@@ -241,11 +375,7 @@ static int submit_injected(ctp_pool *pool, const ctp_task_desc *descs, size_t co
         tail = &t->next;
     }
     if (rc == CTP_OK) {
-        count_groups(descs, count);
-        /* Before publishing: see the quiescence check. Release: pairs with its acquire loads. */
-        atomic_fetch_add_explicit(&pool->ext_submitted, count, memory_order_release);
-        if (!inside && !reserved)
-            atomic_fetch_add_explicit(&pool->ext_queued, count, memory_order_relaxed);
+        count_admitted(pool, sh, descs, count, inside, reserved);
         for (size_t i = 0; list != NULL; i++) {
             ctp__task *t = list;
             list = list->next;
@@ -254,27 +384,16 @@ static int submit_injected(ctp_pool *pool, const ctp_task_desc *descs, size_t co
         }
     }
     ctp__injectors_unlock(pool->injs, pool->nnodes + 1, involved);
-    if (rc == CTP_ESHUTDOWN || rc == CTP_EFULL)
-        atomic_fetch_add_explicit(&pool->rejected, 1, memory_order_relaxed);
+    count_refused(pool, rc);
     if (rc == CTP_OK && !inside) {
         ctp__event e = { .type = CTP__EV_SUBMIT, .count = (uint32_t)count };
         ctp__trace_record(pool, -1, &e);
     }
     if (rc == CTP_OK) {
         /* A batch for one node wakes that node's workers first. */
-        int node = home_node(pool, descs[0].node);
-        for (size_t i = 1; i < count && node >= 0; i++)
-            if (home_node(pool, descs[i].node) != node)
-                node = -1;
-        /* Busy after: a task's code (it returns to its worker or helper
-         * loop), or, we guess, the submitter of a batch for any node (it
-         * helps or computes next). A batch for one node is often one of
-         * several, one per node, made before the submitter blocks: keeping
-         * each node's worker off this CPU stacked them on the others (a
-         * simulated two-node zones tick ran at half speed), so those are
-         * left to the kernel, like single tasks (sleep.h). */
+        int node = sh->injector >= 0 && sh->injector < pool->nnodes ? sh->injector : -1;
         int wake_node = pool->nnodes > 1 ? node : -1;
-        ctp__notify(pool, count, wake_node, inside || (count > 1 && wake_node < 0));
+        ctp__notify(pool, count, wake_node, busy_after(inside, count, wake_node));
     }
     return rc;
 }
@@ -356,22 +475,25 @@ static int submit(ctp_pool *pool, const ctp_task_desc *descs, size_t count, cons
         }
         return submit_pinned(pool, descs[0].pinned, descs, count, pl);
     }
+    /* One pass over the descriptors: validity, and the batch's shape. */
     bool local = true;
     ctp__worker *w = ctp__current_worker(pool);
+    batch_shape sh = { .group = descs[0].group, .one_group = true, .injector = -2 };
     for (size_t i = 0; i < count; i++) {
         if (descs[i].pinned != NULL)
             return CTP_EINVAL; /* pinned in the middle of an unpinned batch */
         int rc = validate(pool, &descs[i]);
         if (rc != CTP_OK)
             return rc;
-        if (w != NULL && local) {
-            int home = home_node(pool, descs[i].node);
-            local = home < 0 || home == w->node;
-        }
+        sh.one_group = sh.one_group && descs[i].group == sh.group;
+        int home = home_node(pool, descs[i].node);
+        int idx = injector_index(pool, home);
+        sh.injector = sh.injector == -2 || sh.injector == idx ? idx : -1;
+        local = local && (home < 0 || (w != NULL && home == w->node));
     }
     if (w != NULL && local)
-        return submit_local(w, descs, count, pl);
-    return submit_injected(pool, descs, count, w != NULL || ctp__is_inside(pool), pl);
+        return submit_local(w, descs, count, pl, &sh);
+    return submit_injected(pool, descs, count, w != NULL || ctp__is_inside(pool), pl, &sh);
 }
 
 int ctp_submit_batch(ctp_pool *pool, const ctp_task_desc *descs, size_t count)

@@ -217,6 +217,115 @@ static void depot_give_back_locked(ctp__task_depot *depot, ctp__task *list, size
     atomic_fetch_add_explicit(&depot->free_batches, batches, memory_order_relaxed); /* under lock */
 }
 
+/* Pushes chain (a list of chains linked through ->arg, their count in
+ * their heads) onto *chains; returns how many. */
+static size_t prepend_chains(ctp__task **chains, ctp__task *list)
+{
+    size_t n = 0;
+    while (list != NULL) {
+        ctp__task *next = (ctp__task *)list->arg;
+        list->arg = *chains;
+        *chains = list;
+        list = next;
+        n++;
+    }
+    return n;
+}
+
+int ctp__depot_take(ctp__task_depot *depot, size_t n, ctp__task_run *run)
+{
+    ctp__task *chains = NULL;
+    size_t got = 0, nchains = 0;
+    pthread_mutex_lock(&depot->lock);
+    size_t batches = 0;
+    while (got < n && depot->batches != NULL) {
+        ctp__task *b = depot->batches;
+        depot->batches = (ctp__task *)b->arg;
+        got += batch_count(b);
+        b->arg = chains;
+        chains = b;
+        batches++;
+    }
+    atomic_fetch_sub_explicit(&depot->free_batches, batches, memory_order_relaxed); /* under lock */
+    nchains = batches;
+    if (got < n && depot->loose != NULL) {
+        batch_head(depot->loose, depot->loose_count);
+        depot->loose->arg = chains;
+        chains = depot->loose;
+        got += depot->loose_count;
+        nchains++;
+        depot->loose = NULL;
+        depot->loose_count = 0;
+    }
+    depot->free_nodes -= got;
+    pthread_mutex_unlock(&depot->lock);
+
+    /* New slabs, made and cut into chains outside the lock: nobody else
+     * knows them until they are linked in below. */
+    ctp__slab *fresh = NULL, *fresh_last = NULL;
+    size_t nfresh = 0;
+    while (got < n) {
+        ctp__slab *slab = ctp__node_alloc_aligned(depot->bind, depot->node, CTP__SLAB_ALIGN, sizeof *slab);
+        if (slab == NULL)
+            break;
+        slab->depot = depot;
+        slab->trim_count = 0;
+        slab->next = fresh;
+        fresh = slab;
+        if (fresh_last == NULL)
+            fresh_last = slab;
+        nfresh++;
+        for (size_t i = 0; i < CTP__SLAB_TASKS; i += CTP__BATCH) {
+            for (size_t j = i; j < i + CTP__BATCH; j++)
+                slab->tasks[j].next = j + 1 < i + CTP__BATCH ? &slab->tasks[j + 1] : NULL;
+            batch_head(&slab->tasks[i], CTP__BATCH);
+            slab->tasks[i].arg = chains;
+            chains = &slab->tasks[i];
+            nchains++;
+        }
+        got += CTP__SLAB_TASKS;
+    }
+    if (fresh != NULL || got < n) {
+        pthread_mutex_lock(&depot->lock);
+        if (fresh != NULL) {
+            fresh_last->next = depot->slabs;
+            depot->slabs = fresh;
+            atomic_fetch_add_explicit(&depot->slab_count, nfresh, memory_order_relaxed); /* under lock */
+        }
+        if (got < n) /* out of memory: everything goes back, free */
+            depot_give_back_locked(depot, chains, nchains, got);
+        pthread_mutex_unlock(&depot->lock);
+        if (got < n)
+            return CTP_ENOMEM;
+    }
+    run->node = NULL;
+    run->chains = chains;
+    run->count = got;
+    return CTP_OK;
+}
+
+void ctp__task_run_return(ctp__task_run *run, ctp__task_depot *depot)
+{
+    if (run->count == 0)
+        return;
+    ctp__task *chains = NULL;
+    size_t nchains = prepend_chains(&chains, run->chains);
+    if (run->node != NULL) { /* the rest of the chain being handed out */
+        size_t k = 0;
+        for (ctp__task *t = run->node; t != NULL; t = t->next)
+            k++;
+        batch_head(run->node, k);
+        run->node->arg = chains;
+        chains = run->node;
+        nchains++;
+    }
+    pthread_mutex_lock(&depot->lock);
+    depot_give_back_locked(depot, chains, nchains, run->count);
+    pthread_mutex_unlock(&depot->lock);
+    run->node = run->chains = NULL;
+    run->count = 0;
+}
+
 /* Under the lock, every node of the depot's slabs home: keeps the first
  * slabs that hold keep_nodes, frees the rest without looking at a node. */
 static size_t trim_all_home_locked(ctp__task_depot *depot, size_t keep_nodes, ctp__slab **doomed)

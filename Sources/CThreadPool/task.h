@@ -91,6 +91,39 @@ void ctp__task_free_home(ctp__task *task);
 /* Returns every node of cache to depot (cache becomes empty). */
 void ctp__task_cache_flush(ctp__task_cache *cache, ctp__task_depot *depot);
 
+/* Free nodes taken out of a depot in one go for one submission, so that a
+ * batch published in several steps cannot run out of memory halfway. Chains
+ * of at most CTP__BATCH nodes (NULL-terminated through ->next); the first
+ * node of each unstarted chain holds its count (as a depot batch does) and
+ * the next chain in ->arg. Owned by the thread that took it; none of its
+ * nodes is in the depot, so no trim frees their slabs. */
+typedef struct ctp__task_run {
+    ctp__task *node;   /* the next node of the chain being handed out */
+    ctp__task *chains; /* chains not started yet */
+    size_t count;      /* nodes left in all */
+} ctp__task_run;
+
+/* Takes at least n nodes from depot into run (its batches, its loose nodes,
+ * then new slabs), all or none: CTP_OK, or CTP_ENOMEM with the depot as it
+ * was (any new slab stays in it, free). Any thread. */
+int ctp__depot_take(ctp__task_depot *depot, size_t n, ctp__task_run *run);
+
+/* The next node of run; the caller takes no more than it asked for. */
+static inline ctp__task *ctp__task_run_next(ctp__task_run *run)
+{
+    if (run->node == NULL) {
+        run->node = run->chains;
+        run->chains = (ctp__task *)run->node->arg;
+    }
+    ctp__task *t = run->node;
+    run->node = t->next;
+    run->count--;
+    return t;
+}
+
+/* Gives run's unused nodes back to depot, the one they came from. */
+void ctp__task_run_return(ctp__task_run *run, ctp__task_depot *depot);
+
 /* Frees the depot's slabs whose every node is free in the depot, keeping at
  * least keep_nodes free nodes. sole_depot: the pool has this one depot, so
  * every node it lent out comes back to it (then, when all its nodes are

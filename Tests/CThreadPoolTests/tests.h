@@ -20,6 +20,8 @@ struct test_case {
     X(api_strerror_and_index)                                                                      \
     X(submit_runs_every_task_once)                                                                 \
     X(batch_all_or_none)                                                                           \
+    X(batch_large_runs_while_queued)                                                               \
+    X(batch_large_races_shutdown)                                                                  \
     X(submit_inline_payload)                                                                       \
     X(submit_batch_inline)                                                                         \
     X(pool_help_runs_one_task)                                                                     \

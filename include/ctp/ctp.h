@@ -418,6 +418,11 @@ CTP_API int ctp_submit_desc(ctp_pool *pool, const ctp_task_desc *desc);
 
 /** Queues count tasks, all or none: on any error nothing was queued.
  *  Wakes min(count, parked workers, wake_fanout) workers. count 0 = CTP_OK.
+ *  A batch of more than 256 tasks bound for one queue (no node affinity,
+ *  or all for one node) is accepted or refused as a whole first, then
+ *  published 256 at a time, each part followed by its wake decision: its
+ *  first tasks may run before the call returns, and a higher priority late
+ *  in such a batch does not overtake tasks already running.
  *  Errors as ctp_submit_desc (CTP_EINVAL if descs is NULL and count > 0). */
 CTP_API int ctp_submit_batch(ctp_pool *pool, const ctp_task_desc *descs, size_t count);
 
@@ -441,8 +446,9 @@ CTP_API int ctp_submit_inline(ctp_pool *pool, const ctp_task_desc *desc, void *d
  *  was moved and nothing queued (the caller still owns every item). On
  *  CTP_OK every item was moved: the caller must not destroy the sources.
  *  descs[i].fn or descs[i].on_cancel gets a pointer to task i's copy;
- *  descs[i].arg is ignored. All or none, one publish and one wake decision,
- *  as ctp_submit_batch. count 0 = CTP_OK.
+ *  descs[i].arg is ignored. All or none, published as ctp_submit_batch
+ *  publishes (so for a batch of more than 256, relocate may still be moving
+ *  later items in while earlier tasks run). count 0 = CTP_OK.
  *  Errors as ctp_submit_batch, plus CTP_EINVAL for size >
  *  CTP_INLINE_CAPACITY, stride < size, or data NULL with size > 0 and
  *  count > 0. Any thread. */
