@@ -118,12 +118,14 @@ private func waitUntil(_ done: () -> Bool) {
             #expect(Captured.live.load(ordering: .relaxed) == before, what)
         }
 
-        // A bounded queue without room for the whole batch: all or none.
+        // A bounded queue without room for the whole batch: all or none
+        // (600 items: more than the 256 a large batch is published in at a
+        // time, so the refusal comes before any part is queued).
         let gate = Gate()
         let pool = try ThreadPool(configuration: .init(workers: 1, queueCapacity: 8))
         try pool.submit { gate.block() }
         gate.waitEntered(1)
-        fill(100)
+        fill(600)
         let group = try WorkGroup(pool: pool)
         #expect(throws: ThreadPoolError.queueFull) { try group.submit(batch) }
         expectReleased("queue full")
@@ -152,10 +154,10 @@ private func waitUntil(_ done: () -> Bool) {
 
         // A stopped pool.
         try pool.shutdown()
-        fill(200)
+        fill(600)
         #expect(throws: ThreadPoolError.shutdown) { try pool.submit(batch) }
         expectReleased("pool stopped")
-        fill(200)
+        fill(600)
         #expect(throws: ThreadPoolError.shutdown) { try group.submit(batch) }
         expectReleased("pool stopped, group")
         #expect(Captured.ran.load(ordering: .relaxed) == 0)
