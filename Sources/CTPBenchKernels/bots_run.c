@@ -239,6 +239,14 @@ struct ctpb_bots_state {
      * window had closed before most ticks' first batch went out. */
     uint64_t lead_in_ns;
     uint64_t handover_ns; /* last tick: its first hand-over */
+    /* A rebuild tick hands over two batches: the rebuild, and the update
+     * once the rebuild is done. Workers that finish their rebuilds early
+     * park while the last ones run, and the pre-wake window around the
+     * first hand-over has closed by the second, so the update batch found
+     * them parked (its first start 40-46 us after it went out, against 2-3 us
+     * for a first batch). Pre-wake aims a second window at it: from the
+     * rebuild's hand-over to the update's, smoothed like the lead-in. */
+    uint64_t rebuild_ns;
     int k, total; /* ticks run (warm-up included), and in all */
     int rc;       /* sticky: once a tick failed, every later call returns it */
 };
@@ -370,8 +378,12 @@ static int run_tick(ctpb_bots_state *st)
     /* time inside the pool's run calls, and each batch's bodies */
     uint64_t in_pool = 0, rb_sum = 0, rb_max = 0, up_sum = 0, up_max = 0;
     st->handover_ns = ctpb_now_ns(); /* when the first batch goes out (pre-wake's target) */
+    uint64_t rebuild_out = 0;
     if (s->tick % 2 == 0) {
         uint64_t t0 = ctpb_now_ns();
+        if (pool->prewake && cfg->realtime && st->rebuild_ns != 0)
+            pool->prewake(pool->impl, t0 + st->rebuild_ns);
+        rebuild_out = t0;
         int rc = run_rebuild(s, pool, out, measuring, &rb_sum, &rb_max);
         if (rc != 0)
             return rc;
@@ -382,6 +394,10 @@ static int run_tick(ctpb_bots_state *st)
                                           "idle update" };
     ctpb_batch b = { count, update_item, s, s->prio, s->node, s->submit, labels };
     uint64_t t0 = ctpb_now_ns();
+    if (rebuild_out != 0) {
+        int64_t gap = (int64_t)(t0 - rebuild_out), was = (int64_t)st->rebuild_ns;
+        st->rebuild_ns = was == 0 ? (uint64_t)gap : (uint64_t)(was + (gap - was) / 4);
+    }
     if (pool->run(pool->impl, &b) != 0)
         return -3;
     in_pool += ctpb_now_ns() - t0;

@@ -555,8 +555,11 @@ CTP_API int ctp_pool_stats(ctp_pool *pool, ctp_stats *out);
  *  before it and search (spinning, yielding the CPU now and then) until as
  *  long after it; if no work came by then they park again. Work submitted in
  *  the window starts without a wake-up. Replaces an earlier call's time;
- *  at_ns = 0 cancels it; a time already past does nothing. Errors:
- *  CTP_EINVAL (NULL pool). Any thread. */
+ *  at_ns = 0 cancels it; a time already past does nothing. A tick of
+ *  several batches may call it again as it hands over each one, for the
+ *  next one's expected time, so that workers that run out of work in
+ *  between are searching again when it comes. Errors: CTP_EINVAL (NULL
+ *  pool). Any thread. */
 CTP_API int ctp_pool_prewake(ctp_pool *pool, uint64_t at_ns);
 
 /* ------------------------------------------------------------------------ */
