@@ -207,7 +207,8 @@ static int submit_local(ctp__worker *w, const ctp_task_desc *descs, size_t count
 
 /* Under the locks of the injectors a submission uses: whether the pool
  * takes count more tasks (CTP_OK, CTP_ESHUTDOWN or CTP_EFULL). *reserved:
- * they were counted in ext_queued here (undo with unadmit). */
+ * they were counted in ext_queued here (a caller that fails after this
+ * subtracts them again). */
 static int admit(ctp_pool *pool, size_t count, bool inside, bool *reserved)
 {
     size_t cap = pool->config.queue_capacity;
