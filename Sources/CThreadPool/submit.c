@@ -3,6 +3,7 @@
 #include "observed.h"
 #include "pinned.h"
 
+#include <stdlib.h> /* free */
 #include <string.h>
 
 void ctp_task_desc_init(ctp_task_desc *desc, ctp_task_fn fn, void *arg)
@@ -268,49 +269,106 @@ static bool busy_after(bool inside, size_t count, int wake_node)
  * it for 170 ms on the 2-vCPU VM, with every worker parked meanwhile). */
 enum { CTP__PUBLISH_CHUNK = 256 };
 
-/* The chunked publish of a batch whose tasks all go to injector idx; all
- * or none still: the nodes of the whole batch are taken before anything is
- * checked, the pool admits the whole batch under the lock before the first
- * chunk is published, and once admitted nothing can fail (a shutdown that
- * starts meanwhile sees the whole batch counted in ext_submitted and waits
- * for it, drained or cancelled as a queued task would be). */
+/* The nodes a chunked publish takes up front: for a batch bound for one
+ * injector, one run from its depot; for a batch over several, one run per
+ * injector involved (allocated: a batch this large is rare, and 65 runs on
+ * the stack would be 1.5 KB). */
+typedef struct chunk_nodes {
+    ctp__task_run one;
+    ctp__task_run *runs; /* per injector, or NULL for `one` */
+    bool involved[CTP__MAX_NODES + 1];
+} chunk_nodes;
+
+static void chunk_nodes_return(ctp_pool *pool, chunk_nodes *cn)
+{
+    if (cn->runs == NULL) {
+        for (int j = 0; j <= pool->nnodes; j++)
+            if (cn->involved[j])
+                ctp__task_run_return(&cn->one, pool->injs[j].depot);
+        return;
+    }
+    for (int j = 0; j <= pool->nnodes; j++)
+        if (cn->involved[j])
+            ctp__task_run_return(&cn->runs[j], pool->injs[j].depot);
+    free(cn->runs);
+    cn->runs = NULL;
+}
+
+/* Takes the nodes of the whole batch, all or none. */
+static int chunk_nodes_take(ctp_pool *pool, const ctp_task_desc *descs, size_t count, const batch_shape *sh,
+                            chunk_nodes *cn)
+{
+    memset(cn->involved, 0, sizeof cn->involved);
+    cn->runs = NULL;
+    if (sh->injector >= 0) {
+        if (ctp__depot_take(pool->injs[sh->injector].depot, count, &cn->one) != CTP_OK)
+            return CTP_ENOMEM;
+        cn->involved[sh->injector] = true;
+        return CTP_OK;
+    }
+    cn->runs = ctp__calloc((size_t)pool->nnodes + 1, sizeof *cn->runs);
+    if (cn->runs == NULL)
+        return CTP_ENOMEM;
+    for (size_t i = 0; i < count; i++)
+        cn->runs[injector_index(pool, home_node(pool, descs[i].node))].count++; /* the need, for now */
+    for (int j = 0; j <= pool->nnodes; j++) {
+        size_t need = cn->runs[j].count;
+        cn->runs[j].count = 0;
+        if (need == 0)
+            continue;
+        if (ctp__depot_take(pool->injs[j].depot, need, &cn->runs[j]) != CTP_OK) {
+            chunk_nodes_return(pool, cn); /* the runs taken so far */
+            return CTP_ENOMEM;
+        }
+        cn->involved[j] = true;
+    }
+    return CTP_OK;
+}
+
+/* The chunked publish of a large batch; all or none still: the nodes of the
+ * whole batch are taken before anything is checked, the pool admits the
+ * whole batch under the locks before the first chunk is published, and once
+ * admitted nothing can fail (a shutdown that starts meanwhile sees the
+ * whole batch counted in ext_submitted and waits for it, drained or
+ * cancelled as a queued task would be). */
 static int submit_chunked(ctp_pool *pool, const ctp_task_desc *descs, size_t count, bool inside,
                           const ctp__payload *pl, const batch_shape *sh)
 {
-    int idx = sh->injector;
-    ctp__injector *inj = &pool->injs[idx];
-    ctp__task_run run;
-    if (ctp__depot_take(inj->depot, count, &run) != CTP_OK)
+    chunk_nodes cn;
+    if (chunk_nodes_take(pool, descs, count, sh, &cn) != CTP_OK)
         return CTP_ENOMEM;
-    int home = idx == pool->nnodes ? -1 : idx;
-    int wake_node = pool->nnodes > 1 ? home : -1;
+    /* A batch for one node wakes that node's workers first. */
+    int node = sh->injector >= 0 && sh->injector < pool->nnodes ? sh->injector : -1;
+    int wake_node = pool->nnodes > 1 ? node : -1;
     bool busy = busy_after(inside, count, wake_node);
     uint64_t stamp = submit_stamp(pool);
     bool reserved;
     for (size_t i = 0; i < count;) {
         size_t end = count - i > CTP__PUBLISH_CHUNK ? i + CTP__PUBLISH_CHUNK : count;
-        /* Filled outside the lock: the nodes are ours until pushed. Payloads
-         * move in only once the batch is admitted: after the first chunk,
-         * here (a relocate callback never runs under the lock then). */
+        /* Filled outside the locks: the nodes are ours until pushed.
+         * Payloads move in only once the batch is admitted: after the first
+         * chunk, here (a relocate callback never runs under a lock then). */
         ctp__task *chunk = NULL, **tail = &chunk;
         for (size_t k = i; k < end; k++) {
-            ctp__task *t = ctp__task_run_next(&run);
+            int home = home_node(pool, descs[k].node);
+            ctp__task_run *run = cn.runs != NULL ? &cn.runs[injector_index(pool, home)] : &cn.one;
+            ctp__task *t = ctp__task_run_next(run);
             fill(t, &descs[k], !inside, home, stamp);
             if (i > 0)
                 place_payload(t, pl, k);
             *tail = t;
             tail = &t->next;
         }
-        pthread_mutex_lock(&inj->lock);
+        ctp__injectors_lock(pool->injs, pool->nnodes + 1, cn.involved);
         if (i == 0) {
             int rc = admit(pool, count, inside, &reserved);
             if (rc != CTP_OK) {
-                pthread_mutex_unlock(&inj->lock);
+                ctp__injectors_unlock(pool->injs, pool->nnodes + 1, cn.involved);
                 for (ctp__task *t = chunk, *next; t != NULL; t = next) {
                     next = t->next;
-                    ctp__task_free_home(t); /* back to the depot (inj->cache needs the lock) */
+                    ctp__task_free_home(t); /* back to its depot (the caches need the locks) */
                 }
-                ctp__task_run_return(&run, inj->depot);
+                chunk_nodes_return(pool, &cn);
                 count_refused(pool, rc);
                 return rc;
             }
@@ -321,9 +379,9 @@ static int submit_chunked(ctp_pool *pool, const ctp_task_desc *descs, size_t cou
             chunk = t->next;
             if (i == 0)
                 place_payload(t, pl, k);
-            ctp__injector_push_locked(inj, t);
+            ctp__injector_push_locked(&pool->injs[injector_index(pool, t->node)], t);
         }
-        pthread_mutex_unlock(&inj->lock);
+        ctp__injectors_unlock(pool->injs, pool->nnodes + 1, cn.involved);
         if (i == 0 && !inside) {
             ctp__event e = { .type = CTP__EV_SUBMIT, .count = (uint32_t)count };
             ctp__trace_record(pool, -1, &e);
@@ -331,7 +389,7 @@ static int submit_chunked(ctp_pool *pool, const ctp_task_desc *descs, size_t cou
         ctp__notify(pool, end - i, wake_node, busy);
         i = end;
     }
-    ctp__task_run_return(&run, inj->depot);
+    chunk_nodes_return(pool, &cn);
     return CTP_OK;
 }
 
@@ -342,7 +400,7 @@ static int submit_chunked(ctp_pool *pool, const ctp_task_desc *descs, size_t cou
 static int submit_injected(ctp_pool *pool, const ctp_task_desc *descs, size_t count, bool inside,
                            const ctp__payload *pl, const batch_shape *sh)
 {
-    if (sh->injector >= 0 && count > CTP__PUBLISH_CHUNK)
+    if (count > CTP__PUBLISH_CHUNK)
         return submit_chunked(pool, descs, count, inside, pl, sh);
     bool involved[CTP__MAX_NODES + 1] = { false };
     if (sh->injector >= 0)

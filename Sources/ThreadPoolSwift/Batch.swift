@@ -6,8 +6,8 @@ import CThreadPool
 
 /// Closures to submit together: a whole tick's work queued with one publish
 /// and one wake decision instead of one per closure. (More than 256 closures
-/// for one queue are accepted or refused as a whole, then published 256 at a
-/// time, each part with its wake decision, so the workers start on the first
+/// submitted from outside the pool are accepted or refused as a whole, then
+/// published 256 at a time, each part with its wake decision, so the workers start on the first
 /// part while the rest is queued: see `ctp_submit_batch`.)
 ///
 /// Fill it with ``add(priority:node:label:_:)``, then hand it to

@@ -1,5 +1,6 @@
 /* Large batches: published in chunks (submit.c, CTP__PUBLISH_CHUNK), still
- * all or none, and never lost to a shutdown that starts halfway. */
+ * all or none, and never lost to a shutdown that starts halfway; for one
+ * queue and for tasks spread over several nodes' queues. */
 #include "harness.h"
 
 #include <pthread.h>
@@ -42,31 +43,55 @@ static void chunk_item_relocate(void *dst, void *src)
     atomic_store(&it->st->seen, atomic_load(&it->st->first_ran));
 }
 
+/* A pool on `topology` (NULL: this machine) with `workers` workers. */
+static ctp_pool *make_pool_on(const char *topology, size_t workers)
+{
+    ctp_config c;
+    ctp_config_init(&c);
+    c.workers = workers;
+    c.topology = topology;
+    ctp_pool *p = NULL;
+    return ctp_pool_create(&c, &p) == CTP_OK ? p : NULL;
+}
+
+/* Without nodes (one queue), and on two simulated nodes with every third
+ * task on each node (three queues). */
+static const char *const topologies[] = { NULL, "0;1" };
+
+static int node_of(int topology, long i)
+{
+    return topology == 0 ? -1 : (int)(i % 3) - 1;
+}
+
 void test_batch_large_runs_while_queued(void)
 {
     enum { N = 4096 };
     static ctp_task_desc descs[N];
     static chunk_item items[N];
     static chunk_state st;
-    atomic_store(&st.first_ran, 0);
-    atomic_store(&st.seen, 0);
-    atomic_store(&st.ran, 0);
-    st.last = N - 1;
-    ctp_pool *pool = make_pool(1);
-    CHECK(pool != NULL);
-    ctp_group *g;
-    CHECK_OK(ctp_group_create(pool, &g));
-    for (long i = 0; i < N; i++) {
-        ctp_task_desc_init(&descs[i], chunk_item_run, NULL);
-        descs[i].group = g;
-        items[i] = (chunk_item){ &st, i };
+    for (int ti = 0; ti < 2; ti++) {
+        atomic_store(&st.first_ran, 0);
+        atomic_store(&st.seen, 0);
+        atomic_store(&st.ran, 0);
+        st.last = N - 1;
+        ctp_pool *pool = make_pool_on(topologies[ti], ti == 0 ? 1 : 2);
+        CHECK(pool != NULL);
+        ctp_group *g;
+        CHECK_OK(ctp_group_create(pool, &g));
+        for (long i = 0; i < N; i++) {
+            ctp_task_desc_init(&descs[i], chunk_item_run, NULL);
+            descs[i].group = g;
+            descs[i].node = node_of(ti, i); /* item 0: no node */
+            items[i] = (chunk_item){ &st, i };
+        }
+        CHECK_OK(
+            ctp_submit_batch_inline(pool, descs, N, items, sizeof items[0], sizeof items[0], chunk_item_relocate));
+        CHECK_OK(ctp_group_wait(g, CTP_WAIT_FOREVER));
+        CHECK_EQ(atomic_load(&st.seen), 1); /* a worker ran item 0 before the last item was queued */
+        CHECK_EQ(atomic_load(&st.ran), N);
+        CHECK_OK(ctp_group_destroy(g));
+        CHECK_OK(ctp_pool_destroy(pool));
     }
-    CHECK_OK(ctp_submit_batch_inline(pool, descs, N, items, sizeof items[0], sizeof items[0], chunk_item_relocate));
-    CHECK_OK(ctp_group_wait(g, CTP_WAIT_FOREVER));
-    CHECK_EQ(atomic_load(&st.seen), 1); /* a worker ran item 0 before the last item was queued */
-    CHECK_EQ(atomic_load(&st.ran), N);
-    CHECK_OK(ctp_group_destroy(g));
-    CHECK_OK(ctp_pool_destroy(pool));
 }
 
 /* ---- large batches racing a shutdown ---- */
@@ -109,9 +134,9 @@ void test_batch_large_races_shutdown(void)
 {
     static ctp_task_desc descs[2][BIG];
     int rounds = (int)scaled(6);
-    for (int round = 0; round < rounds; round++) {
-        int cancel = round % 2;
-        ctp_pool *pool = make_pool(2);
+    for (int round = 0; round < 2 * rounds; round++) {
+        int cancel = round % 2, ti = round / 2 % 2;
+        ctp_pool *pool = make_pool_on(topologies[ti], 2);
         CHECK(pool != NULL);
         static big_counts c;
         atomic_store(&c.ran, 0);
@@ -124,12 +149,13 @@ void test_batch_large_races_shutdown(void)
                 ctp_task_desc_init(&descs[k][i], big_task, &c);
                 descs[k][i].on_cancel = big_cancel;
                 descs[k][i].priority = (ctp_priority)(i % CTP_PRIORITY_COUNT);
+                descs[k][i].node = node_of(ti, i);
             }
             s[k] = (big_submitter){ pool, descs[k], &c };
         }
         for (int k = 0; k < 2; k++)
             CHECK_EQ(pthread_create(&th[k], NULL, big_submit_loop, &s[k]), 0);
-        test_sleep_us(5000 + 3000 * (unsigned)round);
+        test_sleep_us(5000 + 1500 * (unsigned)round);
         CHECK_OK(ctp_pool_shutdown(pool, cancel ? CTP_SHUTDOWN_CANCEL : CTP_SHUTDOWN_DRAIN, CTP_WAIT_FOREVER));
         for (int k = 0; k < 2; k++)
             pthread_join(th[k], NULL);

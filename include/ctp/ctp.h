@@ -418,8 +418,8 @@ CTP_API int ctp_submit_desc(ctp_pool *pool, const ctp_task_desc *desc);
 
 /** Queues count tasks, all or none: on any error nothing was queued.
  *  Wakes min(count, parked workers, wake_fanout) workers. count 0 = CTP_OK.
- *  A batch of more than 256 tasks bound for one queue (no node affinity,
- *  or all for one node) is accepted or refused as a whole first, then
+ *  A batch of more than 256 tasks that is not queued on the calling
+ *  worker's own deque is accepted or refused as a whole first, then
  *  published 256 at a time, each part followed by its wake decision: its
  *  first tasks may run before the call returns, and a higher priority late
  *  in such a batch does not overtake tasks already running.
