@@ -262,6 +262,13 @@ static bool busy_after(bool inside, size_t count, int wake_node)
     return inside || (count > 1 && wake_node < 0);
 }
 
+/* The node whose workers a batch wakes first: its one node, if all its
+ * tasks are for one node of a pool with several; else -1. */
+static int batch_wake_node(ctp_pool *pool, const batch_shape *sh)
+{
+    return pool->nnodes > 1 && sh->injector >= 0 && sh->injector < pool->nnodes ? sh->injector : -1;
+}
+
 /* A batch larger than this, all for one injector, is published in chunks
  * of this many, each followed by its wake decision: the workers start on
  * the first chunk while the rest is queued, and the injector's lock is
@@ -337,9 +344,7 @@ static int submit_chunked(ctp_pool *pool, const ctp_task_desc *descs, size_t cou
     chunk_nodes cn;
     if (chunk_nodes_take(pool, descs, count, sh, &cn) != CTP_OK)
         return CTP_ENOMEM;
-    /* A batch for one node wakes that node's workers first. */
-    int node = sh->injector >= 0 && sh->injector < pool->nnodes ? sh->injector : -1;
-    int wake_node = pool->nnodes > 1 ? node : -1;
+    int wake_node = batch_wake_node(pool, sh);
     bool busy = busy_after(inside, count, wake_node);
     uint64_t stamp = submit_stamp(pool);
     bool reserved;
@@ -449,9 +454,7 @@ static int submit_injected(ctp_pool *pool, const ctp_task_desc *descs, size_t co
         ctp__trace_record(pool, -1, &e);
     }
     if (rc == CTP_OK) {
-        /* A batch for one node wakes that node's workers first. */
-        int node = sh->injector >= 0 && sh->injector < pool->nnodes ? sh->injector : -1;
-        int wake_node = pool->nnodes > 1 ? node : -1;
+        int wake_node = batch_wake_node(pool, sh);
         ctp__notify(pool, count, wake_node, busy_after(inside, count, wake_node));
     }
     return rc;

@@ -18,6 +18,7 @@ typedef struct ctp__slab {
 } ctp__slab;
 
 _Static_assert(sizeof(ctp__slab) <= CTP__SLAB_ALIGN, "a slab fits its alignment");
+_Static_assert(CTP__SLAB_TASKS % CTP__BATCH == 0, "a slab is whole batches");
 
 static ctp__slab *slab_of(const ctp__task *t)
 {
@@ -217,19 +218,19 @@ static void depot_give_back_locked(ctp__task_depot *depot, ctp__task *list, size
     atomic_fetch_add_explicit(&depot->free_batches, batches, memory_order_relaxed); /* under lock */
 }
 
-/* Pushes chain (a list of chains linked through ->arg, their count in
- * their heads) onto *chains; returns how many. */
-static size_t prepend_chains(ctp__task **chains, ctp__task *list)
+/* Cuts every node of sl into batches of CTP__BATCH (their count in their
+ * heads) and prepends them to *list (linked through ->arg); returns how
+ * many. */
+static size_t slab_to_batches(ctp__slab *sl, ctp__task **list)
 {
-    size_t n = 0;
-    while (list != NULL) {
-        ctp__task *next = (ctp__task *)list->arg;
-        list->arg = *chains;
-        *chains = list;
-        list = next;
-        n++;
+    for (size_t i = 0; i < CTP__SLAB_TASKS; i += CTP__BATCH) {
+        for (size_t j = i; j < i + CTP__BATCH; j++)
+            sl->tasks[j].next = j + 1 < i + CTP__BATCH ? &sl->tasks[j + 1] : NULL;
+        batch_head(&sl->tasks[i], CTP__BATCH);
+        sl->tasks[i].arg = *list;
+        *list = &sl->tasks[i];
     }
-    return n;
+    return CTP__SLAB_TASKS / CTP__BATCH;
 }
 
 int ctp__depot_take(ctp__task_depot *depot, size_t n, ctp__task_run *run)
@@ -275,14 +276,7 @@ int ctp__depot_take(ctp__task_depot *depot, size_t n, ctp__task_run *run)
         if (fresh_last == NULL)
             fresh_last = slab;
         nfresh++;
-        for (size_t i = 0; i < CTP__SLAB_TASKS; i += CTP__BATCH) {
-            for (size_t j = i; j < i + CTP__BATCH; j++)
-                slab->tasks[j].next = j + 1 < i + CTP__BATCH ? &slab->tasks[j + 1] : NULL;
-            batch_head(&slab->tasks[i], CTP__BATCH);
-            slab->tasks[i].arg = chains;
-            chains = &slab->tasks[i];
-            nchains++;
-        }
+        nchains += slab_to_batches(slab, &chains);
         got += CTP__SLAB_TASKS;
     }
     if (fresh != NULL || got < n) {
@@ -308,8 +302,10 @@ void ctp__task_run_return(ctp__task_run *run, ctp__task_depot *depot)
 {
     if (run->count == 0)
         return;
-    ctp__task *chains = NULL;
-    size_t nchains = prepend_chains(&chains, run->chains);
+    ctp__task *chains = run->chains;
+    size_t nchains = 0;
+    for (ctp__task *c = chains; c != NULL; c = (ctp__task *)c->arg)
+        nchains++;
     if (run->node != NULL) { /* the rest of the chain being handed out */
         size_t k = 0;
         for (ctp__task *t = run->node; t != NULL; t = t->next)
@@ -343,16 +339,8 @@ static size_t trim_all_home_locked(ctp__task_depot *depot, size_t keep_nodes, ct
     /* The batches now: every node of the kept slabs, 64 to a batch. */
     depot->batches = NULL;
     size_t batches = 0;
-    for (ctp__slab *sl = depot->slabs; sl != NULL; sl = sl->next) {
-        for (size_t i = 0; i < CTP__SLAB_TASKS; i += CTP__BATCH) {
-            for (size_t j = i; j < i + CTP__BATCH; j++)
-                sl->tasks[j].next = j + 1 < i + CTP__BATCH ? &sl->tasks[j + 1] : NULL;
-            batch_head(&sl->tasks[i], CTP__BATCH);
-            sl->tasks[i].arg = depot->batches;
-            depot->batches = &sl->tasks[i];
-            batches++;
-        }
-    }
+    for (ctp__slab *sl = depot->slabs; sl != NULL; sl = sl->next)
+        batches += slab_to_batches(sl, &depot->batches);
     atomic_store_explicit(&depot->free_batches, batches, memory_order_relaxed); /* under lock */
     depot->free_nodes = kept * CTP__SLAB_TASKS;
     atomic_store_explicit(&depot->slab_count, kept, memory_order_relaxed); /* under lock */

@@ -81,15 +81,21 @@ static inline void count_task(void *arg)
     atomic_fetch_add((_Atomic long *)arg, 1);
 }
 
-static inline ctp_pool *make_pool(size_t workers)
+/* A pool of `workers` workers on `topology` (CTP_TOPOLOGY syntax; NULL:
+ * this machine's), or NULL. */
+static inline ctp_pool *make_pool_topo(const char *topology, size_t workers)
 {
     ctp_config c;
     ctp_config_init(&c);
     c.workers = workers;
+    c.topology = topology;
     ctp_pool *p = NULL;
-    if (ctp_pool_create(&c, &p) != CTP_OK)
-        return NULL;
-    return p;
+    return ctp_pool_create(&c, &p) == CTP_OK ? p : NULL;
+}
+
+static inline ctp_pool *make_pool(size_t workers)
+{
+    return make_pool_topo(NULL, workers);
 }
 
 /* A gate a task blocks on until the test opens it. */

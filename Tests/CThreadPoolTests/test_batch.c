@@ -43,17 +43,6 @@ static void chunk_item_relocate(void *dst, void *src)
     atomic_store(&it->st->seen, atomic_load(&it->st->first_ran));
 }
 
-/* A pool on `topology` (NULL: this machine) with `workers` workers. */
-static ctp_pool *make_pool_on(const char *topology, size_t workers)
-{
-    ctp_config c;
-    ctp_config_init(&c);
-    c.workers = workers;
-    c.topology = topology;
-    ctp_pool *p = NULL;
-    return ctp_pool_create(&c, &p) == CTP_OK ? p : NULL;
-}
-
 /* Without nodes (one queue), and on two simulated nodes with every third
  * task on each node (three queues). */
 static const char *const topologies[] = { NULL, "0;1" };
@@ -74,7 +63,7 @@ void test_batch_large_runs_while_queued(void)
         atomic_store(&st.seen, 0);
         atomic_store(&st.ran, 0);
         st.last = N - 1;
-        ctp_pool *pool = make_pool_on(topologies[ti], ti == 0 ? 1 : 2);
+        ctp_pool *pool = make_pool_topo(topologies[ti], ti == 0 ? 1 : 2);
         CHECK(pool != NULL);
         ctp_group *g;
         CHECK_OK(ctp_group_create(pool, &g));
@@ -136,7 +125,7 @@ void test_batch_large_races_shutdown(void)
     int rounds = (int)scaled(6);
     for (int round = 0; round < 2 * rounds; round++) {
         int cancel = round % 2, ti = round / 2 % 2;
-        ctp_pool *pool = make_pool_on(topologies[ti], 2);
+        ctp_pool *pool = make_pool_topo(topologies[ti], 2);
         CHECK(pool != NULL);
         static big_counts c;
         atomic_store(&c.ran, 0);

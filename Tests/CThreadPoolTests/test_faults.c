@@ -9,16 +9,6 @@
 
 enum { FAULT_BATCH = 500 }; /* more than a task slab (448), so submits allocate */
 
-static ctp_pool *make_pool_topo(const char *topology, size_t workers)
-{
-    ctp_config c;
-    ctp_config_init(&c);
-    c.workers = workers;
-    c.topology = topology;
-    ctp_pool *p = NULL;
-    return ctp_pool_create(&c, &p) == CTP_OK ? p : NULL;
-}
-
 void test_fault_injection_create(void)
 {
     static const char *topologies[] = { NULL, "0;1", "0;1;2;3" };
