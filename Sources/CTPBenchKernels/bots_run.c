@@ -251,6 +251,13 @@ struct ctpb_bots_state {
     int rc;       /* sticky: once a tick failed, every later call returns it */
 };
 
+/* A pre-wake target smoothed over the ticks: each tick moves it a quarter of
+ * the way to its own value. */
+static uint64_t smoothed(uint64_t was, int64_t now)
+{
+    return (uint64_t)((int64_t)was + (now - (int64_t)was) / 4);
+}
+
 static void sleep_until(uint64_t due)
 {
     struct timespec ts = { (time_t)(due / 1000000000u), (long)(due % 1000000000u) };
@@ -395,8 +402,8 @@ static int run_tick(ctpb_bots_state *st)
     ctpb_batch b = { count, update_item, s, s->prio, s->node, s->submit, labels };
     uint64_t t0 = ctpb_now_ns();
     if (rebuild_out != 0) {
-        int64_t gap = (int64_t)(t0 - rebuild_out), was = (int64_t)st->rebuild_ns;
-        st->rebuild_ns = was == 0 ? (uint64_t)gap : (uint64_t)(was + (gap - was) / 4);
+        int64_t gap = (int64_t)(t0 - rebuild_out);
+        st->rebuild_ns = st->rebuild_ns == 0 ? (uint64_t)gap : smoothed(st->rebuild_ns, gap);
     }
     if (pool->run(pool->impl, &b) != 0)
         return -3;
@@ -584,10 +591,10 @@ int ctpb_bots_step(ctpb_bots_state *st, int ticks)
         st->rc = run_tick(st);
         /* The lead-in: each beat moves it a quarter of the way to its own;
          * before the first beat, the first tick's from its start. */
-        int64_t lead = (int64_t)(st->handover_ns - due), was = (int64_t)st->lead_in_ns;
+        int64_t lead = (int64_t)(st->handover_ns - due);
         if (beat)
-            st->lead_in_ns = (uint64_t)(was + (lead - was) / 4);
-        else if (was == 0)
+            st->lead_in_ns = smoothed(st->lead_in_ns, lead);
+        else if (st->lead_in_ns == 0)
             st->lead_in_ns = (uint64_t)lead;
         beats++;
         done += st->rc == 0;
