@@ -144,7 +144,11 @@ void test_batch_large_races_shutdown(void)
         }
         for (int k = 0; k < 2; k++)
             CHECK_EQ(pthread_create(&th[k], NULL, big_submit_loop, &s[k]), 0);
-        test_sleep_us(5000 + 1500 * (unsigned)round);
+        /* The shutdown must meet batches in flight: wait for the first one
+         * to be accepted (a fixed sleep was too short under TSan), then
+         * let them run a while longer each round. */
+        CHECK(TEST_WAIT_UNTIL(atomic_load(&c.accepted) > 0, 30000));
+        test_sleep_us(1000 + 1500 * (unsigned)round);
         CHECK_OK(ctp_pool_shutdown(pool, cancel ? CTP_SHUTDOWN_CANCEL : CTP_SHUTDOWN_DRAIN, CTP_WAIT_FOREVER));
         for (int k = 0; k < 2; k++)
             pthread_join(th[k], NULL);
