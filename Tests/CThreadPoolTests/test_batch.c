@@ -4,6 +4,7 @@
 #include "harness.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- the first chunk runs while the rest is being queued ---- */
@@ -164,6 +165,101 @@ void test_batch_large_races_shutdown(void)
         CHECK_EQ(st.cancelled, (uint64_t)atomic_load(&c.cancelled));
         if (!cancel)
             CHECK_EQ(atomic_load(&c.cancelled), 0);
+        CHECK_OK(ctp_pool_destroy(pool));
+    }
+}
+
+/* ---- a shutdown that starts between two chunks ---- */
+
+enum { SPLIT = 512 }; /* two chunks of CTP__PUBLISH_CHUNK (256) */
+
+typedef struct {
+    ctp_pool *pool;
+    ctp_shutdown_mode mode;
+    pthread_t shutter;
+    _Atomic int shutting; /* the shutdown thread is about to call ctp_pool_shutdown */
+    _Atomic int shut_rc;
+    _Atomic long ran, cancelled;
+} split_state;
+
+typedef struct {
+    split_state *st;
+    long index;
+} split_item;
+
+static void split_run(void *arg)
+{
+    atomic_fetch_add(&((split_item *)arg)->st->ran, 1);
+}
+
+static void split_cancel(void *arg)
+{
+    atomic_fetch_add(&((split_item *)arg)->st->cancelled, 1);
+}
+
+static void *split_shutdown(void *arg)
+{
+    split_state *st = arg;
+    atomic_store(&st->shutting, 1);
+    atomic_store(&st->shut_rc, ctp_pool_shutdown(st->pool, st->mode, CTP_WAIT_FOREVER));
+    return NULL;
+}
+
+/* Item 256 moves in after the first chunk was published, outside every
+ * lock: here the shutdown starts on another thread, the first chunk's tasks
+ * finish, and the shutdown gets 50 ms in which only the first chunk is
+ * visible. A pool that counted the batch chunk by chunk would call itself
+ * quiescent then, stop its workers, and lose the second chunk. */
+static void split_relocate(void *dst, void *src)
+{
+    memcpy(dst, src, sizeof(split_item));
+    split_item *it = src;
+    if (it->index != SPLIT / 2)
+        return;
+    split_state *st = it->st;
+    if (pthread_create(&st->shutter, NULL, split_shutdown, st) != 0)
+        abort();
+    uint64_t until = test_now_ns() + 20ull * 1000 * 1000 * 1000;
+    while ((!atomic_load(&st->shutting) || atomic_load(&st->ran) + atomic_load(&st->cancelled) < SPLIT / 2) &&
+           test_now_ns() < until)
+        test_sleep_us(100);
+    test_sleep_us(50 * 1000);
+}
+
+void test_batch_shutdown_between_chunks(void)
+{
+    static ctp_task_desc descs[SPLIT];
+    static split_item items[SPLIT];
+    static split_state st;
+    for (int round = 0; round < 4; round++) {
+        int cancel = round % 2, ti = round / 2;
+        ctp_pool *pool = make_pool_topo(topologies[ti], 2);
+        CHECK(pool != NULL);
+        st.pool = pool;
+        st.mode = cancel ? CTP_SHUTDOWN_CANCEL : CTP_SHUTDOWN_DRAIN;
+        atomic_store(&st.shutting, 0);
+        atomic_store(&st.shut_rc, -1);
+        atomic_store(&st.ran, 0);
+        atomic_store(&st.cancelled, 0);
+        for (long i = 0; i < SPLIT; i++) {
+            ctp_task_desc_init(&descs[i], split_run, NULL);
+            descs[i].on_cancel = split_cancel;
+            descs[i].node = node_of(ti, i);
+            items[i] = (split_item){ &st, i };
+        }
+        CHECK_OK(ctp_submit_batch_inline(pool, descs, SPLIT, items, sizeof items[0], sizeof items[0],
+                                         split_relocate));
+        pthread_join(st.shutter, NULL);
+        CHECK_OK(atomic_load(&st.shut_rc));
+        /* The shutdown waited for the second chunk: every task ran or was
+         * cancelled, once; a drain ran them all. */
+        CHECK_EQ(atomic_load(&st.ran) + atomic_load(&st.cancelled), SPLIT);
+        if (!cancel)
+            CHECK_EQ(atomic_load(&st.ran), SPLIT);
+        ctp_stats s;
+        CHECK_OK(ctp_pool_stats(pool, &s));
+        CHECK_EQ(s.submitted, (uint64_t)SPLIT);
+        CHECK_EQ(s.executed + s.cancelled, (uint64_t)SPLIT);
         CHECK_OK(ctp_pool_destroy(pool));
     }
 }

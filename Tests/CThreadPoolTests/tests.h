@@ -22,6 +22,7 @@ struct test_case {
     X(batch_all_or_none)                                                                           \
     X(batch_large_runs_while_queued)                                                               \
     X(batch_large_races_shutdown)                                                                  \
+    X(batch_shutdown_between_chunks)                                                               \
     X(submit_inline_payload)                                                                       \
     X(submit_batch_inline)                                                                         \
     X(pool_help_runs_one_task)                                                                     \
