@@ -219,6 +219,48 @@ static uint64_t batch_ideal(uint64_t sum, uint64_t longest, size_t workers)
     return even > longest ? even : longest;
 }
 
+/* One batch list-scheduled in submission order on `workers` threads with no
+ * overhead: each body, in index order, starts on the thread that is free
+ * first. What a work-conserving pool that runs a batch in its priority order
+ * (the batches are built in that order) and pays nothing to start, steal or
+ * finish would take, given these bodies' CPU times. */
+static uint64_t batch_in_order(const uint64_t *cpu, size_t count, size_t workers)
+{
+    uint64_t free_at[64] = { 0 };
+    size_t w = workers == 0 ? 1 : workers < 64 ? workers : 64;
+    uint64_t end = 0;
+    for (size_t i = 0; i < count; i++) {
+        size_t first = 0;
+        for (size_t k = 1; k < w; k++)
+            if (free_at[k] < free_at[first])
+                first = k;
+        free_at[first] += cpu[i];
+        if (free_at[first] > end)
+            end = free_at[first];
+    }
+    return end;
+}
+
+/* Where one batch's time in the pool went (ctpb_bots_result.parts_*): from
+ * its hand-over to the first body's start, from there to the last body's
+ * end, and from that to the pool's return; and the same bodies in order. */
+static void add_parts(ctpb_bots_result *out, const uint64_t *submit, const uint64_t *start, const uint64_t *end,
+                      const uint64_t *cpu, size_t n, size_t workers, uint64_t returned)
+{
+    if (n == 0)
+        return;
+    uint64_t out_at = UINT64_MAX, first = UINT64_MAX, last = 0;
+    for (size_t i = 0; i < n; i++) {
+        out_at = submit[i] < out_at ? submit[i] : out_at;
+        first = start[i] < first ? start[i] : first;
+        last = end[i] > last ? end[i] : last;
+    }
+    out->parts_head_seconds += (double)(first - out_at) / 1e9;
+    out->parts_span_seconds += (double)(last - first) / 1e9;
+    out->parts_tail_seconds += (double)(returned - last) / 1e9;
+    out->parts_in_order_seconds += (double)batch_in_order(cpu, n, workers) / 1e9;
+}
+
 struct ctpb_bots_state {
     ctpb_bots_config cfg;
     ctpb_pool pool; /* a copy: the world keeps a pointer to it for node memory */
@@ -394,6 +436,9 @@ static int run_tick(ctpb_bots_state *st)
         int rc = run_rebuild(s, pool, out, measuring, &rb_sum, &rb_max);
         if (rc != 0)
             return rc;
+        if (measuring)
+            add_parts(out, s->rb_submit, s->rb_start, s->rb_end, s->rb_cpu, (size_t)s->w.nzones, st->workers,
+                      ctpb_now_ns());
         in_pool += ctpb_now_ns() - t0; /* includes the short check loop: not counted as serial */
     }
 
@@ -407,7 +452,10 @@ static int run_tick(ctpb_bots_state *st)
     }
     if (pool->run(pool->impl, &b) != 0)
         return -3;
-    in_pool += ctpb_now_ns() - t0;
+    uint64_t returned = ctpb_now_ns();
+    in_pool += returned - t0;
+    if (measuring)
+        add_parts(out, s->submit, s->start, s->end, s->cpu, count, st->workers, returned);
 
     /* after the wait: check, then drain the actions in submission order */
     int rc = 0;
@@ -467,6 +515,8 @@ static int run_tick(ctpb_bots_state *st)
         out->tick_work_ns[t] = serial + rb_sum + up_sum;
         out->tick_ideal_ns[t] =
             serial + (rb_sum ? batch_ideal(rb_sum, rb_max, st->workers) : 0) + batch_ideal(up_sum, up_max, st->workers);
+        out->tick_in_order_ns[t] = serial + (rb_sum ? batch_in_order(s->rb_cpu, (size_t)s->w.nzones, st->workers) : 0) +
+                                   batch_in_order(s->cpu, count, st->workers);
         out->ticks_over_budget += tick > cfg->tick_ns;
         out->work_seconds += (double)main_ns / 1e9;
     }
@@ -529,7 +579,9 @@ int ctpb_bots_begin(const ctpb_bots_config *cfg, const ctpb_pool *pool, ctpb_bot
     out->tick_wake_ns = calloc((size_t)cfg->ticks, sizeof(uint64_t));
     out->tick_work_ns = calloc((size_t)cfg->ticks, sizeof(uint64_t));
     out->tick_ideal_ns = calloc((size_t)cfg->ticks, sizeof(uint64_t));
-    if (bad || !out->tick_ns || !out->tick_wake_ns || !out->tick_work_ns || !out->tick_ideal_ns) {
+    out->tick_in_order_ns = calloc((size_t)cfg->ticks, sizeof(uint64_t));
+    if (bad || !out->tick_ns || !out->tick_wake_ns || !out->tick_work_ns || !out->tick_ideal_ns ||
+        !out->tick_in_order_ns) {
         ctpb_bots_result r;
         ctpb_bots_finish(st, &r);
         ctpb_bots_result_free(&r);
@@ -666,6 +718,7 @@ void ctpb_bots_result_free(ctpb_bots_result *r)
     free(r->tick_wake_ns);
     free(r->tick_work_ns);
     free(r->tick_ideal_ns);
+    free(r->tick_in_order_ns);
     for (int c = 0; c < CTPB_CLASSES; c++)
         free(r->latency_ns[c]);
     free(r->cost_ns);

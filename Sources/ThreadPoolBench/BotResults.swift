@@ -32,6 +32,8 @@ struct BotRepetition: Codable {
     var tickP99: Double
     var idealP50: Double
     var idealP99: Double
+    var inOrderP50: Double              // the tick list-scheduled in submission order with no overhead
+    var inOrderP99: Double
     var ticksPerSecond: Double
     var checksum: UInt64
 }
@@ -74,6 +76,12 @@ struct BotRun: Codable {
     var homeShare: Double?
     /// The world's node imbalance (ctpb_bots_result.balance_remote_share), mean over the repetitions.
     var balanceRemoteShare: Double?
+    /// Per measured tick, mean over every batch of it (us): hand-over to first start,
+    /// first start to last end, the same bodies in order with no overhead, last end to return.
+    var partsHead: Double
+    var partsSpan: Double
+    var partsInOrder: Double
+    var partsTail: Double
     var tickShares: [Double]?          // ctp's own tick reports: workers busy, waking, idle; wake lag, tick thread helping (shares)
     var takenRemote: Double?
     var checksum: UInt64
@@ -85,6 +93,10 @@ struct BotRun: Codable {
     var idealP99: Spread
     var p50OverIdeal: Spread
     var p99OverIdeal: Spread
+    var inOrderP50: Spread
+    var inOrderOverIdeal: Spread        // p50 / ideal p50: what order alone costs
+    var p50OverInOrder: Spread
+    var p99OverInOrder: Spread
     var ticksPerSecondSpread: Spread
     // Against ctp in the same repetition; set by `compare(to:)`.
     var p50OverCtp: Spread?
@@ -115,7 +127,9 @@ struct BotRun: Codable {
             let n = Int(r.ticks)
             let ticksOfRep = samples(r.tick_ns, n), idealOfRep = samples(r.tick_ideal_ns, n)
             let ts = LatencySummary(nanoseconds: ticksOfRep), id = LatencySummary(nanoseconds: idealOfRep)
+            let io = LatencySummary(nanoseconds: samples(r.tick_in_order_ns, n))
             reps.append(BotRepetition(tickP50: ts.p50, tickP99: ts.p99, idealP50: id.p50, idealP99: id.p99,
+                                      inOrderP50: io.p50, inOrderP99: io.p99,
                                       ticksPerSecond: r.wall_seconds > 0 ? Double(n) / r.wall_seconds : 0,
                                       checksum: r.checksum))
             tickNs += ticksOfRep
@@ -162,6 +176,11 @@ struct BotRun: Codable {
         cpuOverWork = work > 0 ? cpu / work : 0
         idleCpuShare = idleSeconds > 0 ? sumD { $0.idle_cpu_seconds } / idleSeconds : 0
         contextSwitchesPerWorkerPerSecond = wall > 0 ? sumD { $0.context_switches } / Double(max(threads, 1)) / wall : 0
+        let perTick = t > 0 ? 1e6 / Double(t) : 0
+        partsHead = sumD { $0.parts_head_seconds } * perTick
+        partsSpan = sumD { $0.parts_span_seconds } * perTick
+        partsInOrder = sumD { $0.parts_in_order_seconds } * perTick
+        partsTail = sumD { $0.parts_tail_seconds } * perTick
         let last = results.last
         homeShare = last.flatMap { $0.home_share >= 0 ? $0.home_share : nil }
         takenRemote = last.flatMap { $0.taken_remote >= 0 ? $0.taken_remote : nil }
@@ -175,6 +194,10 @@ struct BotRun: Codable {
         idealP99 = Spread(reps.map(\.idealP99))
         p50OverIdeal = Spread(reps.map { $0.tickP50 / $0.idealP50 })
         p99OverIdeal = Spread(reps.map { $0.tickP99 / $0.idealP99 })
+        inOrderP50 = Spread(reps.map(\.inOrderP50))
+        inOrderOverIdeal = Spread(reps.map { $0.inOrderP50 / $0.idealP50 })
+        p50OverInOrder = Spread(reps.map { $0.tickP50 / $0.inOrderP50 })
+        p99OverInOrder = Spread(reps.map { $0.tickP99 / $0.inOrderP99 })
         ticksPerSecondSpread = Spread(reps.map(\.ticksPerSecond))
     }
 
@@ -257,6 +280,32 @@ enum BotTables {
             (reps > 1 ? " over \(reps) repetitions" : "") + "); final world checksum " +
             (runs.allSatisfy { r in r.repetitions.allSatisfy { $0.checksum == first.checksum } }
                 ? "identical across pools.\n" : "DIFFERS between pools.\n")
+        if !flatOut {
+            var t = Table(title: "\(n) bots: against the tick in submission order with no overhead, " +
+                          (reps > 1 ? "median of \(reps) repetitions (min-max)" : "one repetition"),
+                          header: ["pool", "in order p50 ms", "in order/ideal", "p50/in order", "p99/in order"])
+            for r in runs {
+                t.add([r.pool, r.inOrderP50.render(scale: 1e-3), r.inOrderOverIdeal.render(suffix: "x"),
+                       r.p50OverInOrder.render(suffix: "x"), r.p99OverInOrder.render(suffix: "x")])
+            }
+            out += t.render()
+            var p = Table(title: "\(n) bots: where the time in the pool goes, us per tick (mean, every batch of the tick summed)\(pooled)",
+                          header: ["pool", "head", "span", "in order", "span - in order", "tail", "head+tail+excess"])
+            for r in runs {
+                p.add([r.pool, fmt(r.partsHead, 0), fmt(r.partsSpan, 0), fmt(r.partsInOrder, 0),
+                       fmt(r.partsSpan - r.partsInOrder, 0), fmt(r.partsTail, 0),
+                       fmt(r.partsHead + r.partsTail + r.partsSpan - r.partsInOrder, 0)])
+            }
+            out += p.render()
+            out += "Head: a batch's hand-over to its first body's start; span: first start to last end; in order: the " +
+                "same bodies list-scheduled in submission order on the workers with no overhead; tail: last end to the " +
+                "pool's return. Head, tail and the span's excess over in order are what the pool and the machine " +
+                "add to the bodies.\n"
+            out += "In order: the serial part plus each batch list-scheduled in submission order (the updates' priority order) " +
+                "on the workers, each body on the first free one, with its measured CPU time and nothing paid to wake, " +
+                "steal or finish: what a pool that starts the bodies strictly in that order takes if it pays nothing. A pool " +
+                "that strays from the order (stealing) can land either side of it.\n"
+        }
         if runs.contains(where: { $0.tickShares != nil }) {
             var t = Table(title: "\(n) bots: ctp's own tick reports (ctp_tick_end), every batch of every tick",
                           header: ["pool", "workers busy", "waking", "idle", "wake lag", "tick thread helping"])

@@ -108,6 +108,14 @@ typedef struct ctpb_bots_result {
                                                  serial part (the tick thread's time outside the
                                                  pool's run calls) plus, per batch, its bodies'
                                                  CPU time / workers or its longest body's if longer */
+    uint64_t *tick_in_order_ns;               /* [ticks] the serial part plus each batch
+                                                 list-scheduled in submission order (its
+                                                 priority order) on config->workers threads
+                                                 with no overhead (bots_run.c, batch_in_order) */
+    /* Every batch of the measured ticks, summed: hand-over to the first
+     * body's start (head), first start to last end (span), last end to the
+     * pool's return (tail); and the batches in order (as tick_in_order_ns) */
+    double parts_head_seconds, parts_span_seconds, parts_tail_seconds, parts_in_order_seconds;
     uint64_t *latency_ns[CTPB_CLASSES];       /* submit-to-start per update, by class */
     size_t latency_count[CTPB_CLASSES];
     uint64_t *cost_ns;                        /* wall time of each update body */
