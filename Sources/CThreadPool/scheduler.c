@@ -346,7 +346,11 @@ static void recycle(ctp_pool *pool, ctp__worker *w, ctp__task *t)
         ctp__task_free_home(t); /* an outside helper has no cache: to its own depot, whichever node's */
 }
 
-void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t)
+/* Runs t (or, if `dropped` or the pool is cancelling, calls its on_cancel)
+ * as one of the pool's task runs: the same run frame either way, so code in
+ * on_cancel sees itself inside a task (a wait for its own group, a waiting
+ * shutdown, ctp_pinned_destroy of the queue being dropped are refused). */
+static void run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t, bool dropped)
 {
     ctp_task_fn fn = t->fn, on_cancel = t->on_cancel;
     const char *label = t->label;
@@ -358,7 +362,7 @@ void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t)
      * observed (the trace pointer it leads to is read with acquire). */
     unsigned observe = atomic_load_explicit(&pool->observe, memory_order_relaxed);
     /* Acquire: pairs with the release store in ctp_pool_shutdown. */
-    bool cancelled = atomic_load_explicit(&pool->cancel, memory_order_acquire);
+    bool cancelled = dropped || atomic_load_explicit(&pool->cancel, memory_order_acquire);
     run_info info;
     if (observe != 0)
         info = (run_info){ fn, label, g, t->submit_ns, prio, affinity, cancelled };
@@ -436,6 +440,11 @@ void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t)
         ctp__latch_count_down(&g->latch);
 }
 
+void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t)
+{
+    run_task(pool, w, t, false);
+}
+
 typedef struct idle_find {
     ctp__worker *w;
     bool may_steal;
@@ -489,9 +498,9 @@ ctp__task *ctp__worker_idle(ctp__worker *w, struct ctp_group *group, uint64_t de
     return ctp__sleep_idle(&w->pool->sleep, w->index, find_for_idle, &f, &until, deadline_ns, &w->sleep_counters);
 }
 
-/* Runs t on an outside thread as one of pool's tasks (its submissions are
- * internal), restoring the thread's own context afterwards. */
-void ctp__run_outside(ctp_pool *pool, ctp__task *t)
+/* Runs (or drops) t on an outside thread as one of pool's tasks (its
+ * submissions are internal), restoring the thread's own context afterwards. */
+static void run_outside(ctp_pool *pool, ctp__task *t, bool dropped)
 {
     ctp__tls *tls = ctp__tls_get();
     ctp_pool *saved_pool = tls->pool;
@@ -502,30 +511,22 @@ void ctp__run_outside(ctp_pool *pool, ctp__task *t)
         tls->outer = &left; /* still inside saved_pool (ctp__is_inside) */
     tls->pool = pool;
     tls->worker = NULL;
-    ctp__run_task(pool, NULL, t);
+    run_task(pool, NULL, t, dropped);
     tls->pool = saved_pool;
     tls->worker = saved_worker;
     tls->outer = saved_outer;
     ctp__lifecycle_poke_if_stopping(pool);
 }
 
+void ctp__run_outside(ctp_pool *pool, ctp__task *t)
+{
+    run_outside(pool, t, false);
+}
+
+/* Its on_cancel runs in a task frame, as in a cancelling shutdown; run_task
+ * counts it cancelled and counts its group down, and run_outside pokes a
+ * shutdown that may be waiting for this very task with every worker parked. */
 void ctp__drop_task(ctp_pool *pool, ctp__task *t)
 {
-    ctp_task_fn on_cancel = t->on_cancel;
-    void *arg = t->has_payload ? (void *)t->payload : t->arg;
-    struct ctp_group *g = t->group;
-    ctp__task *keep = t->has_payload ? t : NULL;
-    if (keep == NULL)
-        recycle(pool, NULL, t);
-    if (on_cancel != NULL)
-        on_cancel(arg);
-    if (keep != NULL)
-        recycle(pool, NULL, keep);
-    /* Release: pairs with the acquire loads in the quiescence check. */
-    atomic_fetch_add_explicit(&pool->helper_cancelled, 1, memory_order_release);
-    if (g != NULL)
-        ctp__latch_count_down(&g->latch);
-    /* A shutdown may be waiting for this very task, with every worker
-     * parked: nothing else pokes it. */
-    ctp__lifecycle_poke_if_stopping(pool);
+    run_outside(pool, t, true);
 }

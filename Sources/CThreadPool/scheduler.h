@@ -13,8 +13,9 @@ void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t);
 /* Runs t on an outside thread as one of pool's tasks (its submissions are
  * internal), restoring the thread's own context afterwards. */
 void ctp__run_outside(ctp_pool *pool, ctp__task *t);
-/* Drops t without running it, on an outside thread: on_cancel, counted
- * cancelled, its group counted down (a pinned queue destroyed). */
+/* Drops t without running it, on an outside thread (a pinned queue
+ * destroyed): its on_cancel runs in a task frame as in a cancelling
+ * shutdown, counted cancelled, its group counted down. */
 void ctp__drop_task(ctp_pool *pool, ctp__task *t);
 /* How deep an outside thread may nest tasks it runs while helping. */
 enum { CTP__OUTSIDE_HELP_DEPTH = 64 };

@@ -573,6 +573,8 @@ int ctp_submit_batch_inline(ctp_pool *pool, const ctp_task_desc *descs, size_t c
     if (pool == NULL || (descs == NULL && count > 0) || size > CTP_INLINE_CAPACITY || stride < size ||
         (data == NULL && size > 0 && count > 0))
         return CTP_EINVAL;
+    if (count > 1 && stride > (SIZE_MAX - size) / (count - 1))
+        return CTP_EINVAL; /* the items would end past the address space */
     if (count == 0)
         return CTP_OK;
     ctp__payload pl = { data, size, stride, relocate };

@@ -388,6 +388,11 @@ void test_submit_batch_inline(void)
     CHECK_EQ(ctp_submit_batch_inline(pool, descs, N, records, sizeof(batch_item), sizeof(batch_item) - 1, NULL),
              CTP_EINVAL);
     CHECK_EQ(ctp_submit_batch_inline(pool, descs, N, records, CTP_INLINE_CAPACITY + 1, 256, NULL), CTP_EINVAL);
+    /* Items that would end past the address space: (N - 1) * stride wraps. */
+    CHECK_EQ(ctp_submit_batch_inline(pool, descs, N, records, sizeof(batch_item), SIZE_MAX, NULL), CTP_EINVAL);
+    CHECK_EQ(ctp_submit_batch_inline(pool, descs, 2, records, sizeof(batch_item), SIZE_MAX - sizeof(batch_item) + 1,
+                                     NULL),
+             CTP_EINVAL);
     CHECK_OK(ctp_submit_batch_inline(pool, descs, 0, NULL, sizeof(batch_item), stride, NULL));
     descs[N - 1].node = 7; /* no such node: the whole batch is refused */
     CHECK_EQ(ctp_submit_batch_inline(pool, descs, N, records, sizeof(batch_item), stride, batch_item_relocate),

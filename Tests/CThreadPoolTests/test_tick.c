@@ -3,6 +3,7 @@
 #include "harness.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -480,6 +481,68 @@ void test_pinned_destroy_inside_a_task_refused(void)
     CHECK_OK(ctp_group_destroy(g));
     CHECK_OK(ctp_pinned_destroy(d.q));
     CHECK_OK(ctp_pool_destroy(p));
+}
+
+/* ctp_pinned_destroy drops queued tasks; their on_cancel runs as a task:
+ * from it, destroying the same queue again, waiting for its own group and a
+ * waiting shutdown are refused. Before, the on_cancel ran with no task frame:
+ * the second destroy freed the queue under the first (use after free), and
+ * the wait and the shutdown waited for the very task running them (hang). */
+typedef struct {
+    ctp_pool *pool;
+    ctp_pinned *q;
+    ctp_group *g;
+    _Atomic int calls, destroy_rc, wait_rc, shutdown_rc;
+} drop_probe;
+
+static void probe_never_runs(void *arg)
+{
+    (void)arg;
+    abort();
+}
+
+static void probe_on_cancel(void *arg)
+{
+    drop_probe *d = arg;
+    int call = atomic_fetch_add(&d->calls, 1);
+    if (call == 0)
+        atomic_store(&d->destroy_rc, ctp_pinned_destroy(d->q));
+    else if (call == 1)
+        atomic_store(&d->wait_rc, ctp_group_wait(d->g, CTP_WAIT_FOREVER));
+    else
+        atomic_store(&d->shutdown_rc, ctp_pool_shutdown(d->pool, CTP_SHUTDOWN_DRAIN, CTP_WAIT_FOREVER));
+}
+
+void test_pinned_destroy_cancels_as_a_task(void)
+{
+    static drop_probe d;
+    d.pool = make_pool(2);
+    CHECK(d.pool != NULL);
+    atomic_store(&d.calls, 0);
+    atomic_store(&d.destroy_rc, 99);
+    atomic_store(&d.wait_rc, 99);
+    atomic_store(&d.shutdown_rc, 99);
+    CHECK_OK(ctp_pinned_create(d.pool, &d.q));
+    CHECK_OK(ctp_group_create(d.pool, &d.g));
+    ctp_task_desc t;
+    ctp_task_desc_init(&t, probe_never_runs, &d);
+    t.on_cancel = probe_on_cancel;
+    t.pinned = d.q;
+    t.group = d.g;
+    for (int i = 0; i < 3; i++)
+        CHECK_OK(ctp_submit_desc(d.pool, &t));
+    CHECK_OK(ctp_pinned_destroy(d.q));
+    CHECK_EQ(atomic_load(&d.calls), 3);
+    CHECK_EQ(atomic_load(&d.destroy_rc), CTP_EINVAL);
+    CHECK_EQ(atomic_load(&d.wait_rc), CTP_EDEADLK);
+    CHECK_EQ(atomic_load(&d.shutdown_rc), CTP_EDEADLK);
+    ctp_stats st;
+    CHECK_OK(ctp_pool_stats(d.pool, &st));
+    CHECK_EQ(st.cancelled, 3);
+    CHECK_EQ(st.executed, 0);
+    CHECK_OK(ctp_group_wait(d.g, 0)); /* every task counted down */
+    CHECK_OK(ctp_group_destroy(d.g));
+    CHECK_OK(ctp_pool_destroy(d.pool));
 }
 
 /* A tick with a budget callback ended after the pool's shutdown: the

@@ -103,6 +103,7 @@ struct test_case {
     X(pinned_tasks_run_only_on_owner)                                                           \
     X(pinned_run_order_and_destroy)                                                             \
     X(pinned_destroy_inside_a_task_refused)                                                     \
+    X(pinned_destroy_cancels_as_a_task)                                                         \
     X(pinned_mixed_batch_refused)                                                               \
     X(tick_workers_without_report)                                                              \
     X(pinned_submit_races_shutdown)                                                             \

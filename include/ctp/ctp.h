@@ -450,8 +450,9 @@ CTP_API int ctp_submit_inline(ctp_pool *pool, const ctp_task_desc *desc, void *d
  *  publishes (so for a batch of more than 256, relocate may still be moving
  *  later items in while earlier tasks run). count 0 = CTP_OK.
  *  Errors as ctp_submit_batch, plus CTP_EINVAL for size >
- *  CTP_INLINE_CAPACITY, stride < size, or data NULL with size > 0 and
- *  count > 0. Any thread. */
+ *  CTP_INLINE_CAPACITY, stride < size, items that would end past the
+ *  address space ((count - 1) * stride + size overflows size_t), or data
+ *  NULL with size > 0 and count > 0. Any thread. */
 CTP_API int ctp_submit_batch_inline(ctp_pool *pool, const ctp_task_desc *descs, size_t count, void *data,
                                     size_t size, size_t stride, ctp_relocate_fn relocate);
 
@@ -664,7 +665,10 @@ CTP_API int ctp_pinned_create(ctp_pool *pool, ctp_pinned **out_queue);
 CTP_API int ctp_pinned_run(ctp_pinned *queue, size_t max);
 
 /** Destroys the queue: tasks still queued are dropped as a cancelling
- *  shutdown drops them (on_cancel, their groups counted down). Owner only,
+ *  shutdown drops them (on_cancel, their groups counted down). Each
+ *  on_cancel runs as a task of the pool does: from it, a wait for its own
+ *  group or a waiting ctp_pool_shutdown gets CTP_EDEADLK, and
+ *  ctp_pinned_destroy CTP_EINVAL. Owner only,
  *  before the pool is destroyed, and not from inside a task (a pinned task,
  *  or one a helping wait of the owner runs: the queue is still in use by
  *  the call that runs it). Errors: CTP_EINVAL (NULL, not the owner, inside
