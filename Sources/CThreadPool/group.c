@@ -183,8 +183,12 @@ static int wait_outside(ctp_pool *pool, ctp_group *g, uint64_t deadline)
             ctp__run_outside(pool, t);
             continue;
         }
-        if (tls->task_depth < CTP__OUTSIDE_HELP_DEPTH)
+        if (tls->runs_no_tasks)
+            t = NULL; /* a monitor thread (pool.h) */
+        else if (tls->task_depth < CTP__OUTSIDE_HELP_DEPTH)
             t = ctp__find_task_outside(pool);
+        else /* too deep for other work: only its own children (scheduler.h) */
+            t = ctp__find_group_task_outside(pool, g);
         if (t != NULL) {
             ctp__run_outside(pool, t);
             continue;

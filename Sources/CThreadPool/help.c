@@ -13,6 +13,8 @@ int ctp_pool_help(ctp_pool *pool)
         ctp__run_task(pool, w, t);
         return 1;
     }
+    if (ctp__tls_get()->runs_no_tasks)
+        return 0; /* a monitor thread (pool.h) */
     ctp_pinned *pinned = ctp__my_pinned(pool);
     ctp__task *t;
     if (pinned != NULL && (t = ctp__pinned_take(pinned)) != NULL) { /* the owner's pinned tasks first */

@@ -88,6 +88,34 @@ size_t ctp__injector_take(ctp__injector *inj, int lowest, ctp__task **out, size_
     return n;
 }
 
+ctp__task *ctp__injector_take_group(ctp__injector *inj, const struct ctp_group *g)
+{
+    ctp__task *found = NULL;
+    pthread_mutex_lock(&inj->lock);
+    for (int p = 0; p < CTP_PRIORITY_COUNT && found == NULL; p++) {
+        ctp__task *prev = NULL;
+        for (ctp__task *t = inj->lists[p].head; t != NULL; prev = t, t = t->next) {
+            if (t->group != g)
+                continue;
+            if (prev == NULL) {
+                found = pop_level_locked(inj, p);
+                break;
+            }
+            prev->next = t->next;
+            if (inj->lists[p].tail == t)
+                inj->lists[p].tail = prev;
+            /* Relaxed: a hint, as in pop_level_locked (the list stays non-empty). */
+            atomic_store_explicit(&inj->count, atomic_load_explicit(&inj->count, memory_order_relaxed) - 1,
+                                  memory_order_relaxed);
+            t->next = NULL;
+            found = t;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&inj->lock);
+    return found;
+}
+
 size_t ctp__injector_take_aged(ctp__injector *inj, int lowest, int urgent, uint64_t older_than, uint64_t delay,
                                ctp__task **out, uint64_t *young_until)
 {

@@ -59,6 +59,11 @@ size_t ctp__injector_take(ctp__injector *inj, int lowest, ctp__task **out, size_
 size_t ctp__injector_take_aged(ctp__injector *inj, int lowest, int urgent, uint64_t older_than, uint64_t delay,
                                ctp__task **out, uint64_t *young_until);
 
+/* Removes and returns the first task of group g (highest priority first,
+ * oldest first), or NULL. Walks the lists under the lock: only for a helper
+ * that may run nothing but the work it waits for (group.c). */
+ctp__task *ctp__injector_take_group(ctp__injector *inj, const struct ctp_group *g);
+
 /* Caller holds inj->lock. Removes and returns the oldest task of the highest
  * non-empty priority, or NULL. */
 ctp__task *ctp__injector_pop_locked(ctp__injector *inj);

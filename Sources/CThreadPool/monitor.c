@@ -202,6 +202,9 @@ static void *monitor_main(void *arg)
     snprintf(name, sizeof name, "%.9s-mon", pool->name);
     pthread_setname_np(pthread_self(), name);
     (void)ctp__cancel_off(); /* its waits and reports are never cancellation points */
+    /* on_overrun and on_stall may wait or help: never run tasks on this
+     * thread's small stack (nor block the monitor behind them). */
+    ctp__tls_get()->runs_no_tasks = true;
     bool stalls = pool->config.stall_ns != 0;
     uint64_t period = pool->config.stall_ns / 4;
     episode q = { progress(pool), ctp__now_ns(), false };

@@ -10,6 +10,8 @@ int ctp_pinned_create(ctp_pool *pool, ctp_pinned **out_queue)
     *out_queue = NULL;
     if (ctp__is_inside(pool) || ctp__my_pinned(pool) != NULL || ctp__tls_get()->pinned != NULL)
         return CTP_EINVAL; /* one queue per outside thread */
+    if (ctp__tls_get()->runs_no_tasks)
+        return CTP_EINVAL; /* a monitor thread (pool.h) */
     /* Relaxed: a courtesy check, as in ctp_group_create. */
     if (atomic_load_explicit(&pool->state, memory_order_relaxed) == CTP__STOPPED)
         return CTP_ESHUTDOWN;

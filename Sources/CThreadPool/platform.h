@@ -18,6 +18,9 @@ void ctp__cpu_relax(void);
 /* The CPU the calling thread runs on now, or -1 if unknown. A hint: the
  * thread may move right after. */
 int ctp__current_cpu(void);
+/* The lowest usable address of the calling thread's stack (above its guard
+ * page), or 0 if unknown (Linux: pthread_getattr_np). */
+uintptr_t ctp__stack_low(void);
 /* Asks the kernel to end the calling thread's timed waits within 1 us of
  * their deadline instead of the default 50 us slack (Linux; elsewhere a
  * no-op). Workers do it: pre-wake and backoff deadlines mean something. */

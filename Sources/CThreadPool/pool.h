@@ -278,6 +278,10 @@ typedef struct ctp__tls {
     struct ctp_group *run_group[CTP__RUNNING_MAX];
     const ctp__tls_outer *outer; /* pools left for another pool's task, innermost first */
     struct ctp_pinned *pinned; /* the pinned queue this thread owns (outside threads), or NULL */
+    /* A pool's monitor thread (a small stack, and the thread that must not
+     * be blocked by the work): it runs no pool's tasks. Its helping waits
+     * only block, ctp_pool_help finds nothing, ctp_pinned_create refuses. */
+    bool runs_no_tasks;
 } ctp__tls;
 
 ctp__tls *ctp__tls_get(void);

@@ -30,8 +30,10 @@ bool ctp__has_visible_work(ctp_pool *pool)
 
 bool ctp__stack_allows_steal(ctp__worker *w)
 {
-    char here;
-    return (uintptr_t)&here > w->stack_limit;
+    /* The frame, not a local (see ctp__worker_main): under ASan's fake
+     * stacks a local's address said "too deep" at random, and the workers
+     * stopped taking the injection queue's tasks. */
+    return (uintptr_t)__builtin_frame_address(0) > w->stack_limit;
 }
 
 /* The lowest priority another node takes at once, grace or not: HIGH. The
@@ -338,6 +340,17 @@ ctp__task *ctp__find_task_outside(ctp_pool *pool)
     return NULL;
 }
 
+ctp__task *ctp__find_group_task_outside(ctp_pool *pool, const struct ctp_group *g)
+{
+    for (int n = 0; n <= pool->nnodes; n++) {
+        ctp__task *t;
+        /* Relaxed: a hint; the take is under the queue's lock. */
+        if (ctp__injector_mask(&pool->injs[n]) != 0 && (t = ctp__injector_take_group(&pool->injs[n], g)) != NULL)
+            return t;
+    }
+    return NULL;
+}
+
 static void recycle(ctp_pool *pool, ctp__worker *w, ctp__task *t)
 {
     if (w != NULL)
@@ -408,9 +421,7 @@ static void run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t, bool dropped)
     if (observe != 0)
         ctp__observe_end(pool, w, observe, fn, label, &obs);
     *slot = outer_group;
-    if (tls != NULL) {
-        tls->task_depth--;
-    } else {
+    if (tls == NULL) {
         w->running--;
         ctp__live_end(&w->live, depth);
     }
@@ -436,8 +447,14 @@ static void run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t, bool dropped)
         atomic_fetch_add_explicit(cancelled ? &pool->helper_cancelled : &pool->helper_executed, 1,
                                   memory_order_release);
     }
+    /* An outside thread keeps the task's frame through the count-down: a
+     * group notification fires inside it, and must see the thread as still
+     * in a task (ctp_pinned_destroy from it would free the pinned queue its
+     * run loop or helping wait, further up this stack, takes from next). */
     if (g != NULL)
         ctp__latch_count_down(&g->latch);
+    if (tls != NULL)
+        tls->task_depth--;
 }
 
 void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t)

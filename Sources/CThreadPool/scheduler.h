@@ -9,6 +9,11 @@
 void *ctp__worker_main(void *arg);
 ctp__task *ctp__find_task(ctp__worker *w, bool may_steal);
 ctp__task *ctp__find_task_outside(ctp_pool *pool);
+/* A task of group g in the injection queues, or NULL: for an outside thread
+ * nested too deep to help with anything else (CTP__OUTSIDE_HELP_DEPTH). The
+ * tasks it submits go there, so it can still run its own children, as a
+ * worker too deep in its stack runs its own deque's. O(queued). */
+ctp__task *ctp__find_group_task_outside(ctp_pool *pool, const struct ctp_group *g);
 void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t);
 /* Runs t on an outside thread as one of pool's tasks (its submissions are
  * internal), restoring the thread's own context afterwards. */

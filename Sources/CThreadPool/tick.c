@@ -184,21 +184,44 @@ int ctp_tick_end(ctp_tick *tick, uint64_t timeout_ns, ctp_tick_report *report, c
      * registration under the monitor's lock publishes it to that thread. */
     if (tick->opts.on_overrun != NULL && ctp__monitor_firing_here(tick->pool, &tick->watch))
         return CTP_EDEADLK;
-    int rc = ctp_group_wait(tick->group, timeout_ns);
-    if (rc != CTP_OK)
-        return rc;
-    uint64_t end = ctp__now_ns();
     ctp_pool *pool = tick->pool;
-    if (tick->watching)
-        ctp__monitor_unwatch(pool, &tick->watch); /* waits out a running callback */
+    uint64_t deadline = ctp__deadline(timeout_ns);
+    uint64_t end;
+    for (;;) {
+        uint64_t now = ctp__now_ns();
+        uint64_t left = deadline == CTP_WAIT_FOREVER ? CTP_WAIT_FOREVER : deadline > now ? deadline - now : 0;
+        int rc = ctp_group_wait(tick->group, left);
+        if (rc != CTP_OK)
+            return rc;
+        end = ctp__now_ns();
+        if (tick->watching) {
+            /* Waits out a running callback; none starts after. */
+            bool fired = ctp__monitor_unwatch(pool, &tick->watch);
+            tick->watching = false;
+            /* The callback, or another thread, may have submitted into the
+             * tick after the wait returned: wait for those too, still
+             * watched if the budget has not fired (best effort: a watch
+             * that cannot be registered again leaves the tick unwatched). */
+            if (!ctp__latch_done(&tick->group->latch) && !fired &&
+                ctp__monitor_watch(pool, &tick->watch) == CTP_OK)
+                tick->watching = true;
+        }
+        if (ctp__latch_done(&tick->group->latch))
+            break;
+    }
     if (tick->recording) {
         tick->group->tick = NULL;
         atomic_fetch_sub_explicit(&pool->observe, CTP__OBSERVE_TICK_ONE, memory_order_relaxed); /* relaxed: a hint */
     }
+    /* Refused only if a task was added (by a thread that raced this call)
+     * after the last check, or another thread still leaves a wait on the
+     * group: wait it out. Its tasks record into the tick, read and freed
+     * below. */
+    while (ctp_group_destroy(tick->group) != CTP_OK)
+        (void)ctp_group_wait(tick->group, CTP_WAIT_FOREVER);
     ctp_tick_report unasked; /* the workers' share was asked for without the report */
     if (report != NULL || (workers != NULL && capacity > 0))
         make_report(tick, end, report != NULL ? report : &unasked, workers, capacity);
-    ctp_group_destroy(tick->group);
     free_tick(tick);
     return CTP_OK;
 }

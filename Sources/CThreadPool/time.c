@@ -49,6 +49,22 @@ int ctp__current_cpu(void)
 #endif
 }
 
+uintptr_t ctp__stack_low(void)
+{
+#ifdef __linux__
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0)
+        return 0;
+    void *addr = NULL;
+    size_t size = 0;
+    int rc = pthread_attr_getstack(&attr, &addr, &size);
+    pthread_attr_destroy(&attr);
+    return rc == 0 ? (uintptr_t)addr : 0;
+#else
+    return 0;
+#endif
+}
+
 int ctp__cond_init_monotonic(pthread_cond_t *cv)
 {
     pthread_condattr_t attr;

@@ -125,10 +125,16 @@ void *ctp__worker_main(void *arg)
     tls->worker = w;
     tls->task_depth = 0;
 
-    /* Waits may steal only while at least a quarter of the stack is free. */
-    char here;
+    /* Waits may steal only while at least a quarter of the stack below this
+     * frame is free. Measured from the stack's real low end where the
+     * platform says: glibc carves static TLS (a sanitizer's thread state,
+     * say) out of the size asked for. The frame's address, not a local's:
+     * AddressSanitizer's fake stacks (clang's default) put locals on the
+     * heap, anywhere. */
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+    uintptr_t low = ctp__stack_low();
     size_t stack = pool->config.stack_size;
-    w->stack_limit = (uintptr_t)&here - (stack - stack / 4);
+    w->stack_limit = low != 0 && low < here ? low + (here - low) / 4 : here - (stack - stack / 4);
 
     char name[16];
     snprintf(name, sizeof name, "%s-%u", pool->name, (unsigned)w->index);

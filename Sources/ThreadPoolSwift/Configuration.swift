@@ -106,7 +106,8 @@ extension ThreadPool {
         /// Called with each stall report, on the pool's monitor thread; nil
         /// = the runtime prints one line per stall to standard error. It may
         /// call ``ThreadPool/snapshot()`` and read ``ThreadPool/stats``, and
-        /// must not shut the pool down or wait for its tasks. (The pool keeps
+        /// must not shut the pool down or wait for its tasks; that thread
+        /// runs no pool's closures (its stack is small). (The pool keeps
         /// this closure: reach the pool from it through a weak reference.)
         /// Needs ``stallThreshold``: set without it, creating the pool throws.
         public var onStall: (@Sendable (StallReport) -> Void)?

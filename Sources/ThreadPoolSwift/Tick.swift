@@ -62,6 +62,9 @@ extension ThreadPool {
     ///     thread, not on a thread the tick's work can block (the monitor is
     ///     started if stall detection did not start it). Needs `budget`. Kept
     ///     until the tick has ended; it must not end the tick or wait for it.
+    ///     That thread runs no pool's closures (its stack is small): a wait
+    ///     there blocks without helping. Closures it submits into the tick
+    ///     are waited for by the tick's end too.
     /// - Throws: ``ThreadPoolError/invalidArgument(_:)`` (a budget of
     ///   `.zero` or less, `onOverrun` without a budget),
     ///   ``ThreadPoolError/shutdown``, ``ThreadPoolError/outOfMemory``.

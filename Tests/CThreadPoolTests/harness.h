@@ -15,6 +15,9 @@
 
 uint64_t test_now_ns(void);
 void test_sleep_us(unsigned us);
+/* Calls fn(arg) from a frame below `address` on the calling thread's stack
+ * (by recursion), and returns what it returns. */
+int test_below_stack_address(uintptr_t address, int (*fn)(void *), void *arg);
 /* Registers the pool the running test uses, for the hang report (NULL:
  * none; clear it before the pool is destroyed unless its destroy is what
  * might hang). */

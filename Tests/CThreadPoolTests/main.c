@@ -25,6 +25,23 @@ void test_sleep_us(unsigned us)
     nanosleep(&ts, NULL);
 }
 
+/* Recurses until the frame is below `below`, then calls fn. Frames, not a
+ * big local array or alloca: AddressSanitizer's fake stacks (clang's
+ * default) put both on the heap, leaving the thread's stack shallow. */
+static __attribute__((noinline)) int deeper(uintptr_t below, int (*fn)(void *), void *arg)
+{
+    volatile char pad[64]; /* a frame of some size where locals stay on the stack */
+    pad[0] = 0;
+    if ((uintptr_t)__builtin_frame_address(0) > below)
+        return deeper(below, fn, arg) + pad[0]; /* not a tail call */
+    return fn(arg) + pad[0];
+}
+
+int test_below_stack_address(uintptr_t address, int (*fn)(void *), void *arg)
+{
+    return deeper(address, fn, arg);
+}
+
 int test_run_python(const char *script, const char *args)
 {
     char path[] = "/tmp/ctp_test_py_XXXXXX";

@@ -30,15 +30,24 @@ static void child_task(void *arg)
     gate_task(&d->release); /* until T runs */
 }
 
-static int __attribute__((noinline)) wait_deep(deep_wait *d, ctp_group *g)
+typedef struct {
+    deep_wait *d;
+    ctp_group *g;
+} deep_args;
+
+static int wait_there(void *arg)
 {
-    /* 52 KiB of this 64 KiB stack in use: less than a quarter is free, so
-     * the wait may not run other workers' tasks. */
-    volatile char frame[52 * 1024];
-    memset((char *)frame, 1, sizeof frame);
-    atomic_store(&d->a_waiting, 1);
-    int rc = ctp_group_wait(g, CTP_WAIT_FOREVER);
-    return rc + frame[100] - 1;
+    deep_args *a = arg;
+    atomic_store(&a->d->a_waiting, 1);
+    return ctp_group_wait(a->g, CTP_WAIT_FOREVER);
+}
+
+/* Less than a quarter of this 64 KiB stack free (2 KiB past the limit), so
+ * the wait may not run other workers' tasks. */
+static int wait_deep(deep_wait *d, ctp_group *g)
+{
+    deep_args a = { d, g };
+    return test_below_stack_address(ctp__current_worker(d->pool)->stack_limit - 2048, wait_there, &a);
 }
 
 static void task_a(void *arg)

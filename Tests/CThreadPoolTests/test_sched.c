@@ -1,6 +1,8 @@
 /* Scheduling behaviour: priorities, fork-join, parallel for, waking, shutdown. */
 #include "harness.h"
 
+#include "../../Sources/CThreadPool/pool.h"
+
 #include <string.h>
 
 /* ---- priorities ---- */
@@ -188,6 +190,7 @@ void test_fib32_group_per_call_from_worker(void)
     /* Root submitted to the pool; every wait happens on workers. */
     ctp_pool *pool = make_pool(2);
     CHECK(pool != NULL);
+    test_watch_pool(pool);
     fib_arg root = { pool, fib_n(), 0 };
     ctp_group *g;
     CHECK_OK(ctp_group_create(pool, &g));
@@ -195,6 +198,7 @@ void test_fib32_group_per_call_from_worker(void)
     CHECK_OK(ctp_group_wait(g, CTP_WAIT_FOREVER));
     CHECK_OK(ctp_group_destroy(g));
     CHECK_EQ(root.result, fib_ref(fib_n()));
+    test_watch_pool(NULL);
     CHECK_OK(ctp_pool_destroy(pool));
 }
 
@@ -213,6 +217,100 @@ void test_fib32_group_per_call_from_outside(void)
     CHECK_EQ(st.executed, st.submitted);
     CHECK_EQ(st.executed_by_priority[CTP_PRIORITY_NORMAL], st.executed);
     CHECK_OK(ctp_pool_destroy(pool));
+}
+
+/* An outside thread nested 64 tasks deep (CTP__OUTSIDE_HELP_DEPTH) helps
+ * no more with other work, but still runs the children it waits for, which
+ * sit in the injection queue: here the only worker is too deep in its stack
+ * to take them (it waits, past three quarters of its stack, for a task
+ * pinned to the test thread). Before, the outside thread blocked at the cap
+ * and nobody ran them: a hang. The chain goes 70 deep; every level's child
+ * runs on the test thread. */
+typedef struct {
+    ctp_pool *pool;
+    ctp_group *deep_wait;
+    pthread_t self;
+    _Atomic int deep, wait_rc, elsewhere, levels, failed;
+} cap_chain;
+
+typedef struct {
+    cap_chain *c;
+    int level;
+} cap_level;
+
+static void cap_level_task(void *arg)
+{
+    cap_level *l = arg;
+    cap_chain *c = l->c;
+    atomic_fetch_add(&c->levels, 1);
+    if (!pthread_equal(pthread_self(), c->self))
+        atomic_fetch_add(&c->elsewhere, 1);
+    if (l->level == 70)
+        return;
+    cap_level next = { c, l->level + 1 };
+    ctp_group *g;
+    if (ctp_group_create(c->pool, &g) != CTP_OK || ctp_group_submit(g, CTP_PRIORITY_NORMAL, cap_level_task, &next) != CTP_OK) {
+        atomic_store(&c->failed, 1);
+        return;
+    }
+    if (ctp_group_wait(g, CTP_WAIT_FOREVER) != CTP_OK || ctp_group_destroy(g) != CTP_OK)
+        atomic_store(&c->failed, 1);
+}
+
+static int cap_deep_wait(void *arg)
+{
+    cap_chain *c = arg;
+    atomic_store(&c->deep, 1);
+    atomic_store(&c->wait_rc, ctp_group_wait(c->deep_wait, CTP_WAIT_FOREVER));
+    return 0;
+}
+
+/* Waits with under a quarter of the worker's stack free (2 KiB past the
+ * limit). */
+static void cap_deep_task(void *arg)
+{
+    cap_chain *c = arg;
+    (void)test_below_stack_address(ctp__current_worker(c->pool)->stack_limit - 2048, cap_deep_wait, arg);
+}
+
+void test_outside_helper_at_depth_cap_runs_own_children(void)
+{
+    ctp_config cfg;
+    ctp_config_init(&cfg);
+    cfg.workers = 1;
+    cfg.stack_size = 256 * 1024;
+    static cap_chain c;
+    memset(&c, 0, sizeof c);
+    CHECK_OK(ctp_pool_create(&cfg, &c.pool));
+    test_watch_pool(c.pool);
+    c.self = pthread_self();
+    atomic_store(&c.wait_rc, 99);
+    ctp_pinned *mine;
+    CHECK_OK(ctp_pinned_create(c.pool, &mine));
+    CHECK_OK(ctp_group_create(c.pool, &c.deep_wait));
+    static cap_level first;
+    first = (cap_level){ &c, 1 };
+    ctp_task_desc d;
+    ctp_task_desc_init(&d, cap_level_task, &first);
+    d.group = c.deep_wait;
+    d.pinned = mine; /* the worker cannot run the chain's first level */
+    CHECK_OK(ctp_submit_desc(c.pool, &d));
+    ctp_group *outer;
+    CHECK_OK(ctp_group_create(c.pool, &outer));
+    CHECK_OK(ctp_group_submit(outer, CTP_PRIORITY_NORMAL, cap_deep_task, &c));
+    CHECK(TEST_WAIT_UNTIL(atomic_load(&c.deep) == 1, 10000));
+    test_sleep_us(2000); /* the worker is in its wait */
+    CHECK_OK(ctp_group_wait(c.deep_wait, CTP_WAIT_FOREVER)); /* runs the chain here */
+    CHECK_OK(ctp_group_wait(outer, CTP_WAIT_FOREVER));
+    CHECK_OK(atomic_load(&c.wait_rc));
+    CHECK_EQ(atomic_load(&c.failed), 0);
+    CHECK_EQ(atomic_load(&c.levels), 70);
+    CHECK_EQ(atomic_load(&c.elsewhere), 0);
+    CHECK_OK(ctp_group_destroy(outer));
+    CHECK_OK(ctp_group_destroy(c.deep_wait));
+    CHECK_OK(ctp_pinned_destroy(mine));
+    test_watch_pool(NULL);
+    CHECK_OK(ctp_pool_destroy(c.pool));
 }
 
 /* ---- parallel for ---- */

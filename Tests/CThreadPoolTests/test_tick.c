@@ -545,6 +545,196 @@ void test_pinned_destroy_cancels_as_a_task(void)
     CHECK_OK(ctp_pool_destroy(d.pool));
 }
 
+/* A group notification that fires on the owner of a pinned queue, when a
+ * task the owner runs ends, runs in that task's frame: ctp_pinned_destroy
+ * from it is refused. Before, the frame was gone by the count-down that
+ * fires it: the destroy freed the queue while ctp_pinned_run, a helping
+ * wait or ctp_pinned_destroy itself, further up the stack, took from it
+ * next (use after free). Three ways the owner ends the group's last task:
+ * ctp_pinned_run, a helping ctp_group_wait, ctp_pinned_destroy's drop. */
+typedef struct {
+    ctp_pinned *q;
+    _Atomic int fired, rc, ran;
+} notify_destroy;
+
+static void notify_destroys_queue(void *ctx)
+{
+    notify_destroy *n = ctx;
+    atomic_store(&n->rc, ctp_pinned_destroy(n->q));
+    atomic_fetch_add(&n->fired, 1);
+}
+
+static void notify_count_run(void *arg)
+{
+    atomic_fetch_add(&((notify_destroy *)arg)->ran, 1);
+}
+
+void test_pinned_destroy_from_notification_refused(void)
+{
+    ctp_pool *p = make_pool(2);
+    CHECK(p != NULL);
+    for (int how = 0; how < 3; how++) {
+        static notify_destroy n;
+        atomic_store(&n.fired, 0);
+        atomic_store(&n.rc, 99);
+        atomic_store(&n.ran, 0);
+        CHECK_OK(ctp_pinned_create(p, &n.q));
+        ctp_group *g;
+        CHECK_OK(ctp_group_create(p, &g));
+        ctp_task_desc t;
+        ctp_task_desc_init(&t, notify_count_run, &n);
+        t.on_cancel = notify_count_run;
+        t.pinned = n.q;
+        t.group = g;
+        CHECK_OK(ctp_submit_desc(p, &t));
+        CHECK_OK(ctp_group_notify(g, notify_destroys_queue, &n));
+        if (how == 0) {
+            CHECK_EQ(ctp_pinned_run(n.q, 8), 1);
+        } else if (how == 1) {
+            CHECK_OK(ctp_group_wait(g, CTP_WAIT_FOREVER));
+        } else {
+            CHECK_OK(ctp_pinned_destroy(n.q)); /* drops the task: the notification fires inside */
+        }
+        CHECK_EQ(atomic_load(&n.ran), 1);
+        CHECK_EQ(atomic_load(&n.fired), 1);
+        CHECK_EQ(atomic_load(&n.rc), CTP_EINVAL);
+        if (how < 2) {
+            /* Still the owner's working queue. */
+            t.group = NULL;
+            CHECK_OK(ctp_submit_desc(p, &t));
+            CHECK_EQ(ctp_pinned_run(n.q, 8), 1);
+            CHECK_EQ(atomic_load(&n.ran), 2);
+            CHECK_OK(ctp_pinned_destroy(n.q));
+        }
+        CHECK_OK(ctp_group_destroy(g));
+    }
+    CHECK_OK(ctp_pool_destroy(p));
+}
+
+/* on_overrun submits into its tick after ctp_tick_end's wait has returned
+ * (it fires while the tick's task runs, and holds on until that task is
+ * done): ctp_tick_end waits for the late task too, counts it, and frees
+ * the group. Before, it ignored the group's refused destroy: the late task
+ * wrote into the freed tick (use after free), the group leaked, and
+ * ctp_pool_destroy refused forever. */
+typedef struct {
+    ctp_tick *tick;
+    _Atomic int first_done, late_ran, submit_rc;
+} late_submit;
+
+static void late_first(void *arg)
+{
+    late_submit *l = arg;
+    test_sleep_us(10000); /* past the 2 ms budget */
+    atomic_store(&l->first_done, 1);
+}
+
+static void late_second(void *arg)
+{
+    late_submit *l = arg;
+    test_sleep_us(5000);
+    atomic_store(&l->late_ran, 1);
+}
+
+static void late_overrun(ctp_tick *tick, uint64_t elapsed_ns, void *ctx)
+{
+    late_submit *l = ctx;
+    (void)elapsed_ns;
+    while (!atomic_load(&l->first_done))
+        test_sleep_us(200);
+    test_sleep_us(20000); /* ctp_tick_end's wait returns meanwhile */
+    atomic_store(&l->submit_rc, ctp_group_submit(ctp_tick_group(tick), CTP_PRIORITY_NORMAL, late_second, l));
+}
+
+void test_tick_end_waits_for_late_submissions(void)
+{
+    ctp_pool *p = make_pool(2);
+    CHECK(p != NULL);
+    static late_submit l;
+    atomic_store(&l.first_done, 0);
+    atomic_store(&l.late_ran, 0);
+    atomic_store(&l.submit_rc, 99);
+    ctp_tick_options opt = { .report = true, .budget_ns = 2 * MS, .on_overrun = late_overrun, .overrun_ctx = &l };
+    ctp_tick *t;
+    CHECK_OK(ctp_tick_begin(p, &opt, &t));
+    CHECK_OK(ctp_group_submit(ctp_tick_group(t), CTP_PRIORITY_NORMAL, late_first, &l));
+    ctp_tick_report r;
+    CHECK_OK(ctp_tick_end(t, CTP_WAIT_FOREVER, &r, NULL, 0));
+    CHECK_OK(atomic_load(&l.submit_rc));
+    CHECK_EQ(atomic_load(&l.late_ran), 1);
+    CHECK_EQ(r.tasks, 2);
+    CHECK(r.overran);
+    CHECK_OK(ctp_pool_destroy(p));
+}
+
+/* The monitor thread runs no pool's tasks: from on_overrun, ctp_pool_help
+ * finds nothing and a wait blocks without helping, while the only worker
+ * is busy and a task is queued behind it. Before, both ran the queued task
+ * on the monitor's 80 KiB stack (a big-stack task overflowed it) and kept
+ * the monitor from its other watches meanwhile. */
+typedef struct {
+    ctp_pool *pool;
+    ctp_group *g;
+    _Atomic int started, release, overrun_done, help_rc, wait_rc, queued_on_monitor, queued_ran;
+    _Atomic(pthread_t) monitor;
+} monitor_help;
+
+static void monitor_help_blocker(void *arg)
+{
+    monitor_help *m = arg;
+    atomic_store(&m->started, 1);
+    while (!atomic_load(&m->release))
+        test_sleep_us(200);
+}
+
+static void monitor_help_queued(void *arg)
+{
+    monitor_help *m = arg;
+    if (atomic_load(&m->overrun_done) == 0 && pthread_equal(pthread_self(), atomic_load(&m->monitor)))
+        atomic_store(&m->queued_on_monitor, 1);
+    atomic_fetch_add(&m->queued_ran, 1);
+}
+
+static void monitor_help_overrun(ctp_tick *tick, uint64_t elapsed_ns, void *ctx)
+{
+    monitor_help *m = ctx;
+    (void)tick;
+    (void)elapsed_ns;
+    atomic_store(&m->monitor, pthread_self());
+    atomic_store(&m->help_rc, ctp_pool_help(m->pool));
+    atomic_store(&m->wait_rc, ctp_group_wait(m->g, 20 * MS));
+    atomic_store(&m->release, 1);
+    atomic_store(&m->overrun_done, 1);
+}
+
+void test_monitor_thread_runs_no_tasks(void)
+{
+    static monitor_help m;
+    memset(&m, 0, sizeof m);
+    m.pool = make_pool(1);
+    CHECK(m.pool != NULL);
+    atomic_store(&m.help_rc, 99);
+    atomic_store(&m.wait_rc, 99);
+    CHECK_OK(ctp_group_create(m.pool, &m.g));
+    CHECK_OK(ctp_submit(m.pool, CTP_PRIORITY_NORMAL, monitor_help_blocker, &m));
+    CHECK(TEST_WAIT_UNTIL(atomic_load(&m.started) == 1, 10000)); /* on the only worker */
+    CHECK_OK(ctp_group_submit(m.g, CTP_PRIORITY_NORMAL, monitor_help_queued, &m));
+    /* An empty tick: its budget runs out while the test thread holds it. */
+    ctp_tick_options opt = { .budget_ns = 1 * MS, .on_overrun = monitor_help_overrun, .overrun_ctx = &m };
+    ctp_tick *t;
+    CHECK_OK(ctp_tick_begin(m.pool, &opt, &t));
+    /* This thread does not wait (it would help) until the callback is done. */
+    CHECK(TEST_WAIT_UNTIL(atomic_load(&m.overrun_done) == 1, 10000));
+    CHECK_EQ(atomic_load(&m.help_rc), 0);
+    CHECK_EQ(atomic_load(&m.wait_rc), CTP_ETIMEDOUT);
+    CHECK_OK(ctp_tick_end(t, CTP_WAIT_FOREVER, NULL, NULL, 0));
+    CHECK_OK(ctp_group_wait(m.g, CTP_WAIT_FOREVER));
+    CHECK_EQ(atomic_load(&m.queued_ran), 1);
+    CHECK_EQ(atomic_load(&m.queued_on_monitor), 0);
+    CHECK_OK(ctp_group_destroy(m.g));
+    CHECK_OK(ctp_pool_destroy(m.pool));
+}
+
 /* A tick with a budget callback ended after the pool's shutdown: the
  * monitor's thread is gone but its lock is not (ctp_tick_end takes it to
  * unwatch; shutdown used to destroy it), and the report still says the

@@ -34,6 +34,7 @@ struct test_case {
     X(nested_fork_join_one_worker)                                                                 \
     X(fib32_group_per_call_from_worker)                                                            \
     X(fib32_group_per_call_from_outside)                                                           \
+    X(outside_helper_at_depth_cap_runs_own_children)                                               \
     X(parallel_for_covers_range_once)                                                              \
     X(backoff_interrupted_by_submit)                                                               \
     X(parked_pool_makes_no_wakeups)                                                                \
@@ -104,6 +105,9 @@ struct test_case {
     X(pinned_run_order_and_destroy)                                                             \
     X(pinned_destroy_inside_a_task_refused)                                                     \
     X(pinned_destroy_cancels_as_a_task)                                                         \
+    X(pinned_destroy_from_notification_refused)                                                 \
+    X(tick_end_waits_for_late_submissions)                                                      \
+    X(monitor_thread_runs_no_tasks)                                                             \
     X(pinned_mixed_batch_refused)                                                               \
     X(tick_workers_without_report)                                                              \
     X(pinned_submit_races_shutdown)                                                             \

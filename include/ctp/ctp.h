@@ -132,7 +132,9 @@ typedef struct ctp_stall_report {
 
 /** A stall callback. Runs on the pool's monitor thread, once per stall
  *  episode; it may call ctp_pool_snapshot and ctp_pool_stats, and must not
- *  destroy the pool or wait for its tasks. */
+ *  destroy the pool or wait for its tasks. The monitor thread has a small
+ *  stack (80 KiB) and runs no pool's tasks: a wait there never helps,
+ *  ctp_pool_help returns 0, ctp_pinned_create is refused. */
 typedef void (*ctp_stall_fn)(const ctp_stall_report *report, void *ctx);
 
 /** A worker thread start/stop callback: run on the worker itself, with its
@@ -475,9 +477,10 @@ CTP_API int ctp_group_submit(ctp_group *group, ctp_priority priority, ctp_task_f
  *  waits. A timed wait starts no task once its deadline has passed, so it
  *  returns at most one task's run time late (the task it was running when
  *  the deadline passed). A waiter too deep in its stack to run other tasks
- *  (a worker with under a quarter of its stack free) runs only the tasks it
- *  submitted itself and otherwise blocks, without taking a wake-up meant
- *  for an idle worker. Returns CTP_OK, CTP_ETIMEDOUT (tasks keep running;
+ *  (a worker with under a quarter of its stack free, or a thread outside the
+ *  pool 64 helped tasks deep) runs only the tasks it submitted itself (an
+ *  outside thread: the queued tasks of the group it waits for) and
+ *  otherwise blocks, without taking a wake-up meant for an idle worker. Returns CTP_OK, CTP_ETIMEDOUT (tasks keep running;
  *  wait again), CTP_EINVAL (NULL), CTP_EDEADLK (called from a task of this
  *  group up the calling thread's stack, among its 16 innermost nested
  *  task runs: the group cannot finish while that task waits; nothing
@@ -497,7 +500,9 @@ CTP_API int ctp_group_wait(ctp_group *group, uint64_t timeout_ns);
  *  Waits nothing and holds no worker: an event loop or a language binding
  *  resumes on it (Swift's async WorkGroup.wait does).
  *  fn must be short and must not block or wait on the group: it runs inside
- *  a worker's task loop. It may resume a continuation, post to a queue,
+ *  a worker's task loop, or on a thread that helped, in the frame of the task
+ *  that ended (there it counts as inside that task: ctp_pinned_destroy is
+ *  refused, submissions are the pool's own). It may resume a continuation, post to a queue,
  *  signal, submit tasks. The notification is taken off the group before fn
  *  starts, so from fn (or from code fn signalled) the group may be destroyed
  *  or given a new round and a new notification at once.
@@ -524,7 +529,8 @@ CTP_API int ctp_group_destroy(ctp_group *group);
  *  queues and other workers; outside the pool the injection queues and the
  *  workers' deques. Returns 1 if it ran a task, 0 if none was found, or
  *  CTP_EINVAL. For language bindings that block on their own condition and
- *  must keep a one-worker pool moving meanwhile. Any thread. */
+ *  must keep a one-worker pool moving meanwhile. Any thread; on a pool's
+ *  monitor thread (on_stall, on_overrun) it runs nothing and returns 0. */
 CTP_API int ctp_pool_help(ctp_pool *pool);
 
 /* ------------------------------------------------------------------------ */
@@ -572,7 +578,10 @@ CTP_API int ctp_pool_prewake(ctp_pool *pool, uint64_t at_ns);
 typedef struct ctp_tick ctp_tick;
 
 /** Called once, on the pool's monitor thread (not on a thread the tick's
- *  work can block), when a tick is still running at its budget. */
+ *  work can block), when a tick is still running at its budget. It may
+ *  submit (into the tick too: ctp_tick_end waits for those tasks as well).
+ *  That thread runs no pool's tasks (its stack is 80 KiB): a wait there
+ *  blocks without helping, ctp_pool_help returns 0. */
 typedef void (*ctp_overrun_fn)(ctp_tick *tick, uint64_t elapsed_ns, void *ctx);
 
 /** Options of ctp_tick_begin; zero-initialise, then set what you need. */
@@ -634,8 +643,12 @@ CTP_API ctp_group *ctp_tick_group(ctp_tick *tick);
  *  CTP_ETIMEDOUT (the tick's tasks did not finish within timeout_ns: the tick
  *  stays open; call again), CTP_EDEADLK (called from a task of the tick,
  *  which it would wait for, or from the tick's own on_overrun, which the
- *  monitor waits for before it lets go of the tick: the tick stays open). The thread that began the
- *  tick, or one it handed it to. */
+ *  monitor waits for before it lets go of the tick: the tick stays open).
+ *  Tasks submitted into the tick while it ends (by on_overrun, or by a
+ *  thread that races this call) are waited for too, within timeout_ns while
+ *  the wait can still time out; one that slips in after the last check is
+ *  waited for past it. The thread that began the tick, or one it handed it
+ *  to. */
 CTP_API int ctp_tick_end(ctp_tick *tick, uint64_t timeout_ns, ctp_tick_report *report,
                          ctp_tick_thread_report *workers, size_t capacity);
 
@@ -655,7 +668,8 @@ CTP_API int ctp_tick_end(ctp_tick *tick, uint64_t timeout_ns, ctp_tick_report *r
  *  must run them or destroy the queue; ctp_pool_destroy refuses (CTP_EINVAL) while a queue of the pool
  *  exists. ctp_pool_help on the owner runs a pinned task first. One queue per
  *  thread. Errors: CTP_EINVAL (NULL, called
- *  from inside the pool, the thread already owns one),
+ *  from inside the pool or from a pool's monitor thread, the thread already
+ *  owns one),
  *  CTP_ESHUTDOWN, CTP_ENOMEM. */
 CTP_API int ctp_pinned_create(ctp_pool *pool, ctp_pinned **out_queue);
 
@@ -671,8 +685,10 @@ CTP_API int ctp_pinned_run(ctp_pinned *queue, size_t max);
  *  ctp_pinned_destroy CTP_EINVAL. Owner only,
  *  before the pool is destroyed, and not from inside a task (a pinned task,
  *  or one a helping wait of the owner runs: the queue is still in use by
- *  the call that runs it). Errors: CTP_EINVAL (NULL, not the owner, inside
- *  a task). */
+ *  the call that runs it), nor from a group notification (ctp_group_notify)
+ *  that fires on the owner when such a task ends: it runs in that task's
+ *  frame. Errors: CTP_EINVAL (NULL, not the owner, inside a task or such a
+ *  notification). */
 CTP_API int ctp_pinned_destroy(ctp_pinned *queue);
 
 /** What a worker is doing (ctp_worker_info.state). */
