@@ -8,8 +8,12 @@
 
 uint64_t ctp__queued_now(ctp_pool *pool)
 {
-    /* Relaxed: a report; the count may be a moment old. */
-    uint64_t n = atomic_load_explicit(&pool->ext_queued, memory_order_relaxed);
+    /* The injection queues and the deques, each task in one of them. Not
+     * ext_queued: it keeps counting outside submissions a worker already
+     * moved to its deque, until they start (they were counted twice). */
+    uint64_t n = 0;
+    for (int i = 0; i <= pool->nnodes; i++) /* relaxed: a report; may be a moment old */
+        n += atomic_load_explicit(&pool->injs[i].count, memory_order_relaxed);
     for (uint32_t i = 0; i < pool->nworkers; i++)
         n += ctp__worker_queued(pool->workers[i]);
     return n;

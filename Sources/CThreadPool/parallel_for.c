@@ -7,10 +7,19 @@
  * descriptors from one small array rather than one batch of up to
  * CTP_MAX_WORKERS (a 49 KB array); no allocation either way. Pools of up to
  * CTP__PFOR_BATCH workers submit one batch, as before; bigger pools submit a
- * few, each waking parked workers as a batch does. */
+ * few, each waking parked workers as a batch does.
+ *
+ * The shared state lives on the heap while runners may read it (one
+ * allocation per call that has runners, none per chunk): if the caller's
+ * thread exits inside a chunk (pthread_exit, cancellation), its stack is
+ * gone while the runners still run, and a cleanup handler stops further
+ * claims and leaves the state and the group to the group's notification,
+ * which frees them when the last runner ends. */
 #include "scheduler.h"
 
+#include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 /* Runner descriptors per ctp_submit_batch call: 16 x 48 bytes on the stack. */
 enum { CTP__PFOR_BATCH = 16 };
@@ -28,7 +37,41 @@ typedef struct ctp__pfor {
     void *ctx;
     size_t begin, end, grain, chunks;
     _Atomic size_t next; /* next unclaimed chunk */
+    ctp_group *group;    /* the runners' group (heap state only) */
 } ctp__pfor;
+
+static void pfor_init(ctp__pfor *pf, ctp_range_fn body, void *ctx, size_t begin, size_t end, size_t grain)
+{
+    pf->body = body;
+    pf->ctx = ctx;
+    pf->begin = begin;
+    pf->end = end;
+    pf->grain = grain;
+    pf->chunks = (end - begin) / grain + ((end - begin) % grain != 0);
+    atomic_init(&pf->next, (size_t)0);
+    pf->group = NULL;
+}
+
+/* The group's notification after a lost caller: the last runner has ended. */
+static void pfor_release(void *arg)
+{
+    ctp__pfor *pf = arg;
+    ctp_group_destroy(pf->group);
+    free(pf);
+}
+
+/* The caller's thread exits inside the call (a chunk or a task its wait
+ * ran called pthread_exit, or was cancelled): no chunk starts after this
+ * (the caller's ctx may have been on that stack), and the runners that did
+ * start free the state when the last one ends. */
+static void pfor_caller_lost(void *arg)
+{
+    ctp__pfor *pf = arg;
+    /* Relaxed: a claim after this sees at least chunks and stops; the
+     * group's completion orders the runners' last reads before the free. */
+    atomic_store_explicit(&pf->next, pf->chunks, memory_order_relaxed);
+    ctp_group_notify(pf->group, pfor_release, pf); /* runs here if none is left */
+}
 
 static void run_chunks(void *arg)
 {
@@ -74,14 +117,15 @@ int ctp_parallel_for(ctp_pool *pool, size_t begin, size_t end, size_t grain, ctp
 {
     if (pool == NULL || body == NULL || begin > end || ctp__forked(pool))
         return CTP_EINVAL;
-    if (begin == end)
-        return CTP_OK;
-    /* From outside, a pool that is shutting down refuses, also a range of
-     * one chunk, which submits nothing that would be refused. Relaxed: a
-     * courtesy check, as in ctp_group_create (a shutdown starting just after
-     * it refuses the runners below, and the caller runs every chunk). */
+    /* From outside, a pool that is shutting down refuses, whatever the range
+     * (an empty one, or one chunk, which submits nothing that would be
+     * refused). Relaxed: a courtesy check, as in ctp_group_create (a
+     * shutdown starting just after it refuses the runners below, and the
+     * caller runs every chunk). */
     if (atomic_load_explicit(&pool->state, memory_order_relaxed) != CTP__RUNNING && !ctp__is_inside(pool))
         return CTP_ESHUTDOWN;
+    if (begin == end)
+        return CTP_OK;
     size_t n = end - begin;
     if (grain == 0) {
         grain = n / ((size_t)pool->nworkers * 4);
@@ -94,29 +138,38 @@ int ctp_parallel_for(ctp_pool *pool, size_t begin, size_t end, size_t grain, ctp
      * indices with grain 1 are affected: their chunks hold 2 indices. */
     if (grain == 1 && n > SIZE_MAX / 2)
         grain = 2;
-    ctp__pfor pf = { .body = body, .ctx = ctx, .begin = begin, .end = end, .grain = grain };
-    pf.chunks = n / grain + (n % grain != 0);
-    atomic_init(&pf.next, (size_t)0);
-
-    size_t runners = pf.chunks - 1;
+    ctp__pfor local;
+    pfor_init(&local, body, ctx, begin, end, grain);
+    size_t runners = local.chunks - 1;
     if (runners > pool->nworkers)
         runners = pool->nworkers;
-    ctp_group *g = NULL;
-    if (runners > 0) {
-        int rc = ctp_group_create(pool, &g);
-        if (rc != CTP_OK)
-            return rc;
-        rc = submit_runners(pool, &pf, g, runners);
-        if (rc == CTP_ESHUTDOWN || rc == CTP_EINVAL) {
-            ctp_group_destroy(g);
-            return rc;
-        }
-        /* CTP_EFULL / CTP_ENOMEM: no runners; the caller does every chunk. */
+    /* With no runners, or no memory for their state, the caller runs every
+     * chunk (as when the runners cannot be queued: CTP_EFULL, CTP_ENOMEM). */
+    ctp__pfor *pf = runners > 0 ? ctp__calloc(1, sizeof *pf) : NULL;
+    if (pf == NULL) {
+        run_chunks(&local);
+        return CTP_OK;
     }
-    run_chunks(&pf);
-    if (g != NULL) {
-        ctp_group_wait(g, CTP_WAIT_FOREVER);
-        ctp_group_destroy(g);
+    pfor_init(pf, body, ctx, begin, end, grain);
+    int rc = ctp_group_create(pool, &pf->group);
+    if (rc != CTP_OK) {
+        free(pf);
+        return rc;
     }
+    rc = submit_runners(pool, pf, pf->group, runners);
+    if (rc != CTP_OK) {
+        ctp_group_destroy(pf->group);
+        free(pf);
+        if (rc == CTP_ESHUTDOWN || rc == CTP_EINVAL)
+            return rc;
+        run_chunks(&local); /* CTP_EFULL / CTP_ENOMEM: no runners */
+        return CTP_OK;
+    }
+    pthread_cleanup_push(pfor_caller_lost, pf);
+    run_chunks(pf);
+    ctp_group_wait(pf->group, CTP_WAIT_FOREVER);
+    pthread_cleanup_pop(0);
+    ctp_group_destroy(pf->group);
+    free(pf);
     return CTP_OK;
 }

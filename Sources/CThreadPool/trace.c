@@ -146,17 +146,55 @@ void ctp__trace_quiesce(ctp__trace_gate *g, ctp__trace *t)
 
 /* ---- JSON ------------------------------------------------------------- */
 
+/* The length of the well-formed UTF-8 sequence at s (2-4), or 0: a lone
+ * byte of 0x80 or more, an overlong form, a surrogate, past U+10FFFF or cut
+ * short. */
+static int utf8_length(const unsigned char *s)
+{
+    unsigned char c = s[0];
+    int n;
+    unsigned char lo = 0x80, hi = 0xbf; /* the second byte's range */
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+    else
+        return 0;
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (int i = 2; i < n; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    return n;
+}
+
+/* A JSON string: labels and names are the caller's bytes; well-formed UTF-8
+ * is copied, any other byte of 0x80 or more is written as the code point of
+ * the same value (\u00XX), so the file always parses. */
 static void put_string(FILE *f, const char *s)
 {
     fputc('"', f);
-    for (; *s != '\0'; s++) {
+    while (*s != '\0') {
         unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
+        if (c == '"' || c == '\\') {
             fprintf(f, "\\%c", c);
-        else if (c < 0x20)
+        } else if (c < 0x20) {
             fprintf(f, "\\u%04x", c);
-        else
+        } else if (c >= 0x80) {
+            int n = utf8_length((const unsigned char *)s);
+            if (n == 0) {
+                fprintf(f, "\\u%04x", c);
+            } else {
+                fwrite(s, 1, (size_t)n, f);
+                s += n;
+                continue;
+            }
+        } else {
             fputc(c, f);
+        }
+        s++;
     }
     fputc('"', f);
 }

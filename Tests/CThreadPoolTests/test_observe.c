@@ -131,6 +131,31 @@ void test_stall_task_reported_once(void)
     CHECK_OK(ctp_pool_destroy(p));
 }
 
+/* A batch from outside that the only worker moved from the injection queue
+ * to its deque, its first task blocked: a report counts the other 9 once.
+ * It said 18: the moved tasks were counted in the deque and again as
+ * outside submissions not yet started. */
+void test_stall_report_counts_queued_once(void)
+{
+    static stalls s;
+    ctp_pool *p = stall_pool(1, 10 * MS, &s);
+    CHECK(p != NULL);
+    gate g;
+    gate_init(&g);
+    ctp_task_desc d[10];
+    for (int i = 0; i < 10; i++)
+        ctp_task_desc_init(&d[i], i == 0 ? gate_task : noop, &g);
+    CHECK_OK(ctp_submit_batch(p, d, 10));
+    wait_entered(&g, 1);
+    CHECK(OB_WAIT_UNTIL(stall_count(&s) >= 1, 10000));
+    gate_open(&g);
+    CHECK_OK(ctp_pool_shutdown(p, CTP_SHUTDOWN_DRAIN, CTP_WAIT_FOREVER));
+    int n = stall_count(&s);
+    for (int i = 0; i < n && i < MAX_REPORTS; i++)
+        CHECK_EQ(s.r[i].queued, 9);
+    CHECK_OK(ctp_pool_destroy(p));
+}
+
 /* Seeds 002 and 003: every worker blocked in a long task while work waits.
  * The queue stall is reported (once), besides each blocked task. */
 void test_stall_queue_all_workers_blocked(void)
@@ -647,6 +672,49 @@ void test_trace_json_nested(void)
     CHECK_EQ(rc, 0);
     /* Tracing again after a stop works; a pool destroyed while tracing drops it. */
     CHECK_OK(ctp_trace_start(p, 64));
+    CHECK_OK(ctp_pool_destroy(p));
+}
+
+/* Labels that are not UTF-8 (a lone 0xff, a cut-short sequence, an encoded
+ * surrogate) still give a file that parses as JSON; well-formed UTF-8 is
+ * kept as it is. The bytes used to be copied raw: json.load failed. */
+static const char utf8_checker[] =
+    "import json, sys\n"
+    "doc = json.loads(open(sys.argv[1], 'rb').read())\n"
+    "names = set(e['name'] for e in doc['traceEvents'] if e.get('cat') == 'task')\n"
+    "want = {'caf\\u00e9', 'bad\\u00ff', 'cut\\u00c3', 'sur\\u00ed\\u00a0\\u0080'}\n"
+    "assert want <= names, (want, names)\n"
+    "print('labels ok:', sorted(names))\n";
+
+void test_trace_labels_not_utf8(void)
+{
+    static const char *labels[] = { "caf\xc3\xa9", "bad\xff", "cut\xc3", "sur\xed\xa0\x80" };
+    ctp_pool *p = make_pool(1);
+    CHECK(p != NULL);
+    CHECK_OK(ctp_trace_start(p, 256));
+    ctp_group *g;
+    CHECK_OK(ctp_group_create(p, &g));
+    _Atomic long ran = 0;
+    for (int i = 0; i < 4; i++) {
+        ctp_task_desc d;
+        ctp_task_desc_init(&d, short_task, (void *)&ran);
+        d.label = labels[i];
+        d.group = g;
+        CHECK_OK(ctp_submit_desc(p, &d));
+    }
+    CHECK_OK(ctp_group_wait(g, CTP_WAIT_FOREVER));
+    CHECK_OK(ctp_group_destroy(g));
+    char path[] = "/tmp/ctp_trace_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    CHECK_OK(ctp_trace_stop(p, path));
+    int rc = test_run_python(utf8_checker, path);
+    if (rc != 0)
+        fprintf(stderr, "  checker failed (%d) on %s\n", rc, path);
+    else
+        unlink(path);
+    CHECK_EQ(rc, 0);
     CHECK_OK(ctp_pool_destroy(p));
 }
 

@@ -2,6 +2,7 @@
  * (issue 12, item 9). */
 #include "harness.h"
 
+#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,6 +43,73 @@ void test_worker_exit_inside_task_is_reported(void)
     CHECK_OK(ctp_pool_shutdown(pool, CTP_SHUTDOWN_DRAIN, 10ull * 1000 * 1000 * 1000));
     CHECK_EQ(atomic_load(&ran), 200);
     CHECK_OK(ctp_pool_destroy(pool));
+}
+
+/* The thread that called ctp_parallel_for exits inside a chunk (a worker,
+ * then a thread of the test's own): no chunk starts after, the runners on
+ * the other worker end, and the call's group and state are freed, so the
+ * pool is destroyed. Before, the runners read the state from the dead
+ * thread's stack (a crash at -O2: a call through a NULL body) and the group
+ * was never destroyed (ctp_pool_destroy refused for ever). */
+typedef struct {
+    _Atomic(pthread_t) caller;
+    _Atomic int exited;
+    _Atomic long elsewhere;
+    ctp_pool *pool;
+} pfor_exit;
+
+static void pfor_exit_body(size_t b, size_t e, void *ctx)
+{
+    pfor_exit *p = ctx;
+    if (pthread_equal(pthread_self(), atomic_load(&p->caller))) {
+        atomic_store(&p->exited, 1);
+        pthread_exit(NULL);
+    }
+    test_sleep_us(5000); /* the caller claims a chunk meanwhile */
+    atomic_fetch_add(&p->elsewhere, (long)(e - b));
+}
+
+static void pfor_exit_call(pfor_exit *p)
+{
+    atomic_store(&p->caller, pthread_self());
+    ctp_parallel_for(p->pool, 0, 8, 1, pfor_exit_body, p);
+    abort(); /* not reached: the caller claims a chunk and exits */
+}
+
+static void pfor_exit_task(void *arg)
+{
+    pfor_exit_call(arg);
+}
+
+static void *pfor_exit_thread(void *arg)
+{
+    pfor_exit_call(arg);
+    return NULL;
+}
+
+void test_parallel_for_caller_exits_inside(void)
+{
+    for (int outside = 0; outside < 2; outside++) {
+        static pfor_exit p;
+        p.pool = make_pool(2);
+        CHECK(p.pool != NULL);
+        atomic_store(&p.exited, 0);
+        atomic_store(&p.elsewhere, 0);
+        if (outside) {
+            pthread_t th;
+            CHECK_EQ(pthread_create(&th, NULL, pfor_exit_thread, &p), 0);
+            CHECK_EQ(pthread_join(th, NULL), 0);
+        } else {
+            CHECK_OK(ctp_submit(p.pool, CTP_PRIORITY_NORMAL, pfor_exit_task, &p));
+        }
+        CHECK_OK(ctp_pool_shutdown(p.pool, CTP_SHUTDOWN_DRAIN, 10ull * 1000 * 1000 * 1000));
+        CHECK_EQ(atomic_load(&p.exited), 1);
+        CHECK(atomic_load(&p.elsewhere) < 8); /* the caller's chunk never ended */
+        ctp_stats st;
+        CHECK_OK(ctp_pool_stats(p.pool, &st));
+        CHECK_EQ(st.workers_lost, outside ? 0 : 1);
+        CHECK_OK(ctp_pool_destroy(p.pool));
+    }
 }
 
 #if defined(__SANITIZE_THREAD__)

@@ -346,6 +346,7 @@ void test_parallel_for_covers_range_once(void)
     CHECK_OK(ctp_pool_shutdown(pool, CTP_SHUTDOWN_DRAIN, CTP_WAIT_FOREVER));
     memset((void *)hits, 0, n + 10);
     CHECK_EQ(ctp_parallel_for(pool, 0, 1, 1, mark_range, &c), CTP_ESHUTDOWN);
+    CHECK_EQ(ctp_parallel_for(pool, 7, 7, 1, mark_range, &c), CTP_ESHUTDOWN); /* whatever the range */
     CHECK_EQ(ctp_parallel_for(pool, 0, 100, 100, mark_range, &c), CTP_ESHUTDOWN);
     CHECK_EQ(ctp_parallel_for(pool, 0, 1000, 1, mark_range, &c), CTP_ESHUTDOWN);
     for (size_t i = 0; i < 1000; i++)

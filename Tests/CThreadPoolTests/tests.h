@@ -52,6 +52,7 @@ struct test_case {
     X(fault_injection_create)                                                                      \
     X(fault_injection_submit_and_groups)                                                           \
     X(worker_exit_inside_task_is_reported)                                                         \
+    X(parallel_for_caller_exits_inside)                                                            \
     X(pending_cancel_acts_only_inside_a_task)                                                      \
     X(fork_child_refuses_inherited_pool)                                                           \
     X(burst_memory_is_returned)                                                                    \
@@ -82,6 +83,7 @@ struct test_case {
     X(numa_deferred_task_wakes_its_node)                                                           \
     X(numa_task_memory_stays_home)                                                                 \
     X(stall_task_reported_once)                                                                 \
+    X(stall_report_counts_queued_once)                                                          \
     X(stall_queue_all_workers_blocked)                                                          \
     X(stall_no_report_for_short_tasks)                                                          \
     X(stall_monitor_sleeps_while_idle)                                                          \
@@ -92,6 +94,7 @@ struct test_case {
     X(snapshot_nested_runs)                                                                     \
     X(thread_start_stop_hooks)                                                                  \
     X(trace_json_nested)                                                                        \
+    X(trace_labels_not_utf8)                                                                    \
     X(trace_small_ring_still_nests)                                                             \
     X(trace_stop_under_a_held_writer)                                                           \
     X(stall_nested_runs_reported_once_each)                                                     \

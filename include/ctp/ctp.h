@@ -127,7 +127,9 @@ typedef struct ctp_stall_report {
                               ended and freed it, or an inline argument's node been
                               reused, by the time the callback runs) */
     const char *label;     /* its label (ctp_task_desc.label), or NULL */
-    uint64_t queued;       /* tasks queued (not started) when the report was made */
+    uint64_t queued;       /* tasks queued (not started) when the report was made:
+                              the injection queues and the workers' deques
+                              (pinned tasks not included) */
 } ctp_stall_report;
 
 /** A stall callback. Runs on the pool's monitor thread, once per stall
@@ -544,7 +546,10 @@ CTP_API int ctp_pool_help(ctp_pool *pool);
  *  CTP_ESHUTDOWN (called from outside the pool once its shutdown began,
  *  whatever the range; from the pool's own tasks it runs while the pool
  *  drains), CTP_ENOMEM. An empty range returns CTP_OK without calling
- *  body. Any thread, including the pool's own tasks. */
+ *  body (CTP_ESHUTDOWN in the case above). If the calling thread exits inside the call (body, or a task its
+ *  wait runs, calls pthread_exit or is cancelled), no chunk starts after
+ *  that, and what the call holds is freed when the chunks running elsewhere
+ *  end. Any thread, including the pool's own tasks. */
 CTP_API int ctp_parallel_for(ctp_pool *pool, size_t begin, size_t end, size_t grain,
                              ctp_range_fn body, void *ctx);
 
@@ -734,7 +739,9 @@ CTP_API int ctp_trace_start(ctp_pool *pool, size_t events_per_worker);
 
 /** Stops the trace and writes it to `path` in the Chrome trace event format
  *  (JSON; open it in ui.perfetto.dev or chrome://tracing): one track per
- *  worker, one per outside thread, task spans named by label or function.
+ *  worker, one per outside thread, task spans named by label or function
+ *  (a label's bytes that are not well-formed UTF-8 are written as the code
+ *  points of their values, \u0080-\u00ff, so the file always parses).
  *  Tasks still running are closed at the stop time; spans whose begin fell
  *  out of a full ring are dropped. Errors: CTP_EINVAL (NULL arguments, no
  *  trace running, or `path` cannot be created: then the trace keeps running
