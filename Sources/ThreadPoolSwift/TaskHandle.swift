@@ -116,8 +116,11 @@ public final class TaskHandle<Value: Sendable>: Sendable {
                 try await withCheckedThrowingContinuation { (c: CheckedContinuation<Value, any Error>) in
                     // nil: stored, to be resumed by complete() or onCancel.
                     let now = state.withLock { s -> Result<Value, any Error>? in
+                        // Removed either way: a result that came after the
+                        // cancellation would leave the id behind for good.
+                        let cancelled = s.cancelledEarly.remove(id) != nil
                         if let r = s.result { return r }
-                        if s.cancelledEarly.remove(id) != nil { return .failure(CancellationError()) }
+                        if cancelled { return .failure(CancellationError()) }
                         s.continuations[id] = c
                         return nil
                     }

@@ -265,7 +265,9 @@ public final class ThreadPool: @unchecked Sendable {
         if d <= .zero { return 0 } // (a sub-second negative one has seconds 0, attoseconds < 0)
         let (s, a) = d.components
         let (ns, overflow) = UInt64(s).multipliedReportingOverflow(by: 1_000_000_000)
-        return overflow ? UInt64.max - 1 : ns &+ UInt64(a / 1_000_000_000)
+        let (sum, carry) = ns.addingReportingOverflow(UInt64(a / 1_000_000_000))
+        // UInt64.max is "forever" in C: a finite duration saturates below it.
+        return overflow || carry || sum == UInt64.max ? UInt64.max - 1 : sum
     }
 
     static func withOptionalCString<R>(_ s: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {

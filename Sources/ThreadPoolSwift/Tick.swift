@@ -61,10 +61,11 @@ extension ThreadPool {
     ///     the tick is still running at its budget: on the pool's monitor
     ///     thread, not on a thread the tick's work can block (the monitor is
     ///     started if stall detection did not start it). Needs `budget`. Kept
-    ///     until the tick has ended; it must not end the tick or wait for it.
-    ///     That thread runs no pool's closures (its stack is small): a wait
-    ///     there blocks without helping. Closures it submits into the tick
-    ///     are waited for by the tick's end too.
+    ///     until the tick has ended; it must not wait for the tick (ending
+    ///     it from there throws ``ThreadPoolError/deadlock``). That thread
+    ///     runs no pool's closures (its stack is small): a wait there blocks
+    ///     without helping. Closures it submits into the tick are accepted
+    ///     and waited for by the tick's end, also while an end is under way.
     /// - Throws: ``ThreadPoolError/invalidArgument(_:)`` (a budget of
     ///   `.zero` or less, `onOverrun` without a budget),
     ///   ``ThreadPoolError/shutdown``, ``ThreadPoolError/outOfMemory``.
@@ -168,7 +169,21 @@ extension ThreadPool {
 /// has ended (`ctp_tick_end` waits out a running callback).
 final class OverrunBox: Sendable {
     let body: @Sendable (Duration) -> Void
+    /// The thread inside `body` right now (the pool's monitor thread), or nil.
+    private let firing = Mutex<pthread_t?>(nil)
     init(_ body: @escaping @Sendable (Duration) -> Void) { self.body = body }
+
+    /// Calls `body`, remembering the thread meanwhile.
+    func fire(_ elapsed: Duration) {
+        firing.withLock { $0 = pthread_self() }
+        defer { firing.withLock { $0 = nil } }
+        body(elapsed)
+    }
+
+    /// Is the calling thread inside `body`?
+    var firingHere: Bool {
+        firing.withLock { f in f.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
+    }
 }
 
 /// One tick of a server: a group of closures with a report and an optional
@@ -230,7 +245,7 @@ public final class Tick: @unchecked Sendable {
             }
             o.on_overrun = { _, elapsed, ctx in
                 guard let ctx else { return }
-                Unmanaged<OverrunBox>.fromOpaque(ctx).takeUnretainedValue().body(.nanoseconds(Int64(clamping: elapsed)))
+                Unmanaged<OverrunBox>.fromOpaque(ctx).takeUnretainedValue().fire(.nanoseconds(Int64(clamping: elapsed)))
             }
             o.overrun_ctx = Unmanaged.passUnretained(box).toOpaque()
         }
@@ -279,8 +294,9 @@ public final class Tick: @unchecked Sendable {
     ///   of ``ThreadPool/submit(priority:node:label:pinnedTo:_:)-(_,_,_,_,()->Void)``.
     public func submit(priority: ThreadPool.Priority = .normal, node: Int? = nil, label: StaticString? = nil,
                        pinnedTo: PinnedQueue? = nil, _ body: @escaping @Sendable () throws -> Void) throws {
-        guard gate.enter() else { throw ThreadPoolError.invalidArgument("Tick.submit: the tick has ended") }
-        defer { gate.leave() }
+        let entered = gate.enter()
+        guard entered || inOwnOverrun else { throw ThreadPoolError.invalidArgument("Tick.submit: the tick has ended") }
+        defer { if entered { gate.leave() } }
         try submitJob(pool.handle, Job(run: body, cancel: nil, errors: errors), priority: priority, node: node,
                       label: label, group: group, pinned: pinnedTo)
     }
@@ -296,13 +312,19 @@ public final class Tick: @unchecked Sendable {
     ///   error nothing was queued and every closure was released without
     ///   running.
     public func submit(_ batch: TaskBatch, pinnedTo: PinnedQueue? = nil) throws {
-        guard gate.enter() else {
+        let entered = gate.enter()
+        guard entered || inOwnOverrun else {
             batch.removeAll()
             throw ThreadPoolError.invalidArgument("Tick.submit: the tick has ended")
         }
-        defer { gate.leave() }
+        defer { if entered { gate.leave() } }
         try batch.submit(to: pool, group: group, errors: errors, pinned: pinnedTo)
     }
+
+    /// Is the calling thread inside this tick's `onOverrun`? Its submissions
+    /// pass a sealed gate: `ctp_tick_end` waits for a running callback before
+    /// it frees the group, and then waits for what the callback submitted.
+    private var inOwnOverrun: Bool { state.withLock { $0.overrun }?.firingHere ?? false }
 
     /// The report, once the tick has ended (also when ending rethrew a
     /// closure's error); nil before.
@@ -316,16 +338,20 @@ public final class Tick: @unchecked Sendable {
     /// its pinned closures first), ends the tick and returns its report.
     /// Then rethrows the first error a closure threw, if one did (the report
     /// is in ``report``).
-    /// - Parameter timeout: the longest wait; nil = no limit.
+    /// - Parameter timeout: the longest wait for the closures; nil = no
+    ///   limit. Ending also waits for the tick's `onOverrun` if it is
+    ///   running, however long it takes.
     /// - Throws: ``ThreadPoolError/timedOut`` if closures are still pending
     ///   after `timeout` (the tick stays open: call again);
     ///   ``ThreadPoolError/invalidArgument(_:)`` if the tick has ended or is
     ///   being ended on another thread or task (a blocking end, or an async
     ///   one still waiting); ``ThreadPoolError/deadlock`` from one of the
     ///   tick's own closures (it would wait for itself; the tick stays
-    ///   open); a closure's error.
+    ///   open) or from its `onOverrun` (which the end waits for); a
+    ///   closure's error.
     @available(*, noasync, message: "blocks the thread; use 'await tick.end()'")
     public func end(timeout: Duration? = nil) throws -> ThreadPool.TickReport {
+        if inOwnOverrun { throw ThreadPoolError.deadlock } // the monitor waits for this callback
         try claimEnd()
         let report: ThreadPool.TickReport
         switch endClaimed(timeout.map(ThreadPool.nanoseconds) ?? UInt64.max) {
@@ -343,7 +369,9 @@ public final class Tick: @unchecked Sendable {
     /// closure of the tick has run, then ends it. Nothing waits meanwhile:
     /// the tick's completion notification (as for `await`
     /// ``WorkGroup/wait()``) resumes the caller, which then ends the tick
-    /// without blocking. The wait runs no closures (pinned closures need
+    /// without blocking, except that ending waits for the tick's
+    /// `onOverrun` if it is running right then (so keep it short). The wait
+    /// runs no closures (pinned closures need
     /// their owner, see ``PinnedQueue``). From any task, a tick's own
     /// closures' nested waits included (a pool task that blocked for the
     /// tick could be run by such a wait, inside the closure it waits for).
@@ -354,6 +382,7 @@ public final class Tick: @unchecked Sendable {
     /// - Throws: as the blocking ``end(timeout:)``: on a timeout the tick
     ///   stays open (call again).
     public func end(timeout: Duration? = nil) async throws -> ThreadPool.TickReport {
+        if inOwnOverrun { throw ThreadPoolError.deadlock } // the monitor waits for this callback
         // Claimed before the group is touched: once ended, the C group is
         // freed (and its memory recycled for other groups).
         try claimEnd()
@@ -408,7 +437,13 @@ public final class Tick: @unchecked Sendable {
     /// thread (blocking up to `timeoutNs`). On failure the tick is still
     /// open in C and still claimed: the caller retries or calls `reopen()`.
     private func endClaimed(_ timeoutNs: UInt64) -> Result<ThreadPool.TickReport, ThreadPoolError> {
-        let deadline = timeoutNs == UInt64.max ? UInt64.max : monotonicNow() &+ timeoutNs
+        let deadline: UInt64
+        if timeoutNs == UInt64.max {
+            deadline = UInt64.max
+        } else {
+            let (d, over) = monotonicNow().addingReportingOverflow(timeoutNs)
+            deadline = over || d == UInt64.max ? UInt64.max - 1 : d // saturate, as ctp__deadline does
+        }
         // 1. Wait with submissions open: the tick's closures may add more.
         var rc = ctp_group_wait(group, timeoutNs)
         var report = ctp_tick_report()

@@ -407,7 +407,19 @@ final class WorkerThreads: @unchecked Sendable {
         #expect(try slow.wait(timeout: .nanoseconds(-5)) == false)
         #expect(try slow.wait(timeout: .milliseconds(-1)) == false)
         #expect(try slow.wait(timeout: .seconds(-2)) == false)
+        // A timeout of about 584 years, whose fraction of a second takes the
+        // nanoseconds past 2^64: it saturates (it wrapped to 0.8 s, and the
+        // wait returned false at once).
+        let huge = Atomic<Int>(0) // 0: still waiting; 1: true; 2: false
+        Thread.detachNewThread {
+            let done = (try? slow.wait(timeout: .seconds(18_446_744_073) + .milliseconds(800))) ?? false
+            huge.store(done ? 1 : 2, ordering: .releasing)
+        }
+        usleep(100_000)
+        #expect(huge.load(ordering: .acquiring) == 0)
         held.release()
+        while huge.load(ordering: .acquiring) == 0 { usleep(200) }
+        #expect(huge.load(ordering: .acquiring) == 1)
         try slow.wait()
 
         let squares = try pool.concurrentMap(Array(0..<10_000)) { $0 * $0 }

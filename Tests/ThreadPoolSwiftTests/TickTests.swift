@@ -207,6 +207,52 @@ private func endBlocking(_ tick: Tick) throws -> ThreadPool.TickReport { try tic
         #expect(holder.withLock { $0 == nil })
     }
 
+    /// `onOverrun` submits into its tick after the tick's closures are done,
+    /// while `end()` waits for the callback: the closure is accepted, runs,
+    /// and is counted (it was refused: the end had sealed the tick). Ending
+    /// the tick from the callback throws `deadlock` at once.
+    @Test func anOverrunCallbackSubmitsIntoItsEndingTick() throws {
+        let pool = try ThreadPool(configuration: .init(workers: 2))
+        for _ in 0..<2 {
+            let holder = Mutex<Tick?>(nil)
+            let firstDone = Atomic<Bool>(false)
+            let lateRan = Atomic<Bool>(false)
+            let outcome = Mutex<String>("not fired")
+            let tick = try pool.beginTick(budget: .milliseconds(5), onOverrun: { _ in
+                waitUntil { firstDone.load(ordering: .acquiring) }
+                usleep(30_000) // end() has seen the closures done and waits for this callback
+                guard let t = holder.withLock({ $0 }) else { return }
+                do {
+                    _ = try t.end()
+                    outcome.withLock { $0 = "end returned" }
+                    return
+                } catch ThreadPoolError.deadlock {
+                } catch {
+                    outcome.withLock { $0 = "end threw \(error)" }
+                    return
+                }
+                do {
+                    try t.submit { usleep(5_000); lateRan.store(true, ordering: .releasing) }
+                    outcome.withLock { $0 = "accepted" }
+                } catch {
+                    outcome.withLock { $0 = "refused: \(error)" }
+                }
+            })
+            holder.withLock { $0 = tick }
+            try tick.submit { usleep(15_000); firstDone.store(true, ordering: .releasing) }
+            let r = try tick.end()
+            holder.withLock { $0 = nil }
+            #expect(outcome.withLock { $0 } == "accepted")
+            let late = lateRan.load(ordering: .acquiring)
+            #expect(late)
+            #expect(r.tasks == 2)
+            #expect(throws: ThreadPoolError.invalidArgument("Tick.submit: the tick has ended")) {
+                try tick.submit {}
+            }
+        }
+        try pool.shutdown()
+    }
+
     @Test func aBudgetOverrunFiresOnce() throws {
         let pool = try ThreadPool(configuration: .init(workers: 2))
         #expect(throws: ThreadPoolError.invalidArgument(
