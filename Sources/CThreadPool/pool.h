@@ -86,6 +86,9 @@ typedef struct ctp__worker {
      * finishes them so that waiters and shutdown do not wait forever. */
     unsigned running;
     struct ctp_group *running_group[CTP__RUNNING_MAX];
+    /* The same runs' priority, and CTP__RUN_DROPPED if it is an on_cancel:
+     * how the cleanup handler counts them (executed or cancelled). */
+    uint8_t running_kind[CTP__RUNNING_MAX];
     ctp__deque deques[CTP_PRIORITY_COUNT];
     /* Statistics, owner-written. */
     _Alignas(CTP__CACHELINE) ctp__counter submitted;
@@ -266,6 +269,8 @@ typedef struct ctp__tls_outer {
     ctp_pool *pool;
     const struct ctp__tls_outer *up;
 } ctp__tls_outer;
+
+enum { CTP__RUN_DROPPED = 0x80 }; /* ctp__worker.running_kind: an on_cancel run */
 
 typedef struct ctp__tls {
     ctp_pool *pool;       /* set on workers, and on outside threads while they run a task */

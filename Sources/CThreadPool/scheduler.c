@@ -408,8 +408,17 @@ static void run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t, bool dropped)
      * runs (worker_lost, and a wait that would wait for itself); the entry
      * it overwrites, an outer run's, is put back when this run ends. */
     ctp__tls *tls = w == NULL ? ctp__tls_get() : NULL;
-    struct ctp_group **slot = tls != NULL ? &tls->run_group[tls->task_depth++ % CTP__RUNNING_MAX]
-                                          : &w->running_group[w->running++ % CTP__RUNNING_MAX];
+    struct ctp_group **slot;
+    uint8_t *kind = NULL, outer_kind = 0;
+    if (tls != NULL) {
+        slot = &tls->run_group[tls->task_depth++ % CTP__RUNNING_MAX];
+    } else {
+        unsigned k = w->running++ % CTP__RUNNING_MAX;
+        slot = &w->running_group[k];
+        kind = &w->running_kind[k];
+        outer_kind = *kind;
+        *kind = (uint8_t)(prio | (cancelled ? CTP__RUN_DROPPED : 0));
+    }
     struct ctp_group *outer_group = *slot;
     *slot = g;
     if (cancelled) {
@@ -421,6 +430,8 @@ static void run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t, bool dropped)
     if (observe != 0)
         ctp__observe_end(pool, w, observe, fn, label, &obs);
     *slot = outer_group;
+    if (kind != NULL)
+        *kind = outer_kind;
     if (tls == NULL) {
         w->running--;
         ctp__live_end(&w->live, depth);

@@ -219,16 +219,20 @@ static int admit(ctp_pool *pool, size_t count, bool inside, bool *reserved)
         return CTP_ESHUTDOWN;
     if (inside || cap == 0)
         return CTP_OK;
-    /* Reserve with one atomic add, so submitters holding different
-     * injectors' locks cannot both pass the bound (each sees the other's
-     * reservation); undone if the batch is refused. Relaxed: the count is
-     * the only thing it protects. */
+    /* Reserve with a compare-and-swap that only succeeds within the bound,
+     * so submitters holding different injectors' locks cannot both pass it
+     * (each sees the other's reservation), and a refused one never adds:
+     * an add undone after the refusal made a concurrent submission that
+     * fits see the overshoot and fail too. Relaxed: the count is the only
+     * thing it protects. */
     if (count > cap)
-        return CTP_EFULL; /* never fits: no reservation made */
-    if (atomic_fetch_add_explicit(&pool->ext_queued, count, memory_order_relaxed) > cap - count) {
-        atomic_fetch_sub_explicit(&pool->ext_queued, count, memory_order_relaxed);
-        return CTP_EFULL;
-    }
+        return CTP_EFULL; /* never fits */
+    size_t cur = atomic_load_explicit(&pool->ext_queued, memory_order_relaxed);
+    do {
+        if (cur > cap - count)
+            return CTP_EFULL;
+    } while (!atomic_compare_exchange_weak_explicit(&pool->ext_queued, &cur, cur + count, memory_order_relaxed,
+                                                    memory_order_relaxed));
     *reserved = true;
     return CTP_OK;
 }

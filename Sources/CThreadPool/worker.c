@@ -53,9 +53,18 @@ static void worker_lost(void *arg)
     ctp_pool *pool = w->pool;
     unsigned n = w->running;
     for (unsigned i = n; i-- > 0;) {
-        ctp__count(&w->executed, 1);
-        /* The ring holds the innermost CTP__RUNNING_MAX runs' groups. */
-        if (i + CTP__RUNNING_MAX >= n && w->running_group[i % CTP__RUNNING_MAX] != NULL)
+        /* The ring holds the innermost CTP__RUNNING_MAX runs' groups and
+         * kinds; deeper ones count as executed, of no known priority. */
+        bool known = i + CTP__RUNNING_MAX >= n;
+        unsigned kind = known ? w->running_kind[i % CTP__RUNNING_MAX] : 0;
+        if (known && (kind & CTP__RUN_DROPPED)) {
+            ctp__count(&w->cancelled, 1);
+        } else {
+            ctp__count(&w->executed, 1);
+            if (known)
+                ctp__count(&w->executed_by_priority[kind & ~(unsigned)CTP__RUN_DROPPED], 1);
+        }
+        if (known && w->running_group[i % CTP__RUNNING_MAX] != NULL)
             ctp__latch_count_down(&w->running_group[i % CTP__RUNNING_MAX]->latch);
     }
     w->running = 0;

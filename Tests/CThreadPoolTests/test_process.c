@@ -45,6 +45,51 @@ void test_worker_exit_inside_task_is_reported(void)
     CHECK_OK(ctp_pool_destroy(pool));
 }
 
+/* Workers lost inside a task and inside an on_cancel during a cancelling
+ * shutdown: the first counts as executed at its priority, the second as
+ * cancelled, and the totals add up. The cleanup handler counted both as
+ * executed, and neither by priority. */
+static void exit_on_cancel(void *arg)
+{
+    (void)arg;
+    pthread_exit(NULL);
+}
+
+void test_worker_lost_counts_by_what_it_ran(void)
+{
+    ctp_pool *pool = make_pool(2);
+    CHECK(pool != NULL);
+    CHECK_OK(ctp_submit(pool, CTP_PRIORITY_HIGH, exit_task, NULL));
+    ctp_stats st;
+    do {
+        test_sleep_us(200);
+        CHECK_OK(ctp_pool_stats(pool, &st));
+    } while (st.workers_lost == 0);
+    gate g;
+    gate_init(&g);
+    CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, gate_task, &g));
+    wait_entered(&g, 1); /* the other worker is busy: the next task stays queued */
+    ctp_task_desc d;
+    ctp_task_desc_init(&d, noop, NULL);
+    d.on_cancel = exit_on_cancel;
+    d.priority = CTP_PRIORITY_LOW;
+    CHECK_OK(ctp_submit_desc(pool, &d));
+    CHECK_EQ(ctp_pool_shutdown(pool, CTP_SHUTDOWN_CANCEL, 0), CTP_ETIMEDOUT);
+    gate_open(&g);
+    CHECK_OK(ctp_pool_shutdown(pool, CTP_SHUTDOWN_CANCEL, 10ull * 1000 * 1000 * 1000));
+    CHECK_OK(ctp_pool_stats(pool, &st));
+    CHECK_EQ(st.workers_lost, 2);
+    CHECK_EQ(st.executed, 2);
+    CHECK_EQ(st.cancelled, 1);
+    CHECK_EQ(st.submitted, st.executed + st.cancelled);
+    uint64_t by_priority = 0;
+    for (int p = 0; p < CTP_PRIORITY_COUNT; p++)
+        by_priority += st.executed_by_priority[p];
+    CHECK_EQ(by_priority, st.executed);
+    CHECK_EQ(st.executed_by_priority[CTP_PRIORITY_HIGH], 1);
+    CHECK_OK(ctp_pool_destroy(pool));
+}
+
 /* The thread that called ctp_parallel_for exits inside a chunk (a worker,
  * then a thread of the test's own): no chunk starts after, the runners on
  * the other worker end, and the call's group and state are freed, so the

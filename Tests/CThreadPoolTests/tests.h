@@ -48,10 +48,12 @@ struct test_case {
     X(batch_take_wakes_for_the_rest)                                                               \
     X(deep_waiter_does_not_absorb_wakes)                                                           \
     X(queue_capacity_holds_across_nodes)                                                           \
+    X(queue_capacity_refusal_never_refuses_a_fit)                                                  \
     X(timed_wait_starts_no_task_past_deadline)                                                     \
     X(fault_injection_create)                                                                      \
     X(fault_injection_submit_and_groups)                                                           \
     X(worker_exit_inside_task_is_reported)                                                         \
+    X(worker_lost_counts_by_what_it_ran)                                                           \
     X(parallel_for_caller_exits_inside)                                                            \
     X(pending_cancel_acts_only_inside_a_task)                                                      \
     X(fork_child_refuses_inherited_pool)                                                           \

@@ -285,7 +285,8 @@ typedef struct ctp_task_desc {
     ctp_pinned *pinned;    /* optional: run the task only on this queue's owner
                               thread (ctp_pinned_create); never stolen. A batch is
                               all pinned to one queue or not pinned at all. node is
-                              ignored; priority and group apply. */
+                              not used (it must still be -1 or a node of the
+                              pool); priority and group apply. */
 } ctp_task_desc;
 
 /** Pool statistics: a snapshot taken without stopping the pool, so counters
@@ -567,7 +568,10 @@ CTP_API int ctp_pool_stats(ctp_pool *pool, ctp_stats *out);
  *  before it and search (spinning, yielding the CPU now and then) until as
  *  long after it; if no work came by then they park again. Work submitted in
  *  the window starts without a wake-up. Replaces an earlier call's time;
- *  at_ns = 0 cancels it; a time already past does nothing. A tick of
+ *  at_ns = 0 cancels it. A time already past still opens what is left of
+ *  its window (workers search until at_ns + prewake_lead_ns: a tick that
+ *  runs late is still met); one more than prewake_lead_ns past does nothing
+ *  beyond replacing (so cancelling) an earlier call's time. A tick of
  *  several batches may call it again as it hands over each one, for the
  *  next one's expected time, so that workers that run out of work in
  *  between are searching again when it comes. Errors: CTP_EINVAL (NULL
