@@ -215,10 +215,12 @@ private func endBlocking(_ tick: Tick) throws -> ThreadPool.TickReport { try tic
         let pool = try ThreadPool(configuration: .init(workers: 2))
         for _ in 0..<2 {
             let holder = Mutex<Tick?>(nil)
+            let fired = Atomic<Bool>(false)
             let firstDone = Atomic<Bool>(false)
             let lateRan = Atomic<Bool>(false)
             let outcome = Mutex<String>("not fired")
             let tick = try pool.beginTick(budget: .milliseconds(5), onOverrun: { _ in
+                fired.store(true, ordering: .releasing)
                 waitUntil { firstDone.load(ordering: .acquiring) }
                 usleep(30_000) // end() has seen the closures done and waits for this callback
                 guard let t = holder.withLock({ $0 }) else { return }
@@ -239,7 +241,13 @@ private func endBlocking(_ tick: Tick) throws -> ThreadPool.TickReport { try tic
                 }
             })
             holder.withLock { $0 = tick }
-            try tick.submit { usleep(15_000); firstDone.store(true, ordering: .releasing) }
+            // Runs until the callback has started (count-based, so a slow
+            // monitor cannot miss the budget), then a little longer.
+            try tick.submit {
+                waitUntil { fired.load(ordering: .acquiring) }
+                usleep(5_000)
+                firstDone.store(true, ordering: .releasing)
+            }
             let r = try tick.end()
             holder.withLock { $0 = nil }
             #expect(outcome.withLock { $0 } == "accepted")
