@@ -169,10 +169,9 @@ static int wait_on_worker(ctp__worker *w, ctp_group *g, uint64_t deadline)
     }
 }
 
-static int wait_outside(ctp_pool *pool, ctp_group *g, uint64_t deadline)
+static int wait_outside_loop(ctp_pool *pool, ctp_group *g, uint64_t deadline, ctp_pinned *pinned)
 {
     ctp__tls *tls = ctp__tls_get();
-    ctp_pinned *pinned = ctp__my_pinned(pool); /* its pinned tasks come first */
     for (;;) {
         if (ctp__latch_done(&g->latch))
             return CTP_OK;
@@ -198,6 +197,17 @@ static int wait_outside(ctp_pool *pool, ctp_group *g, uint64_t deadline)
         else
             ctp__latch_block(&g->latch, deadline, block_registered, pool);
     }
+}
+
+static int wait_outside(ctp_pool *pool, ctp_group *g, uint64_t deadline)
+{
+    ctp_pinned *pinned = ctp__my_pinned(pool); /* its pinned tasks come first */
+    if (pinned == NULL)
+        return wait_outside_loop(pool, g, deadline, NULL);
+    pinned->busy++; /* the queue is in use here: no task this runs may destroy it */
+    int rc = wait_outside_loop(pool, g, deadline, pinned);
+    pinned->busy--;
+    return rc;
 }
 
 /* Does a ring of run groups (ctp__worker.running_group, ctp__tls.run_group)

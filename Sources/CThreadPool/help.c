@@ -18,7 +18,9 @@ int ctp_pool_help(ctp_pool *pool)
     ctp_pinned *pinned = ctp__my_pinned(pool);
     ctp__task *t;
     if (pinned != NULL && (t = ctp__pinned_take(pinned)) != NULL) { /* the owner's pinned tasks first */
+        pinned->busy++; /* a notification at its end must not destroy the queue under the take above */
         ctp__run_outside(pool, t);
+        pinned->busy--;
         return 1;
     }
     if (ctp__tls_get()->task_depth >= CTP__OUTSIDE_HELP_DEPTH)

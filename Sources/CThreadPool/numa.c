@@ -41,6 +41,32 @@
  * no setup and no teardown. (Calls the application makes to libnuma itself
  * are outside ctp's reach; ctp only reads those caches after filling them.) */
 static pthread_mutex_t numa_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t numa_fork_once = PTHREAD_ONCE_INIT;
+
+/* fork() while another thread holds numa_lock (a pool being created) left
+ * it locked for ever in the child, whose ctp_pool_create then hung. The
+ * forking thread takes it around the fork, so the child starts with it free
+ * and libnuma's caches consistent. */
+static void numa_fork_prepare(void)
+{
+    pthread_mutex_lock(&numa_lock);
+}
+
+static void numa_fork_done(void)
+{
+    pthread_mutex_unlock(&numa_lock);
+}
+
+static void numa_fork_register(void)
+{
+    pthread_atfork(numa_fork_prepare, numa_fork_done, numa_fork_done);
+}
+
+static void numa_lock_take(void)
+{
+    pthread_once(&numa_fork_once, numa_fork_register);
+    pthread_mutex_lock(&numa_lock);
+}
 #endif
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -293,7 +319,7 @@ static bool discover_locked(ctp__topology *out)
 int ctp__topology_discover(ctp__topology *out)
 {
 #ifdef CTP_HAVE_LIBNUMA
-    pthread_mutex_lock(&numa_lock);
+    numa_lock_take();
     bool found = discover_locked(out);
     pthread_mutex_unlock(&numa_lock);
     if (found)
@@ -344,7 +370,7 @@ void *ctp__node_alloc(bool bind, int node, size_t size)
         return NULL;
 #ifdef CTP_HAVE_LIBNUMA
     if (bind) {
-        pthread_mutex_lock(&numa_lock);
+        numa_lock_take();
         void *p = numa_alloc_onnode(size, node);
         pthread_mutex_unlock(&numa_lock);
         return p;
@@ -363,7 +389,7 @@ void *ctp__node_alloc_aligned(bool bind, int node, size_t align, size_t size)
     if (p != NULL && bind) {
         /* Place its pages on the node (they are not touched yet). */
         size_t rounded = (size + align - 1) / align * align;
-        pthread_mutex_lock(&numa_lock);
+        numa_lock_take();
         numa_tonode_memory(p, rounded, node);
         pthread_mutex_unlock(&numa_lock);
     }

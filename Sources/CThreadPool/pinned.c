@@ -62,6 +62,7 @@ int ctp_pinned_run(ctp_pinned *q, size_t max)
     if (q == NULL || ctp__forked(q->pool) || !is_owner(q))
         return CTP_EINVAL;
     int ran = 0;
+    q->busy++;
     for (size_t i = 0; i < max && ran < 0x7fffffff; i++) {
         ctp__task *t = ctp__pinned_take(q);
         if (t == NULL)
@@ -69,6 +70,7 @@ int ctp_pinned_run(ctp_pinned *q, size_t max)
         ctp__run_outside(q->pool, t);
         ran++;
     }
+    q->busy--;
     return ran;
 }
 
@@ -123,14 +125,18 @@ int ctp_pinned_destroy(ctp_pinned *q)
 {
     if (q == NULL || ctp__forked(q->pool) || !is_owner(q))
         return CTP_EINVAL;
-    /* From a task the owner runs (a pinned task, or one its helping wait
-     * took), the queue is in use further up this very stack: the run loop
-     * or the wait takes from it again after the task returns. */
-    if (ctp__tls_get()->task_depth > 0)
+    /* From a task the owner runs where the queue is in use further up this
+     * very stack (a pinned task, one its helping wait took, an on_cancel of
+     * this very drop, or a notification fired at their end): the run loop,
+     * wait or drop takes from it again after the task returns. A task of
+     * another pool, or one ctp_pool_help ran that was not pinned, may. */
+    if (q->busy > 0)
         return CTP_EINVAL;
     ctp__task *t;
+    q->busy++;
     while ((t = ctp__pinned_take(q)) != NULL)
         ctp__drop_task(q->pool, t);
+    q->busy--;
     pthread_mutex_lock(&q->lock);
     ctp__task_cache_flush(&q->cache, &q->pool->depots[0]);
     pthread_mutex_unlock(&q->lock);

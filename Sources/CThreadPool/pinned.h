@@ -22,6 +22,11 @@ struct ctp_pinned {
     } lists[CTP_PRIORITY_COUNT]; /* under lock: FIFO per priority */
     size_t count;           /* under lock: queued tasks */
     ctp__task_cache cache;  /* under lock: nodes from depot 0 */
+    /* Owner only: calls up the owner's stack that take from the queue
+     * again once the task they run returns (ctp_pinned_run, a group wait,
+     * ctp_pool_help's run of a pinned task, ctp_pinned_destroy's drop).
+     * ctp_pinned_destroy is refused while it is not 0. */
+    unsigned busy;
 };
 
 /* The calling thread's queue for pool, or NULL. */

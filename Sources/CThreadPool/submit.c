@@ -564,7 +564,7 @@ static int submit(ctp_pool *pool, const ctp_task_desc *descs, size_t count, cons
 
 int ctp_submit_batch(ctp_pool *pool, const ctp_task_desc *descs, size_t count)
 {
-    if (pool == NULL || (descs == NULL && count > 0))
+    if (pool == NULL || (descs == NULL && count > 0) || ctp__forked(pool))
         return CTP_EINVAL;
     if (count == 0)
         return CTP_OK;
@@ -575,7 +575,7 @@ int ctp_submit_batch_inline(ctp_pool *pool, const ctp_task_desc *descs, size_t c
                             size_t stride, ctp_relocate_fn relocate)
 {
     if (pool == NULL || (descs == NULL && count > 0) || size > CTP_INLINE_CAPACITY || stride < size ||
-        (data == NULL && size > 0 && count > 0))
+        (data == NULL && size > 0 && count > 0) || ctp__forked(pool))
         return CTP_EINVAL;
     if (count > 1 && stride > (SIZE_MAX - size) / (count - 1))
         return CTP_EINVAL; /* the items would end past the address space */

@@ -335,6 +335,11 @@ void test_fork_child_refuses_inherited_pool(void)
         bad += ctp_pinned_destroy(q0) != CTP_EINVAL;
         bad += ctp_group_destroy(g0) != CTP_EINVAL;
         bad += ctp_tick_end(t0, 0, NULL, NULL, 0) != CTP_EINVAL;
+        /* Empty batches too (they returned CTP_OK before the fork check). */
+        ctp_task_desc none;
+        ctp_task_desc_init(&none, count_task, &ran);
+        bad += ctp_submit_batch(pool, &none, 0) != CTP_EINVAL;
+        bad += ctp_submit_batch_inline(pool, &none, 0, NULL, 0, 0, NULL) != CTP_EINVAL;
         if (bad != 0 || atomic_load(&pinned_ran) != 0 || atomic_load(&fork_body_calls) != 0)
             code |= 64;
 #ifndef TSAN /* ThreadSanitizer does not let a forked child start threads */
@@ -445,3 +450,109 @@ void test_burst_memory_two_nodes(void)
     CHECK_OK(ctp_pool_destroy(pool));
     CHECK_EQ(atomic_load(&ran), 3L * BURST);
 }
+
+/* A child forked while another thread is creating a pool (inside libnuma's
+ * discovery, under ctp's lock for it) creates a pool of its own. The lock
+ * stayed held in the child, whose ctp_pool_create hung (about 1 fork in
+ * 180 here; this test forks scaled(120) times, so it catches the old code
+ * about half the time). Each child has 5 s before an alarm kills it. */
+static void *create_pools(void *arg)
+{
+    _Atomic int *stop = arg;
+    while (!atomic_load(stop)) {
+        ctp_pool *p = NULL;
+        if (ctp_pool_create(NULL, &p) == CTP_OK)
+            ctp_pool_destroy(p);
+    }
+    return NULL;
+}
+
+void test_fork_while_a_pool_is_created(void)
+{
+#ifdef TSAN
+    return; /* ThreadSanitizer does not let a forked child start threads */
+#endif
+    static _Atomic int stop;
+    atomic_store(&stop, 0);
+    pthread_t th;
+    CHECK_EQ(pthread_create(&th, NULL, create_pools, (void *)&stop), 0);
+    long forks = scaled(120), hung = 0, failed = 0;
+    for (long i = 0; i < forks; i++) {
+        pid_t pid = fork();
+        if (pid < 0) {
+            failed++;
+            break;
+        }
+        if (pid == 0) {
+            alarm(5);
+            ctp_pool *p = NULL;
+            int code = ctp_pool_create(NULL, &p) == CTP_OK && ctp_pool_destroy(p) == CTP_OK ? 0 : 1;
+            _exit(code);
+        }
+        int status = 0;
+        if (waitpid(pid, &status, 0) != pid)
+            failed++;
+        else if (WIFSIGNALED(status))
+            hung++;
+        else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            failed++;
+    }
+    atomic_store(&stop, 1);
+    CHECK_EQ(pthread_join(th, NULL), 0);
+    if (hung != 0 || failed != 0)
+        fprintf(stderr, "  %ld of %ld children hung in ctp_pool_create, %ld failed\n", hung, forks, failed);
+    CHECK_EQ(hung, 0);
+    CHECK_EQ(failed, 0);
+}
+
+/* A task of pool A that an outside thread runs while it helps (here: A's
+ * only worker is busy) makes pool B and a pinned queue of B, and destroys
+ * both. The destroy was refused whenever the thread was inside any task
+ * (ctp_pinned_destroy checked the thread's task depth, over every pool), so
+ * the outcome depended on which thread ran the task, and B could not be
+ * destroyed there. Now only a queue in use up the stack refuses. */
+typedef struct {
+    _Atomic int create_rc, destroy_rc, pool_destroy_rc, on_outside;
+    pthread_t outside;
+} cross_pinned;
+
+static void make_and_drop_pinned(void *arg)
+{
+    cross_pinned *c = arg;
+    atomic_store(&c->on_outside, pthread_equal(pthread_self(), c->outside) ? 1 : 0);
+    ctp_pool *b = make_pool(1);
+    if (b == NULL)
+        return;
+    ctp_pinned *q = NULL;
+    atomic_store(&c->create_rc, ctp_pinned_create(b, &q));
+    atomic_store(&c->destroy_rc, q != NULL ? ctp_pinned_destroy(q) : 99);
+    atomic_store(&c->pool_destroy_rc, ctp_pool_destroy(b));
+}
+
+void test_pinned_queue_of_another_pool_inside_a_helped_task(void)
+{
+    ctp_pool *a = make_pool(1);
+    CHECK(a != NULL);
+    static cross_pinned c;
+    atomic_store(&c.create_rc, 99);
+    atomic_store(&c.destroy_rc, 99);
+    atomic_store(&c.pool_destroy_rc, 99);
+    atomic_store(&c.on_outside, 0);
+    c.outside = pthread_self();
+    static gate g;
+    gate_init(&g);
+    CHECK_OK(ctp_submit(a, CTP_PRIORITY_NORMAL, gate_task, &g));
+    wait_entered(&g, 1); /* the only worker is busy: this thread's wait runs the task */
+    ctp_group *grp;
+    CHECK_OK(ctp_group_create(a, &grp));
+    CHECK_OK(ctp_group_submit(grp, CTP_PRIORITY_NORMAL, make_and_drop_pinned, &c));
+    CHECK_OK(ctp_group_wait(grp, CTP_WAIT_FOREVER));
+    gate_open(&g);
+    CHECK_EQ(atomic_load(&c.on_outside), 1);
+    CHECK_OK(atomic_load(&c.create_rc));
+    CHECK_OK(atomic_load(&c.destroy_rc));
+    CHECK_OK(atomic_load(&c.pool_destroy_rc));
+    CHECK_OK(ctp_group_destroy(grp));
+    CHECK_OK(ctp_pool_destroy(a));
+}
+

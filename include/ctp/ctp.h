@@ -692,12 +692,13 @@ CTP_API int ctp_pinned_run(ctp_pinned *queue, size_t max);
  *  on_cancel runs as a task of the pool does: from it, a wait for its own
  *  group or a waiting ctp_pool_shutdown gets CTP_EDEADLK, and
  *  ctp_pinned_destroy CTP_EINVAL. Owner only,
- *  before the pool is destroyed, and not from inside a task (a pinned task,
- *  or one a helping wait of the owner runs: the queue is still in use by
- *  the call that runs it), nor from a group notification (ctp_group_notify)
- *  that fires on the owner when such a task ends: it runs in that task's
- *  frame. Errors: CTP_EINVAL (NULL, not the owner, inside a task or such a
- *  notification). */
+ *  before the pool is destroyed, and not while the queue is in use further
+ *  up the owner's stack: from a pinned task (ctp_pinned_run, a shutdown or
+ *  ctp_pool_help ran it), from a task a wait of the owner on this pool's
+ *  group runs, or from a group notification (ctp_group_notify) that fires
+ *  when such a task ends. From a task of another pool, or one of this pool
+ *  that ctp_pool_help ran from its queues, it may. Errors: CTP_EINVAL
+ *  (NULL, not the owner, the queue in use as above). */
 CTP_API int ctp_pinned_destroy(ctp_pinned *queue);
 
 /** What a worker is doing (ctp_worker_info.state). */

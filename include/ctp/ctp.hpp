@@ -774,11 +774,12 @@ private:
     void destroy() noexcept
     {
         if (queue_ != nullptr && ctp_pinned_destroy(queue_) != CTP_OK) {
-            // Off the owner thread, or inside a task the owner runs: the C
-            // queue stays, and with it the pool's refusal to be destroyed.
+            // Off the owner thread, or inside a task that the owner's run or
+            // wait of this queue runs (the queue is in use up the stack): the
+            // C queue stays, and with it the pool's refusal to be destroyed.
             // Forgetting it would only move the failure to ~pool.
-            std::fprintf(stderr, "ctp: ctp::pinned_queue destroyed off its owner thread or inside a task that "
-                                 "thread runs\n");
+            std::fprintf(stderr, "ctp: ctp::pinned_queue destroyed off its owner thread or while the queue is in "
+                                 "use up its stack (inside a task its run or wait runs)\n");
             std::terminate();
         }
         queue_ = nullptr;
