@@ -104,7 +104,9 @@ typedef enum {
 } ctp_shutdown_mode;
 
 /** NUMA mode. AUTO: follow the topology (libnuma's, or a simulated one);
- *  OFF: behave as one node (node affinities are accepted and ignored). */
+ *  OFF: behave as one node (affinities to the topology's nodes are accepted
+ *  and ignored, so code written for AUTO runs unchanged; a node the topology
+ *  does not have is refused with CTP_EINVAL, as under AUTO). */
 typedef enum { CTP_NUMA_AUTO = 0, CTP_NUMA_OFF = 1 } ctp_numa_mode;
 
 /** Worker CPU affinity: none, pinned to their node's CPUs, or one CPU each. */
