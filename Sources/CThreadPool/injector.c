@@ -51,19 +51,31 @@ void ctp__injector_push_locked(ctp__injector *inj, ctp__task *task)
                           memory_order_relaxed);
 }
 
-static ctp__task *pop_level_locked(ctp__injector *inj, int p)
+/* Unlinks the task after prev (the head when prev is NULL) from level p's
+ * list and keeps the hints in step: the mask bit clears with the last task,
+ * the count drops by one. The caller holds inj->lock. */
+static ctp__task *unlink_locked(ctp__injector *inj, int p, ctp__task *prev)
 {
-    ctp__task *t = inj->lists[p].head;
-    inj->lists[p].head = t->next;
-    if (inj->lists[p].head == NULL) {
-        inj->lists[p].tail = NULL;
+    ctp__task *t = prev != NULL ? prev->next : inj->lists[p].head;
+    if (prev != NULL)
+        prev->next = t->next;
+    else
+        inj->lists[p].head = t->next;
+    if (inj->lists[p].tail == t)
+        inj->lists[p].tail = prev;
+    /* Relaxed: hints, published by the unlock as in ctp__injector_push_locked. */
+    if (inj->lists[p].head == NULL)
         atomic_store_explicit(&inj->mask, atomic_load_explicit(&inj->mask, memory_order_relaxed) & ~(1u << p),
                               memory_order_relaxed);
-    }
     atomic_store_explicit(&inj->count, atomic_load_explicit(&inj->count, memory_order_relaxed) - 1,
                           memory_order_relaxed);
     t->next = NULL;
     return t;
+}
+
+static ctp__task *pop_level_locked(ctp__injector *inj, int p)
+{
+    return unlink_locked(inj, p, NULL);
 }
 
 ctp__task *ctp__injector_pop_locked(ctp__injector *inj)
@@ -97,18 +109,7 @@ ctp__task *ctp__injector_take_group(ctp__injector *inj, const struct ctp_group *
         for (ctp__task *t = inj->lists[p].head; t != NULL; prev = t, t = t->next) {
             if (t->group != g)
                 continue;
-            if (prev == NULL) {
-                found = pop_level_locked(inj, p);
-                break;
-            }
-            prev->next = t->next;
-            if (inj->lists[p].tail == t)
-                inj->lists[p].tail = prev;
-            /* Relaxed: a hint, as in pop_level_locked (the list stays non-empty). */
-            atomic_store_explicit(&inj->count, atomic_load_explicit(&inj->count, memory_order_relaxed) - 1,
-                                  memory_order_relaxed);
-            t->next = NULL;
-            found = t;
+            found = unlink_locked(inj, p, prev);
             break;
         }
     }

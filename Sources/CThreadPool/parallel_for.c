@@ -5,7 +5,8 @@
  * parallel_for is called from tasks, nested, on worker stacks as small as
  * 64 KiB. So the runners are queued in batches of CTP__PFOR_BATCH
  * descriptors from one small array rather than one batch of up to
- * CTP_MAX_WORKERS (a 49 KB array); no allocation either way. Pools of up to
+ * CTP_MAX_WORKERS (a 49 KB array), and the descriptors are never allocated
+ * (the one allocation is the shared state, below). Pools of up to
  * CTP__PFOR_BATCH workers submit one batch, as before; bigger pools submit a
  * few, each waking parked workers as a batch does.
  *

@@ -616,6 +616,30 @@ static void tree_task(void *arg)
     ctp_group_destroy(g);
 }
 
+enum { TRACE_PATH_SIZE = 32 };
+
+/* Stops p's trace into a new temporary file whose name goes to path. */
+static int stop_to_temp(ctp_pool *p, char path[TRACE_PATH_SIZE])
+{
+    snprintf(path, TRACE_PATH_SIZE, "/tmp/ctp_trace_XXXXXX");
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return -1;
+    close(fd);
+    return ctp_trace_stop(p, path);
+}
+
+/* A checker's verdict on a trace file: the file is kept for a look when
+ * the check failed, removed when it passed. */
+static int keep_if_failed(int rc, const char *path)
+{
+    if (rc != 0)
+        fprintf(stderr, "  trace checker failed (%d) on %s\n", rc, path);
+    else
+        unlink(path);
+    return rc;
+}
+
 static int run_checker(const char *json, long want, int workers, int labels)
 {
     char args[512];
@@ -658,18 +682,10 @@ void test_trace_json_nested(void)
     CHECK_OK(ctp_submit(p, CTP_PRIORITY_NORMAL, short_task, (void *)&ran));
     wait_parked(p, 2);
     CHECK_EQ(atomic_load(&ran), total + 1);
-    char path[] = "/tmp/ctp_trace_XXXXXX";
-    int fd = mkstemp(path);
-    CHECK(fd >= 0);
-    close(fd);
-    CHECK_OK(ctp_trace_stop(p, path));
+    char path[TRACE_PATH_SIZE];
+    CHECK_OK(stop_to_temp(p, path));
     CHECK_EQ(ctp_trace_stop(p, path), CTP_EINVAL); /* stopped */
-    int rc = run_checker(path, total + 1, 2, 1);
-    if (rc != 0)
-        fprintf(stderr, "  trace checker failed (%d) on %s\n", rc, path);
-    else
-        unlink(path);
-    CHECK_EQ(rc, 0);
+    CHECK_EQ(keep_if_failed(run_checker(path, total + 1, 2, 1), path), 0);
     /* Tracing again after a stop works; a pool destroyed while tracing drops it. */
     CHECK_OK(ctp_trace_start(p, 64));
     CHECK_OK(ctp_pool_destroy(p));
@@ -704,17 +720,9 @@ void test_trace_labels_not_utf8(void)
     }
     CHECK_OK(ctp_group_wait(g, CTP_WAIT_FOREVER));
     CHECK_OK(ctp_group_destroy(g));
-    char path[] = "/tmp/ctp_trace_XXXXXX";
-    int fd = mkstemp(path);
-    CHECK(fd >= 0);
-    close(fd);
-    CHECK_OK(ctp_trace_stop(p, path));
-    int rc = test_run_python(utf8_checker, path);
-    if (rc != 0)
-        fprintf(stderr, "  checker failed (%d) on %s\n", rc, path);
-    else
-        unlink(path);
-    CHECK_EQ(rc, 0);
+    char path[TRACE_PATH_SIZE];
+    CHECK_OK(stop_to_temp(p, path));
+    CHECK_EQ(keep_if_failed(test_run_python(utf8_checker, path), path), 0);
     CHECK_OK(ctp_pool_destroy(p));
 }
 
@@ -736,11 +744,8 @@ void test_trace_small_ring_still_nests(void)
     CHECK_OK(ctp_submit_desc(p, &d));
     CHECK_OK(ctp_group_wait(g, CTP_WAIT_FOREVER));
     CHECK_OK(ctp_group_destroy(g));
-    char path[] = "/tmp/ctp_trace_XXXXXX";
-    int fd = mkstemp(path);
-    CHECK(fd >= 0);
-    close(fd);
-    CHECK_OK(ctp_trace_stop(p, path));
+    char path[TRACE_PATH_SIZE];
+    CHECK_OK(stop_to_temp(p, path));
     /* Not every task fits: check nesting only (want = spans actually written). */
     FILE *f = fopen(path, "r");
     CHECK(f != NULL);
@@ -949,13 +954,10 @@ static void *submit_from_outside(void *arg)
     return NULL;
 }
 
-static void stop_to_temp(ctp_pool *p)
+static void stop_and_discard(ctp_pool *p)
 {
-    char path[] = "/tmp/ctp_trace_XXXXXX";
-    int fd = mkstemp(path);
-    CHECK(fd >= 0);
-    close(fd);
-    CHECK_OK(ctp_trace_stop(p, path));
+    char path[TRACE_PATH_SIZE];
+    CHECK_OK(stop_to_temp(p, path));
     unlink(path);
 }
 
@@ -986,7 +988,7 @@ void test_trace_stop_under_a_held_writer(void)
         else
             CHECK_OK(submit_race_task(p, g)); /* a worker's BEGIN event */
         CHECK(TEST_WAIT_UNTIL(atomic_load(&r.held) == 1, 5000));
-        stop_to_temp(p);
+        stop_and_discard(p);
         CHECK_OK(ctp_trace_start(p, 512)); /* a new trace, perhaps at the old address */
         atomic_store(&r.released, 1);
         if (outside) {
@@ -995,7 +997,7 @@ void test_trace_stop_under_a_held_writer(void)
         }
         CHECK_OK(ctp_group_wait(g, CTP_WAIT_FOREVER));
         CHECK_OK(ctp_group_destroy(g));
-        stop_to_temp(p);
+        stop_and_discard(p);
         CHECK_OK(ctp_pool_destroy(p));
     }
 }
