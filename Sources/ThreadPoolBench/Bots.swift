@@ -68,6 +68,9 @@ struct Bots: ParsableCommand {
     @Option(help: "Write a Chrome trace (JSON: open it in ui.perfetto.dev or chrome://tracing) of ctp's measured ticks, first repetition of the first world size, to this file.")
     var trace: String?
 
+    @Option(help: "The ctp pool that --trace records (ctp, ctp-control, ctp-prewake, ctp-pinned, ...). (default: ctp)")
+    var tracePool: String = "ctp"
+
     @Option(help: "Write an SVG of one tick (the middle measured tick of the first repetition, first world size) for every pool: one lane per thread, tasks coloured by class.")
     var timeline: String?
 
@@ -202,11 +205,14 @@ struct Bots: ParsableCommand {
                 _ = ctpb_bots_step(states[i], Int32(warm))
                 leaveTurn(i)
             }
-            // The trace covers ctp's measured ticks (its pool idles during the others' turns).
+            // The trace covers the traced pool's measured ticks (it idles during the others' turns).
             var traced: OpaquePointer? = nil
-            if rep == 0, n == bots.first, trace != nil, let i = specs.firstIndex(where: { $0.name == "ctp" }),
-               let h = ctpb_pool_ctp_handle(pools + i) {
-                if ctp_trace_start(h, 1 << 19) == CTP_OK { traced = h }
+            if rep == 0, n == bots.first, trace != nil {
+                if let i = specs.firstIndex(where: { $0.name == tracePool }), let h = ctpb_pool_ctp_handle(pools + i) {
+                    if ctp_trace_start(h, 1 << 19) == CTP_OK { traced = h }
+                } else {
+                    failures.append("--trace-pool \(tracePool): not a C ctp pool of this run, nothing traced")
+                }
             }
             var done = 0
             while done < measured {
@@ -223,7 +229,7 @@ struct Bots: ParsableCommand {
             if let traced, let trace {
                 let rc = ctp_trace_stop(traced, trace)
                 if rc != CTP_OK { failures.append("could not write the trace to \(trace) (\(rc))") }
-                else { print("Trace of ctp's \(measured) measured ticks at \(n) bots written to \(trace).") }
+                else { print("Trace of \(tracePool)'s \(measured) measured ticks at \(n) bots written to \(trace).") }
             }
             for i in order {
                 var r = ctpb_bots_result()
