@@ -129,6 +129,10 @@ static void block_registered(void *ctx)
     (void)ctx;
 }
 
+/* How long a worker too deep in its stack to steal blocks on a group before
+ * it looks for the group's queued tasks again (wait_on_worker). */
+enum { CTP__DEEP_WAIT_RECHECK_NS = 1000000 };
+
 static bool past(uint64_t deadline)
 {
     return deadline != CTP_WAIT_FOREVER && ctp__now_ns() >= deadline;
@@ -146,17 +150,26 @@ static int wait_on_worker(ctp__worker *w, ctp_group *g, uint64_t deadline)
             return CTP_ETIMEDOUT;
         if (!ctp__stack_allows_steal(w)) {
             /* Too deep in its stack to run other work: it runs its own
-             * deque's tasks (the group's children it pushed) and otherwise
-             * blocks on the group alone. It does not look for work it may
-             * not take, so it neither spins nor counts as a searcher that
-             * submitters would rely on (their wake goes to a worker that can
-             * take the task). Only this worker pushes to its own deque, so
-             * nothing appears there while it blocks. */
+             * deque's tasks (the group's children it pushed), then the
+             * group's tasks queued in the injection queues (submitted from
+             * elsewhere: on a one-worker pool nobody else would run them),
+             * and otherwise blocks on the group alone. It does not look for
+             * work it may not take, so it neither spins nor counts as a
+             * searcher that submitters would rely on (their wake goes to a
+             * worker that can take the task). Only this worker pushes to its
+             * own deque; a task of the group submitted to the injection
+             * queues while it blocks wakes nobody if every other worker is
+             * busy (or there is none), so it blocks at most a millisecond at
+             * a time and looks again. */
             ctp__task *own = ctp__find_task(w, false);
-            if (own != NULL)
+            if (own == NULL)
+                own = ctp__find_group_task_outside(pool, g);
+            if (own != NULL) {
                 ctp__run_task(pool, w, own);
-            else
-                ctp__latch_block(&g->latch, deadline, block_registered, pool);
+            } else {
+                uint64_t again = ctp__now_ns() + CTP__DEEP_WAIT_RECHECK_NS;
+                ctp__latch_block(&g->latch, again < deadline ? again : deadline, block_registered, pool);
+            }
             continue;
         }
         ctp__task *t = ctp__find_task(w, true);

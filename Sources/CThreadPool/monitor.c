@@ -340,21 +340,37 @@ bool ctp__monitor_firing_here(ctp_pool *pool, const ctp__watch *w)
     return here;
 }
 
-bool ctp__monitor_unwatch(ctp_pool *pool, ctp__watch *w)
+int ctp__monitor_unwatch(ctp_pool *pool, ctp__watch *w, int (*help)(void *ctx), void *ctx, uint64_t deadline,
+                         bool *fired_out)
 {
     ctp__monitor *m = &pool->monitor;
     pthread_mutex_lock(&m->lock);
-    while (w->firing)
-        ctp__cond_wait_until(&m->watch_cv, &m->lock, CTP_WAIT_FOREVER);
+    while (w->firing) {
+        /* The callback may wait for a task that only this thread can run
+         * (a one-worker pool's worker ends its tick): run tasks meanwhile,
+         * and between them look at the callback at least every millisecond. */
+        pthread_mutex_unlock(&m->lock);
+        int ran = help != NULL ? help(ctx) : 0;
+        pthread_mutex_lock(&m->lock);
+        if (ran != 0 || !w->firing)
+            continue;
+        uint64_t now = ctp__now_ns();
+        if (now >= deadline) {
+            pthread_mutex_unlock(&m->lock);
+            return CTP_ETIMEDOUT;
+        }
+        uint64_t again = now + 1000000;
+        ctp__cond_wait_until(&m->watch_cv, &m->lock, again < deadline ? again : deadline);
+    }
     for (ctp__watch **pp = &m->watches; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == w) {
             *pp = w->next;
             break;
         }
     }
-    bool fired = w->fired;
+    *fired_out = w->fired;
     pthread_mutex_unlock(&m->lock);
-    return fired;
+    return CTP_OK;
 }
 
 void ctp__monitor_stop(ctp_pool *pool)

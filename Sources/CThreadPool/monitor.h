@@ -22,9 +22,13 @@ int ctp__monitor_start(ctp_pool *pool);
  * (monotonic ns) passes, unless unwatched first; starts the monitor thread
  * if it is not running. CTP_OK, CTP_ENOMEM or CTP_ESHUTDOWN. */
 int ctp__monitor_watch(ctp_pool *pool, ctp__watch *w);
-/* Takes w off the watch list, waiting if its callback is running. Returns
- * whether it fired. */
-bool ctp__monitor_unwatch(ctp_pool *pool, ctp__watch *w);
+/* Takes w off the watch list and sets *fired to whether it fired: CTP_OK.
+ * If its callback is running it waits for it, calling help(ctx) (NULL:
+ * none) meanwhile, which runs a task and returns 1, or returns 0 if it
+ * found none (the callback may wait for a task only the caller can run);
+ * CTP_ETIMEDOUT, still watched, if deadline (monotonic ns) passes first. */
+int ctp__monitor_unwatch(ctp_pool *pool, ctp__watch *w, int (*help)(void *ctx), void *ctx, uint64_t deadline,
+                         bool *fired);
 /* Stops and joins the thread (no-op if not started); later watches fail
  * with CTP_ESHUTDOWN. The lock stays: a tick may still unwatch after a
  * shutdown. Idempotent. */

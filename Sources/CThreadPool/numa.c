@@ -364,9 +364,11 @@ void *ctp__node_alloc(bool bind, int node, size_t size)
     /* Rounding up to 64 bytes must not wrap around to a small block (issue
      * 12). No object may exceed PTRDIFF_MAX bytes (differences of pointers
      * into it would overflow; glibc's malloc and mmap refuse such sizes, and
-     * sanitizers abort on them), and below that the rounding cannot wrap. */
+     * sanitizers abort on them), after the rounding too (PTRDIFF_MAX itself
+     * rounded up to 2^63, which AddressSanitizer aborted on), and below that
+     * the rounding cannot wrap. */
     _Static_assert((uintmax_t)PTRDIFF_MAX <= (uintmax_t)SIZE_MAX - 63, "rounding up to 64 must not wrap");
-    if (size > (size_t)PTRDIFF_MAX)
+    if (size > (size_t)PTRDIFF_MAX - 63)
         return NULL;
 #ifdef CTP_HAVE_LIBNUMA
     if (bind) {

@@ -94,6 +94,11 @@ typedef struct ctp__worker {
     _Alignas(CTP__CACHELINE) ctp__counter submitted;
     ctp__counter executed;
     ctp__counter cancelled;
+    /* Runs finished for the shutdown's quiescence check: counted after the
+     * run's group count-down, and so after a notification that count-down
+     * fired, which may submit (executed and cancelled count before it, so
+     * that ctp_stats is complete once a group wait returns). */
+    ctp__counter retired;
     ctp__counter steals;
     ctp__counter injected;
     ctp__sleep_counters sleep_counters;
@@ -225,6 +230,7 @@ struct ctp_pool {
     /* Outside threads running a task inside ctp_group_wait. */
     _Atomic uint64_t helper_executed;
     _Atomic uint64_t helper_cancelled;
+    _Atomic uint64_t helper_retired; /* as ctp__worker.retired */
     _Atomic uint64_t helper_by_priority[CTP_PRIORITY_COUNT];
     _Atomic uint64_t rejected;
 

@@ -454,9 +454,9 @@ static void run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t, bool dropped)
     } else {
         if (!cancelled)
             atomic_fetch_add_explicit(&pool->helper_by_priority[prio], 1, memory_order_relaxed);
-        /* Release: pairs with the acquire loads in the quiescence check. */
+        /* Relaxed: a statistic (the quiescence check reads helper_retired). */
         atomic_fetch_add_explicit(cancelled ? &pool->helper_cancelled : &pool->helper_executed, 1,
-                                  memory_order_release);
+                                  memory_order_relaxed);
     }
     /* An outside thread keeps the task's frame through the count-down: a
      * group notification fires inside it, and must see the thread as still
@@ -464,6 +464,12 @@ static void run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t, bool dropped)
      * run loop or helping wait, further up this stack, takes from next). */
     if (g != NULL)
         ctp__latch_count_down(&g->latch);
+    /* Finished for the shutdown only now: the notification the count-down
+     * fired may have submitted (the pool's own work, which a drain runs). */
+    if (w != NULL)
+        ctp__count(&w->retired, 1);
+    else /* Release: pairs with the acquire loads in the quiescence check. */
+        atomic_fetch_add_explicit(&pool->helper_retired, 1, memory_order_release);
     if (tls != NULL)
         tls->task_depth--;
 }

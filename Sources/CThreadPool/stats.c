@@ -75,8 +75,11 @@ int ctp_pool_node_stats(ctp_pool *pool, int node, ctp_node_stats *out)
         out->executed += atomic_load_explicit(&w->executed, memory_order_relaxed);
         out->taken_remote += atomic_load_explicit(&w->taken_remote, memory_order_relaxed);
         uint64_t remote = atomic_load_explicit(&w->steals_remote, memory_order_relaxed);
+        uint64_t all = atomic_load_explicit(&w->steals, memory_order_relaxed);
         out->steals_remote += remote;
-        out->steals_local += atomic_load_explicit(&w->steals, memory_order_relaxed) - remote;
+        /* Two relaxed reads: a CPU that reorders them may show the remote
+         * count ahead of the total; never a wrapped-around local count. */
+        out->steals_local += all > remote ? all - remote : 0;
         out->affine_executed += atomic_load_explicit(&w->affine_executed, memory_order_relaxed);
         out->affine_home += atomic_load_explicit(&w->affine_home, memory_order_relaxed);
     }

@@ -172,6 +172,12 @@ static void make_report(const ctp_tick *t, uint64_t end, ctp_tick_report *r, ctp
     }
 }
 
+/* ctp__monitor_unwatch's help: one task of the pool, as a helping wait. */
+static int help_pool(void *pool)
+{
+    return ctp_pool_help(pool) == 1;
+}
+
 int ctp_tick_end(ctp_tick *tick, uint64_t timeout_ns, ctp_tick_report *report, ctp_tick_thread_report *workers,
                  size_t capacity)
 {
@@ -195,8 +201,12 @@ int ctp_tick_end(ctp_tick *tick, uint64_t timeout_ns, ctp_tick_report *report, c
             return rc;
         end = ctp__now_ns();
         if (tick->watching) {
-            /* Waits out a running callback; none starts after. */
-            bool fired = ctp__monitor_unwatch(pool, &tick->watch);
+            /* Waits out a running callback, helping (it may wait for a task
+             * that only this thread can run); none starts after. */
+            bool fired;
+            rc = ctp__monitor_unwatch(pool, &tick->watch, help_pool, pool, deadline, &fired);
+            if (rc != CTP_OK)
+                return rc;
             tick->watching = false;
             /* The callback, or another thread, may have submitted into the
              * tick after the wait returned: wait for those too, still

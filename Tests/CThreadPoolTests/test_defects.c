@@ -128,6 +128,110 @@ void test_deep_waiter_does_not_absorb_wakes(void)
     CHECK_OK(ctp_pool_destroy(d.pool));
 }
 
+/* ---- A deep waiter runs its group's tasks from the injection queues ---- */
+
+typedef struct {
+    ctp_pool *pool;
+    ctp_group *g;
+    int late;               /* B comes after A blocked (C holds the group open) */
+    gate c_gate;            /* C, run by an outside helper, waits here */
+    _Atomic int a_started;  /* A runs (so what is queued after is not taken with it) */
+    _Atomic int go;         /* A may wait: B queued (first), or C running (late) */
+    _Atomic int a_waiting;  /* A is in its wait */
+    _Atomic int b_worker;   /* the worker that ran B */
+    _Atomic int a_rc, a_done;
+} deep_group;
+
+static int deep_group_wait_there(void *arg)
+{
+    deep_group *d = arg;
+    atomic_store(&d->a_waiting, 1);
+    return ctp_group_wait(d->g, 5000000000u); /* a hang shows as CTP_ETIMEDOUT */
+}
+
+static void deep_group_a(void *arg)
+{
+    deep_group *d = arg;
+    atomic_store(&d->a_started, 1);
+    while (!atomic_load(&d->go))
+        sched_yield();
+    atomic_store(&d->a_rc, test_below_stack_address(ctp__current_worker(d->pool)->stack_limit - 2048,
+                                                    deep_group_wait_there, d));
+    atomic_store(&d->a_done, 1);
+}
+
+static void deep_group_b(void *arg)
+{
+    atomic_store(&((deep_group *)arg)->b_worker, ctp_worker_index());
+}
+
+static void deep_group_c(void *arg)
+{
+    deep_group *d = arg;
+    atomic_store(&d->go, 1);
+    gate_task(&d->c_gate);
+}
+
+static void *deep_group_helper(void *arg)
+{
+    deep_group *d = arg;
+    while (ctp_pool_help(d->pool) != 1) /* runs C (A is on the only worker) */
+        sched_yield();
+    return NULL;
+}
+
+/* A one-worker pool's only worker, with under a quarter of its stack free,
+ * waits on a group whose task B was submitted from outside, so B sits in
+ * the injection queue, not on the worker's deque: queued before the wait,
+ * or after the worker blocked (the group then held open by a task C that a
+ * thread outside the pool runs). The worker used to run only its own
+ * deque's tasks and block: B never ran and the wait hung (here: timed out
+ * after 5 s). Now it also runs its group's queued tasks, and while it
+ * blocks it looks again every millisecond (a late B wakes nobody: the
+ * worker is neither parked nor searching). */
+void test_deep_waiter_runs_its_groups_queued_tasks(void)
+{
+    for (int late = 0; late < 2; late++) {
+        static deep_group d;
+        memset(&d, 0, sizeof d);
+        d.late = late;
+        gate_init(&d.c_gate);
+        atomic_store(&d.b_worker, -2);
+        ctp_config c;
+        ctp_config_init(&c);
+        c.workers = 1;
+        c.stack_size = 64 * 1024;
+        CHECK_OK(ctp_pool_create(&c, &d.pool));
+        CHECK_OK(ctp_group_create(d.pool, &d.g));
+        CHECK_OK(ctp_submit(d.pool, CTP_PRIORITY_NORMAL, deep_group_a, &d));
+        /* Queued after A started: a worker that wakes for A takes the
+         * queue's tasks with it onto its own deque. */
+        CHECK(TEST_WAIT_UNTIL(atomic_load(&d.a_started), 5000));
+        pthread_t helper;
+        if (!late) {
+            CHECK_OK(ctp_group_submit(d.g, CTP_PRIORITY_NORMAL, deep_group_b, &d));
+            atomic_store(&d.go, 1);
+        } else {
+            CHECK_OK(ctp_group_submit(d.g, CTP_PRIORITY_NORMAL, deep_group_c, &d));
+            CHECK_EQ(pthread_create(&helper, NULL, deep_group_helper, &d), 0);
+            CHECK(TEST_WAIT_UNTIL(atomic_load(&d.a_waiting), 5000));
+            test_sleep_us(5000); /* A has looked and blocked */
+            CHECK_OK(ctp_group_submit(d.g, CTP_PRIORITY_NORMAL, deep_group_b, &d));
+            TEST_WAIT_UNTIL(atomic_load(&d.b_worker) != -2, 6000);
+            gate_open(&d.c_gate);
+            pthread_join(helper, NULL);
+        }
+        CHECK(TEST_WAIT_UNTIL(atomic_load(&d.a_done), 10000));
+        if (atomic_load(&d.a_rc) != CTP_OK)
+            fprintf(stderr, "  %s: the deep wait returned %d\n", late ? "late B" : "B first", atomic_load(&d.a_rc));
+        CHECK_EQ(atomic_load(&d.a_rc), CTP_OK);
+        CHECK_EQ(atomic_load(&d.b_worker), 0);
+        CHECK_OK(ctp_group_wait(d.g, CTP_WAIT_FOREVER));
+        CHECK_OK(ctp_group_destroy(d.g));
+        CHECK_OK(ctp_pool_destroy(d.pool));
+    }
+}
+
 /* ---- The bounded queue holds across nodes ------------------------------ */
 
 /* A refused batch must not refuse a submission that fits. The capacity

@@ -237,6 +237,7 @@ static void alloc_overflow_on(ctp_pool *pool)
     /* Sizes no object can have are refused before any allocator sees them
      * (sanitizers' allocators would abort on them). */
     CHECK(ctp_alloc_on_node(pool, 0, (size_t)PTRDIFF_MAX + 1) == NULL);
+    CHECK(ctp_alloc_on_node(pool, 0, (size_t)PTRDIFF_MAX) == NULL); /* rounds up to 2^63: ASan aborted */
     CHECK(ctp_alloc_on_node(pool, 0, SIZE_MAX / 4 * 3) == NULL);
     /* Ordinary sizes still work, 64-byte aligned. */
     static const size_t sizes[] = { 1, 63, 64, 65, 4096, 100000 };

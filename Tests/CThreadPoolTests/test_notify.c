@@ -441,3 +441,88 @@ void test_notify_latch_races_count_down(void)
     fprintf(stderr, "  %d of %d notifications were left for the completer\n", registered, r.rounds);
     ctp__latch_destroy(&r.latch);
 }
+
+/* ---- A notification's submission during a draining shutdown ------------ */
+
+typedef struct {
+    ctp_pool *pool;
+    pthread_t shutter;
+    _Atomic int shutdown_rc, x_ran, x_cancelled, submit_rc;
+} nt_drain;
+
+static void nt_drain_x(void *arg)
+{
+    atomic_fetch_add(&((nt_drain *)arg)->x_ran, 1);
+}
+
+static void nt_drain_x_cancel(void *arg)
+{
+    atomic_fetch_add(&((nt_drain *)arg)->x_cancelled, 1);
+}
+
+static void *nt_drain_shutdown(void *arg)
+{
+    nt_drain *d = arg;
+    atomic_store(&d->shutdown_rc, ctp_pool_shutdown(d->pool, CTP_SHUTDOWN_DRAIN, CTP_WAIT_FOREVER));
+    return NULL;
+}
+
+/* Starts a draining shutdown, gives it time to finish if it thinks the pool
+ * is idle, then submits X: the pool's own submission (it runs inside the
+ * task that ended the group), which the drain must run. */
+static void nt_drain_fire(void *ctx)
+{
+    nt_drain *d = ctx;
+    if (pthread_create(&d->shutter, NULL, nt_drain_shutdown, d) != 0)
+        return;
+    test_sleep_us(20000);
+    ctp_task_desc x;
+    ctp_task_desc_init(&x, nt_drain_x, d);
+    x.on_cancel = nt_drain_x_cancel;
+    atomic_store(&d->submit_rc, ctp_submit_desc(d->pool, &x));
+}
+
+static void nt_nothing(void *arg)
+{
+    (void)arg;
+}
+
+/* The group's last task is pinned to this thread (so no worker takes it),
+ * and its notification starts a draining shutdown and then submits X. The
+ * task counted as finished before its count-down ran the notification, so
+ * the shutdown found the pool idle, stopped the workers and returned while
+ * X sat in the injection queue: neither run nor cancelled (stats:
+ * submitted 2, executed 1). A run now counts as finished for the shutdown
+ * only once its count-down (and the notification in it) has returned. */
+void test_notify_submission_survives_drain(void)
+{
+    static nt_drain d;
+    memset(&d, 0, sizeof d);
+    atomic_store(&d.shutdown_rc, -100);
+    atomic_store(&d.submit_rc, -100);
+    d.pool = make_pool(1);
+    CHECK(d.pool != NULL);
+    ctp_pinned *q;
+    CHECK_OK(ctp_pinned_create(d.pool, &q));
+    ctp_group *g;
+    CHECK_OK(ctp_group_create(d.pool, &g));
+    ctp_task_desc t;
+    ctp_task_desc_init(&t, nt_nothing, NULL);
+    t.group = g;
+    t.pinned = q;
+    CHECK_OK(ctp_submit_desc(d.pool, &t));
+    CHECK_OK(ctp_group_notify(g, nt_drain_fire, &d));
+    CHECK_EQ(ctp_pinned_run(q, 1), 1); /* T, then the notification, here */
+    CHECK_EQ(pthread_join(d.shutter, NULL), 0);
+    CHECK_EQ(atomic_load(&d.shutdown_rc), CTP_OK);
+    CHECK_EQ(atomic_load(&d.submit_rc), CTP_OK);
+    CHECK_EQ(atomic_load(&d.x_ran), 1);
+    CHECK_EQ(atomic_load(&d.x_cancelled), 0);
+    ctp_stats st;
+    CHECK_OK(ctp_pool_stats(d.pool, &st));
+    CHECK_EQ(st.submitted, 2);
+    CHECK_EQ(st.executed, 2);
+    CHECK_OK(ctp_group_destroy(g));
+    CHECK_OK(ctp_pinned_destroy(q));
+    CHECK_OK(ctp_pool_destroy(d.pool));
+}

@@ -667,6 +667,74 @@ void test_tick_end_waits_for_late_submissions(void)
     CHECK_OK(ctp_pool_destroy(p));
 }
 
+/* A one-worker pool's worker ends a tick whose on_overrun is running and
+ * waits (blocking, as callbacks on the monitor thread do) for a task X that
+ * only that worker can run. ctp_tick_end waited for the callback without
+ * helping: a deadlock (here cut short by the callback's 3 s timeout). Now
+ * it runs tasks while it waits for the callback, X among them. */
+typedef struct {
+    ctp_pool *pool;
+    _Atomic int x_ran, x_worker, wait_rc, end_rc, done;
+} end_helps;
+
+static void end_helps_x(void *arg)
+{
+    end_helps *e = arg;
+    atomic_store(&e->x_worker, ctp_worker_index());
+    atomic_store(&e->x_ran, 1);
+}
+
+static void end_helps_slow(void *arg)
+{
+    (void)arg;
+    test_sleep_us(20000); /* past the 1 ms budget */
+}
+
+static void end_helps_overrun(ctp_tick *tick, uint64_t elapsed_ns, void *ctx)
+{
+    end_helps *e = ctx;
+    (void)tick;
+    (void)elapsed_ns;
+    ctp_group *g;
+    if (ctp_group_create(e->pool, &g) != CTP_OK)
+        return;
+    if (ctp_group_submit(g, CTP_PRIORITY_NORMAL, end_helps_x, e) == CTP_OK)
+        atomic_store(&e->wait_rc, ctp_group_wait(g, 3000 * MS));
+    while (ctp_group_destroy(g) != CTP_OK)
+        ctp_group_wait(g, CTP_WAIT_FOREVER);
+}
+
+static void end_helps_tick(void *arg)
+{
+    end_helps *e = arg;
+    ctp_tick_options opt = { .budget_ns = 1 * MS, .on_overrun = end_helps_overrun, .overrun_ctx = e };
+    ctp_tick *t;
+    int rc = ctp_tick_begin(e->pool, &opt, &t);
+    if (rc == CTP_OK) {
+        ctp_group_submit(ctp_tick_group(t), CTP_PRIORITY_NORMAL, end_helps_slow, NULL);
+        rc = ctp_tick_end(t, CTP_WAIT_FOREVER, NULL, NULL, 0);
+    }
+    atomic_store(&e->end_rc, rc);
+    atomic_store(&e->done, 1);
+}
+
+void test_tick_end_helps_while_overrun_runs(void)
+{
+    static end_helps e;
+    memset(&e, 0, sizeof e);
+    atomic_store(&e.wait_rc, 99);
+    atomic_store(&e.x_worker, -2);
+    e.pool = make_pool(1);
+    CHECK(e.pool != NULL);
+    CHECK_OK(ctp_submit(e.pool, CTP_PRIORITY_NORMAL, end_helps_tick, &e));
+    CHECK(TEST_WAIT_UNTIL(atomic_load(&e.done), 10000));
+    CHECK_OK(atomic_load(&e.end_rc));
+    CHECK_OK(atomic_load(&e.wait_rc)); /* X ran while the callback waited */
+    CHECK_EQ(atomic_load(&e.x_ran), 1);
+    CHECK_EQ(atomic_load(&e.x_worker), 0);
+    CHECK_OK(ctp_pool_destroy(e.pool));
+}
+
 /* The monitor thread runs no pool's tasks: from on_overrun, ctp_pool_help
  * finds nothing and a wait blocks without helping, while the only worker
  * is busy and a task is queued behind it. Before, both ran the queued task

@@ -15,7 +15,7 @@ struct test_case {
     X(deque_stale_top_reloads_before_growing)                                                      \
     X(latch_wakes_every_blocker)                                                                   \
     X(latch_subscriber_never_missed)                                                               \
-    X(notify_latch_rechecks_zero) X(notify_latch_races_count_down) X(notify_fires_once_where_documented) X(notify_races_last_count_down) X(notify_fires_on_cancel) X(notify_destroy_rules) \
+    X(notify_latch_rechecks_zero) X(notify_latch_races_count_down) X(notify_fires_once_where_documented) X(notify_races_last_count_down) X(notify_fires_on_cancel) X(notify_destroy_rules) X(notify_submission_survives_drain) \
     X(api_config_validation)                                                                       \
     X(api_strerror_and_index)                                                                      \
     X(submit_runs_every_task_once)                                                                 \
@@ -47,6 +47,7 @@ struct test_case {
     X(woken_worker_runs_off_the_wakers_cpu)                                                        \
     X(batch_take_wakes_for_the_rest)                                                               \
     X(deep_waiter_does_not_absorb_wakes)                                                           \
+    X(deep_waiter_runs_its_groups_queued_tasks)                                                    \
     X(queue_capacity_holds_across_nodes)                                                           \
     X(queue_capacity_refusal_never_refuses_a_fit)                                                  \
     X(timed_wait_starts_no_task_past_deadline)                                                     \
@@ -114,6 +115,7 @@ struct test_case {
     X(pinned_destroy_cancels_as_a_task)                                                         \
     X(pinned_destroy_from_notification_refused)                                                 \
     X(tick_end_waits_for_late_submissions)                                                      \
+    X(tick_end_helps_while_overrun_runs)                                                        \
     X(monitor_thread_runs_no_tasks)                                                             \
     X(pinned_mixed_batch_refused)                                                               \
     X(tick_workers_without_report)                                                              \

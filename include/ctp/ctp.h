@@ -483,9 +483,12 @@ CTP_API int ctp_group_submit(ctp_group *group, ctp_priority priority, ctp_task_f
  *  returns at most one task's run time late (the task it was running when
  *  the deadline passed). A waiter too deep in its stack to run other tasks
  *  (a worker with under a quarter of its stack free, or a thread outside the
- *  pool 64 helped tasks deep) runs only the tasks it submitted itself (an
- *  outside thread: the queued tasks of the group it waits for) and
- *  otherwise blocks, without taking a wake-up meant for an idle worker. Returns CTP_OK, CTP_ETIMEDOUT (tasks keep running;
+ *  pool 64 helped tasks deep) runs only the tasks it submitted itself (a
+ *  worker: its own deque's) and the queued tasks of the group it waits
+ *  for, and otherwise blocks, without taking a wake-up meant for an idle
+ *  worker (a worker that deep looks for the group's queued tasks again
+ *  every millisecond: a task submitted from elsewhere while it blocks wakes
+ *  nobody when no other worker is free). Returns CTP_OK, CTP_ETIMEDOUT (tasks keep running;
  *  wait again), CTP_EINVAL (NULL), CTP_EDEADLK (called from a task of this
  *  group up the calling thread's stack, among its 16 innermost nested
  *  task runs: the group cannot finish while that task waits; nothing
@@ -787,8 +790,10 @@ CTP_API int ctp_current_node(void);
 
 /** size bytes on node `node` of the pool's topology (bound there when the
  *  topology is the machine's and NUMA is on; ordinary 64-byte aligned memory
- *  otherwise), or NULL (bad node, out of memory). Free with
- *  ctp_free_on_node on the same pool, with the same size. Any thread. */
+ *  otherwise), or NULL (bad node, out of memory, a size over PTRDIFF_MAX
+ *  - 63). Free with ctp_free_on_node on the same pool, with the same size.
+ *  Any thread. (Under AddressSanitizer a request over its own limit, 1 TiB
+ *  by default, aborts unless ASAN_OPTIONS has allocator_may_return_null=1.) */
 CTP_API void *ctp_alloc_on_node(ctp_pool *pool, int node, size_t size);
 
 /** Frees memory from ctp_alloc_on_node. NULL ptr is a no-op. Any thread. */
