@@ -55,6 +55,11 @@ public final class TaskBatch {
     @exclusivity(unchecked) public private(set) var count = 0
     /// `fn` and `on_cancel` set, priority NORMAL, node -1: what `add` copies.
     private let template: ctp_task_desc
+    /// Items whose node cannot be a node at all (negative, or past Int32):
+    /// their description holds `Int32.min`, which the C runtime refuses,
+    /// and this keeps the value given for the error message. Empty unless
+    /// such an item was added.
+    @exclusivity(unchecked) private var badNodes: [Int: Int] = [:]
 
     /// An empty batch with room for `minimumCapacity` closures before it
     /// grows (a negative value counts as 0).
@@ -88,7 +93,8 @@ public final class TaskBatch {
     /// - Parameters:
     ///   - priority: the closure's priority.
     ///   - node: NUMA node affinity (`nil` = any). A node the pool does not
-    ///     have makes the submission throw (and queue nothing).
+    ///     have, or a negative one (-1 included), makes the submission throw
+    ///     (and queue nothing).
     ///   - label: names the task in stall reports, snapshots and traces (a
     ///     string literal: the runtime keeps the pointer).
     ///   - body: the work. If it throws, a ``WorkGroup``'s or ``Tick``'s
@@ -101,7 +107,14 @@ public final class TaskBatch {
         (jobs + count).initialize(to: Job(run: body, cancel: nil))
         var d = template
         d.priority = priority.c
-        if let node { d.node = Int32(clamping: node) }
+        if let node {
+            if node >= 0 && node <= Int(Int32.max) {
+                d.node = Int32(node)
+            } else {
+                d.node = Int32.min // refused at submission, with `node` in the message
+                badNodes[count] = node
+            }
+        }
         if let label { d.label = TaskLabel.cString(label) }
         (descs + count).initialize(to: d)
         count += 1
@@ -112,6 +125,7 @@ public final class TaskBatch {
     public func removeAll() {
         let n = count
         count = 0 // before the releases: a captured object's deinit sees an empty batch
+        if !badNodes.isEmpty { badNodes = [:] }
         jobs.deinitialize(count: n)
     }
 
@@ -135,7 +149,7 @@ public final class TaskBatch {
         // Whatever happens below, the closures leave the batch.
         var moved = false
         defer {
-            if moved { count = 0 } else { removeAll() }
+            if moved { count = 0; badNodes = [:] } else { removeAll() }
         }
         let rc = try withPinnedGate(pinned, pool: pool.handle) { pinnedHandle -> Int32 in
             for i in 0..<count {
@@ -166,8 +180,8 @@ public final class TaskBatch {
     private func invalidItem(_ pool: ThreadPool) -> ThreadPoolError {
         let nodes = pool.nodeCount
         for i in 0..<count where descs[i].node < -1 || descs[i].node >= nodes {
-            return .invalidArgument("TaskBatch item \(i): node \(descs[i].node) is not a node of the pool "
-                                    + "(0..<\(nodes), nil = any)")
+            return .invalidArgument("TaskBatch item \(i): node \(badNodes[i] ?? Int(descs[i].node)) is not a node "
+                                    + "of the pool (0..<\(nodes), nil = any)")
         }
         return ThreadPoolError(code: Int32(CTP_EINVAL))
     }
@@ -186,6 +200,8 @@ extension ThreadPool {
     ///   (an item's node is not one of the pool's, a closed pinned queue or
     ///   one of another pool), ``ThreadPoolError/outOfMemory``. On error
     ///   nothing was queued and every closure was released without running.
+    ///   An empty batch returns at once and checks nothing (the pool's state,
+    ///   `pinnedTo`), as C's `ctp_submit_batch` with count 0 does.
     public func submit(_ batch: TaskBatch, pinnedTo: PinnedQueue? = nil) throws {
         try batch.submit(to: self, group: nil, errors: nil, pinned: pinnedTo)
     }

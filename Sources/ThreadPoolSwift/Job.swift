@@ -69,7 +69,13 @@ private func submitJobToC(_ pool: OpaquePointer, _ job: Job, priority: ThreadPoo
     ctp_task_desc_init(&desc, { runJob($0) }, nil)
     desc.on_cancel = { cancelJob($0) }
     desc.priority = priority.c
-    desc.node = Int32(clamping: node ?? -1)
+    if let node {
+        // -1 is C's "any node": only nil means that here.
+        guard node >= 0 && node <= Int(Int32.max) else { throw notANode(node, pool) }
+        desc.node = Int32(node)
+    } else {
+        desc.node = -1
+    }
     desc.group = group
     desc.label = TaskLabel.cString(label)
     desc.pinned = pinnedTo
@@ -81,7 +87,13 @@ private func submitJobToC(_ pool: OpaquePointer, _ job: Job, priority: ThreadPoo
         }
         return rc
     }
+    if rc == Int32(CTP_EINVAL), let node, node >= Int(ctp_pool_node_count(pool)) { throw notANode(node, pool) }
     try check(rc)
+}
+
+/// The error for a submission whose node the pool does not have.
+func notANode(_ node: Int, _ pool: OpaquePointer) -> ThreadPoolError {
+    .invalidArgument("node \(node) is not a node of the pool (0..<\(ctp_pool_node_count(pool)), nil = any)")
 }
 
 /// Lets submissions into a C object through until it is sealed, and lets

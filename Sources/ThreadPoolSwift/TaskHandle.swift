@@ -46,7 +46,13 @@ public final class TaskHandle<Value: Sendable>: Sendable {
     /// While it waits it runs other queued tasks of the pool (`ctp_pool_help`:
     /// on a worker its own deque first), so waiting on a worker cannot
     /// deadlock a one-worker pool; once nothing is left to run it blocks on a
-    /// semaphore until the closure completes.
+    /// semaphore until the closure completes. One exception: a worker with
+    /// under a quarter of its stack free runs only the closures it submitted
+    /// itself (its own deque), so on a one-worker pool a wait that deep for
+    /// a closure submitted from elsewhere blocks until another thread runs
+    /// it (a thread outside the pool in a helping wait, say). Wait on a
+    /// ``WorkGroup`` instead: a worker that deep still runs the queued
+    /// closures of the group it waits for.
     ///
     /// On the owner thread of an open ``PinnedQueue`` of this pool it also
     /// runs that queue's pinned closures, before it looks for other work,
@@ -278,6 +284,9 @@ final class GroupWaiters: Sendable {
 
     private let state = Mutex(State())
 
+    /// Timeouts from here on wait without a timer (100 years).
+    static let forever = Duration.seconds(100 * 365 * 86_400)
+
     /// True once the group finished, false if `timeout` passed first (or
     /// the C group refused the notification: a pool inherited across fork).
     func wait(_ group: OpaquePointer, timeout: Duration?) async -> Bool {
@@ -290,7 +299,11 @@ final class GroupWaiters: Sendable {
             s.entries[s.nextID] = .reserved
             return s.nextID
         }
-        let timer = timeout.map { t in
+        // A timeout of a century or more is no timeout: the clock's deadline
+        // (now + t) would overflow for one near Duration's maximum.
+        var timed: Duration? = nil
+        if let t = timeout, t < GroupWaiters.forever { timed = t }
+        let timer = timed.map { t -> Task<Void, Never> in
             Task { [self] in
                 do { try await Task.sleep(for: t) } catch { return } // cancelled: the wait ended
                 expire(id)

@@ -153,7 +153,8 @@ public final class ThreadPool: @unchecked Sendable {
     /// Queues `body` to run once on a worker (fire and forget).
     /// - Parameters:
     ///   - priority: the task's priority.
-    ///   - node: NUMA node affinity (`nil` = any).
+    ///   - node: NUMA node affinity (`nil` = any; a negative node, -1
+    ///     included, or one the pool does not have throws).
     ///   - label: a name for the task in stall reports, ``snapshot()`` and
     ///     traces (a string literal: the runtime keeps the pointer, not a copy).
     ///   - pinnedTo: run the task only on this queue's owner thread (see

@@ -338,4 +338,64 @@ private func waitUntil(_ done: () -> Bool) {
         #expect(total == 10_000)
         try await pool.shutdownGracefully()
     }
+
+    /// -1 is C's "any node", but in Swift only nil means any: a submission
+    /// or batch item with -1 (or any negative node, or one past Int32) is
+    /// refused, with the node given in the message, and runs nothing. Both
+    /// were accepted (-1 ran on any node) and the batch's message showed the
+    /// clamped value.
+    @Test func negativeNodesAreRefused() throws {
+        let pool = try ThreadPool(configuration: .init(workers: 1))
+        let ran = Atomic<Int>(0)
+        for node in [-1, -2, Int.min, Int(Int32.max) + 10] {
+            #expect(throws: ThreadPoolError.self) { try pool.submit(node: node) { _ = ran.add(1, ordering: .relaxed) } }
+            do {
+                try pool.submit(node: node) {}
+            } catch let ThreadPoolError.invalidArgument(why) {
+                #expect(why.contains("node \(node) "), "message: \(why)")
+            }
+            let batch = TaskBatch()
+            batch.add { _ = ran.add(1, ordering: .relaxed) }
+            batch.add(node: node) { _ = ran.add(1, ordering: .relaxed) }
+            do {
+                try pool.submit(batch)
+                Issue.record("a batch item with node \(node) was accepted")
+            } catch let ThreadPoolError.invalidArgument(why) {
+                #expect(why.contains("item 1: node \(node) "), "message: \(why)")
+            }
+            #expect(batch.isEmpty)
+            // The batch is usable again, and a good item after a bad one's
+            // refusal carries no stale node.
+            batch.add(node: 0) { _ = ran.add(1, ordering: .relaxed) }
+            try pool.submit(batch)
+        }
+        try pool.shutdown()
+        #expect(ran.load(ordering: .relaxed) == 4)
+    }
+
+    /// Async waits with a timeout too large for the clock (now + timeout
+    /// overflows) wait as if with none. They crashed the process ("Not
+    /// enough bits to represent the passed value") in the timer's sleep.
+    @Test func asyncWaitsTakeAnyTimeout() async throws {
+        let pool = try ThreadPool(configuration: .init(workers: 2))
+        for timeout in [Duration.seconds(Int64.max), .seconds(Int64(1) << 40), .seconds(100 * 365 * 86_400)] {
+            let gate = Gate()
+            let group = try WorkGroup(pool: pool)
+            try group.submit { gate.block() }
+            let waiting = Task { try await group.wait(timeout: timeout) }
+            gate.waitEntered(1)
+            try await Task.sleep(for: .milliseconds(50)) // the wait's timer has started
+            gate.release()
+            #expect(try await waiting.value)
+            let tick = try pool.beginTick()
+            let tickGate = Gate()
+            try tick.submit { tickGate.block() }
+            let ending = Task { try await tick.end(timeout: timeout) }
+            tickGate.waitEntered(1)
+            try await Task.sleep(for: .milliseconds(50))
+            tickGate.release()
+            #expect(try await ending.value.tasks == 1)
+        }
+        try await pool.shutdownGracefully()
+    }
 }
