@@ -661,8 +661,10 @@ CTP_API ctp_group *ctp_tick_group(ctp_tick *tick);
  *  Tasks submitted into the tick while it ends (by on_overrun, or by a
  *  thread that races this call) are waited for too, within timeout_ns while
  *  the wait can still time out; one that slips in after the last check is
- *  waited for past it. The thread that began the tick, or one it handed it
- *  to. */
+ *  waited for past it. If on_overrun is running when the tasks are done,
+ *  it waits for the callback to return, still helping (the callback may
+ *  wait for a task that only this thread can run), within timeout_ns. The
+ *  thread that began the tick, or one it handed it to. */
 CTP_API int ctp_tick_end(ctp_tick *tick, uint64_t timeout_ns, ctp_tick_report *report,
                          ctp_tick_thread_report *workers, size_t capacity);
 
