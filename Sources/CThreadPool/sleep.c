@@ -36,6 +36,7 @@ int ctp__sleep_init(ctp__sleep *s, uint32_t nworkers, ctp__parker *const *parker
     atomic_init(&s->counts, (uint64_t)0);
     atomic_init(&s->owed, 0u);
     atomic_init(&s->prewake_at, (uint64_t)0);
+    atomic_init(&s->prewake_late_ns, (uint64_t)0);
     atomic_init(&s->report_parks, false);
     s->idle_len = 0;
     s->nworkers = nworkers;
@@ -395,19 +396,28 @@ static void found_none(ctp__sleep *s, uint32_t idx, const ctp__sleep_until *unti
         /* `until` is read under the lock: whoever makes it true pokes us
          * after (ctp__sleep_poke takes the lock), so it is not missed. */
         while (!p->notified && !until_holds(until) && !stopping(s)) {
-            /* Until the deadline, or the start of a pre-wake window. */
+            /* Until the deadline, or the start of a pre-wake window (less
+             * how late such a wait has been ending). */
             uint64_t wake_at = deadline_ns, from, to;
+            bool for_window = false;
             if (atomic_load_explicit(&s->prewake_at, memory_order_relaxed) != 0 && /* relaxed: see prewake_window */
                 ctp__sleep_prewake_window(s, ctp__now_ns(), &from, &to)) {
-                if (ctp__now_ns() >= from)
+                uint64_t leave = ctp__sleep_prewake_leave(s, from);
+                if (ctp__now_ns() >= leave)
                     break; /* pre-woken: leave as if the park timed out */
-                if (from < wake_at)
-                    wake_at = from;
+                if (leave < wake_at) {
+                    wake_at = leave;
+                    for_window = true;
+                }
             }
             blocked = true;
-            if (ctp__cond_wait_until(&p->cv, &s->lock, wake_at) && wake_at == deadline_ns) {
-                timed_out = true;
-                break;
+            if (ctp__cond_wait_until(&p->cv, &s->lock, wake_at)) {
+                if (for_window)
+                    ctp__sleep_prewake_learn(s, ctp__now_ns() - wake_at);
+                else if (wake_at == deadline_ns) {
+                    timed_out = true;
+                    break;
+                }
             }
         }
     }

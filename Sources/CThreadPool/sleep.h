@@ -126,6 +126,11 @@ typedef struct ctp__sleep {
      * thread; read by workers under the lock (after the writer's signal) or
      * relaxed as a hint. */
     _Atomic uint64_t prewake_at;
+    /* How late a worker's timed wait for a pre-wake window ends, learned
+     * from those waits (rises fast, decays slowly): parked workers set their
+     * timer this much before the window, so that they are searching when it
+     * opens. Relaxed: a heuristic any worker updates. */
+    _Atomic uint64_t prewake_late_ns;
     /* Call ops.parking (ctp__sleep_report_parks): off unless someone listens,
      * so an unobserved park costs no extra lock round. Relaxed: a listener
      * that needs every park (the stall monitor) sets it before the workers
