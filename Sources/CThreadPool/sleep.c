@@ -160,8 +160,12 @@ static void send_owed(ctp__sleep *s, ctp__parker *p, bool keep_off)
          * If the worker already left (it woke by itself and lost the owed
          * race to us), it finds the flag at its next park and the
          * restriction lasts until then: a placement cost, never a lost wake. */
-        if (keep_off && s->policy.keep_off_waker && narrow(s, p))
-            atomic_store_explicit(&p->kept_off, true, memory_order_release);
+        /* One pending kept_off owns one `narrowed` count: if the worker
+         * never took the last one back (it left before that store), ours
+         * replaces it and gives its count back. */
+        if (keep_off && s->policy.keep_off_waker && narrow(s, p) &&
+            atomic_exchange_explicit(&p->kept_off, true, memory_order_release))
+            atomic_fetch_sub_explicit(&s->narrowed, 1, memory_order_relaxed); /* relaxed: see narrow() */
         /* Worker parkers live as long as the pool; a late signal is only a
          * spurious wake, which the worker re-checks under the lock. */
         pthread_cond_signal(&p->cv);
@@ -286,8 +290,13 @@ void ctp__sleep_new_work(ctp__sleep *s, size_t tasks, int node, bool caller_busy
 
 void ctp__sleep_new_work_behind(ctp__sleep *s)
 {
-    /* Relaxed: a heuristic (see sleep.h); a stale read only skips a wake
-     * that the pusher covers by running the task itself. */
+    /* Seq_cst fence: pairs with the fence in found_work (and found_none).
+     * Without it the pusher could read a stale searcher count while that
+     * searcher's re-check read our deque before the push (store
+     * buffering), and both would leave the task to the pusher, which may
+     * block in it (review of 2026-12-03). */
+    atomic_thread_fence(memory_order_seq_cst);
+    /* Relaxed after the fence: a heuristic (see sleep.h). */
     uint64_t c = atomic_load_explicit(&s->counts, memory_order_relaxed);
     if (CTP__PARKED(c) != 0 && CTP__SEARCHING(c) == 0)
         ctp__sleep_new_work(s, 1, -1, true); /* the pusher runs its task next */
