@@ -604,7 +604,9 @@ typedef struct ctp_tick_options {
     uint64_t budget_ns;     /* 0 = none; counts tasks started / finished past it
                                (recorded whenever a budget is set); one beyond
                                the monotonic clock's range never runs out */
-    ctp_overrun_fn on_overrun; /* optional, with a budget: fires once at the overrun */
+    ctp_overrun_fn on_overrun; /* optional, with a budget: fires once at the overrun
+                                  (with a tiny budget possibly before ctp_tick_begin
+                                  has set *out_tick: use the callback's tick argument) */
     void *overrun_ctx;
 } ctp_tick_options;
 
