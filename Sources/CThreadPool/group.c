@@ -163,7 +163,7 @@ static int wait_on_worker(ctp__worker *w, ctp_group *g, uint64_t deadline)
              * a time and looks again. */
             ctp__task *own = ctp__find_task(w, false);
             if (own == NULL)
-                own = ctp__find_group_task_outside(pool, g);
+                own = ctp__find_group_task_injected(pool, g);
             if (own != NULL) {
                 ctp__run_task(pool, w, own);
             } else {
@@ -200,7 +200,7 @@ static int wait_outside_loop(ctp_pool *pool, ctp_group *g, uint64_t deadline, ct
         else if (tls->task_depth < CTP__OUTSIDE_HELP_DEPTH)
             t = ctp__find_task_outside(pool);
         else /* too deep for other work: only its own children (scheduler.h) */
-            t = ctp__find_group_task_outside(pool, g);
+            t = ctp__find_group_task_injected(pool, g);
         if (t != NULL) {
             ctp__run_outside(pool, t);
             continue;

@@ -340,7 +340,7 @@ ctp__task *ctp__find_task_outside(ctp_pool *pool)
     return NULL;
 }
 
-ctp__task *ctp__find_group_task_outside(ctp_pool *pool, const struct ctp_group *g)
+ctp__task *ctp__find_group_task_injected(ctp_pool *pool, const struct ctp_group *g)
 {
     for (int n = 0; n <= pool->nnodes; n++) {
         ctp__task *t;

@@ -9,11 +9,12 @@
 void *ctp__worker_main(void *arg);
 ctp__task *ctp__find_task(ctp__worker *w, bool may_steal);
 ctp__task *ctp__find_task_outside(ctp_pool *pool);
-/* A task of group g in the injection queues, or NULL: for an outside thread
- * nested too deep to help with anything else (CTP__OUTSIDE_HELP_DEPTH). The
- * tasks it submits go there, so it can still run its own children, as a
- * worker too deep in its stack runs its own deque's. O(queued). */
-ctp__task *ctp__find_group_task_outside(ctp_pool *pool, const struct ctp_group *g);
+/* A task of group g in the injection queues, or NULL: for a waiter too deep
+ * to help with anything else, which may still run the tasks it waits for:
+ * an outside thread nested CTP__OUTSIDE_HELP_DEPTH deep (the tasks it
+ * submits go there), or a worker with too little stack left (after its own
+ * deque: the group's tasks submitted from elsewhere). O(queued). */
+ctp__task *ctp__find_group_task_injected(ctp_pool *pool, const struct ctp_group *g);
 void ctp__run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t);
 /* Runs t on an outside thread as one of pool's tasks (its submissions are
  * internal), restoring the thread's own context afterwards. */
