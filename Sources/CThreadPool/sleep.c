@@ -296,7 +296,7 @@ void ctp__sleep_new_work_behind(ctp__sleep *s)
      * buffering), and both would leave the task to the pusher, which may
      * block in it (review of 2026-12-03). */
     atomic_thread_fence(memory_order_seq_cst);
-    /* Relaxed after the fence: a heuristic (see sleep.h). */
+    /* Relaxed: after the fence, which orders it against found_work. */
     uint64_t c = atomic_load_explicit(&s->counts, memory_order_relaxed);
     if (CTP__PARKED(c) != 0 && CTP__SEARCHING(c) == 0)
         ctp__sleep_new_work(s, 1, -1, true); /* the pusher runs its task next */

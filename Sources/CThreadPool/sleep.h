@@ -162,10 +162,9 @@ void ctp__sleep_destroy(ctp__sleep *s);
  * halted vCPU on the VM of docs/scheduler.md). */
 void ctp__sleep_new_work(ctp__sleep *s, size_t tasks, int node, bool caller_busy);
 /* After a worker pushed one task behind work already on its own deque: the
- * wake decision only if, by a relaxed look at the counts (a heuristic), a
- * worker is parked and none is searching; otherwise nothing, not even the
- * fence. Safe because the pusher is awake and runs the task itself if
- * nobody steals it (docs/scheduler.md, "Pushing behind work"). */
+ * seq_cst fence, then the wake only if a worker is parked and none is
+ * searching (a searcher finds the task, or hands the wake on); otherwise
+ * nothing (docs/scheduler.md, "Pushing behind work"). */
 void ctp__sleep_new_work_behind(ctp__sleep *s);
 
 /* A condition that ends a worker's idle phase without work (a latch set);
