@@ -18,7 +18,7 @@
  * A waker may stop for good after any signal of a wake but its first (as
  * when the worker it signalled takes its CPU and keeps it), and may leave
  * any signal but its first owed and go on (as a waker does with a worker per
- * CPU for the workers that last parked on its own CPU: defer_same_cpu in
+ * CPU for the last of its signals: policy.defer_last in
  * sleep.c; the worker it woke sends them): the condition
  * variable is modelled as a `signalled` flag a blocked worker waits for, and
  * a signal sent while the worker is not blocked is lost, as with a real
@@ -166,7 +166,7 @@ inline wake(n, node) {
             maybe_stall();
             if
             :: send((first + i) % W); sent++
-            :: sent > 0 -> skip /* left owed (defer_same_cpu): the woken worker sends it */
+            :: sent > 0 -> skip /* left owed (policy.defer_last): the woken worker sends it */
             fi
         :: else -> skip
         fi
@@ -214,7 +214,7 @@ inline notify(tasks, node) {
     s_ = 0; p_ = 0
 }
 
-/* ctp__sleep_end_search: leave searching; the last searcher hands on. */
+/* found_work (sleep.c): leave searching; the last searcher hands on. */
 inline end_search() {
     byte prev;
     atomic { prev = searching; searching-- }
