@@ -362,7 +362,8 @@ park:
 #endif
 #ifdef NODES
     /* work it leaves for the other node: wake that node's parked worker
-     * (found_none's wake(.., home_only)); it only adds a wake */
+     * (found_none's wake(.., home_only), once per node it leaves work for:
+     * with two nodes, the other one); it only adds a wake */
     if
     :: !skip_block && deferred -> wake_home(1 - id)
     :: else -> skip

@@ -132,9 +132,9 @@ static void sleep_parked(void *ctx)
 
 /* The park's re-check with a grace period: only work this worker may take
  * now counts (ctp__has_work_for). */
-static bool sleep_work_for(void *ctx, uint32_t worker, uint64_t *defer_until, int *defer_node)
+static bool sleep_work_for(void *ctx, uint32_t worker, uint64_t *defer_until, uint64_t *defer_nodes)
 {
-    return ctp__has_work_for(((ctp_pool *)ctx)->workers[worker], defer_until, defer_node);
+    return ctp__has_work_for(((ctp_pool *)ctx)->workers[worker], defer_until, defer_nodes);
 }
 
 /* A worker parks and wakes: the trace's park and wake events, and the stall

@@ -44,7 +44,7 @@ bool ctp__stack_allows_steal(ctp__worker *w)
 #define CTP__URGENT_REMOTE CTP_PRIORITY_HIGH
 #endif
 
-bool ctp__has_work_for(ctp__worker *w, uint64_t *defer_until, int *defer_node)
+bool ctp__has_work_for(ctp__worker *w, uint64_t *defer_until, uint64_t *defer_nodes)
 {
     ctp_pool *pool = w->pool;
     uint64_t delay = pool->config.remote_steal_delay_ns;
@@ -65,10 +65,9 @@ bool ctp__has_work_for(ctp__worker *w, uint64_t *defer_until, int *defer_node)
         uint64_t at = w->retry_at < now + delay ? w->retry_at : now + delay;
         if (at <= now)
             return true;
-        if (at < *defer_until) {
+        if (at < *defer_until)
             *defer_until = at;
-            *defer_node = n;
-        }
+        *defer_nodes |= (uint64_t)1 << n; /* n < nnodes <= CTP__MAX_NODES = 64 */
     }
     /* Another node's workers' deques are ours once we have found nothing for
      * the delay (find_remote's clock; not started yet = starts now). */
@@ -80,10 +79,9 @@ bool ctp__has_work_for(ctp__worker *w, uint64_t *defer_until, int *defer_node)
                 continue;
             if (v->node == w->node || p <= CTP__URGENT_REMOTE || steal_at <= now)
                 return true;
-            if (steal_at < *defer_until) {
+            if (steal_at < *defer_until)
                 *defer_until = steal_at;
-                *defer_node = v->node;
-            }
+            *defer_nodes |= (uint64_t)1 << v->node;
         }
     }
     return false;

@@ -33,9 +33,10 @@ bool ctp__has_visible_work(ctp_pool *pool);
 /* For worker w about to block, its own thread (the sleep protocol's
  * work_for): is there work it may take now? Another node's work in its grace
  * period does not count; it lowers *defer_until to when w may take it, and
- * sets *defer_node to the node of the work due soonest. With no grace period
+ * sets bit n of *defer_nodes for each node n that has such work (every one:
+ * each node's parked workers are woken for their own). With no grace period
  * (or one node), ctp__has_visible_work. */
-bool ctp__has_work_for(ctp__worker *w, uint64_t *defer_until, int *defer_node);
+bool ctp__has_work_for(ctp__worker *w, uint64_t *defer_until, uint64_t *defer_nodes);
 /* After publishing `tasks` tasks: the sleep protocol's wake rule.
  * caller_busy: see ctp__sleep_new_work. */
 static inline void ctp__notify(ctp_pool *pool, size_t tasks, int node, bool caller_busy)

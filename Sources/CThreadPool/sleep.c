@@ -369,23 +369,24 @@ static void found_none(ctp__sleep *s, uint32_t idx, const ctp__sleep_until *unti
      * reason to stay awake: we park until we may take it. (Counted as work,
      * it kept the worker spinning through the whole grace period, taking
      * the CPU its node's own worker needed.) */
-    uint64_t defer = UINT64_MAX;
-    int defer_node = -1;
+    uint64_t defer = UINT64_MAX, defer_nodes = 0;
     bool visible =
-        s->ops.work_for != NULL ? s->ops.work_for(s->ops.ctx, idx, &defer, &defer_node) : s->ops.has_work(s->ops.ctx);
+        s->ops.work_for != NULL ? s->ops.work_for(s->ops.ctx, idx, &defer, &defer_nodes) : s->ops.has_work(s->ops.ctx);
     bool skip = visible || until_holds(until) || stopping(s);
     if (!skip && defer < deadline_ns)
         deadline_ns = defer;
-    /* Work we leave for its own node: wake one of that node's parked workers
-     * for it (none if they are all busy: they reach it at their next task
+    /* Work we leave for its own node: wake one of each such node's parked
+     * workers for it (none if they are all busy: they reach it at their next task
      * boundary). A single task wakes nobody while anyone searches
      * (ctp__sleep_new_work), and the searcher may have been us, so without
      * this its node's workers could sleep through the whole grace and the
      * task run here after it. We park next, so our CPU is not kept from
      * the woken worker (keep_off false). Only adds a wake: the protocol's
-     * guarantees are unchanged. */
-    if (!skip && defer_node >= 0)
-        wake(s, 1, defer_node, false, true);
+     * guarantees are unchanged. Every such node, not only the one due
+     * soonest: with three nodes, a second node's task waited out the whole
+     * grace while its worker slept (test remote_grace_wakes_every_node). */
+    for (uint64_t m = skip ? 0 : defer_nodes; m != 0; m &= m - 1)
+        wake(s, 1, __builtin_ctzll(m), false, true);
 
     /* 3. Block unless there is a reason not to. */
     bool blocked = false, timed_out = false;

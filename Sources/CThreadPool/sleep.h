@@ -79,10 +79,10 @@ typedef struct ctp__sleep_ops {
      * leave for a while (another node's, in its grace period) lowers
      * *defer_until to when it may take it, and the park then lasts no longer
      * than that (so such work is never stranded, and never spun on); it also
-     * sets *defer_node to that work's node (parkers' `node`), whose parked
-     * workers the parking worker then wakes (one), so the work runs at home
-     * now. NULL: has_work decides. */
-    bool (*work_for)(void *ctx, uint32_t worker, uint64_t *defer_until, int *defer_node);
+     * sets bit n of *defer_nodes for each node n (parkers' `node`, < 64)
+     * with such work, and the parking worker wakes one parked worker of each
+     * of them, so the work runs at home now. NULL: has_work decides. */
+    bool (*work_for)(void *ctx, uint32_t worker, uint64_t *defer_until, uint64_t *defer_nodes);
     /* Must parked workers leave for good (pool exiting)? */
     bool (*stopping)(void *ctx);
     /* A worker announced its park (shutdown watches for quiescence); or NULL. */

@@ -669,6 +669,61 @@ void test_numa_deferred_task_wakes_its_node(void)
     CHECK_EQ(home, rounds);
 }
 
+/* Three nodes: node 1's worker is busy, node 0's searches, and a task for
+ * node 1 and one for node 2 are submitted (neither wakes anyone: a worker
+ * searches). Node 0's worker must leave both for the grace; as it parks it
+ * wakes a parked worker of every node it left work for, so node 2's task
+ * runs at home. (It woke only the node whose work was due first, node 1,
+ * whose worker was busy: node 2's worker slept through the grace and the
+ * task ran on node 0 after it.) */
+void test_numa_remote_grace_wakes_every_node(void)
+{
+    int rounds = 3, home = 0;
+    for (int round = 0; round < rounds; round++) {
+        ctp_config c;
+        ctp_config_init(&c);
+        c.topology = "0;1;2";
+        c.workers = 3;
+        c.remote_steal_delay_ns = 100ull * 1000 * 1000; /* the most */
+        c.spin_ns = 20ull * 1000 * 1000; /* node 0's worker keeps searching after its task */
+        ctp_pool *p = NULL;
+        CHECK_OK(ctp_pool_create(&c, &p));
+        wait_parked(p, 3);
+        gate g;
+        block_node_worker(p, &g, 1);
+        wait_parked(p, 2); /* the other node's worker, if the block woke it */
+        where_ran first, one, two;
+        memset(&first, 0, sizeof first);
+        memset(&one, 0, sizeof one);
+        memset(&two, 0, sizeof two);
+        ctp_task_desc d;
+        ctp_task_desc_init(&d, record_node, &first);
+        d.node = 0;
+        CHECK_OK(ctp_submit_desc(p, &d)); /* wakes node 0's worker, which then spins */
+        while (atomic_load(&first.done) == 0)
+            test_sleep_us(50);
+        ctp_task_desc_init(&d, record_node, &one);
+        d.node = 1;
+        CHECK_OK(ctp_submit_desc(p, &d));
+        ctp_task_desc_init(&d, record_node, &two);
+        d.node = 2;
+        CHECK_OK(ctp_submit_desc(p, &d));
+        uint64_t until = test_now_ns() + 10ull * 1000 * 1000 * 1000;
+        while (atomic_load(&two.done) == 0 && test_now_ns() < until)
+            test_sleep_us(200);
+        CHECK_EQ(atomic_load(&two.done), 1);
+        home += atomic_load(&two.on_node[2]);
+        gate_open(&g);
+        while (atomic_load(&one.done) == 0 && test_now_ns() < until)
+            test_sleep_us(200);
+        CHECK_EQ(atomic_load(&one.done), 1);
+        CHECK_OK(ctp_pool_destroy(p));
+    }
+    /* Node 0's worker may have parked before the submits on a loaded
+     * machine (then they wake node 2's worker themselves): at home either way. */
+    CHECK_EQ(home, rounds);
+}
+
 /* Node 1's NORMAL work, ~300 us each, counting completions. */
 typedef struct {
     _Atomic int started, done;

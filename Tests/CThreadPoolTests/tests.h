@@ -86,6 +86,7 @@ struct test_case {
     X(numa_fresh_worker_keeps_the_grace)                                                           \
     X(numa_grace_parks_instead_of_spinning)                                                        \
     X(numa_deferred_task_wakes_its_node)                                                           \
+    X(numa_remote_grace_wakes_every_node)                                                          \
     X(numa_task_memory_stays_home)                                                                 \
     X(stall_task_reported_once)                                                                 \
     X(stall_report_counts_queued_once)                                                          \
