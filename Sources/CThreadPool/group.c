@@ -129,10 +129,6 @@ static void block_registered(void *ctx)
     (void)ctx;
 }
 
-/* How long a worker too deep in its stack to steal blocks on a group before
- * it looks for the group's queued tasks again (wait_on_worker). */
-enum { CTP__DEEP_WAIT_RECHECK_NS = 1000000 };
-
 static bool past(uint64_t deadline)
 {
     return deadline != CTP_WAIT_FOREVER && ctp__now_ns() >= deadline;
@@ -167,7 +163,7 @@ static int wait_on_worker(ctp__worker *w, ctp_group *g, uint64_t deadline)
             if (own != NULL) {
                 ctp__run_task(pool, w, own);
             } else {
-                uint64_t again = ctp__now_ns() + CTP__DEEP_WAIT_RECHECK_NS;
+                uint64_t again = ctp__now_ns() + CTP__RECHECK_NS;
                 ctp__latch_block(&g->latch, again < deadline ? again : deadline, block_registered, pool);
             }
             continue;

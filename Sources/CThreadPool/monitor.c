@@ -359,7 +359,7 @@ int ctp__monitor_unwatch(ctp_pool *pool, ctp__watch *w, int (*help)(void *ctx), 
             pthread_mutex_unlock(&m->lock);
             return CTP_ETIMEDOUT;
         }
-        uint64_t again = now + 1000000;
+        uint64_t again = now + CTP__RECHECK_NS;
         ctp__cond_wait_until(&m->watch_cv, &m->lock, again < deadline ? again : deadline);
     }
     for (ctp__watch **pp = &m->watches; *pp != NULL; pp = &(*pp)->next) {

@@ -26,6 +26,12 @@ uintptr_t ctp__stack_low(void);
  * no-op). Workers do it: pre-wake and backoff deadlines mean something. */
 void ctp__precise_timers(void);
 int ctp__cond_init_monotonic(pthread_cond_t *cv);
+/* How often a thread blocked on something no wake-up reaches looks again:
+ * a worker too deep in its stack waiting on a group whose tasks come from
+ * outside (group.c), and a tick's end waiting for its running on_overrun
+ * (monitor.c). Short enough not to stretch a tick much, long enough to cost
+ * nothing measurable while blocked. */
+#define CTP__RECHECK_NS ((uint64_t)1000 * 1000)
 
 /* CPU homes (cpu_home.c): the CPUs a thread may run on, so that another
  * thread can keep it off one of them until it runs again. Linux; elsewhere
@@ -38,8 +44,10 @@ typedef struct ctp__cpu_home {
 /* By the thread itself: records its thread id and its affinity now. */
 void ctp__cpu_home_take(ctp__cpu_home *h);
 /* By any thread: restricts the home's thread to its home minus `cpu`, if
- * that leaves a CPU and `cpu` is in it. True if it did. One system call
- * (about 1.2 us on the 2-vCPU test VM). */
+ * that leaves a CPU and `cpu` is in it. True if it did. One system call:
+ * about 1.2 us on the 2-vCPU test VM when warm, but 23 us p50 from a thread
+ * that has just woken from a 48 ms sleep (2026-12-03), the case of a tick
+ * thread waking a parked pool. */
 bool ctp__cpu_home_avoid(const ctp__cpu_home *h, int cpu);
 /* By the thread itself: its whole home again (about 0.9 us). */
 void ctp__cpu_home_return(const ctp__cpu_home *h);

@@ -180,8 +180,8 @@ public final class TaskBatch {
     private func invalidItem(_ pool: ThreadPool) -> ThreadPoolError {
         let nodes = pool.nodeCount
         for i in 0..<count where descs[i].node < -1 || descs[i].node >= nodes {
-            return .invalidArgument("TaskBatch item \(i): node \(badNodes[i] ?? Int(descs[i].node)) is not a node "
-                                    + "of the pool (0..<\(nodes), nil = any)")
+            return .invalidArgument("TaskBatch item \(i): "
+                                    + notANodeMessage(badNodes[i] ?? Int(descs[i].node), nodes: nodes))
         }
         return ThreadPoolError(code: Int32(CTP_EINVAL))
     }

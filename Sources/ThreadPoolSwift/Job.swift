@@ -93,7 +93,12 @@ private func submitJobToC(_ pool: OpaquePointer, _ job: Job, priority: ThreadPoo
 
 /// The error for a submission whose node the pool does not have.
 func notANode(_ node: Int, _ pool: OpaquePointer) -> ThreadPoolError {
-    .invalidArgument("node \(node) is not a node of the pool (0..<\(ctp_pool_node_count(pool)), nil = any)")
+    .invalidArgument(notANodeMessage(node, nodes: Int(ctp_pool_node_count(pool))))
+}
+
+/// Why `node` is refused, for a pool of `nodes` nodes (also a batch item's).
+func notANodeMessage(_ node: Int, nodes: Int) -> String {
+    "node \(node) is not a node of the pool (0..<\(nodes), nil = any)"
 }
 
 /// Lets submissions into a C object through until it is sealed, and lets

@@ -101,6 +101,18 @@ static inline ctp_pool *make_pool(size_t workers)
     return make_pool_topo(NULL, workers);
 }
 
+/* A pool of `workers` workers with `stack` bytes of stack each (the depth
+ * rules' tests), or NULL. */
+static inline ctp_pool *make_pool_stack(size_t workers, size_t stack)
+{
+    ctp_config c;
+    ctp_config_init(&c);
+    c.workers = workers;
+    c.stack_size = stack;
+    ctp_pool *p = NULL;
+    return ctp_pool_create(&c, &p) == CTP_OK ? p : NULL;
+}
+
 /* A gate a task blocks on until the test opens it. */
 typedef struct {
     pthread_mutex_t m;

@@ -89,11 +89,8 @@ void test_deep_waiter_does_not_absorb_wakes(void)
     atomic_store(&d.child_worker, -2);
     atomic_store(&d.a_worker, -2);
     atomic_store(&d.t_worker, -2);
-    ctp_config c;
-    ctp_config_init(&c);
-    c.workers = 3;
-    c.stack_size = 64 * 1024;
-    CHECK_OK(ctp_pool_create(&c, &d.pool));
+    d.pool = make_pool_stack(3, 64 * 1024);
+    CHECK(d.pool != NULL);
     wait_parked(d.pool, 3);
     CHECK_OK(ctp_submit(d.pool, CTP_PRIORITY_NORMAL, task_a, &d));
     /* Stable state: A waits, C blocks on its gate, one worker idle. The
@@ -197,11 +194,8 @@ void test_deep_waiter_runs_its_groups_queued_tasks(void)
         d.late = late;
         gate_init(&d.c_gate);
         atomic_store(&d.b_worker, -2);
-        ctp_config c;
-        ctp_config_init(&c);
-        c.workers = 1;
-        c.stack_size = 64 * 1024;
-        CHECK_OK(ctp_pool_create(&c, &d.pool));
+        d.pool = make_pool_stack(1, 64 * 1024);
+        CHECK(d.pool != NULL);
         CHECK_OK(ctp_group_create(d.pool, &d.g));
         CHECK_OK(ctp_submit(d.pool, CTP_PRIORITY_NORMAL, deep_group_a, &d));
         /* Queued after A started: a worker that wakes for A takes the

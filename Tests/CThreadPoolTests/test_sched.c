@@ -275,13 +275,10 @@ static void cap_deep_task(void *arg)
 
 void test_outside_helper_at_depth_cap_runs_own_children(void)
 {
-    ctp_config cfg;
-    ctp_config_init(&cfg);
-    cfg.workers = 1;
-    cfg.stack_size = 256 * 1024;
     static cap_chain c;
     memset(&c, 0, sizeof c);
-    CHECK_OK(ctp_pool_create(&cfg, &c.pool));
+    c.pool = make_pool_stack(1, 256 * 1024);
+    CHECK(c.pool != NULL);
     test_watch_pool(c.pool);
     c.self = pthread_self();
     atomic_store(&c.wait_rc, 99);
@@ -813,12 +810,8 @@ void test_create_destroy_cycles_leave_nothing(void)
     }
     long cycles = scaled(10000);
     for (long i = 0; i < cycles; i++) {
-        ctp_config c;
-        ctp_config_init(&c);
-        c.workers = 1 + (size_t)(i % 3);
-        c.stack_size = 256 * 1024;
-        ctp_pool *pool;
-        CHECK_OK(ctp_pool_create(&c, &pool));
+        ctp_pool *pool = make_pool_stack(1 + (size_t)(i % 3), 256 * 1024);
+        CHECK(pool != NULL);
         if (i % 2 == 0)
             CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, noop, NULL));
         CHECK_OK(ctp_pool_destroy(pool));
