@@ -7,6 +7,7 @@
 #include <ctp/ctp.h>
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -159,6 +160,85 @@ int ctpb_wake_latency(size_t workers, size_t rounds, unsigned gap_us, uint64_t *
     pthread_mutex_unlock(&ref.m);
     pthread_join(waiter, NULL);
     return ctp_pool_destroy(pool);
+}
+
+/* ---- the machine's floor: waking a thread on another CPU ---- */
+
+typedef struct {
+    pthread_mutex_t m;
+    pthread_cond_t cv;
+    bool go, quit;
+    int cpu;
+    _Atomic uint64_t woke; /* 0 until the waiter runs after a signal */
+} pinned_waiter;
+
+static bool pin_to(int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
+}
+
+static void *pinned_waiter_main(void *arg)
+{
+    pinned_waiter *r = arg;
+    pin_to(r->cpu);
+    for (;;) {
+        pthread_mutex_lock(&r->m);
+        while (!r->go && !r->quit)
+            pthread_cond_wait(&r->cv, &r->m);
+        bool quit = r->quit;
+        r->go = false;
+        pthread_mutex_unlock(&r->m);
+        if (quit)
+            return NULL;
+        atomic_store(&r->woke, now_ns());
+    }
+}
+
+int ctpb_cold_wake(size_t rounds, unsigned gap_us, uint64_t *signal_ns, uint64_t *wake_ns)
+{
+    cpu_set_t mine;
+    if (pthread_getaffinity_np(pthread_self(), sizeof mine, &mine) != 0 || CPU_COUNT(&mine) < 2)
+        return -1;
+    int cpus[2], n = 0;
+    for (int c = 0; c < CPU_SETSIZE && n < 2; c++)
+        if (CPU_ISSET(c, &mine))
+            cpus[n++] = c;
+    if (!pin_to(cpus[0]))
+        return -1;
+    pinned_waiter r = { .go = false, .quit = false, .cpu = cpus[1] };
+    pthread_mutex_init(&r.m, NULL);
+    pthread_cond_init(&r.cv, NULL);
+    atomic_init(&r.woke, 0);
+    pthread_t t;
+    if (pthread_create(&t, NULL, pinned_waiter_main, &r) != 0) {
+        pthread_setaffinity_np(pthread_self(), sizeof mine, &mine);
+        return -1;
+    }
+    for (size_t i = 0; i < rounds; i++) {
+        sleep_us(gap_us);
+        atomic_store(&r.woke, 0);
+        uint64_t t0 = now_ns();
+        pthread_mutex_lock(&r.m);
+        r.go = true;
+        pthread_cond_signal(&r.cv);
+        pthread_mutex_unlock(&r.m);
+        uint64_t t1 = now_ns();
+        uint64_t woke;
+        while ((woke = atomic_load(&r.woke)) == 0) {
+        } /* the signaller keeps its CPU, as a helping tick thread does */
+        signal_ns[i] = t1 - t0;
+        wake_ns[i] = woke - t0;
+    }
+    pthread_mutex_lock(&r.m);
+    r.quit = true;
+    pthread_cond_signal(&r.cv);
+    pthread_mutex_unlock(&r.m);
+    pthread_join(t, NULL);
+    pthread_setaffinity_np(pthread_self(), sizeof mine, &mine);
+    return 0;
 }
 
 /* ---- external burst ---- */

@@ -52,6 +52,9 @@ struct Micro: ParsableCommand {
     @Flag(help: "Run only the zones-on-nodes scenario (simulated 2 and 4 nodes and this machine, NUMA auto against off).")
     var zonesOnly = false
 
+    @Flag(help: "Run only the machine's floor: waking a bare thread on another CPU after 1 ms and after 48 ms.")
+    var floorOnly = false
+
     @Option(help: "Write every figure as JSON to this file.")
     var json: String?
 
@@ -85,6 +88,7 @@ struct Micro: ParsableCommand {
         var workers: Int
         var wakeCtp: LatencySummary
         var wakeCondvar: LatencySummary
+        var coldWake: [ColdWake]
         var burstSubmitPerSecond: Double
         var burstEndToEndPerSecond: Double
         var burstBatchSubmitPerSecond: Double
@@ -252,6 +256,39 @@ struct Micro: ParsableCommand {
         return z.render() + "\n" + b.render()
     }
 
+    /// The machine's floor for waking a second CPU (``ctpb_cold_wake``):
+    /// after a short gap and after a tick's gap, in which an idle vCPU may
+    /// halt. No pool is involved; it bounds what any pool can do here.
+    struct ColdWake: Codable {
+        var gapMicros: Int
+        var signal: LatencySummary
+        var wake: LatencySummary
+    }
+
+    func runColdWake(quick: Bool) throws -> [ColdWake] {
+        var out: [ColdWake] = []
+        for (gap, rounds) in [(1_000, quick ? 50 : 200), (48_000, quick ? 10 : 40)] {
+            progress("the machine's floor: waking another CPU after \(gap) us, \(rounds) rounds")
+            var sig = [UInt64](repeating: 0, count: rounds)
+            var wake = [UInt64](repeating: 0, count: rounds)
+            guard ctpb_cold_wake(rounds, UInt32(gap), &sig, &wake) == 0 else { return [] } // one CPU: no floor to show
+            out.append(ColdWake(gapMicros: gap, signal: LatencySummary(nanoseconds: sig),
+                                wake: LatencySummary(nanoseconds: wake)))
+        }
+        return out
+    }
+
+    func renderColdWake(_ rows: [ColdWake]) -> String {
+        var t = Table(title: "The machine's floor: a bare condvar thread pinned to another CPU, woken by a thread "
+                      + "that keeps running (us; no pool involved)",
+                      header: ["gap before the signal", "signal call p50", "p90", "wake p50", "p90", "p99"])
+        for r in rows {
+            t.add(["\(r.gapMicros / 1000) ms", fmt(r.signal.p50), fmt(r.signal.p90), fmt(r.wake.p50),
+                   fmt(r.wake.p90), fmt(r.wake.p99)])
+        }
+        return t.render()
+    }
+
     func run() throws {
         let w = workers > 0 ? workers : ProcessInfo.processInfo.activeProcessorCount
         let rounds = quick ? 200 : wakeRounds
@@ -276,6 +313,10 @@ struct Micro: ParsableCommand {
             print(try runSwiftSection(workers: w, reps: reps).render())
             return
         }
+        if floorOnly {
+            print(renderColdWake(try runColdWake(quick: quick)))
+            return
+        }
         if zonesOnly {
             let ticks = quick ? 100 : 1000
             print(renderZones(try runZones(workers: w, ticks: ticks), ticks: ticks))
@@ -289,6 +330,7 @@ struct Micro: ParsableCommand {
         guard rc == 0 else { throw ValidationError("wake latency run failed: \(rc)") }
         let wakeCtp = LatencySummary(nanoseconds: ctpNs)
         let wakeCv = LatencySummary(nanoseconds: cvNs)
+        let coldWake = try runColdWake(quick: quick)
 
         progress("external burst: \(burst) empty tasks from one thread")
         var single = ctpb_burst_result(), batched = ctpb_burst_result()
@@ -346,6 +388,7 @@ struct Micro: ParsableCommand {
         t.add(["ctp", fmt(wakeCtp.p50), fmt(wakeCtp.p90), fmt(wakeCtp.p99), fmt(wakeCtp.max),
                fmt(wakeCtp.p50 / wakeCv.p50, 2), fmt(wakeCtp.p99 / wakeCv.p99, 2)])
         print(t.render())
+        print(renderColdWake(coldWake))
 
         var b = Table(title: "External burst from one thread (\(burst) empty tasks, best of \(reps))",
                       header: ["", "M tasks/s"])
@@ -383,6 +426,7 @@ struct Micro: ParsableCommand {
             let cRate: Double = Double(sw.tasks) / sw.cBest
             let trickleCsw: Double = tr.context_switches / tr.tasks
             let r = Results(machine: machineDescription(), workers: w, wakeCtp: wakeCtp, wakeCondvar: wakeCv,
+                            coldWake: coldWake,
                             burstSubmitPerSecond: submitRate,
                             burstEndToEndPerSecond: endRate,
                             burstBatchSubmitPerSecond: batchRate,

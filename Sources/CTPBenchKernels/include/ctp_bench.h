@@ -19,6 +19,16 @@ extern "C" {
 int ctpb_wake_latency(size_t workers, size_t rounds, unsigned gap_us, uint64_t *ctp_ns,
                       uint64_t *condvar_ns);
 
+/* The machine's floor for waking a second CPU, with no pool involved: a
+ * bare pthread condvar thread pinned to one CPU, woken `rounds` times by a
+ * thread pinned to another that keeps running (spins) until it starts, as a
+ * tick thread that submits and then helps does. Before each round both wait
+ * gap_us (the waiter blocked), so a long gap lets an idle vCPU halt as it
+ * does between ticks. signal_ns[i]: the signalling thread's own cost (lock,
+ * pthread_cond_signal, unlock); wake_ns[i]: signal to the waiter running.
+ * Returns 0, or -1 with fewer than 2 CPUs to pin to. */
+int ctpb_cold_wake(size_t rounds, unsigned gap_us, uint64_t *signal_ns, uint64_t *wake_ns);
+
 typedef struct ctpb_burst_result {
     double submit_seconds;   /* time spent in the submit calls */
     double total_seconds;    /* first submit to last task finished */
