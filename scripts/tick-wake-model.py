@@ -12,7 +12,10 @@ thread (the helping caller) starting at once and the other only after a
 wake-up latency L. It prints the scenario's own figure, p50 tick / p50
 ideal, for each L. With L = 0 it is the cost of the tasks' granularity
 alone; with L near this VM's bare condvar wake p50 (about 20 us, `micro`'s
-wake table) it is the floor for any pool that parks its workers.
+wake table) it is the floor for any pool that parks its workers. Waking a
+CPU that has idled through a tick's gap takes longer (`micro --floor-only`:
+a bare thread on another CPU after a 48 ms gap, 74-162 us p50 on the test
+VM), hence the longer lags.
 
 Usage: python3 scripts/tick-wake-model.py [k ...]   (default: 16 100)
 """
@@ -63,7 +66,7 @@ def main():
     sizes = [int(a) for a in sys.argv[1:]] or [16, 100]
     for k in sizes:
         print(f"k = {k}: p50 tick / p50 ideal of a zero-overhead pool, 3000 ticks")
-        for lag_us in (0, 10, 20, 30, 40, 50):
+        for lag_us in (0, 10, 20, 30, 40, 50, 75, 100, 150):
             ticks, ideals = [], []
             for seed in range(3000):
                 c = costs(k, seed * 7919 + k)
