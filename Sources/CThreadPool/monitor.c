@@ -346,6 +346,14 @@ int ctp__monitor_unwatch(ctp_pool *pool, ctp__watch *w, int (*help)(void *ctx), 
     ctp__monitor *m = &pool->monitor;
     pthread_mutex_lock(&m->lock);
     while (w->firing) {
+        /* The deadline before every task, as a group wait: with work that
+         * keeps coming, the help below would otherwise run past it for as
+         * long as the callback runs (test tick_end_times_out_while_overrun_runs). */
+        uint64_t now = ctp__now_ns();
+        if (now >= deadline) {
+            pthread_mutex_unlock(&m->lock);
+            return CTP_ETIMEDOUT;
+        }
         /* The callback may wait for a task that only this thread can run
          * (a one-worker pool's worker ends its tick): run tasks meanwhile,
          * and between them look at the callback at least every millisecond. */
@@ -354,11 +362,7 @@ int ctp__monitor_unwatch(ctp_pool *pool, ctp__watch *w, int (*help)(void *ctx), 
         pthread_mutex_lock(&m->lock);
         if (ran != 0 || !w->firing)
             continue;
-        uint64_t now = ctp__now_ns();
-        if (now >= deadline) {
-            pthread_mutex_unlock(&m->lock);
-            return CTP_ETIMEDOUT;
-        }
+        now = ctp__now_ns();
         uint64_t again = now + CTP__RECHECK_NS;
         ctp__cond_wait_until(&m->watch_cv, &m->lock, again < deadline ? again : deadline);
     }

@@ -19,6 +19,7 @@ typedef enum {
     CTP_HOOK_BETWEEN_WAKES,     /* a waker signalled one worker of a wake and will signal the next */
     CTP_HOOK_TRACE_WRITE,       /* a thread loaded the running trace, before it marks itself a writer */
     CTP_HOOK_IN_BATCH_TAKE,     /* a worker took a batch off an injection queue, before it pushed the rest on its deque */
+    CTP_HOOK_TICK_WATCHED,      /* ctp_tick_begin registered the budget's watch (on_overrun may fire), before it returns */
     CTP_HOOK_COUNT
 } ctp_test_hook_point;
 

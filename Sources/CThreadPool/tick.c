@@ -66,23 +66,31 @@ int ctp_tick_begin(ctp_pool *pool, const ctp_tick_options *opts, ctp_tick **out_
     /* A budget beyond the clock's range is no deadline (saturate, not wrap). */
     t->rec.deadline_ns =
         o.budget_ns != 0 && o.budget_ns < UINT64_MAX - t->rec.begin_ns ? t->rec.begin_ns + o.budget_ns : UINT64_MAX;
+    if (record) {
+        /* Before any task of the group is submitted (the submission's
+         * publish orders it for the runner); stamps submissions too. And
+         * before the watch: the callback may fire at once and submit into
+         * the tick (its tasks went unreported, found by an attack on the
+         * API, test tick_overrun_at_begin_is_reported). */
+        t->group->tick = &t->rec;
+        atomic_fetch_add_explicit(&pool->observe, CTP__OBSERVE_TICK_ONE, memory_order_relaxed); /* relaxed: a hint */
+        t->recording = true;
+    }
     if (o.on_overrun != NULL) {
         t->watch.deadline = t->rec.deadline_ns;
         t->watch.fire = overrun;
         t->watch.ctx = t;
         if ((rc = ctp__monitor_watch(pool, &t->watch)) != CTP_OK) {
+            if (t->recording) {
+                t->group->tick = NULL;
+                atomic_fetch_sub_explicit(&pool->observe, CTP__OBSERVE_TICK_ONE, memory_order_relaxed); /* relaxed: a hint */
+            }
             ctp_group_destroy(t->group);
             free_tick(t);
             return rc;
         }
         t->watching = true;
-    }
-    if (record) {
-        /* Before any task of the group is submitted (the submission's
-         * publish orders it for the runner); stamps submissions too. */
-        t->group->tick = &t->rec;
-        atomic_fetch_add_explicit(&pool->observe, CTP__OBSERVE_TICK_ONE, memory_order_relaxed); /* relaxed: a hint */
-        t->recording = true;
+        CTP__HOOK(pool, CTP_HOOK_TICK_WATCHED);
     }
     *out_tick = t;
     return CTP_OK;
@@ -181,7 +189,7 @@ static int help_pool(void *pool)
 int ctp_tick_end(ctp_tick *tick, uint64_t timeout_ns, ctp_tick_report *report, ctp_tick_thread_report *workers,
                  size_t capacity)
 {
-    if (tick == NULL || ctp__forked(tick->pool))
+    if (tick == NULL || (workers == NULL && capacity > 0) || ctp__forked(tick->pool))
         return CTP_EINVAL;
     /* From its own on_overrun: the monitor would wait for this very call to
      * return before it lets go of the tick (and touches it after). Not
@@ -199,7 +207,6 @@ int ctp_tick_end(ctp_tick *tick, uint64_t timeout_ns, ctp_tick_report *report, c
         int rc = ctp_group_wait(tick->group, left);
         if (rc != CTP_OK)
             return rc;
-        end = ctp__now_ns();
         if (tick->watching) {
             /* Waits out a running callback, helping (it may wait for a task
              * that only this thread can run); none starts after. */
@@ -216,8 +223,11 @@ int ctp_tick_end(ctp_tick *tick, uint64_t timeout_ns, ctp_tick_report *report, c
                 ctp__monitor_watch(pool, &tick->watch) == CTP_OK)
                 tick->watching = true;
         }
-        if (ctp__latch_done(&tick->group->latch))
+        if (ctp__latch_done(&tick->group->latch)) {
+            /* After the unwatch: tasks its help ran are inside the wall. */
+            end = ctp__now_ns();
             break;
+        }
     }
     if (tick->recording) {
         tick->group->tick = NULL;

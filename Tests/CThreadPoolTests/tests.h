@@ -132,7 +132,12 @@ struct test_case {
     X(limits_parallel_for_nested_deep)                                                             \
     X(limits_parallel_for_many_workers)                                                            \
     X(limits_alloc_on_node_overflow)                                                               \
-    X(limits_concurrent_create_real_topology)
+    X(limits_concurrent_create_real_topology)                                                      \
+    X(tick_overrun_at_begin_is_reported)                                                           \
+    X(tick_wall_covers_tasks_run_while_overrun_runs)                                               \
+    X(tick_end_times_out_while_overrun_runs)                                                       \
+    X(shutdown_by_pinned_owner_keeps_its_timeout)                                                  \
+    X(tick_end_refuses_workers_null_with_capacity)
 
 #define DECLARE(name) void test_##name(void);
 TESTS(DECLARE)

@@ -611,7 +611,11 @@ typedef struct ctp_tick_options {
 } ctp_tick_options;
 
 /** One thread's share of a tick (workers by index; outside threads, such as
- *  the one waiting in ctp_tick_end and helping, in `outside`). */
+ *  the one waiting in ctp_tick_end and helping, in `outside`). Every outside
+ *  thread shares the one `outside` slot: tasks add up, but while two of them
+ *  run the tick's tasks at once (the ending thread and a pinned queue's
+ *  owner, say) busy_ns counts that time once, so it can be less than the
+ *  sum of their busy times. */
 typedef struct ctp_tick_thread_report {
     uint64_t tasks;         /* the tick's tasks it ran */
     uint64_t busy_ns;       /* running them (a task nested in another counted once) */
@@ -655,7 +659,8 @@ CTP_API ctp_group *ctp_tick_group(ctp_tick *tick);
 /** Waits for every task of the tick (helping, as ctp_group_wait does), then
  *  fills *report (if not NULL; report->workers is set to the pool's
  *  workers) and workers[0 .. min(capacity, workers)) (may be NULL with
- *  capacity 0), and frees the tick. Errors: CTP_EINVAL (NULL tick),
+ *  capacity 0), and frees the tick. Errors: CTP_EINVAL (NULL tick, or
+ *  workers NULL with capacity > 0: the tick stays open),
  *  CTP_ETIMEDOUT (the tick's tasks did not finish within timeout_ns: the tick
  *  stays open; call again), CTP_EDEADLK (called from a task of the tick,
  *  which it would wait for, or from the tick's own on_overrun, which the
@@ -731,7 +736,9 @@ typedef struct ctp_worker_info {
                               else 0 */
     ctp_task_fn fn;        /* the current task (RUNNING), else NULL */
     const char *label;     /* its label, else NULL */
-    uint64_t executed;     /* tasks this worker has run */
+    uint64_t executed;     /* tasks this worker has finished: run, or dropped as
+                              cancelled (a cancelling shutdown); ctp_stats
+                              counts the two apart */
     size_t local_queued;   /* tasks in its own deques */
 } ctp_worker_info;
 
