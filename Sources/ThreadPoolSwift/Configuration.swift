@@ -126,7 +126,9 @@ extension ThreadPool {
         /// 50 milliseconds; nil = the runtime's default (100 microseconds:
         /// timer slack plus wake-up p99 measured on the development machine,
         /// see docs/scheduler.md). Each pre-wake costs up to twice the lead
-        /// of CPU per worker. Precision: nanoseconds.
+        /// of CPU per worker, plus how late timed waits end on the machine
+        /// (learned, at most 2 ms), by which the workers leave their park
+        /// earlier still. Precision: nanoseconds.
         public var prewakeLead: Duration?
         /// NUMA grace period: how long another node's affine work is left to
         /// that node's workers before an idle worker takes it (critical and

@@ -222,7 +222,9 @@ typedef struct ctp_config {
      *  workers leave their park, and how long after it they keep searching
      *  if none came, in nanoseconds. Default 100 us (this VM's timer slack
      *  plus wake-up p99, measured: docs/scheduler.md, "Pre-wake"); 1 ns to
-     *  50 ms. Costs up to 2 x lead of CPU per worker per pre-wake. */
+     *  50 ms. Costs up to 2 x lead of CPU per worker per pre-wake, plus
+     *  how late timed waits end on the machine (learned, at most 2 ms), by
+     *  which the workers leave their park earlier still. */
     uint64_t prewake_lead_ns;
     /** NUMA: how long another node's affine work is left to that node's
      *  workers before an idle worker takes it, in nanoseconds; default
