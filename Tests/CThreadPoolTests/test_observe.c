@@ -65,6 +65,32 @@ static int stall_count(stalls *s)
     return n;
 }
 
+/* Reports of one kind so far. A worker that takes longer than stall_ns to
+ * start the tests' first task (seen under TSan on a loaded machine: up to
+ * 200 ms) rightly adds a queue report, so tests about task reports count
+ * those alone. */
+static int stall_count_kind(stalls *s, ctp_stall_kind kind)
+{
+    pthread_mutex_lock(&s->m);
+    int k = 0;
+    for (int i = 0; i < s->n && i < MAX_REPORTS; i++)
+        k += s->r[i].kind == kind;
+    pthread_mutex_unlock(&s->m);
+    return k;
+}
+
+/* The index of the n-th (from 0) report of a kind, or -1. */
+static int stall_index_kind(stalls *s, ctp_stall_kind kind, int n)
+{
+    pthread_mutex_lock(&s->m);
+    int found = -1;
+    for (int i = 0; i < s->n && i < MAX_REPORTS && found < 0; i++)
+        if (s->r[i].kind == kind && n-- == 0)
+            found = i;
+    pthread_mutex_unlock(&s->m);
+    return found;
+}
+
 static ctp_pool *stall_pool(size_t workers, uint64_t stall_ns, stalls *s)
 {
     memset(s, 0, sizeof *s);
@@ -115,17 +141,18 @@ void test_stall_task_reported_once(void)
         CHECK_OK(ctp_submit_desc(p, &d));
         CHECK(OB_WAIT_UNTIL(atomic_load(&a.done), 10000));
         test_sleep_us(30000); /* monitor periods after the end: no late report */
-        CHECK_EQ(stall_count(&s), round + 1);
-        ctp_stall_report *r = &s.r[round];
-        CHECK_EQ(r->kind, CTP_STALL_TASK);
+        CHECK_EQ(stall_count_kind(&s, CTP_STALL_TASK), round + 1);
+        int at = stall_index_kind(&s, CTP_STALL_TASK, round);
+        CHECK(at >= 0);
+        ctp_stall_report *r = &s.r[at];
         CHECK_EQ(r->worker, atomic_load(&a.worker));
         CHECK(r->fn == spin_task);
         CHECK(r->arg == &a);
         CHECK(r->label != NULL && strcmp(r->label, d.label) == 0);
         CHECK(r->elapsed_ns >= 20 * MS);
         /* The callback may take a snapshot: it shows the stalled run. */
-        CHECK_EQ(s.state_in_snapshot[round], CTP_WORKER_RUNNING);
-        CHECK(s.label_in_snapshot[round] == d.label);
+        CHECK_EQ(s.state_in_snapshot[at], CTP_WORKER_RUNNING);
+        CHECK(s.label_in_snapshot[at] == d.label);
         fprintf(stderr, "  report %d after %.1f ms (stall_ns 20 ms)\n", round, (double)r->elapsed_ns / 1e6);
     }
     CHECK_OK(ctp_pool_destroy(p));
@@ -147,12 +174,20 @@ void test_stall_report_counts_queued_once(void)
         ctp_task_desc_init(&d[i], i == 0 ? gate_task : noop, &g);
     CHECK_OK(ctp_submit_batch(p, d, 10));
     wait_entered(&g, 1);
-    CHECK(OB_WAIT_UNTIL(stall_count(&s) >= 1, 10000));
+    CHECK(OB_WAIT_UNTIL(stall_count_kind(&s, CTP_STALL_TASK) >= 1, 10000));
     gate_open(&g);
     CHECK_OK(ctp_pool_shutdown(p, CTP_SHUTDOWN_DRAIN, CTP_WAIT_FOREVER));
     int n = stall_count(&s);
-    for (int i = 0; i < n && i < MAX_REPORTS; i++)
-        CHECK_EQ(s.r[i].queued, 9);
+    for (int i = 0; i < n && i < MAX_REPORTS; i++) {
+        /* A queue report may come before the worker has started the first
+         * task (it can take longer than stall_ns to wake: 12-200 ms under
+         * TSan on a loaded machine); then all 10 are queued, rightly. Each
+         * task is still counted once (the bug said 18). */
+        if (s.r[i].kind == CTP_STALL_QUEUE)
+            CHECK(s.r[i].queued == 9 || s.r[i].queued == 10);
+        else
+            CHECK_EQ(s.r[i].queued, 9);
+    }
     CHECK_OK(ctp_pool_destroy(p));
 }
 
@@ -811,7 +846,7 @@ void test_stall_nested_runs_reported_once_each(void)
         outer += s.r[i].label != NULL && strcmp(s.r[i].label, "outer") == 0;
         inner += s.r[i].label != NULL && strcmp(s.r[i].label, "inner") == 0;
     }
-    CHECK_EQ(s.n, 2);
+    CHECK_EQ(stall_count_kind(&s, CTP_STALL_TASK), 2);
     CHECK_EQ(outer, 1);
     CHECK_EQ(inner, 1);
 }
