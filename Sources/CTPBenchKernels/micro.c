@@ -100,13 +100,24 @@ typedef struct {
     pthread_mutex_t m;
     pthread_cond_t cv;
     bool go, quit;
+    int cpu; /* pinned there, or -1 */
     _Atomic uint64_t woke;
     event done;
 } condvar_ref;
 
+static bool pin_to(int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
+}
+
 static void *condvar_waiter(void *arg)
 {
     condvar_ref *r = arg;
+    if (r->cpu >= 0)
+        pin_to(r->cpu);
     for (;;) {
         pthread_mutex_lock(&r->m);
         while (!r->go && !r->quit)
@@ -129,7 +140,7 @@ int ctpb_wake_latency(size_t workers, size_t rounds, unsigned gap_us, uint64_t *
         return CTP_ENOMEM;
     wake_probe probe;
     event_init(&probe.done);
-    condvar_ref ref = { .go = false, .quit = false };
+    condvar_ref ref = { .go = false, .quit = false, .cpu = -1 };
     pthread_mutex_init(&ref.m, NULL);
     pthread_cond_init(&ref.cv, NULL);
     event_init(&ref.done);
@@ -164,39 +175,6 @@ int ctpb_wake_latency(size_t workers, size_t rounds, unsigned gap_us, uint64_t *
 
 /* ---- the machine's floor: waking a thread on another CPU ---- */
 
-typedef struct {
-    pthread_mutex_t m;
-    pthread_cond_t cv;
-    bool go, quit;
-    int cpu;
-    _Atomic uint64_t woke; /* 0 until the waiter runs after a signal */
-} pinned_waiter;
-
-static bool pin_to(int cpu)
-{
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
-}
-
-static void *pinned_waiter_main(void *arg)
-{
-    pinned_waiter *r = arg;
-    pin_to(r->cpu);
-    for (;;) {
-        pthread_mutex_lock(&r->m);
-        while (!r->go && !r->quit)
-            pthread_cond_wait(&r->cv, &r->m);
-        bool quit = r->quit;
-        r->go = false;
-        pthread_mutex_unlock(&r->m);
-        if (quit)
-            return NULL;
-        atomic_store(&r->woke, now_ns());
-    }
-}
-
 int ctpb_cold_wake(size_t rounds, unsigned gap_us, uint64_t *signal_ns, uint64_t *wake_ns)
 {
     cpu_set_t mine;
@@ -208,12 +186,15 @@ int ctpb_cold_wake(size_t rounds, unsigned gap_us, uint64_t *signal_ns, uint64_t
             cpus[n++] = c;
     if (!pin_to(cpus[0]))
         return -1;
-    pinned_waiter r = { .go = false, .quit = false, .cpu = cpus[1] };
+    /* The waiter stamps `woke` before it sets its event, which nobody
+     * waits for here: the signaller spins on `woke` instead. */
+    condvar_ref r = { .go = false, .quit = false, .cpu = cpus[1] };
     pthread_mutex_init(&r.m, NULL);
     pthread_cond_init(&r.cv, NULL);
+    event_init(&r.done);
     atomic_init(&r.woke, 0);
     pthread_t t;
-    if (pthread_create(&t, NULL, pinned_waiter_main, &r) != 0) {
+    if (pthread_create(&t, NULL, condvar_waiter, &r) != 0) {
         pthread_setaffinity_np(pthread_self(), sizeof mine, &mine);
         return -1;
     }

@@ -626,6 +626,56 @@ void test_numa_grace_parks_instead_of_spinning(void)
     CHECK_OK(ctp_pool_destroy(p));
 }
 
+/* A worker per node on `topology`, the longest grace (100 ms), and spin_ns
+ * of search after a task, so a worker that has run one keeps searching;
+ * returned once every worker has parked, or NULL. */
+static ctp_pool *searching_grace_pool(const char *topology, size_t workers, uint64_t spin_ns)
+{
+    ctp_config c;
+    ctp_config_init(&c);
+    c.topology = topology;
+    c.workers = workers;
+    c.remote_steal_delay_ns = 100ull * 1000 * 1000; /* the most */
+    c.spin_ns = spin_ns;
+    ctp_pool *p = NULL;
+    if (ctp_pool_create(&c, &p) != CTP_OK)
+        return NULL;
+    wait_parked(p, workers);
+    return p;
+}
+
+/* Runs a task on node 0 and waits for it: node 0's worker, woken for it,
+ * then searches for spin_ns. */
+static int start_node0_searching(ctp_pool *p, where_ran *first)
+{
+    memset(first, 0, sizeof *first);
+    ctp_task_desc d;
+    ctp_task_desc_init(&d, record_node, first);
+    d.node = 0;
+    int rc = ctp_submit_desc(p, &d);
+    while (rc == CTP_OK && atomic_load(&first->done) == 0)
+        test_sleep_us(50);
+    return rc;
+}
+
+/* Submits record_node(r) for `node`. */
+static int submit_for_node(ctp_pool *p, where_ran *r, int node)
+{
+    memset(r, 0, sizeof *r);
+    ctp_task_desc d;
+    ctp_task_desc_init(&d, record_node, r);
+    d.node = node;
+    return ctp_submit_desc(p, &d);
+}
+
+/* Waits until r's task ran, or until `until`; its done count. */
+static int wait_ran(where_ran *r, uint64_t until)
+{
+    while (atomic_load(&r->done) == 0 && test_now_ns() < until)
+        test_sleep_us(200);
+    return atomic_load(&r->done);
+}
+
 /* A single task for node 1 submitted while node 0's worker searches wakes
  * nobody (a searcher will find it), and that searcher must leave it for the
  * grace. It then wakes node 1's parked worker as it parks, so the task runs
@@ -635,31 +685,12 @@ void test_numa_deferred_task_wakes_its_node(void)
 {
     int rounds = 5, home = 0;
     for (int round = 0; round < rounds; round++) {
-        ctp_config c;
-        ctp_config_init(&c);
-        c.topology = "0;1";
-        c.workers = 2;
-        c.remote_steal_delay_ns = 100ull * 1000 * 1000; /* the most */
-        c.spin_ns = 40ull * 1000 * 1000; /* node 0's worker keeps searching after its task */
-        ctp_pool *p = NULL;
-        CHECK_OK(ctp_pool_create(&c, &p));
-        wait_parked(p, 2);
+        ctp_pool *p = searching_grace_pool("0;1", 2, 40ull * 1000 * 1000);
+        CHECK(p != NULL);
         where_ran first, second;
-        memset(&first, 0, sizeof first);
-        memset(&second, 0, sizeof second);
-        ctp_task_desc d;
-        ctp_task_desc_init(&d, record_node, &first);
-        d.node = 0;
-        CHECK_OK(ctp_submit_desc(p, &d)); /* wakes node 0's worker, which then spins */
-        while (atomic_load(&first.done) == 0)
-            test_sleep_us(50);
-        ctp_task_desc_init(&d, record_node, &second);
-        d.node = 1;
-        CHECK_OK(ctp_submit_desc(p, &d));
-        uint64_t until = test_now_ns() + 10ull * 1000 * 1000 * 1000;
-        while (atomic_load(&second.done) == 0 && test_now_ns() < until)
-            test_sleep_us(200);
-        CHECK_EQ(atomic_load(&second.done), 1);
+        CHECK_OK(start_node0_searching(p, &first));
+        CHECK_OK(submit_for_node(p, &second, 1));
+        CHECK_EQ(wait_ran(&second, test_now_ns() + 10ull * 1000 * 1000 * 1000), 1);
         home += atomic_load(&second.on_node[1]);
         CHECK_OK(ctp_pool_destroy(p));
     }
@@ -680,43 +711,20 @@ void test_numa_remote_grace_wakes_every_node(void)
 {
     int rounds = 3, home = 0;
     for (int round = 0; round < rounds; round++) {
-        ctp_config c;
-        ctp_config_init(&c);
-        c.topology = "0;1;2";
-        c.workers = 3;
-        c.remote_steal_delay_ns = 100ull * 1000 * 1000; /* the most */
-        c.spin_ns = 20ull * 1000 * 1000; /* node 0's worker keeps searching after its task */
-        ctp_pool *p = NULL;
-        CHECK_OK(ctp_pool_create(&c, &p));
-        wait_parked(p, 3);
+        ctp_pool *p = searching_grace_pool("0;1;2", 3, 20ull * 1000 * 1000);
+        CHECK(p != NULL);
         gate g;
         block_node_worker(p, &g, 1);
         wait_parked(p, 2); /* the other node's worker, if the block woke it */
         where_ran first, one, two;
-        memset(&first, 0, sizeof first);
-        memset(&one, 0, sizeof one);
-        memset(&two, 0, sizeof two);
-        ctp_task_desc d;
-        ctp_task_desc_init(&d, record_node, &first);
-        d.node = 0;
-        CHECK_OK(ctp_submit_desc(p, &d)); /* wakes node 0's worker, which then spins */
-        while (atomic_load(&first.done) == 0)
-            test_sleep_us(50);
-        ctp_task_desc_init(&d, record_node, &one);
-        d.node = 1;
-        CHECK_OK(ctp_submit_desc(p, &d));
-        ctp_task_desc_init(&d, record_node, &two);
-        d.node = 2;
-        CHECK_OK(ctp_submit_desc(p, &d));
+        CHECK_OK(start_node0_searching(p, &first));
+        CHECK_OK(submit_for_node(p, &one, 1));
+        CHECK_OK(submit_for_node(p, &two, 2));
         uint64_t until = test_now_ns() + 10ull * 1000 * 1000 * 1000;
-        while (atomic_load(&two.done) == 0 && test_now_ns() < until)
-            test_sleep_us(200);
-        CHECK_EQ(atomic_load(&two.done), 1);
+        CHECK_EQ(wait_ran(&two, until), 1);
         home += atomic_load(&two.on_node[2]);
         gate_open(&g);
-        while (atomic_load(&one.done) == 0 && test_now_ns() < until)
-            test_sleep_us(200);
-        CHECK_EQ(atomic_load(&one.done), 1);
+        CHECK_EQ(wait_ran(&one, until), 1);
         CHECK_OK(ctp_pool_destroy(p));
     }
     /* Node 0's worker may have parked before the submits on a loaded
