@@ -132,6 +132,30 @@ static void *condvar_waiter(void *arg)
     }
 }
 
+/* Starts r's waiter thread (pinned to `cpu`, or -1 for anywhere). */
+static int condvar_ref_start(condvar_ref *r, int cpu, pthread_t *thread)
+{
+    r->go = r->quit = false;
+    r->cpu = cpu;
+    pthread_mutex_init(&r->m, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    event_init(&r->done);
+    atomic_init(&r->woke, 0);
+    return pthread_create(thread, NULL, condvar_waiter, r);
+}
+
+/* Signals r's waiter: one wake-up (quit false), or its end (quit true). */
+static void condvar_ref_post(condvar_ref *r, bool quit)
+{
+    pthread_mutex_lock(&r->m);
+    if (quit)
+        r->quit = true;
+    else
+        r->go = true;
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->m);
+}
+
 int ctpb_wake_latency(size_t workers, size_t rounds, unsigned gap_us, uint64_t *ctp_ns,
                       uint64_t *condvar_ns)
 {
@@ -140,12 +164,9 @@ int ctpb_wake_latency(size_t workers, size_t rounds, unsigned gap_us, uint64_t *
         return CTP_ENOMEM;
     wake_probe probe;
     event_init(&probe.done);
-    condvar_ref ref = { .go = false, .quit = false, .cpu = -1 };
-    pthread_mutex_init(&ref.m, NULL);
-    pthread_cond_init(&ref.cv, NULL);
-    event_init(&ref.done);
+    condvar_ref ref;
     pthread_t waiter;
-    pthread_create(&waiter, NULL, condvar_waiter, &ref);
+    condvar_ref_start(&ref, -1, &waiter);
 
     for (size_t i = 0; i < rounds; i++) {
         sleep_us(gap_us); /* every worker has parked by then */
@@ -158,17 +179,11 @@ int ctpb_wake_latency(size_t workers, size_t rounds, unsigned gap_us, uint64_t *
 
         sleep_us(gap_us);
         t0 = now_ns();
-        pthread_mutex_lock(&ref.m);
-        ref.go = true;
-        pthread_cond_signal(&ref.cv);
-        pthread_mutex_unlock(&ref.m);
+        condvar_ref_post(&ref, false);
         event_wait(&ref.done);
         condvar_ns[i] = atomic_load(&ref.woke) - t0;
     }
-    pthread_mutex_lock(&ref.m);
-    ref.quit = true;
-    pthread_cond_signal(&ref.cv);
-    pthread_mutex_unlock(&ref.m);
+    condvar_ref_post(&ref, true);
     pthread_join(waiter, NULL);
     return ctp_pool_destroy(pool);
 }
@@ -188,13 +203,9 @@ int ctpb_cold_wake(size_t rounds, unsigned gap_us, uint64_t *signal_ns, uint64_t
         return -1;
     /* The waiter stamps `woke` before it sets its event, which nobody
      * waits for here: the signaller spins on `woke` instead. */
-    condvar_ref r = { .go = false, .quit = false, .cpu = cpus[1] };
-    pthread_mutex_init(&r.m, NULL);
-    pthread_cond_init(&r.cv, NULL);
-    event_init(&r.done);
-    atomic_init(&r.woke, 0);
+    condvar_ref r;
     pthread_t t;
-    if (pthread_create(&t, NULL, condvar_waiter, &r) != 0) {
+    if (condvar_ref_start(&r, cpus[1], &t) != 0) {
         pthread_setaffinity_np(pthread_self(), sizeof mine, &mine);
         return -1;
     }
@@ -202,10 +213,7 @@ int ctpb_cold_wake(size_t rounds, unsigned gap_us, uint64_t *signal_ns, uint64_t
         sleep_us(gap_us);
         atomic_store(&r.woke, 0);
         uint64_t t0 = now_ns();
-        pthread_mutex_lock(&r.m);
-        r.go = true;
-        pthread_cond_signal(&r.cv);
-        pthread_mutex_unlock(&r.m);
+        condvar_ref_post(&r, false);
         uint64_t t1 = now_ns();
         uint64_t woke;
         while ((woke = atomic_load(&r.woke)) == 0) {
@@ -213,10 +221,7 @@ int ctpb_cold_wake(size_t rounds, unsigned gap_us, uint64_t *signal_ns, uint64_t
         signal_ns[i] = t1 - t0;
         wake_ns[i] = woke - t0;
     }
-    pthread_mutex_lock(&r.m);
-    r.quit = true;
-    pthread_cond_signal(&r.cv);
-    pthread_mutex_unlock(&r.m);
+    condvar_ref_post(&r, true);
     pthread_join(t, NULL);
     pthread_setaffinity_np(pthread_self(), sizeof mine, &mine);
     return 0;

@@ -349,8 +349,7 @@ int ctp__monitor_unwatch(ctp_pool *pool, ctp__watch *w, int (*help)(void *ctx), 
         /* The deadline before every task, as a group wait: with work that
          * keeps coming, the help below would otherwise run past it for as
          * long as the callback runs (test tick_end_times_out_while_overrun_runs). */
-        uint64_t now = ctp__now_ns();
-        if (now >= deadline) {
+        if (ctp__now_ns() >= deadline) {
             pthread_mutex_unlock(&m->lock);
             return CTP_ETIMEDOUT;
         }
@@ -362,8 +361,7 @@ int ctp__monitor_unwatch(ctp_pool *pool, ctp__watch *w, int (*help)(void *ctx), 
         pthread_mutex_lock(&m->lock);
         if (ran != 0 || !w->firing)
             continue;
-        now = ctp__now_ns();
-        uint64_t again = now + CTP__RECHECK_NS;
+        uint64_t again = ctp__now_ns() + CTP__RECHECK_NS;
         ctp__cond_wait_until(&m->watch_cv, &m->lock, again < deadline ? again : deadline);
     }
     for (ctp__watch **pp = &m->watches; *pp != NULL; pp = &(*pp)->next) {

@@ -23,6 +23,18 @@ static void overrun(void *ctx, uint64_t now_ns)
     t->opts.on_overrun(t, now_ns - t->rec.begin_ns, t->opts.overrun_ctx);
 }
 
+/* Ends the tick's recording, if it has one: its group's tasks no longer
+ * record into it (ctp_tick_end, or a ctp_tick_begin that fails after it
+ * started recording). */
+static void stop_recording(ctp_tick *t)
+{
+    if (!t->recording)
+        return;
+    t->group->tick = NULL;
+    atomic_fetch_sub_explicit(&t->pool->observe, CTP__OBSERVE_TICK_ONE, memory_order_relaxed); /* relaxed: a hint */
+    t->recording = false;
+}
+
 static void free_tick(ctp_tick *t)
 {
     free(t->rec.slots);
@@ -81,10 +93,7 @@ int ctp_tick_begin(ctp_pool *pool, const ctp_tick_options *opts, ctp_tick **out_
         t->watch.fire = overrun;
         t->watch.ctx = t;
         if ((rc = ctp__monitor_watch(pool, &t->watch)) != CTP_OK) {
-            if (t->recording) {
-                t->group->tick = NULL;
-                atomic_fetch_sub_explicit(&pool->observe, CTP__OBSERVE_TICK_ONE, memory_order_relaxed); /* relaxed: a hint */
-            }
+            stop_recording(t);
             ctp_group_destroy(t->group);
             free_tick(t);
             return rc;
@@ -229,10 +238,7 @@ int ctp_tick_end(ctp_tick *tick, uint64_t timeout_ns, ctp_tick_report *report, c
             break;
         }
     }
-    if (tick->recording) {
-        tick->group->tick = NULL;
-        atomic_fetch_sub_explicit(&pool->observe, CTP__OBSERVE_TICK_ONE, memory_order_relaxed); /* relaxed: a hint */
-    }
+    stop_recording(tick);
     /* Refused only if a task was added (by a thread that raced this call)
      * after the last check, or another thread still leaves a wait on the
      * group: wait it out. Its tasks record into the tick, read and freed

@@ -79,6 +79,15 @@ static inline long scaled(long n)
 
 static inline void noop(void *arg) { (void)arg; }
 
+/* Keeps the CPU busy for `us` microseconds of wall time (a task that
+ * computes, as opposed to one that sleeps). */
+static inline void test_burn_us(unsigned us)
+{
+    uint64_t end = test_now_ns() + (uint64_t)us * 1000u;
+    while (test_now_ns() < end)
+        ;
+}
+
 static inline void count_task(void *arg)
 {
     atomic_fetch_add((_Atomic long *)arg, 1);

@@ -9,13 +9,6 @@
 
 #define MS ((uint64_t)1000000u)
 
-static void burn_us(unsigned us)
-{
-    uint64_t end = test_now_ns() + (uint64_t)us * 1000u;
-    while (test_now_ns() < end)
-        ;
-}
-
 typedef struct spawner {
     ctp_group *g;
     ctp_pool *pool;
@@ -29,7 +22,7 @@ static void leaf(void *arg)
 
 static void long_leaf(void *arg)
 {
-    burn_us(30000); /* far longer than a short task that lost its CPU for a while */
+    test_burn_us(30000); /* far longer than a short task that lost its CPU for a while */
     atomic_fetch_add(&((spawner *)arg)->ran, 1);
 }
 
@@ -238,7 +231,7 @@ static const char agree_checker[] =
 
 static void burn_task(void *arg)
 {
-    burn_us((unsigned)(uintptr_t)arg);
+    test_burn_us((unsigned)(uintptr_t)arg);
 }
 
 void test_tick_report_agrees_with_trace(void)
@@ -311,7 +304,7 @@ static void submit_pinned_from_worker(void *arg)
         d.label = "apply";
         ctp_submit_desc(r->pool, &d);
     }
-    burn_us(20);
+    test_burn_us(20);
 }
 
 /* Pinned tasks run only on their owner, under load, whether submitted by

@@ -11,13 +11,6 @@
 
 #define MS ((uint64_t)1000000u)
 
-static void burn_ms(unsigned ms)
-{
-    uint64_t end = test_now_ns() + (uint64_t)ms * MS;
-    while (test_now_ns() < end)
-        ;
-}
-
 /* ---- on_overrun before ctp_tick_begin returns ------------------------- */
 
 static _Atomic long early_ran;
@@ -97,14 +90,14 @@ static void wall_small(void *arg)
 {
     wall_ctx *w = arg;
     (void)TEST_WAIT_UNTIL(atomic_load(&w->fired), 10000);
-    burn_ms(2);
+    test_burn_us(2000);
     atomic_store(&w->small_done, 1);
 }
 
 static void wall_big(void *arg)
 {
     uint64_t t0 = test_now_ns();
-    burn_ms(20);
+    test_burn_us(20000);
     atomic_store(&((wall_ctx *)arg)->big_ns, test_now_ns() - t0);
 }
 
