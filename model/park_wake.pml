@@ -299,13 +299,12 @@ end_long_task:
             (false)
         :: skip
         fi;
-        /* it may submit one more (worker-local push); pushed behind work
-         * already queued (submit_local's behind_work: its own deque held
-         * some, modelled as anything queued), it may skip the wake
-         * decision: it runs the task itself if nobody steals it */
+        /* it may submit one more (worker-local push: submit_local), with
+         * the wake decision of any submission (the code's push behind
+         * queued work no longer skips it, docs/scheduler.md "Pushing
+         * behind work") */
         if
         :: atomic { spawned < SPAWN -> spawned++; q++; ADD_AFFINE(id) }; notify(1, NODE_OF(id))
-        :: atomic { spawned < SPAWN && q > 0 -> spawned++; q++; ADD_AFFINE(id) }
         :: skip
         fi;
         done++;

@@ -288,20 +288,6 @@ void ctp__sleep_new_work(ctp__sleep *s, size_t tasks, int node, bool caller_busy
     wake(s, n, node, caller_busy, false);
 }
 
-void ctp__sleep_new_work_behind(ctp__sleep *s)
-{
-    /* Seq_cst fence: pairs with the fence in found_work (and found_none).
-     * Without it the pusher could read a stale searcher count while that
-     * searcher's re-check read our deque before the push (store
-     * buffering), and both would leave the task to the pusher, which may
-     * block in it (review of 2026-12-03). */
-    atomic_thread_fence(memory_order_seq_cst);
-    /* Relaxed: after the fence, which orders it against found_work. */
-    uint64_t c = atomic_load_explicit(&s->counts, memory_order_relaxed);
-    if (CTP__PARKED(c) != 0 && CTP__SEARCHING(c) == 0)
-        ctp__sleep_new_work(s, 1, -1, true); /* the pusher runs its task next */
-}
-
 /* ---- Looking for work ---------------------------------------------------- */
 
 static void start_looking(ctp__sleep *s)

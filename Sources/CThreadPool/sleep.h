@@ -161,11 +161,6 @@ void ctp__sleep_destroy(ctp__sleep *s);
  * wake-up on its own CPU is the cheap one (6-9 us against 40-60 us to a
  * halted vCPU on the VM of docs/scheduler.md). */
 void ctp__sleep_new_work(ctp__sleep *s, size_t tasks, int node, bool caller_busy);
-/* After a worker pushed one task behind work already on its own deque: the
- * seq_cst fence, then the wake only if a worker is parked and none is
- * searching (a searcher finds the task, or hands the wake on); otherwise
- * nothing (docs/scheduler.md, "Pushing behind work"). */
-void ctp__sleep_new_work_behind(ctp__sleep *s);
 
 /* A condition that ends a worker's idle phase without work (a latch set);
  * read under the sleep lock before the worker blocks, so whoever makes it

@@ -138,18 +138,11 @@ static int submit_local(ctp__worker *w, const ctp_task_desc *descs, size_t count
 {
     ctp_pool *pool = w->pool;
     uint64_t stamp = submit_stamp(pool);
-    bool behind_work = false;
     if (count == 1) {
         /* One task (the executor's and a spawning task's case): room first,
          * so nothing below can fail and no payload moves unless it is
          * queued; none of the batch path's per-level bookkeeping. */
         ctp__deque *d = &w->deques[descs[0].priority];
-        /* Onto a level of our deque that already holds work: we are awake
-         * and run it ourselves if nobody steals it, so the wake decision
-         * runs only if a relaxed look finds a worker parked and none
-         * searching, and skips its fence otherwise (docs/scheduler.md,
-         * "Pushing behind work"). Owner-only read of our own deque. */
-        behind_work = !ctp__deque_is_empty(d);
         if (ctp__deque_reserve(d, 1) != 0)
             return CTP_ENOMEM;
         ctp__task *t = ctp__task_alloc(&w->cache, &pool->depots[w->node]);
@@ -199,10 +192,9 @@ static int submit_local(ctp__worker *w, const ctp_task_desc *descs, size_t count
     w->local_mask |= bits;
     if ((atomic_load_explicit(&pool->steal_hint, memory_order_relaxed) & bits) != bits)
         atomic_fetch_or_explicit(&pool->steal_hint, bits, memory_order_relaxed);
-    if (behind_work)
-        ctp__sleep_new_work_behind(&pool->sleep);
-    else
-        ctp__notify(pool, count, -1, true); /* a worker: it runs tasks next */
+    /* The full wake decision even behind work already queued: see
+     * docs/scheduler.md, "Pushing behind work". */
+    ctp__notify(pool, count, -1, true); /* a worker: it runs tasks next */
     return CTP_OK;
 }
 
