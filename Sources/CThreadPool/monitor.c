@@ -198,6 +198,20 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
     return a < b ? a : b;
 }
 
+/* Whether a worker is inside a task run: parked in a helping wait (a group
+ * wait, a handle wait) counts as parked, but its task has not ended and
+ * may stall there. Call after the seq_cst load of the parked count: a
+ * worker parks after it published its run's depth (release), and enters a
+ * run only awake, which pokes an idle monitor. */
+static bool any_worker_in_task(ctp_pool *pool)
+{
+    for (uint32_t i = 0; i < pool->nworkers; i++)
+        /* Acquire: pairs with the release stores of depth in live.h. */
+        if (atomic_load_explicit(&pool->workers[i]->live.depth, memory_order_acquire) != 0)
+            return true;
+    return false;
+}
+
 static void *monitor_main(void *arg)
 {
     ctp_pool *pool = arg;
@@ -222,13 +236,15 @@ static void *monitor_main(void *arg)
             atomic_fetch_add_explicit(&m->wakeups, 1, memory_order_relaxed); /* relaxed: a statistic */
             continue;
         }
-        /* Every worker parked: nothing can stall until one wakes (and pokes
-         * us). Seq_cst: idle is set before the parked count is read; a
-         * worker leaving its park is counted out (seq_cst) before it reads
-         * idle in ctp__monitor_poke. Either we see it awake or it sees us
-         * idle and signals, under our lock, once we wait. */
+        /* Every worker parked, none inside a task: nothing can stall until
+         * one wakes (and pokes us). Seq_cst: idle is set before the parked
+         * count is read; a worker leaving its park is counted out (seq_cst)
+         * before it reads idle in ctp__monitor_poke. Either we see it awake
+         * or it sees us idle and signals, under our lock, once we wait. A
+         * worker parked inside a task (its helping wait) keeps us checking:
+         * that task may be the stall. */
         atomic_store_explicit(&m->idle, true, memory_order_seq_cst);
-        if (ctp__sleep_parked_sync(&pool->sleep) == pool->nworkers) {
+        if (ctp__sleep_parked_sync(&pool->sleep) == pool->nworkers && !any_worker_in_task(pool)) {
             ctp__cond_wait_until(&m->cv, &m->lock, next);
             atomic_store_explicit(&m->idle, false, memory_order_relaxed); /* under the lock */
             atomic_fetch_add_explicit(&m->wakeups, 1, memory_order_relaxed); /* relaxed: a statistic */

@@ -443,11 +443,11 @@ static void run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t, bool dropped)
         } else {
             ctp__count(&w->executed, 1);
             ctp__count(&w->executed_by_priority[prio], 1);
-        }
-        if (affinity >= 0) {
-            ctp__count(&w->affine_executed, 1);
-            if (affinity == w->node)
-                ctp__count(&w->affine_home, 1);
+            if (affinity >= 0) { /* run, like executed: not a cancelled drop */
+                ctp__count(&w->affine_executed, 1);
+                if (affinity == w->node)
+                    ctp__count(&w->affine_home, 1);
+            }
         }
     } else {
         if (!cancelled)

@@ -240,6 +240,7 @@ static void write_thread(FILE *f, const ctp__trace *t, const ctp__ring *ring, si
 {
     open_span stack[MAX_DEPTH];
     int depth = 0;
+    uint64_t beyond = 0; /* begins left out past MAX_DEPTH, still open */
     uint64_t from = ring->head > cap ? ring->head - cap : 0;
     uint64_t last_ts = t->start_ns;
     for (uint64_t i = from; i < ring->head; i++) {
@@ -251,8 +252,10 @@ static void write_thread(FILE *f, const ctp__trace *t, const ctp__ring *ring, si
         switch (e->type) {
         case CTP__EV_BEGIN:
         case CTP__EV_PARK:
-            if (depth == MAX_DEPTH)
+            if (depth == MAX_DEPTH) {
+                beyond++; /* and its end with it, below */
                 continue;
+            }
             stack[depth++].type = e->type;
             head(f, first);
             fputs("{\"name\":", f);
@@ -271,6 +274,10 @@ static void write_thread(FILE *f, const ctp__trace *t, const ctp__ring *ring, si
         case CTP__EV_END:
         case CTP__EV_WAKE: {
             uint8_t want = e->type == CTP__EV_END ? CTP__EV_BEGIN : CTP__EV_PARK;
+            if (beyond > 0) {
+                beyond--; /* a left-out begin's: runs nest on a thread */
+                continue;
+            }
             if (depth == 0 || stack[depth - 1].type != want)
                 continue; /* its begin fell out of the ring */
             depth--;

@@ -866,3 +866,62 @@ void test_numa_task_memory_stays_home(void)
     ctp_group_destroy(g);
     CHECK_OK(ctp_pool_destroy(p));
 }
+
+/* Tasks with a node that a cancelling shutdown drops are not counted as
+ * affine tasks run (affine_executed, affine_home): they were, 10 and 10
+ * against an executed of 1. The spawner pushes them onto its own deque and
+ * blocks, so the worker itself drops them. */
+typedef struct affine_drop {
+    ctp_pool *pool;
+    gate g;
+    _Atomic int ran, dropped;
+} affine_drop;
+
+static void affine_drop_run(void *arg)
+{
+    affine_drop *a = arg;
+    atomic_fetch_add(&a->ran, 1);
+}
+
+static void affine_drop_cancel(void *arg)
+{
+    affine_drop *a = arg;
+    atomic_fetch_add(&a->dropped, 1);
+}
+
+static void affine_drop_spawner(void *arg)
+{
+    affine_drop *a = arg;
+    for (int i = 0; i < 10; i++) {
+        ctp_task_desc d;
+        ctp_task_desc_init(&d, affine_drop_run, a);
+        d.on_cancel = affine_drop_cancel;
+        d.node = 0;
+        CHECK_OK(ctp_submit_desc(a->pool, &d));
+    }
+    gate_task(&a->g);
+}
+
+void test_numa_node_stats_leave_out_dropped(void)
+{
+    ctp_pool *p = make_pool(1);
+    CHECK(p != NULL);
+    static affine_drop a;
+    a.pool = p;
+    atomic_store(&a.ran, 0);
+    atomic_store(&a.dropped, 0);
+    gate_init(&a.g);
+    CHECK_OK(ctp_submit(p, CTP_PRIORITY_NORMAL, affine_drop_spawner, &a));
+    wait_entered(&a.g, 1);
+    CHECK_EQ(ctp_pool_shutdown(p, CTP_SHUTDOWN_CANCEL, 0), CTP_ETIMEDOUT); /* cancelling, the spawner blocked */
+    gate_open(&a.g);
+    CHECK_OK(ctp_pool_shutdown(p, CTP_SHUTDOWN_CANCEL, CTP_WAIT_FOREVER));
+    CHECK_EQ(atomic_load(&a.ran), 0);
+    CHECK_EQ(atomic_load(&a.dropped), 10);
+    ctp_node_stats n;
+    CHECK_OK(ctp_pool_node_stats(p, 0, &n));
+    CHECK_EQ(n.executed, 1); /* the spawner */
+    CHECK_EQ(n.affine_executed, 0);
+    CHECK_EQ(n.affine_home, 0);
+    CHECK_OK(ctp_pool_destroy(p));
+}

@@ -158,6 +158,49 @@ void test_stall_task_reported_once(void)
     CHECK_OK(ctp_pool_destroy(p));
 }
 
+/* A task whose group wait blocks (its group's task is pinned to this thread,
+ * which does not run it yet) is reported: the only worker is parked inside
+ * the task, and the monitor took "every worker parked" for an idle pool and
+ * slept until a wake-up (no report in 500 ms with stall_ns 10 ms). */
+static ctp_group *waiting_group;
+static void wait_for_waiting_group(void *arg)
+{
+    (void)arg;
+    CHECK_OK(ctp_group_wait(waiting_group, CTP_WAIT_FOREVER));
+}
+
+void test_stall_task_waiting_in_group_reported(void)
+{
+    static stalls s;
+    ctp_pool *p = stall_pool(1, 10 * MS, &s);
+    CHECK(p != NULL);
+    ctp_pinned *q;
+    CHECK_OK(ctp_pinned_create(p, &q));
+    CHECK_OK(ctp_group_create(p, &waiting_group));
+    ctp_task_desc d;
+    ctp_task_desc_init(&d, noop, NULL);
+    d.pinned = q;
+    d.group = waiting_group;
+    CHECK_OK(ctp_submit_desc(p, &d));
+    ctp_task_desc_init(&d, wait_for_waiting_group, NULL);
+    d.label = "waits for a pinned task";
+    CHECK_OK(ctp_submit_desc(p, &d));
+    CHECK(OB_WAIT_UNTIL(stall_count_kind(&s, CTP_STALL_TASK) >= 1, 2000));
+    int at = stall_index_kind(&s, CTP_STALL_TASK, 0);
+    CHECK(at >= 0);
+    if (at >= 0) {
+        CHECK_EQ(s.r[at].worker, 0);
+        CHECK(s.r[at].fn == wait_for_waiting_group);
+        CHECK(s.r[at].label == d.label);
+        CHECK(s.r[at].elapsed_ns >= 10 * MS);
+    }
+    CHECK_EQ(ctp_pinned_run(q, 1), 1);
+    CHECK_OK(ctp_pool_shutdown(p, CTP_SHUTDOWN_DRAIN, CTP_WAIT_FOREVER));
+    CHECK_OK(ctp_pinned_destroy(q));
+    CHECK_OK(ctp_group_destroy(waiting_group));
+    CHECK_OK(ctp_pool_destroy(p));
+}
+
 /* A batch from outside that the only worker moved from the injection queue
  * to its deque, its first task blocked: a report counts the other 9 once.
  * It said 18: the moved tasks were counted in the deque and again as
@@ -799,6 +842,82 @@ void test_trace_small_ring_still_nests(void)
     int rc = run_checker(path, spans, 2, 0);
     CHECK_EQ(rc, 0);
     unlink(path);
+    CHECK_OK(ctp_pool_destroy(p));
+}
+
+/* Runs nested deeper than the writer's stack of open spans (256): the
+ * begins past it are left out, and so must their ends be. Each end past
+ * the stack closed the span below it instead, so the outermost task, which
+ * ran 50 ms after its child returned, was written about 200 us long. */
+enum { DEEP_NEST = 300 };
+typedef struct deep_level {
+    ctp_pool *pool;
+    int level;
+    char label[16];
+} deep_level;
+static deep_level deep_levels[DEEP_NEST];
+static _Atomic int deep_done;
+
+static void deep_task(void *arg)
+{
+    deep_level *l = arg;
+    if (l->level + 1 < DEEP_NEST) {
+        ctp_group *g;
+        CHECK_OK(ctp_group_create(l->pool, &g));
+        ctp_task_desc d;
+        ctp_task_desc_init(&d, deep_task, &deep_levels[l->level + 1]);
+        d.label = deep_levels[l->level + 1].label;
+        d.group = g;
+        CHECK_OK(ctp_submit_desc(l->pool, &d));
+        CHECK_OK(ctp_group_wait(g, CTP_WAIT_FOREVER)); /* runs it nested */
+        CHECK_OK(ctp_group_destroy(g));
+    }
+    if (l->level == 0) {
+        test_sleep_us(50000);
+        atomic_store(&deep_done, 1);
+    }
+}
+
+static const char deep_checker[] =
+    "import json, sys\n"
+    "doc = json.load(open(sys.argv[1]))\n"
+    "spans, stacks = {}, {}\n"
+    "for e in doc['traceEvents']:\n"
+    "    if e['ph'] not in 'BE': continue\n"
+    "    st = stacks.setdefault(e['tid'], [])\n"
+    "    if e['ph'] == 'B': st.append(e); continue\n"
+    "    b = st.pop()\n"
+    "    if b.get('cat') == 'task': spans[b['name']] = (b['ts'], e['ts'])\n"
+    "d0, d1 = spans['d0'], spans['d1']\n"
+    "print('spans', len(spans), 'd0 %.0f us, d1 ends %.0f us before d0' % (d0[1] - d0[0], d0[1] - d1[1]))\n"
+    "assert d0[1] - d0[0] >= 45000 and d0[1] - d1[1] >= 40000\n"
+    "assert all(spans['d%d' % i][1] <= spans['d%d' % (i - 1)][1] for i in range(1, 256))\n";
+
+void test_trace_deeper_than_its_stack(void)
+{
+    ctp_pool *p = make_pool(1);
+    CHECK(p != NULL);
+    atomic_store(&deep_done, 0);
+    for (int i = 0; i < DEEP_NEST; i++) {
+        deep_levels[i] = (deep_level){ p, i, { 0 } };
+        snprintf(deep_levels[i].label, sizeof deep_levels[i].label, "d%d", i);
+    }
+    CHECK_OK(ctp_trace_start(p, 4096));
+    ctp_group *g;
+    CHECK_OK(ctp_group_create(p, &g));
+    ctp_task_desc d;
+    ctp_task_desc_init(&d, deep_task, &deep_levels[0]);
+    d.label = deep_levels[0].label;
+    d.group = g;
+    CHECK_OK(ctp_submit_desc(p, &d));
+    /* Not helping: the whole nest runs on the worker, on one track. */
+    while (!atomic_load(&deep_done))
+        test_sleep_us(1000);
+    CHECK_OK(ctp_group_wait(g, CTP_WAIT_FOREVER));
+    CHECK_OK(ctp_group_destroy(g));
+    char path[TRACE_PATH_SIZE];
+    CHECK_OK(stop_to_temp(p, path));
+    CHECK_EQ(keep_if_failed(test_run_python(deep_checker, path), path), 0);
     CHECK_OK(ctp_pool_destroy(p));
 }
 

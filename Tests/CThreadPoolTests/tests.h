@@ -79,6 +79,7 @@ struct test_case {
     X(numa_placement)                                                                              \
     X(numa_affinity_pins_to_node)                                                                  \
     X(numa_affine_tasks_run_on_their_node)                                                         \
+    X(numa_node_stats_leave_out_dropped)                                                           \
     X(numa_remote_fallback_when_node_blocked)                                                      \
     X(numa_outside_helper_takes_own_node_first)                                                    \
     X(numa_remote_critical_before_own_backlog)                                                     \
@@ -89,6 +90,7 @@ struct test_case {
     X(numa_remote_grace_wakes_every_node)                                                          \
     X(numa_task_memory_stays_home)                                                                 \
     X(stall_task_reported_once)                                                                 \
+    X(stall_task_waiting_in_group_reported)                                                     \
     X(stall_report_counts_queued_once)                                                          \
     X(stall_queue_all_workers_blocked)                                                          \
     X(stall_no_report_for_short_tasks)                                                          \
@@ -102,6 +104,7 @@ struct test_case {
     X(trace_json_nested)                                                                        \
     X(trace_labels_not_utf8)                                                                    \
     X(trace_small_ring_still_nests)                                                             \
+    X(trace_deeper_than_its_stack)                                                              \
     X(trace_stop_under_a_held_writer)                                                           \
     X(stall_nested_runs_reported_once_each)                                                     \
     X(prewake_work_in_window_needs_no_wakeup)                                                   \

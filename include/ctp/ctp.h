@@ -198,7 +198,8 @@ typedef struct ctp_config {
     const char *topology;
     /** Stall detection, in nanoseconds; 0 = off (the default). When set, a
      *  monitor thread reports (once per episode, within 2 x stall_ns of its
-     *  start) a task that has run longer than stall_ns (CTP_STALL_TASK), and
+     *  start) a task that has run longer than stall_ns (CTP_STALL_TASK; a
+     *  task blocked in a group or handle wait is still running), and
      *  tasks queued while none has started for stall_ns (CTP_STALL_QUEUE:
      *  every worker busy, blocked or lost). The monitor parks with the
      *  workers: an idle pool costs nothing. At least 1 ms, at most 1 hour.
@@ -333,10 +334,14 @@ CTP_API int ctp_pool_trim(ctp_pool *pool);
 typedef struct ctp_node_stats {
     uint64_t workers;         /* workers placed on this node */
     uint64_t executed;        /* tasks run by this node's workers */
-    uint64_t taken_remote;    /* of those, taken from another node's queues */
+    uint64_t taken_remote;    /* tasks they took from another node's queues
+                                 (counted when taken: one a cancelling
+                                 shutdown then drops counts here, not in
+                                 executed) */
     uint64_t steals_local;    /* steals from a worker of this node */
     uint64_t steals_remote;   /* steals from a worker of another node */
-    uint64_t affine_executed; /* tasks with a node affinity run here */
+    uint64_t affine_executed; /* tasks with a node affinity run here (not
+                                 those a cancelling shutdown dropped) */
     uint64_t affine_home;     /* of those, tasks whose affinity was this node */
 } ctp_node_stats;
 
@@ -766,7 +771,8 @@ CTP_API int ctp_trace_start(ctp_pool *pool, size_t events_per_worker);
  *  (a label's bytes that are not well-formed UTF-8 are written as the code
  *  points of their values, \u0080-\u00ff, so the file always parses).
  *  Tasks still running are closed at the stop time; spans whose begin fell
- *  out of a full ring are dropped. Errors: CTP_EINVAL (NULL arguments, no
+ *  out of a full ring are dropped, and so are spans nested more than 256
+ *  deep on one thread (the 256 around them keep their own times). Errors: CTP_EINVAL (NULL arguments, no
  *  trace running, or `path` cannot be created: then the trace keeps running
  *  and nothing is lost), CTP_ENOMEM (writing the file failed part-way, e.g.
  *  the disk is full: the trace is stopped and what was not written is
