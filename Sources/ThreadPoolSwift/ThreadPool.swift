@@ -361,13 +361,16 @@ extension ThreadPool {
         public var workers: UInt64
         /// Tasks run by the node's workers.
         public var executed: UInt64
-        /// Of those, taken from another node's queues.
+        /// Tasks the node's workers took from another node's queues (counted
+        /// when taken: one that a cancelling shutdown then drops counts here
+        /// but not in `executed`).
         public var takenRemote: UInt64
         /// Steals from workers of the same node.
         public var stealsLocal: UInt64
         /// Steals from workers of other nodes.
         public var stealsRemote: UInt64
-        /// Tasks with a node affinity run on this node.
+        /// Tasks with a node affinity run on this node (not those a
+        /// cancelling shutdown dropped).
         public var affineExecuted: UInt64
         /// Of those, tasks whose affinity was this node.
         public var affineHome: UInt64
