@@ -217,7 +217,7 @@ static void *monitor_main(void *arg)
     ctp_pool *pool = arg;
     ctp__monitor *m = &pool->monitor;
     char name[16];
-    snprintf(name, sizeof name, "%.9s-mon", pool->name);
+    snprintf(name, sizeof name, "%.*s-mon", (int)ctp__utf8_fit(pool->name, 9), pool->name);
     pthread_setname_np(pthread_self(), name);
     (void)ctp__cancel_off(); /* its waits and reports are never cancellation points */
     /* on_overrun and on_stall may wait or help: never run tasks on this

@@ -33,6 +33,21 @@ int ctp__cond_init_monotonic(pthread_cond_t *cv);
  * nothing measurable while blocked. */
 #define CTP__RECHECK_NS ((uint64_t)1000 * 1000)
 
+/* The length of the longest prefix of the NUL-terminated s that is at most
+ * max bytes and does not end inside a UTF-8 sequence (thread names: a name
+ * cut in the middle of a character shows as invalid UTF-8 in /proc). */
+static inline size_t ctp__utf8_fit(const char *s, size_t max)
+{
+    size_t len = 0;
+    while (len < max && s[len] != '\0')
+        len++;
+    /* s[len] is the first byte left out: a continuation byte (10xxxxxx)
+     * there means the kept part ends inside its character. */
+    while (len > 0 && ((unsigned char)s[len] & 0xC0u) == 0x80u)
+        len--;
+    return len;
+}
+
 /* CPU homes (cpu_home.c): the CPUs a thread may run on, so that another
  * thread can keep it off one of them until it runs again. Linux; elsewhere
  * `cpus` stays 0 and the calls do nothing. A zeroed home is inert. */

@@ -230,9 +230,7 @@ static int create_pool(const ctp_config *config, ctp_pool **out_pool)
         pool->worker_first[n + 1] = pool->worker_first[n] + per_node[n];
 
     const char *name = cfg.name != NULL ? cfg.name : "ctp";
-    size_t len = strlen(name);
-    if (len > sizeof pool->name - 2)
-        len = sizeof pool->name - 2;
+    size_t len = ctp__utf8_fit(name, sizeof pool->name - 2); /* whole characters */
     memcpy(pool->name, name, len);
     pool->name[len] = '\0';
     cfg.name = NULL; /* never keep the caller's pointers */

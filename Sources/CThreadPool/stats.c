@@ -43,6 +43,11 @@ int ctp_pool_node_count(ctp_pool *pool)
     return pool == NULL || ctp__forked(pool) ? CTP_EINVAL : pool->nnodes;
 }
 
+int ctp_pool_topology_node_count(ctp_pool *pool)
+{
+    return pool == NULL || ctp__forked(pool) ? CTP_EINVAL : pool->topo.nodes;
+}
+
 int ctp_worker_node(ctp_pool *pool, int worker)
 {
     if (pool == NULL || ctp__forked(pool) || worker < 0 || (uint32_t)worker >= pool->nworkers)

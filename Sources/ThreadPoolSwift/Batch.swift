@@ -178,7 +178,7 @@ public final class TaskBatch {
     /// Why the C runtime refused the batch as invalid: the first item with
     /// a node the pool does not have.
     private func invalidItem(_ pool: ThreadPool) -> ThreadPoolError {
-        let nodes = pool.nodeCount
+        let nodes = pool.topologyNodeCount // NUMA off accepts the topology's nodes
         for i in 0..<count where descs[i].node < -1 || descs[i].node >= nodes {
             return .invalidArgument("TaskBatch item \(i): "
                                     + notANodeMessage(badNodes[i] ?? Int(descs[i].node), nodes: nodes))

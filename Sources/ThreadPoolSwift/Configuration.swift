@@ -12,7 +12,9 @@ extension ThreadPool {
     public enum NUMAMode: Sendable {
         /// Follow the topology (the machine's, or ``ThreadPool/Configuration/topology``).
         case auto
-        /// One node; node affinities are accepted and ignored.
+        /// One node; affinities to the topology's nodes are accepted and
+        /// ignored (others throw, as under `.auto`; see
+        /// ``ThreadPool/topologyNodeCount``).
         case off
     }
 
@@ -85,7 +87,9 @@ extension ThreadPool {
         public var wakeFanout: Int?
         /// Worker stack size in bytes, at least 65536 (64 KiB); nil = 8 MiB.
         public var stackSize: Int?
-        /// Thread name prefix (at most 10 characters are used); nil = "ctp".
+        /// Thread name prefix: at most its first 10 bytes of UTF-8 are used
+        /// (whole characters only: "ゲームサーバー" names threads "ゲーム-0",
+        /// "ゲーム-1", ...); nil = "ctp".
         public var name: String?
         /// NUMA mode.
         public var numaMode: NUMAMode

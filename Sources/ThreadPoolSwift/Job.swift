@@ -87,16 +87,19 @@ private func submitJobToC(_ pool: OpaquePointer, _ job: Job, priority: ThreadPoo
         }
         return rc
     }
-    if rc == Int32(CTP_EINVAL), let node, node >= Int(ctp_pool_node_count(pool)) { throw notANode(node, pool) }
+    if rc == Int32(CTP_EINVAL), let node, node >= Int(ctp_pool_topology_node_count(pool)) {
+        throw notANode(node, pool)
+    }
     try check(rc)
 }
 
 /// The error for a submission whose node the pool does not have.
 func notANode(_ node: Int, _ pool: OpaquePointer) -> ThreadPoolError {
-    .invalidArgument(notANodeMessage(node, nodes: Int(ctp_pool_node_count(pool))))
+    .invalidArgument(notANodeMessage(node, nodes: Int(ctp_pool_topology_node_count(pool))))
 }
 
-/// Why `node` is refused, for a pool of `nodes` nodes (also a batch item's).
+/// Why `node` is refused, for a pool whose topology has `nodes` nodes (also
+/// a batch item's; with NUMA off the topology's nodes are still accepted).
 func notANodeMessage(_ node: Int, nodes: Int) -> String {
     "node \(node) is not a node of the pool (0..<\(nodes), nil = any)"
 }

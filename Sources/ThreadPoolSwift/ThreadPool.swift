@@ -234,6 +234,11 @@ public final class ThreadPool: @unchecked Sendable {
     /// Nodes the pool places work on (1 with NUMA off).
     public var nodeCount: Int { Int(ctp_pool_node_count(handle)) }
 
+    /// Nodes of the pool's topology: a task's `node` may be 0..<this. The
+    /// same as ``nodeCount`` except with ``Configuration/NUMAMode/off``,
+    /// which accepts the topology's nodes and ignores them.
+    public var topologyNodeCount: Int { Int(ctp_pool_topology_node_count(handle)) }
+
     /// The node of worker `worker`, or nil for a bad index.
     public func node(ofWorker worker: Int) -> Int? {
         let n = ctp_worker_node(handle, Int32(clamping: worker))

@@ -1,6 +1,7 @@
 /* API contract: bad input, configuration, error codes, submission basics. */
 #include "harness.h"
 
+#include <dirent.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -569,4 +570,95 @@ void test_pool_destroy_refused_while_group_or_tick_lives(void)
     CHECK_OK(ctp_submit(p, CTP_PRIORITY_NORMAL, pfor_task, p));
     CHECK(TEST_WAIT_UNTIL(atomic_load(&pfor_in_body) == 1, 10000));
     CHECK_OK(ctp_pool_destroy(p));
+}
+
+/* Thread names are cut before a UTF-8 character that would not fit whole:
+ * "ゲームサーバー" (3 bytes a character) gave workers "ゲーム" plus the
+ * first byte of "サ", and the monitor's 9-byte cut split "é" in
+ * "abcdefghé". */
+typedef struct thread_name {
+    char name[16];
+    _Atomic int done;
+} thread_name;
+
+static void record_thread_name(void *arg)
+{
+    thread_name *t = arg;
+    pthread_getname_np(pthread_self(), t->name, sizeof t->name);
+    atomic_store(&t->done, 1);
+}
+
+static ctp_pool *named_pool(const char *name)
+{
+    ctp_config c;
+    ctp_config_init(&c);
+    c.workers = 1;
+    c.name = name;
+    c.stall_ns = 1000 * 1000 * 1000; /* starts the monitor thread */
+    ctp_pool *p = NULL;
+    return ctp_pool_create(&c, &p) == CTP_OK ? p : NULL;
+}
+
+/* The name of this process's thread whose name ends in suffix, or "". */
+static void find_thread_name(const char *suffix, char out[16])
+{
+    out[0] = '\0';
+    DIR *d = opendir("/proc/self/task");
+    if (d == NULL)
+        return;
+    size_t sl = strlen(suffix);
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300], line[64];
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue; /* that thread has exited */
+        if (fgets(line, sizeof line, f) != NULL) {
+            line[strcspn(line, "\n")] = '\0';
+            size_t l = strlen(line);
+            if (l >= sl && l < 16 && strcmp(line + l - sl, suffix) == 0)
+                memcpy(out, line, l + 1);
+        }
+        fclose(f);
+    }
+    closedir(d);
+}
+
+void test_api_thread_names_cut_at_characters(void)
+{
+    static const struct {
+        const char *name, *worker, *monitor;
+    } cases[] = {
+        { "\xe3\x82\xb2\xe3\x83\xbc\xe3\x83\xa0\xe3\x82\xb5\xe3\x83\xbc", "\xe3\x82\xb2\xe3\x83\xbc\xe3\x83\xa0-0",
+          "\xe3\x82\xb2\xe3\x83\xbc\xe3\x83\xa0-mon" },       /* ゲームサー: ゲーム */
+        { "abcdefgh\xc3\xa9", "abcdefgh\xc3\xa9-0", "abcdefgh-mon" }, /* é fits 10, not 9 */
+        { "server-main", "server-mai-0", "server-ma-mon" },             /* ASCII: as before */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ctp_pool *p = named_pool(cases[i].name);
+        CHECK(p != NULL);
+        if (p == NULL)
+            continue;
+        char monitor[16];
+        thread_name t = { .done = 0 };
+        CHECK_OK(ctp_submit(p, CTP_PRIORITY_NORMAL, record_thread_name, &t)); /* on the worker */
+        while (!atomic_load(&t.done))
+            test_sleep_us(1000);
+        const char *worker = t.name;
+        if (strcmp(worker, cases[i].worker) != 0)
+            fprintf(stderr, "  case %zu: worker \"%s\"\n", i, worker);
+        CHECK(strcmp(worker, cases[i].worker) == 0);
+        for (int tries = 0; tries < 200; tries++) { /* the monitor names itself as it starts */
+            find_thread_name("-mon", monitor);
+            if (monitor[0] != '\0')
+                break;
+            test_sleep_us(5000);
+        }
+        CHECK(strcmp(monitor, cases[i].monitor) == 0);
+        if (strcmp(worker, cases[i].worker) != 0 || strcmp(monitor, cases[i].monitor) != 0)
+            fprintf(stderr, "  case %zu: worker \"%s\", monitor \"%s\"\n", i, worker, monitor);
+        CHECK_OK(ctp_pool_destroy(p));
+    }
 }

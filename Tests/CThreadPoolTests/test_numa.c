@@ -113,6 +113,7 @@ void test_numa_placement(void)
     ctp_pool *p = topo_pool("0-7;8-15", 0, CTP_AFFINITY_NONE, CTP_NUMA_AUTO);
     CHECK(p != NULL);
     CHECK_EQ(ctp_pool_node_count(p), 2);
+    CHECK_EQ(ctp_pool_topology_node_count(p), 2);
     ctp_stats st;
     ctp_pool_stats(p, &st);
     CHECK_EQ(st.workers, 16);
@@ -141,6 +142,7 @@ void test_numa_placement(void)
     p = topo_pool("0;1;2;3", 4, CTP_AFFINITY_NONE, CTP_NUMA_OFF);
     CHECK(p != NULL);
     CHECK_EQ(ctp_pool_node_count(p), 1);
+    CHECK_EQ(ctp_pool_topology_node_count(p), 4); /* the nodes a task may name */
     ctp_task_desc d;
     ctp_task_desc_init(&d, noop, NULL);
     d.node = 3;
@@ -357,6 +359,7 @@ void test_numa_machine_topology_and_memory(void)
     ctp_free_on_node(p, NULL, 0);
     CHECK_EQ(ctp_current_node(), -1);
     CHECK_EQ(ctp_pool_node_count(NULL), CTP_EINVAL);
+    CHECK_EQ(ctp_pool_topology_node_count(NULL), CTP_EINVAL);
     /* Out-of-range node in a task: refused. */
     ctp_task_desc d;
     ctp_task_desc_init(&d, noop, NULL);

@@ -18,6 +18,7 @@ struct test_case {
     X(notify_latch_rechecks_zero) X(notify_latch_races_count_down) X(notify_fires_once_where_documented) X(notify_races_last_count_down) X(notify_fires_on_cancel) X(notify_destroy_rules) X(notify_submission_survives_drain) \
     X(api_config_validation)                                                                       \
     X(api_strerror_and_index)                                                                      \
+    X(api_thread_names_cut_at_characters)                                                          \
     X(submit_runs_every_task_once)                                                                 \
     X(batch_all_or_none)                                                                           \
     X(batch_large_runs_while_queued)                                                               \

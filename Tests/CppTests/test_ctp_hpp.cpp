@@ -631,6 +631,7 @@ void config_numa_off_and_affinities()
         c.affinity = a;
         ctp::pool pool(c);
         CHECK(pool.node_count() == 1);
+        CHECK(pool.topology_node_count() == 2);
         CHECK(pool.worker_node(0) == 0 && pool.worker_node(1) == 0);
         std::atomic<int> ran{0};
         run_tasks(pool, 100, ran);

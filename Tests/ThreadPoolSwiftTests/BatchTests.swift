@@ -373,6 +373,38 @@ private func waitUntil(_ done: () -> Bool) {
         #expect(ran.load(ordering: .relaxed) == 4)
     }
 
+    /// NUMA off on a two-node topology: node 1 is one of the topology's
+    /// nodes, accepted and ignored; node 2 and 5 are refused, and the error
+    /// names the item that was refused and the topology's range. Node 1
+    /// used to be refused alone, node 2's message said 0..<1, and a batch
+    /// of nodes 1 and 5 blamed item 0.
+    @Test func numaOffAcceptsTheTopologysNodes() throws {
+        let pool = try ThreadPool(configuration: .init(workers: 2, numaMode: .off, topology: "0;1"))
+        #expect(pool.nodeCount == 1)
+        #expect(pool.topologyNodeCount == 2)
+        let ran = Atomic<Int>(0)
+        try pool.submit(node: 1) { _ = ran.add(1, ordering: .relaxed) }
+        do {
+            try pool.submit(node: 2) {}
+            Issue.record("node 2 was accepted")
+        } catch let ThreadPoolError.invalidArgument(why) {
+            #expect(why.contains("node 2 ") && why.contains("0..<2"), "message: \(why)")
+        }
+        let batch = TaskBatch()
+        batch.add(node: 1) { _ = ran.add(1, ordering: .relaxed) }
+        batch.add(node: 5) { _ = ran.add(1, ordering: .relaxed) }
+        do {
+            try pool.submit(batch)
+            Issue.record("a batch item with node 5 was accepted")
+        } catch let ThreadPoolError.invalidArgument(why) {
+            #expect(why.contains("item 1: node 5 ") && why.contains("0..<2"), "message: \(why)")
+        }
+        batch.add(node: 1) { _ = ran.add(1, ordering: .relaxed) }
+        try pool.submit(batch)
+        try pool.shutdown()
+        #expect(ran.load(ordering: .relaxed) == 2)
+    }
+
     /// Async waits with a timeout too large for the clock (now + timeout
     /// overflows) wait as if with none. They crashed the process ("Not
     /// enough bits to represent the passed value") in the timer's sleep.

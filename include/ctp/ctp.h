@@ -175,8 +175,10 @@ typedef struct ctp_config {
     unsigned wake_fanout;
     /** Stack size of each worker thread in bytes; 0 = 8 MiB. Minimum 64 KiB. */
     size_t stack_size;
-    /** Thread name prefix (at most 10 characters are used; the Linux limit is
-     *  15); NULL = "ctp". The string is copied. */
+    /** Thread name prefix: at most its first 10 bytes are used (the Linux
+     *  limit is 15 with the worker's "-N"), cut before a UTF-8 character
+     *  that would not fit whole, and 9 for the monitor's "-mon"; NULL =
+     *  "ctp". The string is copied. */
     const char *name;
     /** NUMA mode; default CTP_NUMA_AUTO. */
     ctp_numa_mode numa_mode;
@@ -799,6 +801,13 @@ CTP_API const char *ctp_last_error_message(void);
 
 /** Nodes the pool places work on (1 with CTP_NUMA_OFF), or CTP_EINVAL. */
 CTP_API int ctp_pool_node_count(ctp_pool *pool);
+
+/** Nodes of the pool's topology, the values a task's `node` may take
+ *  (0 .. count-1; others are refused with CTP_EINVAL): the same as
+ *  ctp_pool_node_count, except with CTP_NUMA_OFF, which accepts and ignores
+ *  the topology's nodes while it places work on one. CTP_EINVAL for a NULL
+ *  pool or one inherited across fork. Any thread. */
+CTP_API int ctp_pool_topology_node_count(ctp_pool *pool);
 
 /** The node of worker `worker` (0 .. workers-1), or CTP_EINVAL. */
 CTP_API int ctp_worker_node(ctp_pool *pool, int worker);

@@ -965,6 +965,14 @@ public:
         detail::check(n < 0 ? n : CTP_OK, "ctp_pool_node_count");
         return n;
     }
+    /// Nodes of the topology, the values a task's node may take (more than
+    /// node_count() only with numa_mode::off, which accepts and ignores them).
+    int topology_node_count() const
+    {
+        int n = ctp_pool_topology_node_count(pool_);
+        detail::check(n < 0 ? n : CTP_OK, "ctp_pool_topology_node_count");
+        return n;
+    }
     /// The node of worker `worker` (0 .. workers-1).
     int worker_node(int worker) const
     {
