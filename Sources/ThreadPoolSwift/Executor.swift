@@ -13,12 +13,17 @@ extension ThreadPool: TaskExecutor {
     /// pool's rescue thread instead: one thread per pool, started the first
     /// time it is needed, that runs such jobs one after another. However many
     /// jobs are refused, at most that one extra thread runs them.
+    ///
+    /// The job's Swift priority picks the pool's level:
+    /// `Task(executorPreference: pool, priority: .high)` runs ahead of the
+    /// pool's `.normal` work, `.background` behind its `.low`.
     public func enqueue(_ job: consuming ExecutorJob) {
+        let level = executorPriority(job.priority)
         var payload = ExecutorPayload(job: UnownedJob(job), executor: asUnownedTaskExecutor(),
                                       rescue: Unmanaged.passUnretained(rescue))
         assert(MemoryLayout<ExecutorPayload>.size <= Int(CTP_INLINE_CAPACITY))
         let rc = withUnsafeMutablePointer(to: &payload) { p in
-            ctp_submit_inline(handle, executorDesc, p, MemoryLayout<ExecutorPayload>.size, nil)
+            ctp_submit_inline(handle, executorDesc + level.rawValue, p, MemoryLayout<ExecutorPayload>.size, nil)
         }
         if rc != Int32(CTP_OK) {
             rescue.run(payload)
@@ -26,14 +31,36 @@ extension ThreadPool: TaskExecutor {
     }
 }
 
-/// The task description every executor job is submitted with (the C
-/// runtime copies it): made once per pool, not per job.
+/// The pool's level for an executor job of Swift priority `priority`:
+/// `.high` and above (user-initiated, user-interactive) run as
+/// ``ThreadPool/Priority/high``; `.medium` and a job with no priority as
+/// `.normal`; `.low` (utility) as `.low`; `.background` as `.idle`. None
+/// runs as `.critical`, which stays for work submitted as such.
+func executorPriority(_ priority: JobPriority) -> ThreadPool.Priority {
+    let raw = priority.rawValue
+    switch raw {
+    case 0: return .normal // unspecified
+    case TaskPriority.high.rawValue...: return .high
+    case TaskPriority.medium.rawValue...: return .normal
+    case (TaskPriority.background.rawValue + 1)...: return .low
+    default: return .idle
+    }
+}
+
+/// The task descriptions executor jobs are submitted with, one per priority
+/// level, indexed by ``ThreadPool/Priority`` (the C runtime copies them):
+/// made once per pool, not per job.
 func makeExecutorDesc() -> UnsafeMutablePointer<ctp_task_desc> {
-    let desc = UnsafeMutablePointer<ctp_task_desc>.allocate(capacity: 1)
-    desc.initialize(to: ctp_task_desc())
-    ctp_task_desc_init(desc, { runExecutorJob($0) }, nil)
-    desc.pointee.on_cancel = { rescueExecutorJob($0) }
-    return desc
+    let count = ThreadPool.Priority.allCases.count
+    let descs = UnsafeMutablePointer<ctp_task_desc>.allocate(capacity: count)
+    for level in ThreadPool.Priority.allCases {
+        let desc = descs + level.rawValue
+        desc.initialize(to: ctp_task_desc())
+        ctp_task_desc_init(desc, { runExecutorJob($0) }, nil)
+        desc.pointee.on_cancel = { rescueExecutorJob($0) }
+        desc.pointee.priority = level.c
+    }
+    return descs
 }
 
 /// Trivially copyable: moved into the task by memcpy.

@@ -92,11 +92,13 @@ public final class PinnedQueue: @unchecked Sendable {
                 // Released by one of its own closures while the owner's run or
                 // wait still uses the C queue: C refuses to free it there.
                 logError("ThreadPoolSwift: a PinnedQueue was released without close() inside a closure its owner "
-                         + "runs; its C queue is left behind and closures still queued in it never run")
+                         + "runs; its C queue is left behind, closures still queued in it never run, and its pool "
+                         + "is never freed")
             }
         } else {
             logError("ThreadPoolSwift: a PinnedQueue was released without close() away from its owner thread; "
-                     + "its C queue is left behind and closures still queued in it never run")
+                     + "its C queue is left behind, closures still queued in it never run, and its pool's memory "
+                     + "and threads are never freed (the C pool refuses to be destroyed while a queue is open)")
         }
     }
 

@@ -34,8 +34,8 @@ public final class ThreadPool: @unchecked Sendable {
     /// `Executor.swift`). Outlives the C pool: it is freed only after
     /// `ctp_pool_destroy` returned, since a cancelling shutdown hands it jobs.
     let rescue = ExecutorRescue()
-    /// The task description of executor jobs (see `Executor.swift`): read
-    /// by every `enqueue`, freed with the pool object.
+    /// The task descriptions of executor jobs, one per priority level (see
+    /// `Executor.swift`): read by every `enqueue`, freed with the pool object.
     let executorDesc = makeExecutorDesc()
 
     /// The configuration's closures that the C pool calls (see `Observers`):
@@ -190,6 +190,9 @@ public final class ThreadPool: @unchecked Sendable {
     /// Stops the pool: moves it to draining, then waits up to `timeout` for it
     /// to stop (see ``ShutdownMode``): blocks the calling thread. A later call
     /// may switch `.drain` to `.cancel`; on a stopped pool it returns at once.
+    /// Executor jobs the pool refused or dropped run on its rescue thread
+    /// (see ``enqueue(_:)``), which this does not wait for: async code that
+    /// resumes on the pool after the shutdown may still run when it returns.
     /// - Throws: ``ThreadPoolError/timedOut`` (the pool keeps draining; call
     ///   again), ``ThreadPoolError/deadlock`` if called from one of the pool's
     ///   own tasks (the shutdown has started; finish it from outside).

@@ -151,6 +151,32 @@ final class WorkerThreads: @unchecked Sendable {
         #expect(throws: ThreadPoolError.shutdown) { try pool.submit {} }
     }
 
+    /// Executor jobs take the pool's level from their Swift priority; every
+    /// job ran at .normal before. Counted in executedByPriority (each task
+    /// is at least one job; none runs as .critical).
+    @Test func executorJobsKeepTheirTaskPriority() async throws {
+        let pool = try ThreadPool(configuration: .init(workers: 2))
+        let cases: [(TaskPriority, ThreadPool.Priority)] =
+            [(.high, .high), (.medium, .normal), (.low, .low), (.background, .idle)]
+        for (swift, level) in cases {
+            let before = pool.stats.executedByPriority[level]
+            let onWorker = await Task(executorPreference: pool, priority: swift) {
+                ThreadPool.currentWorkerIndex != nil
+            }.value
+            #expect(onWorker)
+            // A worker counts a task after its function returns, which can
+            // be just after the awaiting code resumed.
+            var polls = 0
+            while pool.stats.executedByPriority[level] <= before && polls < 5_000 {
+                try await Task.sleep(for: .milliseconds(1))
+                polls += 1
+            }
+            #expect(pool.stats.executedByPriority[level] > before, "\(swift) did not run as \(level)")
+        }
+        #expect(pool.stats.executedByPriority[.critical] == 0)
+        try await pool.shutdownGracefully()
+    }
+
     @Test func taskGroupOf100kChildrenUnderPreference() async throws {
         let pool = try ThreadPool(configuration: .init())
         let (total, onWorkers) = await withTaskExecutorPreference(pool) {
