@@ -724,6 +724,17 @@ static int keep_if_failed(int rc, const char *path)
     return rc;
 }
 
+/* Stops p's trace into a temporary file and runs a Python checker on it
+ * (the file's path is its argument): the checker's exit status, or -1 if
+ * the trace could not be written. */
+static int stop_and_check(ctp_pool *p, const char *checker)
+{
+    char path[TRACE_PATH_SIZE];
+    if (stop_to_temp(p, path) != CTP_OK)
+        return -1;
+    return keep_if_failed(test_run_python(checker, path), path);
+}
+
 static int run_checker(const char *json, long want, int workers, int labels)
 {
     char args[512];
@@ -804,9 +815,7 @@ void test_trace_labels_not_utf8(void)
     }
     CHECK_OK(ctp_group_wait(g, CTP_WAIT_FOREVER));
     CHECK_OK(ctp_group_destroy(g));
-    char path[TRACE_PATH_SIZE];
-    CHECK_OK(stop_to_temp(p, path));
-    CHECK_EQ(keep_if_failed(test_run_python(utf8_checker, path), path), 0);
+    CHECK_EQ(stop_and_check(p, utf8_checker), 0);
     CHECK_OK(ctp_pool_destroy(p));
 }
 
@@ -915,9 +924,7 @@ void test_trace_deeper_than_its_stack(void)
         test_sleep_us(1000);
     CHECK_OK(ctp_group_wait(g, CTP_WAIT_FOREVER));
     CHECK_OK(ctp_group_destroy(g));
-    char path[TRACE_PATH_SIZE];
-    CHECK_OK(stop_to_temp(p, path));
-    CHECK_EQ(keep_if_failed(test_run_python(deep_checker, path), path), 0);
+    CHECK_EQ(stop_and_check(p, deep_checker), 0);
     CHECK_OK(ctp_pool_destroy(p));
 }
 
