@@ -32,7 +32,7 @@
 // Threads: every member function may be called from any thread, including
 // the pool's own tasks, except pool's destructor, shutdown with a timeout,
 // move assignment and stop_trace, which must not run on the pool's own
-// workers.
+// workers, and tick::run, which must not race tick::end (see tick).
 //
 // Seeing inside a pool: config::stall with config::on_stall reports tasks
 // that run too long and queues that do not move; config::on_thread_start /
@@ -1073,11 +1073,24 @@ public:
     task_group &operator=(const task_group &) = delete;
 
     /// Waits for the tasks; an exception nobody observed ends the program
-    /// (std::terminate), as a joinable std::thread does. Call wait().
+    /// (std::terminate), as a joinable std::thread does. Call wait(). Not
+    /// from one of the group's own tasks (the last shared_ptr to a group
+    /// released inside its task, say): the tasks could not be waited for and
+    /// would go on using this object, so it prints why and calls
+    /// std::terminate.
     ~task_group()
     {
-        if (ctp_group_wait(group_, CTP_WAIT_FOREVER) == CTP_OK)
+        int rc = ctp_group_wait(group_, CTP_WAIT_FOREVER);
+        if (rc == CTP_EDEADLK) {
+            std::fprintf(stderr, "ctp: ctp::task_group destroyed inside one of its own tasks (%s): its tasks "
+                                 "cannot be waited for there\n",
+                         ctp_strerror(rc));
+            std::terminate();
+        }
+        if (rc == CTP_OK)
             ctp_group_destroy(group_);
+        // (CTP_EINVAL: a pool inherited across fork, whose tasks never run
+        // in this process: the group is left as it is.)
         if (errors_.pending())
             std::terminate();
     }
@@ -1253,9 +1266,14 @@ private:
 
 /// One tick of a server (ctp_tick_begin / ctp_tick_end), RAII: a task group
 /// that knows it is a tick and reports on it. run() its tasks (from any
-/// thread, the tick's own tasks included), then end() it on the thread that
-/// began it: end() waits for every task (helping run them, and running the
-/// tasks pinned to this thread), and returns the report. Not movable.
+/// thread, the tick's own tasks and on_overrun included), then end() it on
+/// the thread that began it: end() waits for every task (helping run them,
+/// and running the tasks pinned to this thread), and returns the report.
+/// Not movable. end() frees the C tick: a run() from a thread that is not
+/// running one of the tick's tasks or its on_overrun must have returned
+/// before end() is called (order such submitters before end() yourself);
+/// one racing it may use the freed tick. The tick's own tasks and
+/// on_overrun may run() while end() waits, and end() waits for those too.
 ///
 ///     ctp::tick t(pool, {true, std::chrono::milliseconds(40), [](auto late) { ... }});
 ///     for (bot &b : bots) t.run([&b] { b.update(); });
@@ -1281,17 +1299,31 @@ public:
             o.on_overrun = &tick::overrun_trampoline;
             o.overrun_ctx = this;
         }
-        detail::check(ctp_tick_begin(pool_, &o, &tick_), "ctp_tick_begin");
+        ctp_tick *t = nullptr;
+        detail::check(ctp_tick_begin(pool_, &o, &t), "ctp_tick_begin");
+        // on_overrun may have published it already (a tiny budget).
+        ctp_tick *none = nullptr;
+        tick_.compare_exchange_strong(none, t, std::memory_order_acq_rel);
     }
     tick(const tick &) = delete;
     tick &operator=(const tick &) = delete;
 
     /// Ends the tick if end() did not (waiting for its tasks); an exception
     /// nobody observed ends the program (std::terminate), as in task_group.
+    /// Not from one of the tick's own tasks or its on_overrun: the tick
+    /// could not end there, and its tasks and budget would go on using this
+    /// object, so it prints why and calls std::terminate.
     ~tick()
     {
-        if (tick_ != nullptr)
-            ctp_tick_end(tick_, CTP_WAIT_FOREVER, nullptr, nullptr, 0);
+        if (ctp_tick *t = tick_.load(std::memory_order_acquire)) {
+            int rc = ctp_tick_end(t, CTP_WAIT_FOREVER, nullptr, nullptr, 0);
+            if (rc == CTP_EDEADLK) {
+                std::fprintf(stderr, "ctp: ctp::tick destroyed inside one of its own tasks or its on_overrun "
+                                     "(%s): the tick cannot end there\n",
+                             ctp_strerror(rc));
+                std::terminate();
+            }
+        }
         if (errors_.pending())
             std::terminate();
     }
@@ -1328,7 +1360,8 @@ public:
     template <class Rep = std::chrono::nanoseconds::rep, class Period = std::nano>
     tick_report end(std::chrono::duration<Rep, Period> timeout = std::chrono::duration<Rep, Period>::max())
     {
-        if (tick_ == nullptr)
+        ctp_tick *t = tick_.load(std::memory_order_acquire);
+        if (t == nullptr)
             throw error(CTP_EINVAL, "ctp_tick_end: the tick has ended");
         std::size_t workers = 0;
         detail::check(ctp_pool_snapshot(pool_, nullptr, 0, &workers), "ctp_pool_snapshot");
@@ -1336,8 +1369,8 @@ public:
         tick_report made; // allocated before the tick ends: a bad_alloc leaves it open
         made.workers.reserve(workers);
         ctp_tick_report r;
-        detail::check(ctp_tick_end(tick_, detail::timeout_ns(timeout), &r, w.data(), w.size()), "ctp_tick_end");
-        tick_ = nullptr; // from here on nothing allocates: the report cannot be lost
+        detail::check(ctp_tick_end(t, detail::timeout_ns(timeout), &r, w.data(), w.size()), "ctp_tick_end");
+        tick_.store(nullptr, std::memory_order_release); // from here on nothing allocates: the report cannot be lost
         tick_report::fill_from_c(made, r, w.data(), std::min(w.size(), r.workers));
         report_ = std::move(made);
         if (std::exception_ptr e = errors_.take())
@@ -1346,7 +1379,7 @@ public:
     }
 
     /// Whether end() has ended the tick.
-    bool ended() const noexcept { return tick_ == nullptr; }
+    bool ended() const noexcept { return tick_.load(std::memory_order_acquire) == nullptr; }
     /// The report end() made (also when it rethrew an exception); empty
     /// (all zero) before.
     const tick_report &report() const noexcept { return report_; }
@@ -1355,18 +1388,23 @@ public:
     std::size_t exceptions() const noexcept { return errors_.count(); }
 
     /// The C handle (nullptr once ended). Still owned here.
-    ctp_tick *native_handle() const noexcept { return tick_; }
+    ctp_tick *native_handle() const noexcept { return tick_.load(std::memory_order_acquire); }
 
 private:
     ctp_group *group() const
     {
-        if (tick_ == nullptr)
+        ctp_tick *t = tick_.load(std::memory_order_acquire);
+        if (t == nullptr)
             throw error(CTP_EINVAL, "ctp_group_submit: the tick has ended");
-        return ctp_tick_group(tick_);
+        return ctp_tick_group(t);
     }
-    static void overrun_trampoline(ctp_tick *, std::uint64_t elapsed_ns, void *ctx) noexcept
+    static void overrun_trampoline(ctp_tick *t, std::uint64_t elapsed_ns, void *ctx) noexcept
     {
         tick *self = static_cast<tick *>(ctx);
+        // With a tiny budget this can run before the constructor has the
+        // handle: publish the callback's own, so run() inside it works.
+        ctp_tick *none = nullptr;
+        self->tick_.compare_exchange_strong(none, t, std::memory_order_acq_rel);
         try {
             self->on_overrun_(detail::to_duration(elapsed_ns));
         } catch (...) {
@@ -1375,7 +1413,9 @@ private:
     }
 
     ctp_pool *pool_;
-    ctp_tick *tick_ = nullptr;
+    /// Set by the constructor, or first by on_overrun's trampoline; cleared
+    /// by end(). Atomic: on_overrun runs on the monitor thread.
+    std::atomic<ctp_tick *> tick_{nullptr};
     std::function<void(std::chrono::nanoseconds)> on_overrun_;
     detail::exception_slot errors_;
     tick_report report_;
