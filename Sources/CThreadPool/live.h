@@ -81,6 +81,13 @@ static inline uint64_t ctp__live_serial(ctp__live *l)
     return atomic_load_explicit(&l->started, memory_order_relaxed);
 }
 
+/* Any thread: whether a run is in progress (its frame published). */
+static inline bool ctp__live_running(ctp__live *l)
+{
+    /* Acquire: pairs with the release stores of depth in begin and end. */
+    return atomic_load_explicit(&l->depth, memory_order_acquire) != 0;
+}
+
 /* Any thread: the innermost run in progress, consistent (true), or after 64
  * lost races the last copy read (false). Never blocks the writer. */
 static inline bool ctp__live_read(ctp__live *l, ctp__live_view *v)

@@ -206,8 +206,7 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
 static bool any_worker_in_task(ctp_pool *pool)
 {
     for (uint32_t i = 0; i < pool->nworkers; i++)
-        /* Acquire: pairs with the release stores of depth in live.h. */
-        if (atomic_load_explicit(&pool->workers[i]->live.depth, memory_order_acquire) != 0)
+        if (ctp__live_running(&pool->workers[i]->live))
             return true;
     return false;
 }
