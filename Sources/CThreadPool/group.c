@@ -77,8 +77,13 @@ int ctp_group_destroy(ctp_group *g)
      * than refuse or strand it; the late taker finds none (or, once the
      * group is reused, checks the new round's count). */
     ctp__latch_note n = ctp__latch_take_note(&g->latch);
-    if (n.fn != NULL)
+    if (n.fn != NULL) {
         n.fn(n.ctx);
+        /* fn may have given the group a new round: refuse, as for any
+         * pending task (the caller waits and destroys again). */
+        if (!ctp__latch_done(&g->latch))
+            return CTP_EINVAL;
+    }
     if (ctp__latch_has_waiters(&g->latch))
         return CTP_EINVAL;
     ctp_pool *pool = g->pool;

@@ -92,9 +92,11 @@ static void run_chunks(void *arg)
 }
 
 /* Queues `runners` run_chunks tasks of group g, in batches. Returns CTP_OK if
- * at least the first batch was queued (later batches that fail only mean
- * fewer runners: the caller runs the chunks they would have), else the first
- * batch's error. */
+ * at least one runner was queued (fewer runners only mean the caller runs
+ * the chunks they would have), else the first batch's error. A batch
+ * refused for a full queue (queue_capacity, from outside) is retried at half
+ * its size, down to one runner, so a nearly full queue still gets as many
+ * runners as it has room for rather than none. */
 static CTP__NOINLINE int submit_runners(ctp_pool *pool, ctp__pfor *pf, ctp_group *g, size_t runners)
 {
     ctp_task_desc descs[CTP__PFOR_BATCH];
@@ -106,6 +108,10 @@ static CTP__NOINLINE int submit_runners(ctp_pool *pool, ctp__pfor *pf, ctp_group
     for (size_t done = 0; done < runners;) {
         size_t k = runners - done < n ? runners - done : n;
         int rc = ctp_submit_batch(pool, descs, k);
+        if (rc == CTP_EFULL && k > 1) {
+            n = k / 2;
+            continue;
+        }
         if (rc != CTP_OK)
             return done == 0 ? rc : CTP_OK;
         done += k;
@@ -144,6 +150,15 @@ int ctp_parallel_for(ctp_pool *pool, size_t begin, size_t end, size_t grain, ctp
     size_t runners = local.chunks - 1;
     if (runners > pool->nworkers)
         runners = pool->nworkers;
+    size_t cap = pool->config.queue_capacity;
+    if (cap != 0 && !ctp__is_inside(pool)) {
+        /* Relaxed: a hint, so a full queue is not asked for more runners
+         * than it has room for (submit_runners copes with a wrong one). */
+        size_t queued = atomic_load_explicit(&pool->ext_queued, memory_order_relaxed);
+        size_t room = queued < cap ? cap - queued : 0;
+        if (runners > room)
+            runners = room;
+    }
     /* With no runners, or no memory for their state, the caller runs every
      * chunk (as when the runners cannot be queued: CTP_EFULL, CTP_ENOMEM). */
     ctp__pfor *pf = runners > 0 ? ctp__calloc(1, sizeof *pf) : NULL;

@@ -188,6 +188,9 @@ void *ctp__worker_main(void *arg)
     for (;;) {
         ctp__task *t = ctp__find_task(w, true);
         if (t == NULL) {
+            /* Out of work: a shutdown waiting for quiescence re-checks now,
+             * not only once we park (after spin_ns, or a pre-wake window). */
+            ctp__lifecycle_poke_if_stopping(pool);
             bool trim = trim_wanted(w);
             t = ctp__worker_idle(w, NULL, trim ? ctp__deadline(CTP__TRIM_DELAY_NS) : CTP_WAIT_FOREVER);
             if (t == NULL) {

@@ -228,6 +228,51 @@ void test_bounded_queue_full_and_inside_never_refused(void)
     CHECK_OK(ctp_pool_destroy(pool));
 }
 
+static void pfor_count(size_t b, size_t e, void *ctx)
+{
+    atomic_fetch_add((_Atomic size_t *)ctx, e - b);
+}
+
+/* parallel_for from outside a bounded pool queues as many runners as the
+ * queue has room for: with queue_capacity below the runners it wanted it
+ * used to ask for all at once (all or none), be refused every time, run
+ * every chunk on the caller and count a refusal the caller never saw
+ * (helper-38's attack, 2026-12-03). With the queue full it runs them all
+ * on the caller and counts nothing refused. */
+void test_bounded_queue_parallel_for_takes_the_room_left(void)
+{
+    ctp_config c;
+    ctp_config_init(&c);
+    c.workers = 3;
+    c.queue_capacity = 1;
+    ctp_pool *pool;
+    CHECK_OK(ctp_pool_create(&c, &pool));
+    _Atomic size_t covered = 0;
+    CHECK_OK(ctp_parallel_for(pool, 0, 1000, 1, pfor_count, (void *)&covered));
+    CHECK_EQ(atomic_load(&covered), 1000);
+    ctp_stats st;
+    CHECK_OK(ctp_pool_stats(pool, &st));
+    CHECK_EQ(st.submitted, 1); /* one runner: the room there was */
+    CHECK_EQ(st.rejected, 0);
+    CHECK_OK(ctp_pool_destroy(pool));
+
+    c.workers = 1;
+    CHECK_OK(ctp_pool_create(&c, &pool));
+    gate g;
+    gate_init(&g);
+    CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, gate_task, &g));
+    wait_entered(&g, 1);
+    CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, noop, NULL)); /* the queue is full */
+    atomic_store(&covered, 0);
+    CHECK_OK(ctp_parallel_for(pool, 0, 1000, 1, pfor_count, (void *)&covered));
+    CHECK_EQ(atomic_load(&covered), 1000);
+    CHECK_OK(ctp_pool_stats(pool, &st));
+    CHECK_EQ(st.submitted, 2);
+    CHECK_EQ(st.rejected, 0);
+    gate_open(&g);
+    CHECK_OK(ctp_pool_destroy(pool));
+}
+
 typedef struct {
     _Atomic long *sum;
     long value;

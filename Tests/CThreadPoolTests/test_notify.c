@@ -367,6 +367,56 @@ void test_notify_destroy_rules(void)
     CHECK_OK(ctp_pool_destroy(pool));
 }
 
+/* A notification that destroy runs itself and that gives the group a new
+ * round (a documented use of fn): destroy must refuse, as it does for any
+ * pending task, and the group stay valid. It used to free the group with
+ * the new task pending (helper-38's attack, 2026-12-03): the next group
+ * created, the same memory, then counted that task (a wait on it timed out,
+ * its destroy was refused) and the task's end counted down a stranger's
+ * group. The completer's half is simulated as in notify_destroy_rules. */
+typedef struct {
+    ctp_group *g;
+    gate *gt;
+    _Atomic int fired, submit_rc;
+} nt_again;
+
+static void nt_new_round(void *ctx)
+{
+    nt_again *r = ctx;
+    atomic_store(&r->submit_rc, ctp_group_submit(r->g, CTP_PRIORITY_NORMAL, gate_task, r->gt));
+    atomic_fetch_add(&r->fired, 1);
+}
+
+void test_notify_new_round_from_destroy_keeps_group(void)
+{
+    ctp_pool *pool = make_pool(1);
+    CHECK(pool != NULL);
+    static nt_again r;
+    static gate gt;
+    gate_init(&gt);
+    memset((void *)&r, 0, sizeof r);
+    r.gt = &gt;
+    CHECK_OK(ctp_group_create(pool, &r.g));
+    ctp__latch_add(&r.g->latch, 1); /* a task counted, not yet finished */
+    CHECK_OK(ctp_group_notify(r.g, nt_new_round, &r));
+    /* Seq_cst like the completer's decrement (see notify_destroy_rules). */
+    atomic_fetch_sub_explicit(&r.g->latch.pending, 1, memory_order_seq_cst);
+    CHECK_EQ(ctp_group_destroy(r.g), CTP_EINVAL); /* ran fn, which queued a task */
+    CHECK_EQ(atomic_load(&r.fired), 1);
+    CHECK_EQ(atomic_load(&r.submit_rc), CTP_OK);
+    CHECK_EQ(ctp_group_wait(r.g, 0), CTP_ETIMEDOUT); /* the new round is the group's */
+    gate_open(&gt);
+    CHECK_OK(ctp_group_wait(r.g, CTP_WAIT_FOREVER));
+    CHECK_OK(ctp_group_destroy(r.g));
+    CHECK_EQ(atomic_load(&r.fired), 1);
+    /* A new group (most likely the same memory) starts empty. */
+    ctp_group *g2 = NULL;
+    CHECK_OK(ctp_group_create(pool, &g2));
+    CHECK_OK(ctp_group_wait(g2, 0));
+    CHECK_OK(ctp_group_destroy(g2));
+    CHECK_OK(ctp_pool_destroy(pool));
+}
+
 typedef struct nt_race {
     ctp__latch latch;
     _Atomic int go;            /* the round the completer may count down in */

@@ -557,6 +557,36 @@ void test_shutdown_timeout_keeps_pool_valid(void)
     CHECK_OK(ctp_pool_destroy(pool));
 }
 
+/* A worker that runs out of work tells a waiting shutdown at once, not
+ * only when it parks: with spin_ns at its 1 s maximum, the last task's end
+ * left the shutdown waiting out the whole spin (helper-38's attack,
+ * 2026-12-03: a DRAIN with a 200 ms timeout sat out all of it, and one
+ * with none returned 1 s late). Counted, not timed: the shutdown must
+ * stop the worker before it parks, i.e. inside its spin (the old code
+ * returned only once the spin ended in a park, so parks rose by one). */
+void test_shutdown_not_held_by_spinning_worker(void)
+{
+    ctp_config cfg;
+    ctp_config_init(&cfg);
+    cfg.workers = 1;
+    cfg.spin_ns = 1000 * 1000 * 1000;
+    ctp_pool *pool = NULL;
+    CHECK_OK(ctp_pool_create(&cfg, &pool));
+    gate g;
+    gate_init(&g);
+    CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, gate_task, &g));
+    wait_entered(&g, 1);
+    ctp_stats before, after;
+    CHECK_OK(ctp_pool_stats(pool, &before));
+    CHECK_EQ(ctp_pool_shutdown(pool, CTP_SHUTDOWN_DRAIN, 0), CTP_ETIMEDOUT); /* DRAINING now */
+    gate_open(&g);
+    CHECK_OK(ctp_pool_shutdown(pool, CTP_SHUTDOWN_DRAIN, CTP_WAIT_FOREVER)); /* joins the worker */
+    CHECK_OK(ctp_pool_stats(pool, &after));
+    CHECK_EQ(after.executed, 1);
+    CHECK_EQ(after.parks, before.parks);
+    CHECK_OK(ctp_pool_destroy(pool));
+}
+
 typedef struct {
     ctp_pool *pool;
     int destroy_rc, shutdown_wait_rc, shutdown_nowait_rc, submit_rc;

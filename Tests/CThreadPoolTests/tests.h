@@ -15,7 +15,7 @@ struct test_case {
     X(deque_stale_top_reloads_before_growing)                                                      \
     X(latch_wakes_every_blocker)                                                                   \
     X(latch_subscriber_never_missed)                                                               \
-    X(notify_latch_rechecks_zero) X(notify_latch_races_count_down) X(notify_fires_once_where_documented) X(notify_races_last_count_down) X(notify_fires_on_cancel) X(notify_destroy_rules) X(notify_submission_survives_drain) \
+    X(notify_latch_rechecks_zero) X(notify_latch_races_count_down) X(notify_fires_once_where_documented) X(notify_races_last_count_down) X(notify_fires_on_cancel) X(notify_destroy_rules) X(notify_new_round_from_destroy_keeps_group) X(notify_submission_survives_drain) \
     X(api_config_validation)                                                                       \
     X(api_strerror_and_index)                                                                      \
     X(api_thread_names_cut_at_characters)                                                          \
@@ -29,6 +29,7 @@ struct test_case {
     X(pool_help_runs_one_task)                                                                     \
     X(pool_destroy_refused_while_group_or_tick_lives)                                              \
     X(bounded_queue_full_and_inside_never_refused)                                                 \
+    X(bounded_queue_parallel_for_takes_the_room_left)                                              \
     X(priority_critical_runs_next)                                                                 \
     X(priority_order_on_one_worker)                                                                \
     X(group_wait_timeout_and_destroy_pending)                                                      \
@@ -67,6 +68,7 @@ struct test_case {
     X(shutdown_drain_runs_spawned_tasks)                                                           \
     X(shutdown_cancel_calls_on_cancel)                                                             \
     X(shutdown_timeout_keeps_pool_valid)                                                           \
+    X(shutdown_not_held_by_spinning_worker)                                                        \
     X(shutdown_and_destroy_from_worker)                                                            \
     X(shutdown_and_destroy_from_another_pools_task_inside)                                         \
     X(group_wait_on_own_group_is_edeadlk)                                                          \

@@ -18,6 +18,7 @@
 
 #include <array>
 #include <atomic>
+#include <limits>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -1575,6 +1576,12 @@ void prewake_then_submit_in_window_runs()
     CHECK(wait_until([&] { return pool.stats().parked == 2; })); // parked again, nothing left searching
     ctp::pool moved(std::move(pool));
     CHECK(code_of([&] { pool.prewake(std::chrono::steady_clock::now()); }) == ctp::errc::invalid_argument);
+    // The rest of a moved-from pool refuses too (rethrow read through its
+    // null state, a null dereference).
+    CHECK(code_of([&] { pool.rethrow(); }) == ctp::errc::invalid_argument);
+    CHECK(code_of([&] { pool.submit([] {}); }) == ctp::errc::invalid_argument);
+    CHECK(pool.try_submit([] {}) == ctp::errc::invalid_argument);
+    moved.rethrow(); /* the state moved with the pool */
 }
 
 } // namespace
@@ -1595,6 +1602,17 @@ void timeouts_in_any_unit_saturate()
     CHECK(ctp::detail::timeout_ns(milliseconds(0)) == 0);
     CHECK(ctp::detail::timeout_ns(milliseconds(5)) == 5000000u);
     CHECK(ctp::detail::timeout_ns(duration<long long, std::pico>(2500)) == 2u);
+    // Floating-point counts: NaN, and counts past int64 in nanoseconds,
+    // were converted to an integer unchecked (undefined behaviour; NaN
+    // became whatever the conversion gave, 1e30 ns wrapped).
+    const double inf = std::numeric_limits<double>::infinity();
+    CHECK(ctp::detail::timeout_ns(duration<double>(std::numeric_limits<double>::quiet_NaN())) == 0);
+    CHECK(ctp::detail::timeout_ns(duration<float, std::milli>(std::numeric_limits<float>::quiet_NaN())) == 0);
+    CHECK(ctp::detail::timeout_ns(duration<double, std::nano>(1e30)) == CTP_WAIT_FOREVER);
+    CHECK(ctp::detail::timeout_ns(duration<double, std::nano>(inf)) == CTP_WAIT_FOREVER);
+    CHECK(ctp::detail::timeout_ns(duration<double>(-inf)) == 0);
+    CHECK(ctp::detail::timeout_ns(duration<double, std::nano>(9.2e18)) == 9200000000000000000u);
+    CHECK(ctp::detail::timeout_ns(duration<double, std::milli>(2.5)) == 2500000u);
     ctp::pool pool;
     ctp::task_group g(pool);
     std::atomic<bool> release{false};
@@ -1724,6 +1742,67 @@ void overrun_submits_into_its_tick_at_begin()
     CHECK(rethrown == 0);
 }
 
+// A callable given as an lvalue is copied before the submission, outside
+// the lock of the queue it goes to: the C runtime calls relocate under that
+// lock, where only a move may run. The probe's copy constructor has another
+// thread submit to the same queue and waits up to 2 s for it; under the
+// lock (as nothrow copies were made until 2026-12-03) that submission
+// cannot finish until the copy returns.
+template <std::size_t Pad> struct copy_probe {
+    ctp::pool *pool;
+    std::atomic<int> *under_lock;
+    std::atomic<int> *ran;
+    std::atomic<int> *pending; ///< submitting threads not finished
+    std::array<char, Pad> pad{};
+
+    copy_probe(ctp::pool *p, std::atomic<int> *u, std::atomic<int> *r, std::atomic<int> *q) noexcept
+        : pool(p), under_lock(u), ran(r), pending(q)
+    {
+    }
+    copy_probe(copy_probe &&o) noexcept : pool(o.pool), under_lock(o.under_lock), ran(o.ran), pending(o.pending), pad(o.pad)
+    {
+    }
+    copy_probe(const copy_probe &o) noexcept
+        : pool(o.pool), under_lock(o.under_lock), ran(o.ran), pending(o.pending), pad(o.pad)
+    {
+        auto done = std::make_shared<std::atomic<bool>>(false);
+        (*pending)++;
+        std::thread other([p = pool, q = pending, done] {
+            (void)p->try_submit([] {});
+            done->store(true);
+            (*q)--;
+        });
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        while (!done->load() && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        if (done->load()) {
+            other.join();
+        } else { /* it waits for the lock we hold: joining would deadlock */
+            (*under_lock)++;
+            other.detach();
+        }
+    }
+    void operator()() const { (*ran)++; }
+};
+
+void lvalue_copies_run_outside_the_queue_lock()
+{
+    ctp::pool pool;
+    std::atomic<int> under_lock{0}, ran{0}, pending{0};
+    copy_probe<8> small(&pool, &under_lock, &ran, &pending);
+    copy_probe<2 * CTP_INLINE_CAPACITY> large(&pool, &under_lock, &ran, &pending);
+    static_assert(ctp::detail::fits_inline<copy_probe<8>>);
+    static_assert(!ctp::detail::fits_inline<copy_probe<2 * CTP_INLINE_CAPACITY>>);
+    pool.submit(small);
+    pool.submit(large);
+    CHECK(!pool.try_submit(small));
+    ctp::task_group g(pool);
+    g.run(large);
+    g.wait();
+    CHECK(wait_until([&] { return ran.load() == 4 && pending.load() == 0; }));
+    CHECK(under_lock.load() == 0);
+}
+
 int main()
 {
     struct test {
@@ -1770,6 +1849,7 @@ int main()
         {"pinned_tasks_run_only_on_owner", pinned_tasks_run_only_on_owner},
         {"prewake_then_submit_in_window_runs", prewake_then_submit_in_window_runs},
         {"timeouts_in_any_unit_saturate", timeouts_in_any_unit_saturate},
+        {"lvalue_copies_run_outside_the_queue_lock", lvalue_copies_run_outside_the_queue_lock},
         {"parallel_for_lvalue_body", parallel_for_lvalue_body},
         {"pool_destroyed_before_its_pinned_queue_terminates", pool_destroyed_before_its_pinned_queue_terminates},
         {"pool_destroyed_before_its_group_or_tick_terminates", pool_destroyed_before_its_group_or_tick_terminates},

@@ -158,7 +158,7 @@ typedef struct ctp_config {
     size_t queue_capacity;
     /** How long an idle worker keeps searching (spinning on the queues with
      *  pause instructions, no sleep) before it parks, in nanoseconds; at most
-     *  half the workers spin at once. Default 0: after one more sweep the
+     *  half the workers (rounded up) spin at once. Default 0: after one more sweep the
      *  worker parks, which costs nothing while idle and measured fastest on a
      *  2-core machine (spinners take CPU from the threads producing work).
      *  Raise it (say 20000) where cores outnumber busy threads and sub-10 us
@@ -378,9 +378,14 @@ CTP_API void ctp_task_desc_init(ctp_task_desc *desc, ctp_task_fn fn, void *arg);
 
 /** Creates a pool and starts its workers. config NULL = defaults.
  *  On CTP_OK, *out_pool owns the pool until ctp_pool_destroy.
- *  Errors: CTP_EINVAL (out_pool NULL, workers > CTP_MAX_WORKERS, spin_ns or
- *  backoff_ns too large, stack_size too small), CTP_ENOMEM (memory or threads
- *  unavailable; nothing is left behind). Any thread. */
+ *  Errors: CTP_EINVAL (out_pool NULL, or a field outside its documented
+ *  range: workers > CTP_MAX_WORKERS, spin_ns or backoff_ns too large,
+ *  stack_size too small, numa_mode or affinity not one of its values,
+ *  stall_ns outside 1 ms - 1 h, on_stall or stall_ctx set with stall_ns 0,
+ *  prewake_lead_ns 0 or above 50 ms, remote_steal_delay_ns above 100 ms, a
+ *  topology (or CTP_TOPOLOGY) that does not parse; ctp_last_error_message() says
+ *  which), CTP_ENOMEM (memory or threads unavailable; nothing is left
+ *  behind). Any thread. */
 CTP_API int ctp_pool_create(const ctp_config *config, ctp_pool **out_pool);
 
 /** Moves the pool from RUNNING to DRAINING (if not already) and waits up to
@@ -528,17 +533,22 @@ CTP_API int ctp_group_wait(ctp_group *group, uint64_t timeout_ns);
  *  pending it is refused (CTP_EINVAL) as always and the notification stays;
  *  with none pending (the notification is about to fire on the thread that
  *  finished the last task) destroy runs fn itself, on its own thread, before
- *  it frees the group, so fn still runs exactly once.
+ *  it frees the group, so fn still runs exactly once; if fn gave the group
+ *  new tasks, destroy then refuses (CTP_EINVAL) and the group stays valid.
+ *  A group is destroyed once: a fn that destroys its group is the group's
+ *  destroyer, and no other thread may call ctp_group_destroy on it.
  *  Errors: CTP_EINVAL (NULL group or fn, a pool inherited across fork, or
  *  tasks pending and a notification already registered on this group that
  *  has not fired: at most one per group; fn is then not called). Any
  *  thread. */
 CTP_API int ctp_group_notify(ctp_group *group, ctp_task_fn fn, void *ctx);
 
-/** Frees an idle group. Errors: CTP_EINVAL (NULL, or tasks still pending:
- *  wait first; the group stays valid). A registered notification whose
- *  tasks are done runs here if it has not yet (see ctp_group_notify). Must
- *  not race a wait on the group. */
+/** Frees an idle group. Errors: CTP_EINVAL (NULL, a pool inherited across
+ *  fork, tasks still pending: wait first; the group stays valid, or a
+ *  waiter still leaving its wait). A registered notification whose tasks
+ *  are done runs here if it has not yet (see ctp_group_notify; if it
+ *  submits into the group, the new tasks are pending). Must not race a
+ *  wait on the group. Any thread. */
 CTP_API int ctp_group_destroy(ctp_group *group);
 
 /** Runs at most one queued task of pool on the calling thread, as a
@@ -564,7 +574,11 @@ CTP_API int ctp_pool_help(ctp_pool *pool);
  *  body (CTP_ESHUTDOWN in the case above). If the calling thread exits inside the call (body, or a task its
  *  wait runs, calls pthread_exit or is cancelled), no chunk starts after
  *  that, and what the call holds is freed when the chunks running elsewhere
- *  end. Any thread, including the pool's own tasks. */
+ *  end. From outside a pool with a queue_capacity it queues no more helper
+ *  tasks than the queue has room for (none when it is full: the caller then
+ *  runs every chunk; a helper batch refused in a race is retried smaller
+ *  and counts in ctp_stats.rejected). Any thread, including the pool's own
+ *  tasks. */
 CTP_API int ctp_parallel_for(ctp_pool *pool, size_t begin, size_t end, size_t grain,
                              ctp_range_fn body, void *ctx);
 

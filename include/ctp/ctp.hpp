@@ -28,6 +28,9 @@
 // passed as an rvalue whose move constructor may throw is moved once the
 // submission is accepted, where nothing may fail; if that move throws, the
 // exception is reported as the task's own (like one thrown by the task).
+// A callable's move constructor runs while the pool holds the lock of the
+// queue the task goes to: it must not call into ctp (copies are made
+// before, outside the lock).
 //
 // Threads: every member function may be called from any thread, including
 // the pool's own tasks, except pool's destructor, shutdown with a timeout,
@@ -120,21 +123,34 @@ inline void check(int rc, const char *what)
 }
 /// A timeout for the C API, from any duration without overflow: negative
 /// or zero = 0; as long as nanoseconds::max() or longer (seconds::max(),
-/// hours::max(), ...) = CTP_WAIT_FOREVER.
+/// hours::max(), ...) = CTP_WAIT_FOREVER. A floating-point duration is
+/// compared as a count of nanoseconds in double: NaN = 0 (a wait that
+/// cannot be meant is not made endless), infinity and anything from 2^63
+/// ns on = CTP_WAIT_FOREVER.
 template <class Rep, class Period>
 inline std::uint64_t timeout_ns(std::chrono::duration<Rep, Period> timeout) noexcept
 {
     using ns = std::chrono::nanoseconds;
     using given = std::chrono::duration<Rep, Period>;
-    if (timeout <= given::zero())
-        return 0;
-    if constexpr (std::ratio_greater<Period, std::nano>::value) {
-        // Compared in the caller's unit: converting first would overflow.
-        if (timeout >= std::chrono::duration_cast<given>(ns::max()))
+    if constexpr (std::chrono::treat_as_floating_point<Rep>::value) {
+        // Converting NaN, or a count past int64, to an integer is undefined.
+        const double n = std::chrono::duration<double, std::nano>(timeout).count();
+        if (!(n > 0.0))
+            return 0;
+        if (n >= 9223372036854775808.0) /* 2^63 */
             return CTP_WAIT_FOREVER;
+        return static_cast<std::uint64_t>(n);
+    } else {
+        if (timeout <= given::zero())
+            return 0;
+        if constexpr (std::ratio_greater<Period, std::nano>::value) {
+            // Compared in the caller's unit: converting first would overflow.
+            if (timeout >= std::chrono::duration_cast<given>(ns::max()))
+                return CTP_WAIT_FOREVER;
+        }
+        ns n = std::chrono::duration_cast<ns>(timeout);
+        return n == ns::max() ? CTP_WAIT_FOREVER : static_cast<std::uint64_t>(n.count());
     }
-    ns n = std::chrono::duration_cast<ns>(timeout);
-    return n == ns::max() ? CTP_WAIT_FOREVER : static_cast<std::uint64_t>(n.count());
 }
 inline std::chrono::nanoseconds to_duration(std::uint64_t ns) noexcept
 {
@@ -575,8 +591,10 @@ template <class F> struct heap_task {
 /// moved into the task by ctp_submit_inline's relocate, which runs only once
 /// the submission has been accepted. Other callables get heap storage first
 /// (nothrow; CTP_ENOMEM if none), and relocate moves f there and stores the
-/// pointer in the task. A copy that may throw is made before submitting
-/// (it only reads f), so its exception reaches the caller; a move that may
+/// pointer in the task. A copy (f an lvalue or const) is made before
+/// submitting (it only reads f), so its exception reaches the caller and
+/// no copy constructor runs under the pool's queue lock, where relocate
+/// runs (an extra move of a small callable); a move that may
 /// throw can only happen in relocate, which must not fail: its exception is
 /// reported as the task's exception instead.
 /// label is the task's ctp_task_desc.label (a static string, or nullptr);
@@ -592,11 +610,16 @@ int submit_callable(ctp_pool *pool, ctp_group *group, priority prio, Fn &&f, exc
     d.group = group;
     d.label = label;
     d.pinned = pinned;
+    /* f is moved (a non-const rvalue) or copied. relocate runs under the
+     * lock of the queue the task goes to (ctp_relocate_fn), so it may only
+     * move: a copy, which may throw or do anything a copy constructor does,
+     * is made before the submission, from f, which it leaves as it was. */
+    constexpr bool moves = std::is_rvalue_reference_v<Fn &&> && !std::is_const_v<std::remove_reference_t<Fn>>;
     if constexpr (fits_inline<F>) {
         using B = boxed<F>;
         d.fn = &B::run;
         d.on_cancel = &B::cancel;
-        if constexpr (std::is_nothrow_constructible_v<F, Fn &&>) {
+        if constexpr (moves) { /* fits_inline: F's move cannot throw */
             using S = source<Fn, sizeof(B)>;
             S src{{std::addressof(f), errors, nullptr, false}};
             return ctp_submit_inline(pool, &d, &src, sizeof(B), [](void *dst, void *from) noexcept {
@@ -604,8 +627,7 @@ int submit_callable(ctp_pool *pool, ctp_group *group, priority prio, Fn &&f, exc
                 ::new (dst) B{F(std::forward<Fn>(*s.f)), s.errors};
             });
         } else {
-            /* A copy that may throw (a move of F cannot: fits_inline): made
-             * here, from f, which it leaves as it was. */
+            /* A copy: made here; relocate moves it (nothrow: fits_inline). */
             alignas(16) unsigned char staging[sizeof(B)];
             B *b = ::new (staging) B{F(std::forward<Fn>(f)), errors};
             int rc = ctp_submit_inline(pool, &d, b, sizeof(B), &B::relocate);
@@ -622,10 +644,9 @@ int submit_callable(ctp_pool *pool, ctp_group *group, priority prio, Fn &&f, exc
         void *storage = heap_allocate<F>();
         if (storage == nullptr)
             return CTP_ENOMEM;
-        /* Only a copy may be built before the submission: it leaves f as it
-         * was. A (non-const) rvalue is moved in relocate, once accepted. */
-        constexpr bool build_now = !std::is_nothrow_constructible_v<F, Fn &&> &&
-                                   !(std::is_rvalue_reference_v<Fn &&> && !std::is_const_v<std::remove_reference_t<Fn>>);
+        /* A copy is built in the storage before the submission; a
+         * (non-const) rvalue is moved there in relocate, once accepted. */
+        constexpr bool build_now = !moves;
         if constexpr (build_now) {
             try {
                 ::new (storage) F(std::forward<Fn>(f));
@@ -861,7 +882,7 @@ public:
     /// or nullptr.
     template <class F> void submit(F &&f, priority prio = priority::normal, const char *label = nullptr)
     {
-        detail::check(detail::submit_callable(pool_, nullptr, prio, std::forward<F>(f), &state_->errors, label),
+        detail::check(detail::submit_callable(pool_, nullptr, prio, std::forward<F>(f), errors_slot(), label),
                       "ctp_submit");
     }
     /// Like submit, returning the error instead of throwing it: on an error
@@ -870,7 +891,7 @@ public:
     std::error_code try_submit(F &&f, priority prio = priority::normal, const char *label = nullptr)
     {
         return to_error_code(
-            detail::submit_callable(pool_, nullptr, prio, std::forward<F>(f), &state_->errors, label));
+            detail::submit_callable(pool_, nullptr, prio, std::forward<F>(f), errors_slot(), label));
     }
 
     /// Queues f() pinned to q's owner thread (see pinned_queue): it runs
@@ -880,7 +901,7 @@ public:
     template <class F>
     void submit(pinned_queue &q, F &&f, priority prio = priority::normal, const char *label = nullptr)
     {
-        detail::check(detail::submit_pinned_callable(pool_, nullptr, prio, std::forward<F>(f), &state_->errors,
+        detail::check(detail::submit_pinned_callable(pool_, nullptr, prio, std::forward<F>(f), errors_slot(),
                                                      label, q.native_handle()),
                       "ctp_submit (pinned)");
     }
@@ -889,7 +910,7 @@ public:
     std::error_code try_submit(pinned_queue &q, F &&f, priority prio = priority::normal, const char *label = nullptr)
     {
         return to_error_code(detail::submit_pinned_callable(pool_, nullptr, prio, std::forward<F>(f),
-                                                            &state_->errors, label, q.native_handle()));
+                                                            errors_slot(), label, q.native_handle()));
     }
 
     /// Tells the pool that work will be submitted at about `at`
@@ -913,9 +934,12 @@ public:
     void cancel_prewake() { detail::check(ctp_pool_prewake(pool_, 0), "ctp_pool_prewake"); }
 
     /// Rethrows the first exception thrown by a fire-and-forget task (or a
-    /// config callback), if any.
+    /// config callback), if any. Throws ctp::error(invalid_argument) on a
+    /// moved-from pool.
     void rethrow()
     {
+        if (!state_)
+            throw error(CTP_EINVAL, "ctp::pool::rethrow (moved-from pool)");
         if (std::exception_ptr e = state_->errors.take())
             std::rethrow_exception(e);
     }
@@ -1052,6 +1076,10 @@ private:
             }
         }
     }
+
+    /// Where fire-and-forget exceptions go; nullptr on a moved-from pool,
+    /// whose null pool_ refuses every submission before it is used.
+    detail::exception_slot *errors_slot() noexcept { return state_ ? &state_->errors : nullptr; }
 
     ctp_pool *pool_ = nullptr;
     std::unique_ptr<detail::pool_state> state_; ///< outlives pool_ (freed after destroy())
