@@ -78,7 +78,8 @@ void ctp__deque_trim(ctp__deque *d)
     ctp__deque_buf *a = atomic_load_explicit(&d->buf, memory_order_relaxed);
     if (a->retired_next == NULL)
         return; /* never grew: its one small buffer stays */
-    /* Acquire: as in push; top only grows, so empty now means empty until
+    /* Acquire: pairs with the thieves' (and our last-element pop's) CAS on
+     * top, as in ctp__deque_reserve; top only grows, so empty now means empty until
      * we push. Why a stale thief cannot take anything once the deque is
      * empty: it claims index t by CAS on top from t; index t can leave the
      * deque only through such a CAS (a steal, or the owner's pop of the

@@ -29,9 +29,9 @@ typedef struct ctp__deque_buf {
 typedef struct ctp__deque {
     _Alignas(64) _Atomic int64_t top; /* thieves and the owner's last-element pop CAS it */
     _Alignas(64) _Atomic int64_t bottom; /* written by the owner only */
-    int64_t top_seen;                    /* owner only: top as last loaded (acquire) by
-                                            push or reserve; never above top, which
-                                            only grows */
+    int64_t top_seen;                    /* owner only: top as last loaded (acquire,
+                                            in ctp__deque_reserve); never above top,
+                                            which only grows */
     _Atomic(ctp__deque_buf *) buf;       /* replaced by the owner only (grow) */
     int64_t trimmed_at;                  /* owner only: bottom when last trimmed, or -1 */
 #ifdef CTP_TEST_HOOKS

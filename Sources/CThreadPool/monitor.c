@@ -99,6 +99,7 @@ static uint64_t progress(ctp_pool *pool)
     uint64_t n = 0;
     for (uint32_t i = 0; i < pool->nworkers; i++)
         n += ctp__live_serial(&pool->workers[i]->live);
+    /* Relaxed: progress counts (any change is progress; no order needed). */
     n += atomic_load_explicit(&pool->helper_executed, memory_order_relaxed);
     n += atomic_load_explicit(&pool->helper_cancelled, memory_order_relaxed);
     return n;

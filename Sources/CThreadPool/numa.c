@@ -35,8 +35,9 @@
  * libnuma fills process-wide caches on first use without a lock (the per-node
  * CPU masks behind numa_node_to_cpus, the distance table behind
  * numa_distance), and ctp_pool_create may run on several threads at once, so
- * ctp's calls must not overlap. This is ctp's one piece of process-wide
- * mutable state, and it cannot be per pool: the state it guards is
+ * ctp's calls must not overlap. It is one of the three pieces of
+ * process-wide state listed in docs/scheduler.md ("Process-wide state"),
+ * and it cannot be per pool: the state it guards is
  * libnuma's, shared by every pool of the process. A static initialiser needs
  * no setup and no teardown. (Calls the application makes to libnuma itself
  * are outside ctp's reach; ctp only reads those caches after filling them.) */

@@ -141,7 +141,8 @@ int ctp_pinned_destroy(ctp_pinned *q)
     ctp__task_cache_flush(&q->cache, &q->pool->depots[0]);
     pthread_mutex_unlock(&q->lock);
     ctp__tls_get()->pinned = NULL;
-    /* Release: the queue is done with the pool before destroy may see 0. */
+    /* Release: pairs with ctp_pool_destroy's acquire load of pinned_live:
+     * the queue is done with the pool before destroy may see 0. */
     atomic_fetch_sub_explicit(&q->pool->pinned_live, 1, memory_order_release);
     pthread_cond_destroy(&q->cv);
     pthread_mutex_destroy(&q->lock);

@@ -375,13 +375,14 @@ int ctp_test_pool_create_hooked(const ctp_config *config, ctp_test_hook_fn hook,
 static bool quiescent(ctp_pool *pool)
 {
     uint64_t finished = 0, submitted = 0;
-    /* Acquire loads: pair with the release stores in ctp__count and on
-     * helper_retired (run_task), after the run's count-down: a run counts
+    /* Acquire loads: pair with the release stores in ctp__count_release and
+     * on helper_retired (run_task), after the run's count-down: a run counts
      * once the notification it fired, and what that submitted, is done. */
     for (uint32_t i = 0; i < pool->nworkers; i++)
         finished += atomic_load_explicit(&pool->workers[i]->retired, memory_order_acquire);
     finished += atomic_load_explicit(&pool->helper_retired, memory_order_acquire);
-    atomic_thread_fence(memory_order_seq_cst); /* finished counts before submitted counts */
+    /* The acquire loads above keep the loads below after them: finished
+     * counts are read before submitted counts. */
     for (uint32_t i = 0; i < pool->nworkers; i++)
         submitted += atomic_load_explicit(&pool->workers[i]->submitted, memory_order_acquire);
     submitted += atomic_load_explicit(&pool->ext_submitted, memory_order_acquire);

@@ -41,23 +41,35 @@
 /* Counters written by one thread only (the owner), read by anyone. */
 typedef _Atomic uint64_t ctp__counter;
 
+/* A statistic (relaxed: readers sum them for ctp_pool_stats and the like,
+ * with no order to keep). */
 static inline void ctp__count(ctp__counter *c, uint64_t n)
 {
-    /* Release: pairs with the acquire loads in the quiescence check, which
-     * must not see a task finished before the submissions it made. */
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
+}
+
+/* `submitted` and `retired`, which the quiescence check (pool.c) compares.
+ * Release: pairs with its acquire loads, which must not see a task retired
+ * before the submissions it made (a retire follows them in the worker's
+ * program order, and the release keeps them before it). */
+static inline void ctp__count_release(ctp__counter *c, uint64_t n)
+{
     atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_release);
 }
 
 typedef struct ctp__worker {
+    /* Set at creation, before the thread starts; read-only after (by the
+     * worker, thieves and observers). */
     _Alignas(CTP__CACHELINE) ctp_pool *pool;
     uint32_t index;
     int node;              /* placement node */
     uint32_t *victims;     /* steal order: this node's workers, then nodes by distance */
     uint32_t nvictims;     /* entries in victims */
     uint32_t nlocal;       /* the first nlocal victims are on our node */
-    bool deques_ready;     /* deques initialised (by the worker thread: first touch) */
-    pthread_t thread;
-    bool started;
+    bool deques_ready;     /* deques initialised (by the worker thread: first touch;
+                              read by others after the start barrier) */
+    pthread_t thread;      /* creator and joiner only */
+    bool started;          /* creator and joiner only */
     unsigned local_mask;   /* owner only: bit p may be set only if deques[p] may be non-empty */
     uint32_t rng;          /* owner only: victim selection */
     uintptr_t stack_limit; /* owner only: below this address, waits stop stealing */
@@ -118,6 +130,7 @@ typedef struct ctp__worker {
 
 /* A deadline the monitor thread calls back at (a tick's budget). */
 typedef struct ctp__watch {
+    /* Set before ctp__monitor_watch lists it; read-only while listed. */
     uint64_t deadline;
     void (*fire)(void *ctx, uint64_t now_ns);
     void *ctx;
@@ -128,12 +141,14 @@ typedef struct ctp__watch {
 /* The monitor thread (monitor.c): stall detection and tick budgets. Started
  * at creation when stall_ns is set, else by the first tick with a budget. */
 typedef struct ctp__monitor {
-    pthread_t thread;
-    bool started;
+    pthread_t thread;        /* under lock: set by whichever thread starts it */
+    bool started;            /* under lock */
     pthread_mutex_t lock;
     pthread_cond_t cv;
     pthread_cond_t watch_cv; /* a watch's callback finished */
-    bool ready;              /* lock and cvs initialised */
+    bool ready;              /* lock and cvs initialised: set at the pool's
+                                creation, cleared at its destroy (read
+                                without the lock in between) */
     bool stop;               /* under lock */
     ctp__watch *watches;     /* under lock */
     /* Parked without a timeout because every worker is parked: a worker
@@ -231,8 +246,8 @@ struct ctp_pool {
     _Atomic uint64_t helper_executed;
     _Atomic uint64_t helper_cancelled;
     _Atomic uint64_t helper_retired; /* as ctp__worker.retired */
-    _Atomic uint64_t helper_by_priority[CTP_PRIORITY_COUNT];
-    _Atomic uint64_t rejected;
+    _Atomic uint64_t helper_by_priority[CTP_PRIORITY_COUNT]; /* relaxed statistics, */
+    _Atomic uint64_t rejected; /* any thread adds (CTP_EFULL / CTP_ESHUTDOWN refusals) */
 
 #ifdef CTP_TEST_HOOKS
     ctp_test_hook_fn hook;
@@ -241,13 +256,14 @@ struct ctp_pool {
 };
 
 struct ctp_group {
-    ctp_pool *pool;
+    ctp_pool *pool;           /* set once, when first made; kept across reuse */
     ctp__latch latch;         /* pending: tasks submitted and not yet finished */
     /* The tick that records this group's tasks (ctp_tick_begin), or NULL.
      * Set before any task of the group is submitted, cleared after the
      * group completed; the submission's publish orders it for the runner. */
     ctp__tickrec *tick;
-    struct ctp_group *next_free;
+    struct ctp_group *next_free; /* while free: under life_lock (the pool's list)
+                                    or the owning worker's (its cache) */
 };
 
 /* Tasks in w's own deques right now (relaxed: a report for observers). */

@@ -32,9 +32,8 @@
 #endif
 
 #ifdef CTP_TEST_HOOKS
-/* Test builds only: process-wide countdowns set by ctp_test_fail_nth. This
- * is the runtime's one piece of global mutable state, and it exists only in
- * the test build. Relaxed: each call takes one number; tests set them from
+/* Test builds only: process-wide countdowns set by ctp_test_fail_nth (see
+ * docs/scheduler.md, "Process-wide state"). Relaxed: each call takes one number; tests set them from
  * one thread while the runtime is quiet. */
 static _Atomic long alloc_countdown = -1;
 static _Atomic long thread_countdown = -1;
@@ -131,8 +130,8 @@ void ctp__thread_join(pthread_t thread)
  * pool creation, bumps the generation in every child process; a pool keeps
  * the generation it was created in, so in a child (where it has no worker
  * threads and its locks may be held by threads that do not exist there) it
- * refuses every call. Fork is process-wide by nature, so this is the one
- * process-wide variable of release builds. Relaxed: the child's handler runs
+ * refuses every call. Fork is process-wide by nature, so this is
+ * process-wide (docs/scheduler.md, "Process-wide state"). Relaxed: the child's handler runs
  * before any of the child's code, on its only thread. */
 static _Atomic unsigned fork_generation;
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;

@@ -136,6 +136,8 @@ static int local_push(ctp__worker *w, ctp__task *t)
     if (ctp__deque_push(&w->deques[p], t) != 0)
         return -1;
     w->local_mask |= 1u << p;
+    /* Relaxed: a hint; a missed bit only delays priority order (a worker
+     * with nothing of its own sweeps every level, hint or not). */
     if ((atomic_load_explicit(&w->pool->steal_hint, memory_order_relaxed) & (1u << p)) == 0)
         atomic_fetch_or_explicit(&w->pool->steal_hint, 1u << p, memory_order_relaxed);
     return 0;
@@ -258,7 +260,7 @@ ctp__task *ctp__find_task(ctp__worker *w, bool may_steal)
     ctp__injector *home = &pool->injs[w->node], *any = &pool->injs[pool->nnodes];
     unsigned inj_home = may_steal ? ctp__injector_mask(home) : 0;
     unsigned inj_any = may_steal ? ctp__injector_mask(any) : 0;
-    unsigned hint = may_steal ? atomic_load_explicit(&pool->steal_hint, memory_order_relaxed) : 0;
+    unsigned hint = may_steal ? atomic_load_explicit(&pool->steal_hint, memory_order_relaxed) : 0; /* relaxed: a hint */
     uint32_t start = next_rand(&w->rng);
     ctp__task *t;
     for (int p = 0; p < CTP_PRIORITY_COUNT; p++) {
@@ -465,7 +467,7 @@ static void run_task(ctp_pool *pool, ctp__worker *w, ctp__task *t, bool dropped)
     /* Finished for the shutdown only now: the notification the count-down
      * fired may have submitted (the pool's own work, which a drain runs). */
     if (w != NULL)
-        ctp__count(&w->retired, 1);
+        ctp__count_release(&w->retired, 1);
     else /* Release: pairs with the acquire loads in the quiescence check. */
         atomic_fetch_add_explicit(&pool->helper_retired, 1, memory_order_release);
     if (tls != NULL)

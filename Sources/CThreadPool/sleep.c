@@ -370,7 +370,7 @@ static void found_none(ctp__sleep *s, uint32_t idx, const ctp__sleep_until *unti
      * the woken worker (keep_off false). Only adds a wake: the protocol's
      * guarantees are unchanged. Every such node, not only the one due
      * soonest: with three nodes, a second node's task waited out the whole
-     * grace while its worker slept (test remote_grace_wakes_every_node). */
+     * grace while its worker slept (test numa_remote_grace_wakes_every_node). */
     for (uint64_t m = skip ? 0 : defer_nodes; m != 0; m &= m - 1)
         wake(s, 1, __builtin_ctzll(m), false, true);
 
@@ -396,7 +396,7 @@ static void found_none(ctp__sleep *s, uint32_t idx, const ctp__sleep_until *unti
              * how late such a wait has been ending). */
             uint64_t wake_at = deadline_ns, from, to;
             bool for_window = false;
-            if (atomic_load_explicit(&s->prewake_at, memory_order_relaxed) != 0 && /* relaxed: see prewake_window */
+            if (atomic_load_explicit(&s->prewake_at, memory_order_relaxed) != 0 && /* relaxed: see ctp__sleep_prewake_window */
                 ctp__sleep_prewake_window(s, ctp__now_ns(), &from, &to)) {
                 uint64_t leave = ctp__sleep_prewake_leave(s, from);
                 if (ctp__now_ns() >= leave)

@@ -6,7 +6,9 @@
  * The protocol knows nothing of tasks, queues or pools. Its user hands it:
  *   - a find function (take one task, or NULL), called while a worker looks;
  *   - ops: the "is there visible work anywhere" re-check made after the
- *     park fence, the "workers must stop" condition, and two notifications;
+ *     park fence (and work_for, the work one worker may take now), the
+ *     "workers must stop" condition, and three notifications (parked,
+ *     parking, the test hook);
  *   - a call to ctp__sleep_new_work after every publish.
  * That is what lets the test suite drive it with a fake queue.
  *
@@ -202,7 +204,9 @@ void ctp__sleep_wake_all(ctp__sleep *s);
 /* Parked workers now (relaxed: a statistic). */
 uint32_t ctp__sleep_parked(ctp__sleep *s);
 /* Parked workers now, seq_cst: one side of a Dekker pair its caller keeps
- * with an ops.blocked(false) callback (the stall monitor going idle). */
+ * with the parked count's seq_cst decrement of a worker leaving its park
+ * (the stall monitor going idle, monitor.c, reads it after its seq_cst store
+ * of idle; the worker reads idle in ctp__monitor_poke, from ops.parking). */
 uint32_t ctp__sleep_parked_sync(ctp__sleep *s);
 /* Worker `worker` is parked (relaxed: a report for observers). */
 bool ctp__sleep_is_parked(ctp__sleep *s, uint32_t worker);

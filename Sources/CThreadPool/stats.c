@@ -57,7 +57,9 @@ int ctp_worker_node(ctp_pool *pool, int worker)
 
 void *ctp_alloc_on_node(ctp_pool *pool, int node, size_t size)
 {
-    if (pool == NULL || ctp__forked(pool) || node < 0 || node >= pool->nnodes || size == 0)
+    /* Any node of the topology (nnodes is 1 under CTP_NUMA_OFF, which takes
+     * the topology's nodes and ignores them, as submissions do). */
+    if (pool == NULL || ctp__forked(pool) || node < 0 || node >= pool->topo.nodes || size == 0)
         return NULL;
     return ctp__node_alloc(pool->bind_memory, node, size);
 }

@@ -151,7 +151,7 @@ static int submit_local(ctp__worker *w, const ctp_task_desc *descs, size_t count
         fill(t, &descs[0], false, home_node(pool, descs[0].node), stamp);
         place_payload(t, pl, 0);
         count_groups(descs, 1);
-        ctp__count(&w->submitted, 1); /* before publishing: see the quiescence check */
+        ctp__count_release(&w->submitted, 1); /* before publishing: see the quiescence check */
         (void)ctp__deque_push(d, t);   /* cannot fail: room reserved above */
     } else {
         /* Reserve room on every level first, so the pushes cannot fail (and
@@ -177,7 +177,7 @@ static int submit_local(ctp__worker *w, const ctp_task_desc *descs, size_t count
             list = t;
         }
         count_shaped_groups(sh, descs, count);
-        ctp__count(&w->submitted, count); /* before publishing: see the quiescence check */
+        ctp__count_release(&w->submitted, count); /* before publishing: see the quiescence check */
         for (size_t i = 0; i < count; i++) {
             ctp__task *t = list;
             list = list->next;
@@ -190,7 +190,7 @@ static int submit_local(ctp__worker *w, const ctp_task_desc *descs, size_t count
     for (size_t i = 0; i < count; i++)
         bits |= 1u << descs[i].priority;
     w->local_mask |= bits;
-    if ((atomic_load_explicit(&pool->steal_hint, memory_order_relaxed) & bits) != bits)
+    if ((atomic_load_explicit(&pool->steal_hint, memory_order_relaxed) & bits) != bits) /* relaxed: a hint */
         atomic_fetch_or_explicit(&pool->steal_hint, bits, memory_order_relaxed);
     /* The full wake decision even behind work already queued: see
      * docs/scheduler.md, "Pushing behind work". */

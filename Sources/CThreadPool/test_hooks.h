@@ -44,14 +44,6 @@ CTP_API long ctp_test_alloc_count(void);
             (pool)->hook((point), (pool)->hook_ctx);                                               \
     } while (0)
 #else
-/* Fault injection: from now on, the alloc_n-th memory allocation and the
- * thread_n-th thread creation the runtime makes (counting from 0, in any
- * pool, on any thread) fail, once each; -1 = never. Returns nothing;
- * ctp_test_alloc_count tells how many allocations were made since the last
- * call (to know when n went past the last one). Process-wide, test builds
- * only. */
-CTP_API void ctp_test_fail_nth(long alloc_n, long thread_n);
-CTP_API long ctp_test_alloc_count(void);
 #define CTP__HOOK(pool, point) ((void)0)
 #endif
 

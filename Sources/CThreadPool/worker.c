@@ -66,7 +66,7 @@ static void worker_lost(void *arg)
         }
         if (known && w->running_group[i % CTP__RUNNING_MAX] != NULL)
             ctp__latch_count_down(&w->running_group[i % CTP__RUNNING_MAX]->latch);
-        ctp__count(&w->retired, 1);
+        ctp__count_release(&w->retired, 1);
     }
     w->running = 0;
     /* Relaxed: a statistic. */

@@ -149,6 +149,13 @@ void test_numa_placement(void)
     CHECK_OK(ctp_submit_desc(p, &d));
     d.node = 4;
     CHECK_EQ(ctp_submit_desc(p, &d), CTP_EINVAL);
+    /* Memory for a node takes the same range (it refused nodes 1-3 here,
+     * helper-39's review): ordinary memory, since NUMA is off. */
+    void *m = ctp_alloc_on_node(p, 3, 100);
+    CHECK(m != NULL);
+    ctp_free_on_node(p, m, 100);
+    CHECK(ctp_alloc_on_node(p, 4, 100) == NULL);
+    CHECK(ctp_alloc_on_node(p, 0, 0) == NULL);
     CHECK_OK(ctp_pool_destroy(p));
 }
 

@@ -320,10 +320,10 @@ typedef struct ctp_stats {
 } ctp_stats;
 
 /** Returns the memory of task nodes that are free for reuse to the system,
- *  as far as it can: nodes are kept in blocks of 256, and a block goes back
+ *  as far as it can: nodes are kept in blocks of 448, and a block goes back
  *  only when all of its nodes are free and not in a worker's own cache. The
  *  pool does this by itself once it has been idle for 20 ms while holding
- *  more than about 16,000 free nodes (after a burst), keeping about 4,000;
+ *  more than about 28,700 free nodes (after a burst), keeping about 7,200;
  *  a pool whose ticks keep fewer than that in flight never frees and
  *  reallocates. Worker
  *  deques grown by a burst give their pages back by themselves when their
@@ -434,7 +434,8 @@ CTP_API int ctp_submit(ctp_pool *pool, ctp_priority priority, ctp_task_fn fn, vo
 
 /** Queues one task described by *desc (copied; desc may be reused at once).
  *  Errors as ctp_submit, plus CTP_EINVAL for a NULL desc, a node that is
- *  neither -1 nor a node of the pool, or a group of another pool. */
+ *  neither -1 nor a node of the pool, a group of another pool, or a pinned
+ *  queue of another pool. */
 CTP_API int ctp_submit_desc(ctp_pool *pool, const ctp_task_desc *desc);
 
 /** Queues count tasks, all or none: on any error nothing was queued.
@@ -444,7 +445,8 @@ CTP_API int ctp_submit_desc(ctp_pool *pool, const ctp_task_desc *desc);
  *  published 256 at a time, each part followed by its wake decision: its
  *  first tasks may run before the call returns, and a higher priority late
  *  in such a batch does not overtake tasks already running.
- *  Errors as ctp_submit_desc (CTP_EINVAL if descs is NULL and count > 0). */
+ *  Errors as ctp_submit_desc (CTP_EINVAL if descs is NULL and count > 0,
+ *  or if the batch mixes pinned queues, or pinned and unpinned tasks). */
 CTP_API int ctp_submit_batch(ctp_pool *pool, const ctp_task_desc *descs, size_t count);
 
 /** Queues one task whose argument is stored inside the task itself, so no
@@ -789,8 +791,8 @@ CTP_API int ctp_trace_start(ctp_pool *pool, size_t events_per_worker);
  *  Tasks still running are closed at the stop time; spans whose begin fell
  *  out of a full ring are dropped, and so are spans nested more than 256
  *  deep on one thread (the 256 around them keep their own times). Errors: CTP_EINVAL (NULL arguments, no
- *  trace running, or `path` cannot be created: then the trace keeps running
- *  and nothing is lost), CTP_ENOMEM (writing the file failed part-way, e.g.
+ *  trace running, called from a task of this pool, or `path` cannot be
+ *  created: then the trace keeps running and nothing is lost), CTP_ENOMEM (writing the file failed part-way, e.g.
  *  the disk is full: the trace is stopped and what was not written is
  *  lost). Any thread except a task of this pool. */
 CTP_API int ctp_trace_stop(ctp_pool *pool, const char *path);
@@ -830,10 +832,10 @@ CTP_API int ctp_worker_node(ctp_pool *pool, int worker);
  *  (and, like ctp_worker_index, inside another pool's task it helps run). */
 CTP_API int ctp_current_node(void);
 
-/** size bytes on node `node` of the pool's topology (bound there when the
- *  topology is the machine's and NUMA is on; ordinary 64-byte aligned memory
- *  otherwise), or NULL (bad node, out of memory, a size over PTRDIFF_MAX
- *  - 63). Free with ctp_free_on_node on the same pool, with the same size.
+/** size bytes on node `node` of the pool's topology (0 ..
+ *  ctp_pool_topology_node_count - 1; bound there when the topology is the
+ *  machine's and NUMA is on; ordinary 64-byte aligned memory otherwise), or
+ *  NULL (bad node, size 0, out of memory, a size over PTRDIFF_MAX - 63). Free with ctp_free_on_node on the same pool, with the same size.
  *  Any thread. (Under AddressSanitizer a request over its own limit, 1 TiB
  *  by default, aborts unless ASAN_OPTIONS has allocator_may_return_null=1.) */
 CTP_API void *ctp_alloc_on_node(ctp_pool *pool, int node, size_t size);

@@ -702,7 +702,7 @@ struct pool_state {
             rep.arg = r->arg;
             rep.label = r->label;
             rep.queued = r->queued;
-            rep.pool = self->pool.load(std::memory_order_acquire);
+            rep.pool = self->pool.load(std::memory_order_acquire); // pairs with pool's constructor's release store
             self->on_stall(rep);
         } catch (...) {
             self->errors.capture(std::current_exception());
@@ -846,7 +846,7 @@ public:
                 what.append(": ").append(why);
             throw error(rc, what);
         }
-        state_->pool.store(pool_, std::memory_order_release);
+        state_->pool.store(pool_, std::memory_order_release); // pairs with stall_trampoline's acquire load
         if (c.on_thread_start && state_->errors.pending()) { /* a start hook threw */
             ctp_pool_destroy(pool_);
             pool_ = nullptr;
@@ -1330,6 +1330,8 @@ public:
         ctp_tick *t = nullptr;
         detail::check(ctp_tick_begin(pool_, &o, &t), "ctp_tick_begin");
         // on_overrun may have published it already (a tiny budget).
+        // Acq_rel: pairs with the trampoline's CAS and the acquire loads of
+        // tick_ (run, end, the destructor), which then see the C tick whole.
         ctp_tick *none = nullptr;
         tick_.compare_exchange_strong(none, t, std::memory_order_acq_rel);
     }
@@ -1431,7 +1433,7 @@ private:
         tick *self = static_cast<tick *>(ctx);
         // With a tiny budget this can run before the constructor has the
         // handle: publish the callback's own, so run() inside it works.
-        ctp_tick *none = nullptr;
+        ctp_tick *none = nullptr; // acq_rel: as in the constructor's CAS
         self->tick_.compare_exchange_strong(none, t, std::memory_order_acq_rel);
         try {
             self->on_overrun_(detail::to_duration(elapsed_ns));
@@ -1442,7 +1444,9 @@ private:
 
     ctp_pool *pool_;
     /// Set by the constructor, or first by on_overrun's trampoline; cleared
-    /// by end(). Atomic: on_overrun runs on the monitor thread.
+    /// by end(). Atomic: on_overrun runs on the monitor thread. Every load
+    /// is acquire, pairing with the two CASes (acq_rel) that publish it and
+    /// end()'s release store that clears it.
     std::atomic<ctp_tick *> tick_{nullptr};
     std::function<void(std::chrono::nanoseconds)> on_overrun_;
     detail::exception_slot errors_;
