@@ -213,6 +213,7 @@ static int create_pool(const ctp_config *config, ctp_pool **out_pool)
     }
     memset(pool, 0, sizeof *pool);
     pool->fork_generation = ctp__fork_generation_watch();
+    ctp__tls_watch_fork();
     pool->topo = topo;
     uint32_t topo_cpus = (uint32_t)topo.cpu_first[topo.nodes];
     pool->nworkers = cfg.workers != 0 ? (uint32_t)cfg.workers

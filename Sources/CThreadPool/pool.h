@@ -312,6 +312,9 @@ typedef struct ctp__tls {
 } ctp__tls;
 
 ctp__tls *ctp__tls_get(void);
+/* Registers (once per process) the fork handler that clears the forking
+ * thread's context in the child. Called at every pool creation. */
+void ctp__tls_watch_fork(void);
 
 /* True if the calling thread is running a task of pool (or is its worker),
  * also further up its stack: pool A's worker or task that helps in a wait

@@ -3,7 +3,31 @@
  * and the public calls that read it. */
 #include "pool.h"
 
+#include <string.h>
+
 static _Thread_local ctp__tls tls_slot;
+
+/* A child of fork() starts with a copy of the forking thread's context:
+ * which pool it worked for (it may have forked inside a task), the pinned
+ * queue it owned. None of that is the child's: its pools are the
+ * parent's, which refuse every call there. The child's only thread is
+ * the forking one, and this handler runs on it before the child's code. */
+static void tls_in_child(void)
+{
+    memset(&tls_slot, 0, sizeof tls_slot);
+}
+
+static pthread_once_t tls_fork_once = PTHREAD_ONCE_INIT; /* process-wide: see docs/scheduler.md */
+
+static void tls_register_fork_handler(void)
+{
+    pthread_atfork(NULL, NULL, tls_in_child);
+}
+
+void ctp__tls_watch_fork(void)
+{
+    pthread_once(&tls_fork_once, tls_register_fork_handler);
+}
 
 ctp__tls *ctp__tls_get(void)
 {

@@ -345,6 +345,13 @@ void test_fork_child_refuses_inherited_pool(void)
 #ifndef TSAN /* ThreadSanitizer does not let a forked child start threads */
         ctp_pool *fresh = make_pool(1);
         _Atomic long n = 0;
+        /* This thread owned q0 in the parent: in the child it may still
+         * own a queue of a new pool (refused as "already owns one" until
+         * 2026-12-03, helper-41's attack: the thread-local state survived
+         * the fork). */
+        ctp_pinned *q1 = NULL;
+        if (fresh == NULL || ctp_pinned_create(fresh, &q1) != CTP_OK || ctp_pinned_destroy(q1) != CTP_OK)
+            code |= 128;
         if (fresh == NULL || ctp_submit(fresh, CTP_PRIORITY_NORMAL, count_task, &n) != CTP_OK ||
             ctp_pool_destroy(fresh) != CTP_OK || atomic_load(&n) != 1)
             code |= 32;
@@ -363,6 +370,33 @@ void test_fork_child_refuses_inherited_pool(void)
     CHECK_OK(ctp_group_destroy(g0));
     CHECK_OK(ctp_pool_destroy(pool));
     CHECK_EQ(atomic_load(&ran), 2);
+}
+
+/* A task that forks: in the child its thread is no pool's worker (it said
+ * it was worker 0 of node 0 until 2026-12-03, helper-41's attack: the
+ * thread-local state survived the fork, so an array indexed by the worker
+ * index of a new pool would be shared with that pool's worker 0). */
+static void fork_in_task(void *arg)
+{
+    _Atomic int *status = arg;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(ctp_worker_index() == -1 && ctp_current_node() == -1 ? 0 : 1);
+    int st = 0;
+    atomic_store(status, pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : 2);
+}
+
+void test_fork_in_task_child_is_no_worker(void)
+{
+    ctp_pool *pool = make_pool(1);
+    CHECK(pool != NULL);
+    static _Atomic int status;
+    atomic_store(&status, -1);
+    CHECK_OK(ctp_submit(pool, CTP_PRIORITY_NORMAL, fork_in_task, (void *)&status)); /* on the worker */
+    CHECK(TEST_WAIT_UNTIL(atomic_load(&status) != -1, 30000));
+    CHECK_EQ(atomic_load(&status), 0);
+    CHECK_OK(ctp_pool_destroy(pool));
 }
 
 /* After a burst the pool gives its task memory back when it goes idle, and

@@ -59,7 +59,7 @@ struct test_case {
     X(worker_lost_counts_by_what_it_ran)                                                           \
     X(parallel_for_caller_exits_inside)                                                            \
     X(pending_cancel_acts_only_inside_a_task)                                                      \
-    X(fork_child_refuses_inherited_pool)                                                           \
+    X(fork_in_task_child_is_no_worker) X(fork_child_refuses_inherited_pool)                                                           \
     X(fork_while_a_pool_is_created)                                                                \
     X(pinned_queue_of_another_pool_inside_a_helped_task)                                           \
     X(burst_memory_is_returned)                                                                    \

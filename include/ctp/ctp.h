@@ -364,7 +364,10 @@ CTP_API void ctp_task_desc_init(ctp_task_desc *desc, ctp_task_fn fn, void *arg);
 
 /* Processes and threads: a pool belongs to the process that created it. In
  * a child forked after creation every call on it returns CTP_EINVAL (and
- * ctp_pool_destroy frees nothing there); the child may create new pools.
+ * ctp_pool_destroy frees nothing there); the child may create new pools,
+ * and its thread is no pool's worker there and owns no pinned queue. A
+ * child forked inside a task must not return from that task (it has no
+ * pool to return to): exec or _exit.
  * A task that ends its worker's thread (pthread_exit, cancellation) loses
  * that worker: it is reported on stderr and counted in
  * ctp_stats.workers_lost, the task counts as finished, and the pool goes on
