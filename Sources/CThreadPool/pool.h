@@ -57,6 +57,21 @@ static inline void ctp__count_release(ctp__counter *c, uint64_t n)
     atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_release);
 }
 
+/* A node's steal hint (ctp_pool.steal_hints), on its own line: set by its
+ * workers' pushes, read at every task boundary. Relaxed throughout: a
+ * missed or stale bit only delays priority order, never a task (a worker
+ * with nothing of its own, and the park's re-check, look at every deque). */
+typedef struct ctp__steal_hint {
+    _Alignas(CTP__CACHELINE) _Atomic unsigned bits;
+} ctp__steal_hint;
+
+static inline void ctp__steal_hint_set(ctp__steal_hint *h, unsigned bits)
+{
+    /* Set only if clear, so steady pushing does not write the shared line. */
+    if ((atomic_load_explicit(&h->bits, memory_order_relaxed) & bits) != bits)
+        atomic_fetch_or_explicit(&h->bits, bits, memory_order_relaxed);
+}
+
 typedef struct ctp__worker {
     /* Set at creation, before the thread starts; read-only after (by the
      * worker, thieves and observers). */
@@ -205,10 +220,12 @@ struct ctp_pool {
     bool trace_lock_ready;
     ctp__monitor monitor;
 
-    /* Bit p: some worker pushed a task of priority p to its own deque and
-     * nobody has since found level p empty everywhere. A hint that lets busy
-     * workers look for higher-priority work at task boundaries. */
-    _Alignas(CTP__CACHELINE) _Atomic unsigned steal_hint;
+    /* Per node, bit p: a worker of that node pushed a task of priority p
+     * to its own deque and no worker has since found level p empty on all
+     * of that node's workers. A hint that lets busy workers look for
+     * higher-priority work at task boundaries (their own node's at every
+     * level, every node's at CRITICAL). Index: the node (0 with one). */
+    ctp__steal_hint steal_hints[CTP__MAX_NODES];
 
     /* Lifecycle. state changes only under every injector's lock (so outside
      * submitters see it consistently); cancel and exiting only ever go

@@ -129,6 +129,27 @@ static ctp__task *steal_range(ctp__worker *w, int p, uint32_t from, uint32_t to,
     return NULL;
 }
 
+/* A CRITICAL task from another node's workers, if their nodes' hints say
+ * one may be there; clears the bits of the nodes whose workers had none. */
+static ctp__task *steal_remote_critical(ctp__worker *w, uint32_t start)
+{
+    ctp_pool *pool = w->pool;
+    unsigned bit = 1u << CTP_PRIORITY_CRITICAL;
+    uint64_t hinted = 0;
+    for (int n = 0; n < pool->nnodes; n++) /* relaxed: hints */
+        if (n != w->node && (atomic_load_explicit(&pool->steal_hints[n].bits, memory_order_relaxed) & bit))
+            hinted |= (uint64_t)1 << n; /* n < nnodes <= CTP__MAX_NODES = 64 */
+    if (hinted == 0)
+        return NULL;
+    ctp__task *t = steal_range(w, CTP_PRIORITY_CRITICAL, w->nlocal, w->nvictims, start);
+    if (t != NULL)
+        return t;
+    for (int n = 0; n < pool->nnodes; n++)
+        if (hinted & ((uint64_t)1 << n))
+            atomic_fetch_and_explicit(&pool->steal_hints[n].bits, ~bit, memory_order_relaxed); /* relaxed: a hint */
+    return NULL;
+}
+
 /* Owner only: pushes t on its own deque. Returns 0, or -1 if out of memory. */
 static int local_push(ctp__worker *w, ctp__task *t)
 {
@@ -136,10 +157,7 @@ static int local_push(ctp__worker *w, ctp__task *t)
     if (ctp__deque_push(&w->deques[p], t) != 0)
         return -1;
     w->local_mask |= 1u << p;
-    /* Relaxed: a hint; a missed bit only delays priority order (a worker
-     * with nothing of its own sweeps every level, hint or not). */
-    if ((atomic_load_explicit(&w->pool->steal_hint, memory_order_relaxed) & (1u << p)) == 0)
-        atomic_fetch_or_explicit(&w->pool->steal_hint, 1u << p, memory_order_relaxed);
+    ctp__steal_hint_set(&w->pool->steal_hints[w->node], 1u << p);
     return 0;
 }
 
@@ -260,19 +278,28 @@ ctp__task *ctp__find_task(ctp__worker *w, bool may_steal)
     ctp__injector *home = &pool->injs[w->node], *any = &pool->injs[pool->nnodes];
     unsigned inj_home = may_steal ? ctp__injector_mask(home) : 0;
     unsigned inj_any = may_steal ? ctp__injector_mask(any) : 0;
-    unsigned hint = may_steal ? atomic_load_explicit(&pool->steal_hint, memory_order_relaxed) : 0; /* relaxed: a hint */
+    ctp__steal_hint *own_hint = &pool->steal_hints[w->node];
+    unsigned hint = may_steal ? atomic_load_explicit(&own_hint->bits, memory_order_relaxed) : 0; /* relaxed: a hint */
+    /* Lower work we would take below: our deque's, or our injectors'. */
+    unsigned ours = w->local_mask | inj_home | inj_any;
     uint32_t start = next_rand(&w->rng);
     ctp__task *t;
     for (int p = 0; p < CTP_PRIORITY_COUNT; p++) {
         unsigned bit = 1u << p;
         /* Our node's other workers at this level, if the hint says they may
-         * hold work and we still have our own work at a lower level (a
-         * worker with nothing of its own sweeps every level below). */
-        if ((hint & bit) && (w->local_mask >> p) > 1u) {
+         * hold work and we would take lower work of our own next (a worker
+         * with nothing of its own sweeps every level below). */
+        if ((hint & bit) && (ours >> p) > 1u) {
             if ((t = steal_range(w, p, 0, w->nlocal, start)) != NULL)
                 return t;
-            atomic_fetch_and_explicit(&pool->steal_hint, ~bit, memory_order_relaxed);
+            atomic_fetch_and_explicit(&own_hint->bits, ~bit, memory_order_relaxed); /* relaxed: a hint */
         }
+        /* Other nodes' workers' CRITICAL tasks too (CRITICAL is never under
+         * the grace period): a CRITICAL task pushed by a busy worker of
+         * another node waited for this worker's whole lower backlog. */
+        if (p == CTP_PRIORITY_CRITICAL && may_steal && pool->nnodes > 1 && (ours >> p) > 1u &&
+            (t = steal_remote_critical(w, start)) != NULL)
+            return t;
         if (w->local_mask & bit) {
             if ((t = ctp__deque_pop(&w->deques[p])) != NULL)
                 return t;

@@ -190,8 +190,7 @@ static int submit_local(ctp__worker *w, const ctp_task_desc *descs, size_t count
     for (size_t i = 0; i < count; i++)
         bits |= 1u << descs[i].priority;
     w->local_mask |= bits;
-    if ((atomic_load_explicit(&pool->steal_hint, memory_order_relaxed) & bits) != bits) /* relaxed: a hint */
-        atomic_fetch_or_explicit(&pool->steal_hint, bits, memory_order_relaxed);
+    ctp__steal_hint_set(&pool->steal_hints[w->node], bits);
     /* The full wake decision even behind work already queued: see
      * docs/scheduler.md, "Pushing behind work". */
     ctp__notify(pool, count, -1, true); /* a worker: it runs tasks next */

@@ -816,6 +816,87 @@ void test_numa_remote_critical_before_own_backlog(void)
     CHECK_OK(ctp_pool_destroy(p));
 }
 
+/* Node 0's worker runs this: it pushes a CRITICAL task onto its own deque
+ * when told to, then stays busy until that task ran (at most 10 s). */
+typedef struct {
+    ctp_pool *pool;
+    backlog *b;
+    _Atomic int node, entered, go;
+    _Atomic int done_at_push; /* node 1's backlog tasks done as it pushed */
+} crit_pusher;
+
+static void push_critical_then_wait(void *arg)
+{
+    crit_pusher *c = arg;
+    atomic_store(&c->node, ctp_current_node());
+    atomic_store(&c->entered, 1);
+    if (ctp_current_node() != 0)
+        return; /* taken by the other node: the test tries again */
+    while (!atomic_load(&c->go))
+        test_sleep_us(50);
+    atomic_store(&c->done_at_push, atomic_load(&c->b->done));
+    CHECK_OK(ctp_submit(c->pool, CTP_PRIORITY_CRITICAL, critical_task, c->b)); /* our deque */
+    uint64_t until = test_now_ns() + 10ull * 1000 * 1000 * 1000;
+    while (atomic_load(&c->b->done_when_critical_started) < 0 && test_now_ns() < until)
+        test_sleep_us(100);
+}
+
+/* The same for a CRITICAL task on another node's worker's own deque (a
+ * task's push): node 1's worker must take it at its next task boundary.
+ * It ran after node 1's whole backlog until 2026-12-03 (helper-41's
+ * attack): one steal hint served every node, and a worker cleared it after
+ * sweeping only its own node's workers. */
+void test_numa_remote_critical_in_a_deque_before_own_backlog(void)
+{
+    ctp_pool *p = grace_pool(100 * 1000 * 1000ull);
+    CHECK(p != NULL);
+    static backlog b;
+    static crit_pusher c;
+    atomic_store(&b.started, 0);
+    atomic_store(&b.done, 0);
+    atomic_store(&b.done_when_critical_started, -1);
+    atomic_store(&b.critical_node, -1);
+    c.b = &b;
+    c.pool = p;
+    for (int attempt = 0;; attempt++) {
+        atomic_store(&c.node, -1);
+        atomic_store(&c.entered, 0);
+        atomic_store(&c.go, 0);
+        ctp_task_desc d;
+        ctp_task_desc_init(&d, push_critical_then_wait, &c);
+        d.node = 0;
+        CHECK_OK(ctp_submit_desc(p, &d));
+        while (!atomic_load(&c.entered))
+            test_sleep_us(50);
+        if (atomic_load(&c.node) == 0)
+            break;
+        wait_parked(p, 2);
+        CHECK(attempt < 100);
+        if (attempt >= 100)
+            return;
+    }
+    ctp_task_desc many[40];
+    for (int i = 0; i < 40; i++) {
+        ctp_task_desc_init(&many[i], backlog_task, &b);
+        many[i].node = 1;
+    }
+    CHECK_OK(ctp_submit_batch(p, many, 40));
+    while (atomic_load(&b.started) < 1)
+        test_sleep_us(50);
+    atomic_store(&c.go, 1);
+    uint64_t until = test_now_ns() + 10ull * 1000 * 1000 * 1000;
+    while (atomic_load(&b.done_when_critical_started) < 0 && test_now_ns() < until)
+        test_sleep_us(100);
+    int started_after = atomic_load(&b.done_when_critical_started);
+    CHECK(started_after >= 0);
+    int before = started_after - atomic_load(&c.done_at_push);
+    if (before > 3)
+        fprintf(stderr, "  CRITICAL started after %d of node 1's 40 NORMAL tasks ended past its push\n", before);
+    CHECK(before <= 3);
+    CHECK_EQ(atomic_load(&b.critical_node), 1);
+    CHECK_OK(ctp_pool_destroy(p));
+}
+
 /* Task nodes go back to the depot that owns their slab. On "0;1" with the
  * tick thread helping, most tasks end on a thread of the other node (the
  * helper, or a worker taking the other node's tasks); freed into the

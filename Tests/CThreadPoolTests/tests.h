@@ -86,6 +86,7 @@ struct test_case {
     X(numa_remote_fallback_when_node_blocked)                                                      \
     X(numa_outside_helper_takes_own_node_first)                                                    \
     X(numa_remote_critical_before_own_backlog)                                                     \
+    X(numa_remote_critical_in_a_deque_before_own_backlog)                                          \
     X(numa_remote_steal_delay)                                                                     \
     X(numa_fresh_worker_keeps_the_grace)                                                           \
     X(numa_grace_parks_instead_of_spinning)                                                        \

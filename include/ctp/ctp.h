@@ -87,7 +87,10 @@ enum {
 #define CTP_MAX_WORKERS 1024
 
 /** Task priorities. At each task boundary a worker takes the highest-priority
- *  task it can find. Note that zero is CRITICAL: set the field. */
+ *  task it can find: of its own node's tasks, and of other nodes' CRITICAL
+ *  tasks (another node's lower-priority tasks it takes only when it has no
+ *  work of its own: see remote_steal_delay_ns). Note that zero is CRITICAL:
+ *  set the field. */
 typedef enum {
     CTP_PRIORITY_CRITICAL = 0,
     CTP_PRIORITY_HIGH,
