@@ -288,7 +288,11 @@ typedef struct ctp_task_desc {
     int node;              /* NUMA node affinity, -1 = any: the task is queued on
                               that node's injection queue (or the submitting worker's
                               deque if it is on that node); that node's workers take it
-                              first, others only when idle (counted as taken_remote) */
+                              first, others only when idle (counted as taken_remote).
+                              A node with no workers (fewer workers than nodes) has
+                              its tasks queued on the nearest node that has some,
+                              which they then count as their affinity in
+                              ctp_node_stats */
     const char *label;     /* optional: a static string naming the task (it is not
                               copied and must outlive the pool), shown in stall
                               reports, snapshots and traces; NULL = none */
@@ -347,7 +351,9 @@ typedef struct ctp_node_stats {
     uint64_t steals_remote;   /* steals from a worker of another node */
     uint64_t affine_executed; /* tasks with a node affinity run here (not
                                  those a cancelling shutdown dropped) */
-    uint64_t affine_home;     /* of those, tasks whose affinity was this node */
+    uint64_t affine_home;     /* of those, tasks whose affinity was this node
+                                 (after a worker-less node's were moved on:
+                                 see ctp_task_desc.node) */
 } ctp_node_stats;
 
 /* ------------------------------------------------------------------------ */
