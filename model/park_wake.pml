@@ -36,7 +36,8 @@
  * that deadline always comes), and first wakes that node's parked worker
  * (found_none's home_only wake). Wakes for a node's task take that node's
  * parked worker first; a single task wakes nobody while any worker
- * searches, whatever its node, as in sleep.c.
+ * searches, except that an outside task may wake its node's parked worker
+ * (home_only; sleep.c does when a searcher is there).
  * Promela runs interleavings under sequential consistency; the C code gets
  * the same orderings from its seq_cst fences (see the comments there).
  *
@@ -201,7 +202,7 @@ inline wake_home(node) {
 
 /* ctp__sleep_new_work after publishing `tasks` tasks for `node` (W: none):
  * the fence, then one read of counts (atomic), then the decision. A single
- * task wakes nobody while anyone searches, whatever its node. */
+ * task wakes nobody while anyone searches (but see the submitter, NODES). */
 inline notify(tasks, node) {
     byte s_, p_;
     atomic { s_ = searching; p_ = parked }
@@ -430,6 +431,7 @@ out:
 proctype submitter() {
 #ifdef NODES
     byte node;
+    bool hw = false; /* wake_home popped that node's worker */
 #endif
     do
 #ifdef NODES
@@ -439,6 +441,13 @@ proctype submitter() {
             q++; submitted++; qa[node]++
         };
         notify(1, node);
+        /* With a grace period sleep.c also wakes one of the task's node's
+         * parked workers when a searcher made the rule above wake nobody:
+         * here, maybe (a superset: at any time after the publish). */
+        if
+        :: wake_home(node)
+        :: skip
+        fi;
         node = 0
     :: submitted + 2 <= EXTERNAL ->
         atomic {

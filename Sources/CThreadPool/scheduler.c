@@ -44,6 +44,28 @@ bool ctp__stack_allows_steal(ctp__worker *w)
 #define CTP__URGENT_REMOTE CTP_PRIORITY_HIGH
 #endif
 
+/* Another node's workers' deque work waits for an idle worker that has
+ * found nothing of its own for the delay, but no longer than this many
+ * delays after the worker first saw it: a trickle of its own tasks, each
+ * restarting the idle clock, kept it from such work for as long as the
+ * other node's worker stayed busy (400 ms in helper-41's repro, 2026-12-03;
+ * injected work is aged by its submission and never was). */
+#define CTP__REMOTE_DEQUE_CAP 2
+
+/* When this worker may steal another node's deque work it now leaves for
+ * the grace (find_remote): once it has found nothing of its own for the
+ * delay, or once it has seen such work waiting, at every look, for
+ * CTP__REMOTE_DEQUE_CAP delays, whichever comes first (a clock not started
+ * yet starts now). */
+static uint64_t remote_deques_at(const ctp__worker *w, uint64_t delay)
+{
+    uint64_t now = ctp__now_ns();
+    uint64_t idle_at = w->gate_runs == w->runs ? w->idle_since + delay : now + delay;
+    bool seeing = w->remote_seen_at != 0 && now - w->remote_last_seen <= delay; /* else it starts anew */
+    uint64_t seen_at = (seeing ? w->remote_seen_at : now) + CTP__REMOTE_DEQUE_CAP * delay;
+    return idle_at < seen_at ? idle_at : seen_at;
+}
+
 bool ctp__has_work_for(ctp__worker *w, uint64_t *defer_until, uint64_t *defer_nodes)
 {
     ctp_pool *pool = w->pool;
@@ -70,8 +92,9 @@ bool ctp__has_work_for(ctp__worker *w, uint64_t *defer_until, uint64_t *defer_no
         *defer_nodes |= (uint64_t)1 << n; /* n < nnodes <= CTP__MAX_NODES = 64 */
     }
     /* Another node's workers' deques are ours once we have found nothing for
-     * the delay (find_remote's clock; not started yet = starts now). */
-    uint64_t steal_at = w->gate_runs == w->runs ? w->idle_since + delay : now + delay;
+     * the delay, or seen their work wait for CTP__REMOTE_DEQUE_CAP delays
+     * (find_remote's clocks; not started yet = start now). */
+    uint64_t steal_at = remote_deques_at(w, delay);
     for (uint32_t i = 0; i < pool->nworkers; i++) {
         ctp__worker *v = pool->workers[i];
         for (int p = 0; p < CTP_PRIORITY_COUNT; p++) {
@@ -236,7 +259,8 @@ static ctp__task *take_remote_injected(ctp__worker *w, int p, int urgent, uint64
  * period (ctp_config.remote_steal_delay_ns, several nodes):
  * CRITICAL and HIGH tasks at once; a lower-priority task in another node's
  * injection queue only once it has waited `delay`; another node's workers'
- * deques only once this worker has found nothing for `delay` (their tasks'
+ * deques only once this worker has found nothing for `delay`, or has seen
+ * their work at every look for CTP__REMOTE_DEQUE_CAP delays (their tasks'
  * age is not visible before a steal). Whatever it leaves, it notes when to
  * look again (w->retry_at), and parks no longer than that: the task cannot
  * be stranded. */
@@ -255,18 +279,39 @@ static ctp__task *find_remote(ctp__worker *w, uint32_t start)
         }
         urgent = CTP__URGENT_REMOTE;
         older_than = now > delay ? now - delay : 0;
-        idle_long = now - w->idle_since >= delay;
+        if (w->remote_seen_at != 0 && now - w->remote_last_seen > delay)
+            w->remote_seen_at = 0; /* not seen at every look: a new sighting starts anew */
+        idle_long = now - w->idle_since >= delay ||
+                    (w->remote_seen_at != 0 && now - w->remote_seen_at >= CTP__REMOTE_DEQUE_CAP * delay);
     }
     ctp__task *t;
+    bool saw = false; /* another node's deque work we leave */
     for (int p = 0; p < CTP_PRIORITY_COUNT; p++) {
         if ((t = take_remote_injected(w, p, urgent, older_than, delay)) != NULL)
             return t;
         if (p <= urgent || idle_long) {
-            if ((t = steal_range(w, p, w->nlocal, w->nvictims, start)) != NULL)
+            if ((t = steal_range(w, p, w->nlocal, w->nvictims, start)) != NULL) {
+                w->remote_last_seen = w->remote_seen_at != 0 ? ctp__now_ns() : 0; /* the clock goes on */
                 return t;
-        } else if (w->idle_since + delay < w->retry_at) {
-            w->retry_at = w->idle_since + delay; /* their deques, after the grace */
+            }
+        } else if (!saw) {
+            for (uint32_t i = w->nlocal; i < w->nvictims && !saw; i++)
+                saw = !ctp__deque_is_empty(&pool->workers[w->victims[i]]->deques[p]);
         }
+    }
+    if (delay != 0 && !idle_long) {
+        /* The clock of the deque work we leave: since we first saw some,
+         * reset by a look that finds none. */
+        if (!saw) {
+            w->remote_seen_at = 0;
+        } else {
+            w->remote_last_seen = ctp__now_ns();
+            if (w->remote_seen_at == 0)
+                w->remote_seen_at = w->remote_last_seen;
+        }
+        uint64_t at = remote_deques_at(w, delay);
+        if (saw && at < w->retry_at)
+            w->retry_at = at; /* their deques, after the grace */
     }
     return NULL;
 }

@@ -277,8 +277,18 @@ void ctp__sleep_new_work(ctp__sleep *s, size_t tasks, int node, bool caller_busy
         return;
     size_t n;
     if (tasks == 1) {
-        if (CTP__SEARCHING(c) != 0)
-            return; /* a searcher will find it; it wakes the next if more remains */
+        if (CTP__SEARCHING(c) != 0) {
+            /* A searcher will find it; it wakes the next if more remains.
+             * But with a grace period for another node's work (work_for) a
+             * searcher of another node must leave a node's task for the
+             * grace, and a spinning one (spin_ns) wakes that node's parked
+             * workers only when it parks: so wake one of them now (none if
+             * none is parked). Only adds a wake (the model lets any
+             * submission wake more than the rule asks). */
+            if (node >= 0 && s->ops.work_for != NULL)
+                wake(s, 1, node, caller_busy, true);
+            return;
+        }
         n = 1;
     } else {
         n = tasks < parked ? tasks : parked;

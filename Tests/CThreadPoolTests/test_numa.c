@@ -816,6 +816,127 @@ void test_numa_remote_critical_before_own_backlog(void)
     CHECK_OK(ctp_pool_destroy(p));
 }
 
+/* A single task for node 1 while node 0's worker spins (spin_ns) and node
+ * 1's is parked: the submission wakes node 1's worker. It used to wake
+ * nobody (a worker was searching), and the spinner, which must leave the
+ * task for the grace, woke node 1's worker only when it parked: with a
+ * spin longer than the grace it took the task itself when the grace ran
+ * out (helper-41's attack, 2026-12-03). A grace of 100 ms and a spin of
+ * 300 ms make that deterministic on the old code. */
+void test_numa_single_task_wakes_its_node_past_a_spinner(void)
+{
+    ctp_config c;
+    ctp_config_init(&c);
+    c.topology = "0;1";
+    c.workers = 2;
+    c.remote_steal_delay_ns = 100 * 1000 * 1000ull;
+    c.spin_ns = 300 * 1000 * 1000ull;
+    ctp_pool *p = NULL;
+    CHECK_OK(ctp_pool_create(&c, &p));
+    static where_ran r;
+    for (int rounds = 0; rounds < 2; rounds++) {
+        memset((void *)&r, 0, sizeof r);
+        wait_parked(p, 2);
+        ctp_task_desc d;
+        ctp_task_desc_init(&d, record_node, &r);
+        d.node = 0;
+        CHECK_OK(ctp_submit_desc(p, &d)); /* node 0's worker runs it, then spins */
+        CHECK(TEST_WAIT_UNTIL(atomic_load(&r.done) == 1, 10000));
+        d.node = 1;
+        CHECK_OK(ctp_submit_desc(p, &d));
+        CHECK(TEST_WAIT_UNTIL(atomic_load(&r.done) == 2, 10000));
+        CHECK_EQ(atomic_load(&r.on_node[1]), 1);
+        CHECK_EQ(atomic_load(&r.on_node[0]), 1);
+    }
+    CHECK_OK(ctp_pool_destroy(p));
+}
+
+/* Node 1's worker pushes NORMAL tasks onto its own deque, then blocks;
+ * node 0's worker gets a trickle of tiny tasks of its own, each restarting
+ * its idle clock. The deque's tasks must still reach node 0's worker
+ * within a few grace periods of its first seeing them; they waited for
+ * node 1's worker for as long as the trickle lasted (helper-41's attack,
+ * 2026-12-03: 2-400 ms with a 0.3 ms grace). */
+typedef struct {
+    ctp_pool *pool;
+    gate *g;
+    _Atomic int node, go, first_ran_on;
+} deque_blocker;
+
+static void deque_first(void *arg)
+{
+    deque_blocker *b = arg;
+    int expected = -1;
+    atomic_compare_exchange_strong(&b->first_ran_on, &expected, ctp_current_node());
+}
+
+/* On node 1's worker: once the trickle runs, push 4 tasks onto our deque
+ * and block until the test opens the gate. */
+static void push_then_block(void *arg)
+{
+    deque_blocker *b = arg;
+    atomic_store(&b->node, ctp_current_node());
+    if (ctp_current_node() != 1)
+        return; /* taken by node 0's worker: the test tries again */
+    while (!atomic_load(&b->go))
+        test_sleep_us(20);
+    for (int i = 0; i < 4; i++)
+        CHECK_OK(ctp_submit(b->pool, CTP_PRIORITY_NORMAL, deque_first, b)); /* our deque */
+    gate_task(b->g);
+}
+
+void test_numa_deque_work_not_held_by_a_trickle(void)
+{
+    ctp_pool *p = grace_pool(300 * 1000);
+    CHECK(p != NULL);
+    static gate g;
+    static deque_blocker b;
+    b.pool = p;
+    b.g = &g;
+    gate_init(&g);
+    for (int attempt = 0;; attempt++) {
+        atomic_store(&b.node, -1);
+        atomic_store(&b.go, 0);
+        atomic_store(&b.first_ran_on, -1);
+        ctp_task_desc d;
+        ctp_task_desc_init(&d, push_then_block, &b);
+        d.node = 1;
+        CHECK_OK(ctp_submit_desc(p, &d));
+        while (atomic_load(&b.node) == -1)
+            test_sleep_us(20);
+        if (atomic_load(&b.node) == 1)
+            break;
+        wait_parked(p, 2);
+        CHECK(attempt < 100);
+        if (attempt >= 100)
+            return;
+    }
+    /* The trickle: a tiny node-0 task every 50 us (far less than the
+     * grace; computed, not slept, so the gaps stay short). Node 1's worker
+     * pushes once it runs; then it goes on until node 0's worker took a
+     * deque task, for at most 200 ms (the new rule takes one two grace
+     * periods after node 0's worker first saw them, 0.6 ms). */
+    static where_ran r;
+    memset((void *)&r, 0, sizeof r);
+    uint64_t until = UINT64_MAX;
+    int sent = 0;
+    while (atomic_load(&b.first_ran_on) < 0 && test_now_ns() < until) {
+        ctp_task_desc d;
+        ctp_task_desc_init(&d, record_node, &r);
+        d.node = 0;
+        CHECK_OK(ctp_submit_desc(p, &d));
+        if (++sent == 20) {
+            atomic_store(&b.go, 1);
+            until = test_now_ns() + 200ull * 1000 * 1000;
+        }
+        test_burn_us(50);
+    }
+    CHECK_EQ(atomic_load(&b.first_ran_on), 0); /* while node 1's worker still blocks */
+    gate_open(&g);
+    CHECK(TEST_WAIT_UNTIL(atomic_load(&r.done) == sent, 10000));
+    CHECK_OK(ctp_pool_destroy(p));
+}
+
 /* Node 0's worker runs this: it pushes a CRITICAL task onto its own deque
  * when told to, then stays busy until that task ran (at most 10 s). */
 typedef struct {

@@ -87,6 +87,8 @@ struct test_case {
     X(numa_outside_helper_takes_own_node_first)                                                    \
     X(numa_remote_critical_before_own_backlog)                                                     \
     X(numa_remote_critical_in_a_deque_before_own_backlog)                                          \
+    X(numa_single_task_wakes_its_node_past_a_spinner)                                              \
+    X(numa_deque_work_not_held_by_a_trickle)                                                       \
     X(numa_remote_steal_delay)                                                                     \
     X(numa_fresh_worker_keeps_the_grace)                                                           \
     X(numa_grace_parks_instead_of_spinning)                                                        \

@@ -239,7 +239,9 @@ typedef struct ctp_config {
      *  HIGH tasks are always taken at once.
      *  A task in another node's injection queue is taken once it has waited
      *  this long; another node's workers' deques are stolen from once the
-     *  idle worker has found nothing for this long. The idle worker parks no
+     *  idle worker has found nothing for this long, or has seen that work
+     *  waiting at every look for twice this long (its own trickle of work
+     *  cannot hold it off for longer). The idle worker parks no
      *  longer than that, so nothing is stranded, and as it parks it wakes a
      *  parked worker of that work's node, so the work runs at home if one
      *  is free. At most 100 ms. */
