@@ -231,7 +231,9 @@ public final class WorkGroup: @unchecked Sendable {
     /// workers run the group's closures (a caller on the pool's own
     /// executor gives its thread back to them), and pinned closures need
     /// their owner (see ``PinnedQueue``). Several tasks may await one group
-    /// at once; one notification resumes them all.
+    /// at once; one notification resumes them all. Cancelling the waiting
+    /// task does not end the wait (nor cancel the group's closures): bound
+    /// it with ``wait(timeout:)`` where that matters.
     public func wait() async throws {
         guard await notified.wait(group, timeout: nil) else {
             throw ThreadPoolError.invalidArgument("WorkGroup.wait: the pool was inherited across fork")

@@ -338,14 +338,16 @@ public final class Tick: @unchecked Sendable {
     /// its pinned closures first), ends the tick and returns its report.
     /// Then rethrows the first error a closure threw, if one did (the report
     /// is in ``report``).
-    /// - Parameter timeout: the longest wait for the closures; nil = no
-    ///   limit. Ending also waits for the tick's `onOverrun` if it is
-    ///   running, however long it takes.
+    /// - Parameter timeout: the longest wait for the closures, and for the
+    ///   tick's `onOverrun` if it is running when they are done (ending
+    ///   waits for it); nil = no limit.
     /// - Throws: ``ThreadPoolError/timedOut`` if closures are still pending
-    ///   after `timeout` (the tick stays open: call again);
+    ///   after `timeout`, or `onOverrun` still runs (the tick stays open:
+    ///   call again);
     ///   ``ThreadPoolError/invalidArgument(_:)`` if the tick has ended or is
     ///   being ended on another thread or task (a blocking end, or an async
-    ///   one still waiting); ``ThreadPoolError/deadlock`` from one of the
+    ///   one still waiting; also a closure of the tick that the ending
+    ///   thread runs in its wait); ``ThreadPoolError/deadlock`` from one of the
     ///   tick's own closures (it would wait for itself; the tick stays
     ///   open) or from its `onOverrun` (which the end waits for); a
     ///   closure's error.
@@ -379,14 +381,20 @@ public final class Tick: @unchecked Sendable {
     /// The tick counts as being ended from the call on: until this returns
     /// or throws, another end (blocking or async) throws at once, and
     /// closures may still be submitted into the tick (they are waited for).
+    /// While `onOverrun` runs after the closures are done, the caller
+    /// sleeps (suspended, never holding a pool thread) and looks again,
+    /// within `timeout`. The wait for the closures does not end when the
+    /// calling task is cancelled; the wait for `onOverrun` does.
     /// - Throws: as the blocking ``end(timeout:)``: on a timeout the tick
-    ///   stays open (call again).
+    ///   stays open (call again); `CancellationError` if the task was
+    ///   cancelled while `onOverrun` ran (the tick stays open).
     public func end(timeout: Duration? = nil) async throws -> ThreadPool.TickReport {
         if inOwnOverrun { throw ThreadPoolError.deadlock } // the monitor waits for this callback
         // Claimed before the group is touched: once ended, the C group is
         // freed (and its memory recycled for other groups).
         try claimEnd()
         let start = ContinuousClock.now
+        var pause = Duration.microseconds(50)
         while true {
             let left = timeout.map { t -> Duration in
                 let spent = ContinuousClock.now - start
@@ -403,7 +411,26 @@ public final class Tick: @unchecked Sendable {
                 if let e = errors.take() { throw e }
                 return report
             case .failure(.timedOut):
-                continue // a submission got in after the notification: wait for it too (still claimed)
+                // A submission got in after the notification (wait for it
+                // too, still claimed), or every closure has run and the
+                // tick's onOverrun is running: the C end waits for it only
+                // within its timeout (0 here). Sleep, so that no thread is
+                // held (on a one-worker pool the callback may wait for a
+                // closure that needs this very thread), within the timeout.
+                if ctp_group_wait(group, 0) == Int32(CTP_OK) {
+                    if let t = timeout, ContinuousClock.now - start >= t {
+                        reopen()
+                        throw ThreadPoolError.timedOut
+                    }
+                    do {
+                        try await Task.sleep(for: pause)
+                    } catch {
+                        reopen()
+                        throw error
+                    }
+                    pause = min(pause * 2, .milliseconds(1))
+                }
+                continue
             case .failure(let e):
                 reopen()
                 throw e

@@ -261,6 +261,59 @@ private func endBlocking(_ tick: Tick) throws -> ThreadPool.TickReport { try tic
         try pool.shutdown()
     }
 
+    /// `await tick.end(timeout:)` while the tick's `onOverrun` runs after
+    /// every closure is done: it keeps its timeout (throws `timedOut`, the
+    /// tick stays open) and holds no thread meanwhile. It used to retry in
+    /// a loop that never suspended (helper-40's attack, 2026-12-03): the
+    /// timeout was ignored, and on a one-worker pool, with the end running
+    /// on the pool's executor and the callback waiting for a pool closure,
+    /// the end kept the only worker and nothing could move.
+    @Test func asyncEndKeepsItsTimeoutWhileOnOverrunRuns() async throws {
+        // The timeout: the callback runs until the test lets it go.
+        do {
+            let pool = try ThreadPool(configuration: .init(workers: 2))
+            let fired = Atomic<Bool>(false)
+            let release = Atomic<Bool>(false)
+            let tick = try pool.beginTick(budget: .milliseconds(1), onOverrun: { _ in
+                fired.store(true, ordering: .releasing)
+                var polls = 0
+                while !release.load(ordering: .acquiring) && polls < 20_000 { usleep(500); polls += 1 } // 10 s at most
+            })
+            try tick.submit { waitUntil { fired.load(ordering: .acquiring) } }
+            while !fired.load(ordering: .acquiring) { try await Task.sleep(for: .milliseconds(1)) }
+            try await Task.sleep(for: .milliseconds(20)) // the closure is done; the callback runs
+            await #expect(throws: ThreadPoolError.timedOut) {
+                _ = try await tick.end(timeout: .milliseconds(50))
+            }
+            #expect(!tick.hasEnded)
+            release.store(true, ordering: .releasing)
+            let r = try await tick.end()
+            #expect(r.tasks == 1)
+            try await pool.shutdownGracefully()
+        }
+        // No thread held: one worker; the end runs on it; the callback
+        // waits for a closure that only that worker can run.
+        do {
+            let pool = try ThreadPool(configuration: .init(workers: 1))
+            let fired = Atomic<Bool>(false)
+            let helped = Atomic<Bool>(false)
+            let tick = try pool.beginTick(budget: .milliseconds(1), onOverrun: { _ in
+                fired.store(true, ordering: .releasing)
+                try? pool.submit { helped.store(true, ordering: .releasing) }
+                var polls = 0
+                while !helped.load(ordering: .acquiring) && polls < 20_000 { usleep(500); polls += 1 } // 10 s at most
+            })
+            try tick.submit { waitUntil { fired.load(ordering: .acquiring) } }
+            let tasks = try await Task(executorPreference: pool) {
+                try await tick.end(timeout: .seconds(30)).tasks
+            }.value
+            #expect(tasks == 1)
+            let didHelp = helped.load(ordering: .acquiring)
+            #expect(didHelp) // the callback's closure ran: the worker was free
+            try await pool.shutdownGracefully()
+        }
+    }
+
     @Test func aBudgetOverrunFiresOnce() throws {
         let pool = try ThreadPool(configuration: .init(workers: 2))
         #expect(throws: ThreadPoolError.invalidArgument(
