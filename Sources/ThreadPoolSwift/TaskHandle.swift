@@ -232,10 +232,11 @@ public final class WorkGroup: @unchecked Sendable {
     /// executor gives its thread back to them), and pinned closures need
     /// their owner (see ``PinnedQueue``). Several tasks may await one group
     /// at once; one notification resumes them all. Cancelling the waiting
-    /// task does not end the wait (nor cancel the group's closures): bound
-    /// it with ``wait(timeout:)`` where that matters.
+    /// task ends the wait with `CancellationError` (the group's closures go
+    /// on; wait again to wait for them).
     public func wait() async throws {
         guard await notified.wait(group, timeout: nil) else {
+            if Task.isCancelled { throw CancellationError() }
             throw ThreadPoolError.invalidArgument("WorkGroup.wait: the pool was inherited across fork")
         }
         try rethrowFirst()
@@ -243,11 +244,15 @@ public final class WorkGroup: @unchecked Sendable {
 
     /// Suspends at most `timeout`; returns false if closures are still
     /// pending, true once all finished (rethrowing the first error). Waits
-    /// as the untimed async `wait()` does (a timeout of zero only polls);
-    /// the timeout is a sleeping task of the global executor, cancelled
-    /// when the group finishes first.
+    /// as the untimed async `wait()` does (a timeout of zero only polls;
+    /// cancelling the task throws `CancellationError`); the timeout is a
+    /// sleeping task of the global executor, cancelled when the group
+    /// finishes first.
     public func wait(timeout: Duration) async throws -> Bool {
-        guard await notified.wait(group, timeout: timeout) else { return false }
+        guard await notified.wait(group, timeout: timeout) else {
+            if Task.isCancelled { throw CancellationError() }
+            return false
+        }
         try rethrowFirst()
         return true
     }
@@ -289,8 +294,10 @@ final class GroupWaiters: Sendable {
     /// Timeouts from here on wait without a timer (100 years).
     static let forever = Duration.seconds(100 * 365 * 86_400)
 
-    /// True once the group finished, false if `timeout` passed first (or
-    /// the C group refused the notification: a pool inherited across fork).
+    /// True once the group finished, false if `timeout` passed first, the
+    /// calling task was cancelled (the caller tells by `Task.isCancelled`),
+    /// or the C group refused the notification (a pool inherited across
+    /// fork).
     func wait(_ group: OpaquePointer, timeout: Duration?) async -> Bool {
         // Finished already: no suspension. (A zero timeout only polls; it
         // starts no task, on a worker or elsewhere.)
@@ -316,21 +323,26 @@ final class GroupWaiters: Sendable {
             state.withLock { _ = $0.entries.removeValue(forKey: id) }
         }
         let g = GroupRef(handle: group)
-        while true {
-            // true: a notification fired; false: the timeout passed.
-            let notified = await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
-                let (expired, arm) = state.withLock { s -> (Bool, Bool) in
-                    if case .expired = s.entries[id] { return (true, false) }
-                    s.entries[id] = .waiting(c)
-                    if s.armed { return (false, false) }
-                    s.armed = true
-                    return (false, true)
+        // Cancelling the task ends the wait as its timeout would.
+        return await withTaskCancellationHandler {
+            while true {
+                // true: a notification fired; false: the timeout passed.
+                let notified = await withCheckedContinuation { (c: CheckedContinuation<Bool, Never>) in
+                    let (expired, arm) = state.withLock { s -> (Bool, Bool) in
+                        if case .expired = s.entries[id] { return (true, false) }
+                        s.entries[id] = .waiting(c)
+                        if s.armed { return (false, false) }
+                        s.armed = true
+                        return (false, true)
+                    }
+                    if expired { return c.resume(returning: false) }
+                    if arm { register(g.handle) }
                 }
-                if expired { return c.resume(returning: false) }
-                if arm { register(g.handle) }
+                if ctp_group_wait(g.handle, 0) == Int32(CTP_OK) { return true }
+                if !notified { return false }
             }
-            if ctp_group_wait(group, 0) == Int32(CTP_OK) { return true }
-            if !notified { return false }
+        } onCancel: { [self] in
+            expire(id)
         }
     }
 

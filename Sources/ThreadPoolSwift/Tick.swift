@@ -383,11 +383,10 @@ public final class Tick: @unchecked Sendable {
     /// closures may still be submitted into the tick (they are waited for).
     /// While `onOverrun` runs after the closures are done, the caller
     /// sleeps (suspended, never holding a pool thread) and looks again,
-    /// within `timeout`. The wait for the closures does not end when the
-    /// calling task is cancelled; the wait for `onOverrun` does.
+    /// within `timeout`. Cancelling the calling task ends the wait.
     /// - Throws: as the blocking ``end(timeout:)``: on a timeout the tick
     ///   stays open (call again); `CancellationError` if the task was
-    ///   cancelled while `onOverrun` ran (the tick stays open).
+    ///   cancelled while it waited (the tick stays open).
     public func end(timeout: Duration? = nil) async throws -> ThreadPool.TickReport {
         if inOwnOverrun { throw ThreadPoolError.deadlock } // the monitor waits for this callback
         // Claimed before the group is touched: once ended, the C group is
@@ -404,6 +403,7 @@ public final class Tick: @unchecked Sendable {
                 let forked = ctp_group_wait(group, 0) == Int32(CTP_EINVAL)
                 reopen()
                 if forked { throw ThreadPoolError.invalidArgument("Tick.end: the pool was inherited across fork") }
+                if Task.isCancelled { throw CancellationError() }
                 throw ThreadPoolError.timedOut
             }
             switch endClaimed(0) {

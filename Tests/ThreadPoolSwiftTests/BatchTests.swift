@@ -430,4 +430,42 @@ private func waitUntil(_ done: () -> Bool) {
         }
         try await pool.shutdownGracefully()
     }
+
+    /// Cancelling a task that awaits a group or a tick's end ends the wait
+    /// with `CancellationError` while the closures still run (the tick
+    /// stays open); waiting again then waits for them. The waits ignored
+    /// cancellation until 2026-12-03 (helper-40's attack): a cancelled
+    /// task stayed suspended until the group finished, for good on a group
+    /// whose pinned closures nobody ran.
+    @Test func asyncWaitsEndOnCancellation() async throws {
+        let pool = try ThreadPool(configuration: .init(workers: 2))
+        let gate = Gate()
+        // Were cancellation ignored, the waits would end only with the
+        // closures: let them go after 10 s, so that such a build fails here
+        // instead of hanging.
+        let fallback = Task.detached { try? await Task.sleep(for: .seconds(10)); gate.release() }
+        defer { fallback.cancel() }
+        let group = try WorkGroup(pool: pool)
+        try group.submit { gate.block() }
+        gate.waitEntered(1)
+        let untimed = Task { try await group.wait() }
+        let timed = Task { try await group.wait(timeout: .seconds(3600)) }
+        try await Task.sleep(for: .milliseconds(20)) // both suspended (or about to: cancelling first works too)
+        untimed.cancel()
+        timed.cancel()
+        await #expect(throws: CancellationError.self) { try await untimed.value }
+        await #expect(throws: CancellationError.self) { _ = try await timed.value }
+        let tick = try pool.beginTick()
+        try tick.submit { gate.block() }
+        gate.waitEntered(2)
+        let ending = Task { try await tick.end() }
+        try await Task.sleep(for: .milliseconds(20))
+        ending.cancel()
+        await #expect(throws: CancellationError.self) { _ = try await ending.value }
+        #expect(!tick.hasEnded)
+        gate.release() // only now do the closures end
+        try await group.wait()
+        #expect(try await tick.end().tasks == 1)
+        try await pool.shutdownGracefully()
+    }
 }
