@@ -88,6 +88,16 @@ static inline bool ctp__deque_is_empty(ctp__deque *d)
     return b <= t;
 }
 
+/* d's top right now, or -1 if d is empty (relaxed: a hint, any thread).
+ * Top only grows, so the same value later means the same oldest task has
+ * not left (taken by a steal or the owner's last pop). */
+static inline int64_t ctp__deque_top_if_any(ctp__deque *d)
+{
+    int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed);
+    int64_t t = atomic_load_explicit(&d->top, memory_order_relaxed);
+    return b > t ? t : -1;
+}
+
 /* Tasks in d right now (relaxed: a report for observers, any thread). */
 static inline size_t ctp__deque_len(ctp__deque *d)
 {

@@ -100,10 +100,14 @@ typedef struct ctp__worker {
      * starts at UINT64_MAX, so a worker that has run nothing starts its
      * clock at its first search). */
     uint64_t retry_at, idle_since, gate_runs;
-    /* Owner only: when it first saw another node's deque work that it left
-     * for the grace (0: none, or a look found none, or it was not seen at
-     * every look, i.e. a delay passed since remote_last_seen). */
-    uint64_t remote_seen_at, remote_last_seen;
+    /* Owner only: another node's deque task it left for the grace, the
+     * oldest of the first deque it saw holding any (victim index, level,
+     * the deque's top then), and since when (0: none). Valid while that
+     * deque's top is unchanged: the same task still waits. */
+    uint64_t remote_seen_at;
+    int64_t remote_seen_top;
+    uint32_t remote_seen_victim;
+    int remote_seen_level;
     /* Owner only: its node depot's free nodes right after its last depot
      * trim. Another trim is due only when the depot holds more than this
      * (and more than CTP__TRIM_HIGH): a trim that could not free slabs

@@ -46,23 +46,32 @@ bool ctp__stack_allows_steal(ctp__worker *w)
 
 /* Another node's workers' deque work waits for an idle worker that has
  * found nothing of its own for the delay, but no longer than this many
- * delays after the worker first saw it: a trickle of its own tasks, each
- * restarting the idle clock, kept it from such work for as long as the
- * other node's worker stayed busy (400 ms in helper-41's repro, 2026-12-03;
- * injected work is aged by its submission and never was). */
+ * delays after the worker first saw the task that is still the oldest of
+ * that deque: a trickle of its own tasks, each restarting the idle clock,
+ * kept it from such work for as long as the other node's worker stayed
+ * busy (400 ms in helper-41's repro, 2026-12-03; injected work is aged by
+ * its submission and never was). */
 #define CTP__REMOTE_DEQUE_CAP 2
+
+/* Whether the task this worker noted waiting in another node's deque
+ * (remote_seen_*) is still there: that deque's top has not moved. */
+static bool remote_seen_waits(const ctp__worker *w)
+{
+    ctp__worker *v = w->pool->workers[w->victims[w->remote_seen_victim]];
+    return ctp__deque_top_if_any(&v->deques[w->remote_seen_level]) == w->remote_seen_top;
+}
 
 /* When this worker may steal another node's deque work it now leaves for
  * the grace (find_remote): once it has found nothing of its own for the
- * delay, or once it has seen such work waiting, at every look, for
- * CTP__REMOTE_DEQUE_CAP delays, whichever comes first (a clock not started
- * yet starts now). */
+ * delay, or once the task it noted has waited CTP__REMOTE_DEQUE_CAP delays
+ * since it first saw it, whichever comes first (a clock not started yet,
+ * or whose task left, starts now). */
 static uint64_t remote_deques_at(const ctp__worker *w, uint64_t delay)
 {
     uint64_t now = ctp__now_ns();
     uint64_t idle_at = w->gate_runs == w->runs ? w->idle_since + delay : now + delay;
-    bool seeing = w->remote_seen_at != 0 && now - w->remote_last_seen <= delay; /* else it starts anew */
-    uint64_t seen_at = (seeing ? w->remote_seen_at : now) + CTP__REMOTE_DEQUE_CAP * delay;
+    bool noted = w->remote_seen_at != 0 && remote_seen_waits(w);
+    uint64_t seen_at = (noted ? w->remote_seen_at : now) + CTP__REMOTE_DEQUE_CAP * delay;
     return idle_at < seen_at ? idle_at : seen_at;
 }
 
@@ -259,9 +268,9 @@ static ctp__task *take_remote_injected(ctp__worker *w, int p, int urgent, uint64
  * period (ctp_config.remote_steal_delay_ns, several nodes):
  * CRITICAL and HIGH tasks at once; a lower-priority task in another node's
  * injection queue only once it has waited `delay`; another node's workers'
- * deques only once this worker has found nothing for `delay`, or has seen
- * their work at every look for CTP__REMOTE_DEQUE_CAP delays (their tasks'
- * age is not visible before a steal). Whatever it leaves, it notes when to
+ * deques only once this worker has found nothing for `delay`, or the task
+ * it noted there has waited CTP__REMOTE_DEQUE_CAP delays since it saw it
+ * (their tasks' submission times are not visible before a steal). Whatever it leaves, it notes when to
  * look again (w->retry_at), and parks no longer than that: the task cannot
  * be stranded. */
 static ctp__task *find_remote(ctp__worker *w, uint32_t start)
@@ -279,8 +288,8 @@ static ctp__task *find_remote(ctp__worker *w, uint32_t start)
         }
         urgent = CTP__URGENT_REMOTE;
         older_than = now > delay ? now - delay : 0;
-        if (w->remote_seen_at != 0 && now - w->remote_last_seen > delay)
-            w->remote_seen_at = 0; /* not seen at every look: a new sighting starts anew */
+        if (w->remote_seen_at != 0 && !remote_seen_waits(w))
+            w->remote_seen_at = 0; /* that task left: the next one noted starts anew */
         idle_long = now - w->idle_since >= delay ||
                     (w->remote_seen_at != 0 && now - w->remote_seen_at >= CTP__REMOTE_DEQUE_CAP * delay);
     }
@@ -290,27 +299,28 @@ static ctp__task *find_remote(ctp__worker *w, uint32_t start)
         if ((t = take_remote_injected(w, p, urgent, older_than, delay)) != NULL)
             return t;
         if (p <= urgent || idle_long) {
-            if ((t = steal_range(w, p, w->nlocal, w->nvictims, start)) != NULL) {
-                w->remote_last_seen = w->remote_seen_at != 0 ? ctp__now_ns() : 0; /* the clock goes on */
+            if ((t = steal_range(w, p, w->nlocal, w->nvictims, start)) != NULL)
                 return t;
-            }
         } else if (!saw) {
-            for (uint32_t i = w->nlocal; i < w->nvictims && !saw; i++)
-                saw = !ctp__deque_is_empty(&pool->workers[w->victims[i]]->deques[p]);
+            /* Deque work we leave: note its oldest task (the first deque
+             * seen holding any) unless one is noted and still waits. */
+            for (uint32_t i = w->nlocal; i < w->nvictims && !saw; i++) {
+                int64_t top = ctp__deque_top_if_any(&pool->workers[w->victims[i]]->deques[p]);
+                if (top < 0)
+                    continue;
+                saw = true;
+                if (w->remote_seen_at == 0) {
+                    w->remote_seen_at = ctp__now_ns();
+                    w->remote_seen_top = top;
+                    w->remote_seen_victim = i;
+                    w->remote_seen_level = p;
+                }
+            }
         }
     }
-    if (delay != 0 && !idle_long) {
-        /* The clock of the deque work we leave: since we first saw some,
-         * reset by a look that finds none. */
-        if (!saw) {
-            w->remote_seen_at = 0;
-        } else {
-            w->remote_last_seen = ctp__now_ns();
-            if (w->remote_seen_at == 0)
-                w->remote_seen_at = w->remote_last_seen;
-        }
+    if (saw) {
         uint64_t at = remote_deques_at(w, delay);
-        if (saw && at < w->retry_at)
+        if (at < w->retry_at)
             w->retry_at = at; /* their deques, after the grace */
     }
     return NULL;
@@ -339,12 +349,6 @@ ctp__task *ctp__find_task(ctp__worker *w, bool may_steal)
                 return t;
             atomic_fetch_and_explicit(&own_hint->bits, ~bit, memory_order_relaxed); /* relaxed: a hint */
         }
-        /* Other nodes' workers' CRITICAL tasks too (CRITICAL is never under
-         * the grace period): a CRITICAL task pushed by a busy worker of
-         * another node waited for this worker's whole lower backlog. */
-        if (p == CTP_PRIORITY_CRITICAL && may_steal && pool->nnodes > 1 && (ours >> p) > 1u &&
-            (t = steal_remote_critical(w, start)) != NULL)
-            return t;
         if (w->local_mask & bit) {
             if ((t = ctp__deque_pop(&w->deques[p])) != NULL)
                 return t;
@@ -360,6 +364,12 @@ ctp__task *ctp__find_task(ctp__worker *w, bool may_steal)
          * backlog while their own node's workers were busy. */
         if (p == CTP_PRIORITY_CRITICAL && pool->nnodes > 1 && may_steal &&
             (t = take_remote_injected(w, p, CTP_PRIORITY_COUNT, UINT64_MAX, 0)) != NULL)
+            return t;
+        /* Likewise other nodes' workers' CRITICAL tasks, after our own: a
+         * CRITICAL task pushed by a busy worker of another node waited for
+         * this worker's whole lower backlog. */
+        if (p == CTP_PRIORITY_CRITICAL && may_steal && pool->nnodes > 1 && (ours >> p) > 1u &&
+            (t = steal_remote_critical(w, start)) != NULL)
             return t;
     }
     if (!may_steal)

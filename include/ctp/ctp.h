@@ -239,9 +239,9 @@ typedef struct ctp_config {
      *  HIGH tasks are always taken at once.
      *  A task in another node's injection queue is taken once it has waited
      *  this long; another node's workers' deques are stolen from once the
-     *  idle worker has found nothing for this long, or has seen that work
-     *  waiting at every look for twice this long (its own trickle of work
-     *  cannot hold it off for longer). The idle worker parks no
+     *  idle worker has found nothing for this long, or once the oldest such
+     *  task it saw has waited twice this long since (its own trickle of
+     *  work cannot hold it off for longer). The idle worker parks no
      *  longer than that, so nothing is stranded, and as it parks it wakes a
      *  parked worker of that work's node, so the work runs at home if one
      *  is free. At most 100 ms. */
@@ -552,7 +552,8 @@ CTP_API int ctp_group_wait(ctp_group *group, uint64_t timeout_ns);
  *  it frees the group, so fn still runs exactly once; if fn gave the group
  *  new tasks, destroy then refuses (CTP_EINVAL) and the group stays valid.
  *  A group is destroyed once: a fn that destroys its group is the group's
- *  destroyer, and no other thread may call ctp_group_destroy on it.
+ *  destroyer, and nothing else may call ctp_group_destroy on it (neither
+ *  another thread nor a destroy whose call runs that fn).
  *  Errors: CTP_EINVAL (NULL group or fn, a pool inherited across fork, or
  *  tasks pending and a notification already registered on this group that
  *  has not fired: at most one per group; fn is then not called). Any
@@ -592,9 +593,9 @@ CTP_API int ctp_pool_help(ctp_pool *pool);
  *  that, and what the call holds is freed when the chunks running elsewhere
  *  end. From outside a pool with a queue_capacity it queues no more helper
  *  tasks than the queue has room for (none when it is full: the caller then
- *  runs every chunk; a helper batch refused in a race is retried smaller
- *  and counts in ctp_stats.rejected). Any thread, including the pool's own
- *  tasks. */
+ *  runs every chunk; a helper batch refused in a race is retried at half
+ *  its size, and each refusal counts in ctp_stats.rejected). Any thread,
+ *  including the pool's own tasks. */
 CTP_API int ctp_parallel_for(ctp_pool *pool, size_t begin, size_t end, size_t grain,
                              ctp_range_fn body, void *ctx);
 

@@ -28,9 +28,11 @@
 // passed as an rvalue whose move constructor may throw is moved once the
 // submission is accepted, where nothing may fail; if that move throws, the
 // exception is reported as the task's own (like one thrown by the task).
-// A callable's move constructor runs while the pool holds the lock of the
-// queue the task goes to: it must not call into ctp (copies are made
-// before, outside the lock).
+// A callable's move constructor (whatever constructor an rvalue of it
+// selects: a copy constructor, for a type without a move constructor)
+// runs while the pool holds the lock of the queue the task goes to: it
+// must not call into ctp (copies of lvalues are made before, outside the
+// lock).
 //
 // Threads: every member function may be called from any thread, including
 // the pool's own tasks, except pool's destructor, shutdown with a timeout,
